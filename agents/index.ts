@@ -1,0 +1,5 @@
+import type { AnyAgent } from '../lib/ocf/agent';
+import { vip } from './vip';
+
+/** Every agent the binary carries, by the name it is installed (and called) under. */
+export const AGENTS: Readonly<Record<string, AnyAgent>> = { vip };

@@ -1,0 +1,443 @@
+/**
+ * vip: the floating service address. Parameter names follow ocf:heartbeat:IPaddr2 where the
+ * meaning is the same, so `pcs resource create … ocf:ocfkit:vip ip=… cidr_netmask=…` carries over.
+ */
+import { announceArgv, dadArgv, parseDadReply } from '../lib/arping';
+import { endRecorded, recordPids, spawnDetached, stateDir } from '../lib/background';
+import { type Family, familyOf, inPrefix, isNetworkOrBroadcast, maxPrefix, netmaskToPrefix, parseAddress, parseIPv4 } from '../lib/inet';
+import { type IpLink, type Placement, addArgv, delArgv, findAddress, linkProblem, onLinkRoutes, showAddresses } from '../lib/ip';
+import { type Ctx, defineAgent } from '../lib/ocf/agent';
+import { OCF, OcfError, fail } from '../lib/ocf/codes';
+import { param } from '../lib/ocf/params';
+import { describe } from '../lib/run';
+
+const SEND_UA = '/usr/libexec/heartbeat/send_ua';
+
+function checkIp(v: string): string | undefined {
+  const a = parseAddress(v);
+  if (!a) return `${JSON.stringify(v)} is not an IPv4 or IPv6 address`;
+  const b = a.bytes;
+  if (a.family === 4) {
+    if (b[0] === 0) return `${v} is in 0.0.0.0/8, which is not a host address`;
+    if (b[0] === 127) return `${v} is a loopback address`;
+    if (b[0]! >= 224) return `${v} is a multicast or reserved address`;
+  } else {
+    if (b.every((x, i) => x === 0 || (i === 15 && x <= 1))) return `${v} is the unspecified or loopback address`;
+    if (b[0] === 0xff) return `${v} is a multicast address`;
+  }
+  return undefined;
+}
+
+function checkNic(v: string): string | undefined {
+  if (v.includes(':')) return `${JSON.stringify(v)} holds a label: set the label with iflabel, not nic=dev:label`;
+  if (!/^[A-Za-z0-9_.@+-]{1,15}$/.test(v) || v === '.' || v === '..') {
+    return `${JSON.stringify(v)} is not an interface name (1–15 letters, digits and _ . @ + -)`;
+  }
+  return undefined;
+}
+
+function checkNetmask(v: string): string | undefined {
+  if (/^\d{1,3}$/.test(v) && Number(v) <= 128) return undefined;
+  if (netmaskToPrefix(v) !== undefined) return undefined;
+  return `${JSON.stringify(v)} is neither a prefix length (0–128) nor a contiguous dotted netmask`;
+}
+
+function checkBroadcast(v: string): string | undefined {
+  if (v === '+' || v === '-' || parseIPv4(v)) return undefined;
+  return `${JSON.stringify(v)} is not an IPv4 address, "+" or "-"`;
+}
+
+const params = {
+  ip: param.string({
+    required: true,
+    unique: true,
+    shortdesc: 'The floating address (IPv4 or IPv6)',
+    longdesc:
+      'The address clients use, for example 192.0.2.10 or 2001:db8::10. It is added to the interface on start and removed on stop.',
+    check: checkIp,
+    maxLength: 45,
+  }),
+  nic: param.string({
+    shortdesc: 'Interface to put the address on',
+    longdesc:
+      'The base interface (eth0, bond0, br0.100), never an alias. Left empty, it is the interface whose on-link route contains the address (ip route). Setting it, with cidr_netmask, makes start independent of the routing table; name the same interface on every node or constrain the resource to nodes that have it.',
+    check: checkNic,
+  }),
+  cidr_netmask: param.string({
+    shortdesc: 'Prefix length of the address',
+    longdesc:
+      'The prefix length (24, 64) or, for IPv4, a dotted netmask (255.255.255.0). Left empty, it is the prefix of the on-link route that contains the address.',
+    check: checkNetmask,
+    maxLength: 15,
+  }),
+  broadcast: param.string({
+    shortdesc: 'IPv4 broadcast address',
+    longdesc: 'IPv4 only. An address, "+" (all host bits set) or "-" (host bits clear). Left empty, it is derived from the prefix ("+").',
+    check: checkBroadcast,
+    maxLength: 15,
+  }),
+  iflabel: param.string({
+    shortdesc: 'Label for the IPv4 address',
+    longdesc: 'IPv4 only: the address gets the label NIC:IFLABEL (15 characters at most in all), as ifconfig-era tools show it.',
+    check: (v) => (/^[A-Za-z0-9_.-]{1,14}$/.test(v) ? undefined : `${JSON.stringify(v)} is not a label (letters, digits, _ . -)`),
+  }),
+  arp_count: param.integer({
+    default: 5,
+    min: 0,
+    max: 100,
+    reloadable: true,
+    shortdesc: 'Gratuitous ARP / unsolicited NA packets sent on start',
+    longdesc:
+      'How many announcements of each style are sent when the address comes up: for IPv4 both ARP request and ARP reply style (switches and firewalls differ in which they learn from), for IPv6 unsolicited neighbour advertisements. 0 sends none. The first of each goes out at once; the rest follow in the background.',
+  }),
+  arp_interval: param.integer({
+    default: 1000,
+    min: 1,
+    max: 60000,
+    reloadable: true,
+    shortdesc: 'Milliseconds between announcements',
+    longdesc:
+      "Time between two announcements. iputils arping counts in whole seconds, so IPv4 rounds this up to the next second; IPv6 (send_ua) uses it as given.",
+  }),
+  arp_count_refresh: param.integer({
+    default: 0,
+    min: 0,
+    max: 100,
+    reloadable: true,
+    shortdesc: 'Announcements sent on each monitor',
+    longdesc:
+      'IPv4: gratuitous ARP packets sent on every recurring monitor, so neighbours whose ARP cache kept the old node (after a split brain, or a missed burst) learn the address again. 0 sends none.',
+  }),
+  preferred_lft: param.string({
+    default: 'forever',
+    shortdesc: 'Preferred lifetime of the address',
+    longdesc:
+      'Passed to ip as preferred_lft: "forever" or seconds. For IPv6, 0 makes the address deprecated so that it is not chosen as a source address for outgoing connections.',
+    check: (v) => (v === 'forever' || /^\d{1,10}$/.test(v) ? undefined : `${JSON.stringify(v)} is not "forever" or a number of seconds`),
+    maxLength: 10,
+  }),
+  nodad: param.boolean({
+    default: false,
+    shortdesc: 'IPv6: skip duplicate address detection',
+    longdesc: 'IPv6 only: add the address with nodad, so it is usable at once, without the kernel checking that no other host on the link has it.',
+  }),
+  noprefixroute: param.boolean({
+    default: false,
+    shortdesc: 'Do not add the prefix route',
+    longdesc: 'Add the address with noprefixroute: the kernel does not create a route for its prefix.',
+  }),
+  run_arping: param.boolean({
+    default: true,
+    reloadable: true,
+    shortdesc: 'IPv4: refuse to start when another host answers for the address',
+    longdesc:
+      'Before adding an IPv4 address, send an ARP probe for it (arping -D). If any host answers within arp_dad_timeout, start fails and the exit reason names the MAC that answered: two nodes serving one address is how NFS clients end up writing to both. IPv6 gets the same from the kernel (duplicate address detection) unless nodad is set.',
+  }),
+  arp_dad_timeout: param.integer({
+    default: 500,
+    min: 50,
+    max: 5000,
+    reloadable: true,
+    shortdesc: 'Milliseconds to wait for an answer to the ARP probe',
+    longdesc: 'How long start listens for a host answering the duplicate-address probe (run_arping). Answers on a LAN take well under a millisecond.',
+  }),
+  check_link_status: param.boolean({
+    default: true,
+    reloadable: true,
+    shortdesc: 'Treat an address on a down interface as failed',
+    longdesc:
+      'When true, monitor fails if the interface is administratively down or has no carrier (NO-CARRIER, LOWERLAYERDOWN), and start refuses such an interface: an address there answers nobody, and Pacemaker should move it. The address is never reported as stopped while it is still configured.',
+  }),
+};
+
+type P = typeof params;
+type VipCtx = Ctx<P>;
+
+interface Target {
+  readonly family: Family;
+  readonly nic: string;
+  readonly prefix: number;
+}
+
+function familyOfParam(ctx: VipCtx): Family {
+  return familyOf(ctx.params.ip)!;
+}
+
+function configuredPrefix(ctx: VipCtx): number | undefined {
+  const v = ctx.params.cidr_netmask;
+  if (v === '') return undefined;
+  return /^\d+$/.test(v) ? Number(v) : netmaskToPrefix(v);
+}
+
+function announcePidFile(ctx: VipCtx): string {
+  return `${stateDir(ctx.env)}/vip-${ctx.instance.replace(/[^\w.:-]/g, '_')}.announce`;
+}
+
+/** Where the address should go: the configured nic/prefix, or the on-link route that contains it. */
+async function resolveTarget(ctx: VipCtx, links: readonly IpLink[]): Promise<Target | { missing: string; code: 5 }> {
+  const family = familyOfParam(ctx);
+  const { ip, nic } = ctx.params;
+  let prefix = configuredPrefix(ctx);
+  if (nic !== '' && !links.some((l) => l.ifname === nic)) {
+    return { missing: `interface ${nic} does not exist on this node`, code: OCF.ERR_INSTALLED };
+  }
+  if (nic !== '' && prefix !== undefined) return { family, nic, prefix };
+  const routes = (await onLinkRoutes(ctx.run, family, ip)).filter((r) => nic === '' || r.dev === nic);
+  let best: { dev: string; len: number } | undefined;
+  for (const r of routes) {
+    const [net, lenText] = r.dst.includes('/') ? r.dst.split('/') : [r.dst, String(maxPrefix(family))];
+    const len = Number(lenText);
+    if (!net || !inPrefix(ip, net, len)) continue;
+    if (!best || len > best.len) best = { dev: r.dev, len };
+  }
+  if (!best) {
+    const which = nic === '' && prefix === undefined ? 'nic and cidr_netmask' : nic === '' ? 'nic' : 'cidr_netmask';
+    const where = nic === '' ? '' : ` through ${nic}`;
+    return {
+      missing: `no on-link route on this node contains ${ip}${where}, so the ${which} cannot be derived: set ${which}`,
+      code: OCF.ERR_INSTALLED,
+    };
+  }
+  prefix ??= best.len;
+  return { family, nic: nic || best.dev, prefix };
+}
+
+/** Where the address is now: on the configured interface if there is one, anywhere otherwise. */
+function ownPlacements(ctx: VipCtx, links: readonly IpLink[]): { mine: Placement[]; elsewhere: Placement[] } {
+  const all = findAddress(links, ctx.params.ip);
+  const nic = ctx.params.nic;
+  if (nic === '') return { mine: all, elsewhere: [] };
+  return { mine: all.filter((p) => p.link.ifname === nic), elsewhere: all.filter((p) => p.link.ifname !== nic) };
+}
+
+async function addresses(ctx: VipCtx): Promise<IpLink[]> {
+  try {
+    return await showAddresses(ctx.run);
+  } catch (e) {
+    if (e instanceof OcfError) throw e;
+    throw fail.generic(`cannot read the addresses of this node: ${(e as Error).message}`);
+  }
+}
+
+function placementProblem(ctx: VipCtx, p: Placement): string | undefined {
+  const want = configuredPrefix(ctx);
+  const where = `${ctx.params.ip}/${p.addr.prefixlen} on ${p.link.ifname}`;
+  if (want !== undefined && p.addr.prefixlen !== want) return `${where} has prefix /${p.addr.prefixlen}, but cidr_netmask is /${want}`;
+  if (p.addr.dadfailed) return `${where} failed duplicate address detection: another host on the link has it`;
+  if (ctx.params.check_link_status) {
+    const down = linkProblem(p.link);
+    if (down) return `${where} is configured but not serving: ${down}`;
+  }
+  return undefined;
+}
+
+async function announce(ctx: VipCtx, t: Target, count: number, why: string): Promise<void> {
+  if (count <= 0) return;
+  const { ip } = ctx.params;
+  const argvs =
+    t.family === 4
+      ? [announceArgv('request', t.nic, ip, count, ctx.params.arp_interval), announceArgv('reply', t.nic, ip, count, ctx.params.arp_interval)]
+      : ctx.haveBinary(SEND_UA)
+        ? [[SEND_UA, '-i', String(ctx.params.arp_interval), '-c', String(count), ip, String(t.prefix), t.nic]]
+        : [];
+  if (argvs.length === 0) {
+    ctx.log.warn(`${why}: ${SEND_UA} (resource-agents) is not installed; neighbours learn ${ip} only from the kernel's own DAD and solicitations`);
+    return;
+  }
+  const pids: number[] = [];
+  for (const argv of argvs) {
+    const r = await spawnDetached(argv);
+    if (r.pid) pids.push(r.pid);
+    else ctx.log.warn(`${why}: could not start ${argv[0]}: ${r.error}`);
+  }
+  recordPids(announcePidFile(ctx), pids);
+  ctx.log.info(`${why}: announcing ${ip} on ${t.nic}, ${count} of each style (pids ${pids.join(' ') || 'none'})`);
+}
+
+function endAnnouncements(ctx: VipCtx): void {
+  const ip = ctx.params.ip;
+  endRecorded(announcePidFile(ctx), (argv) => (argv[0]?.endsWith('arping') || argv[0] === SEND_UA) && argv.includes(ip));
+}
+
+async function monitor(ctx: VipCtx) {
+  if (!ctx.haveBinary('ip')) {
+    if (ctx.probe) return OCF.NOT_RUNNING;
+    throw fail.installed('ip (iproute2) is not installed');
+  }
+  const links = await addresses(ctx);
+  const { mine, elsewhere } = ownPlacements(ctx, links);
+  const here = mine[0];
+  if (!here) {
+    // Configured on another interface of this host: it answers, so it is not "stopped" here.
+    const other = elsewhere[0];
+    if (other) throw fail.generic(`${ctx.params.ip} is configured on ${other.link.ifname}, not on ${ctx.params.nic}`);
+    return OCF.NOT_RUNNING;
+  }
+  const problem = placementProblem(ctx, here);
+  if (problem) throw fail.generic(problem);
+  if (here.addr.tentative) ctx.log.info(`${ctx.params.ip} on ${here.link.ifname} is still tentative (duplicate address detection running)`);
+  if (!ctx.probe && ctx.params.arp_count_refresh > 0) {
+    await announce(ctx, { family: familyOfParam(ctx), nic: here.link.ifname, prefix: here.addr.prefixlen }, ctx.params.arp_count_refresh, 'refresh');
+  }
+  return OCF.SUCCESS;
+}
+
+async function detectDuplicate(ctx: VipCtx, t: Target): Promise<void> {
+  const r = await ctx.run(dadArgv(t.nic, ctx.params.ip), { timeoutMs: ctx.params.arp_dad_timeout, graceMs: 100 });
+  if (r.spawnError) throw fail.installed(`arping (iputils-arping) is needed for run_arping=true: ${describe(r)}`);
+  const answer = parseDadReply(r.stdout);
+  if (answer) {
+    throw fail.generic(`${ctx.params.ip} is already in use on ${t.nic}: ${answer.mac} answered the ARP probe; not adding it twice`);
+  }
+  // Silence until the window closes (killed by our timeout) or arping's own timeout: nobody has it.
+  if (!r.timedOut && r.code !== 0 && r.code !== 1) throw fail.generic(`duplicate address probe failed: ${describe(r)}`);
+}
+
+async function waitForDad(ctx: VipCtx, t: Target): Promise<void> {
+  await ctx.deadline.poll(`waiting for IPv6 duplicate address detection of ${ctx.params.ip}`, 100, async () => {
+    const links = await showAddresses(ctx.run, 6);
+    const p = findAddress(links, ctx.params.ip).find((x) => x.link.ifname === t.nic);
+    if (!p) throw fail.generic(`${ctx.params.ip} vanished from ${t.nic} during duplicate address detection`);
+    if (p.addr.dadfailed) {
+      await ctx.run(delArgv(6, ctx.params.ip, p.addr.prefixlen, t.nic));
+      throw fail.generic(`${ctx.params.ip} failed IPv6 duplicate address detection on ${t.nic}: another host on the link has it; removed it again`);
+    }
+    return p.addr.tentative ? undefined : true;
+  });
+}
+
+async function start(ctx: VipCtx) {
+  if (!ctx.haveBinary('ip')) throw fail.installed('ip (iproute2) is not installed');
+  const links = await addresses(ctx);
+  const t = await resolveTarget(ctx, links);
+  if ('missing' in t) throw new OcfError(t.code, t.missing);
+  const { ip } = ctx.params;
+  const { mine, elsewhere } = ownPlacements(ctx, links);
+  const other = [...elsewhere, ...mine].find((p) => p.link.ifname !== t.nic);
+  if (other) throw fail.generic(`${ip} is already configured on ${other.link.ifname}; expected it only on ${t.nic}`);
+  const present = mine.find((p) => p.link.ifname === t.nic);
+  if (present) {
+    if (present.addr.prefixlen !== t.prefix) {
+      throw fail.generic(`${ip}/${present.addr.prefixlen} is already on ${t.nic}, but the configuration wants /${t.prefix}`);
+    }
+    const problem = placementProblem(ctx, present);
+    if (problem) throw fail.generic(problem);
+    ctx.log.info(`${ip}/${t.prefix} is already on ${t.nic}`);
+    return OCF.SUCCESS;
+  }
+  const link = links.find((l) => l.ifname === t.nic)!;
+  if (ctx.params.check_link_status) {
+    const down = linkProblem(link);
+    if (down) throw fail.generic(`not adding ${ip}: ${down}`);
+  }
+  if (t.prefix !== maxPrefix(t.family) && ctx.isSet('cidr_netmask') && isNetworkOrBroadcast(ip, t.prefix)) {
+    throw fail.configured(`${ip} is the network or broadcast address of its /${t.prefix}`);
+  }
+  if (t.family === 4 && ctx.params.run_arping) await detectDuplicate(ctx, t);
+
+  const label = ctx.params.iflabel === '' ? undefined : `${t.nic}:${ctx.params.iflabel}`;
+  if (label && label.length > 15) throw fail.configured(`label ${label} is longer than 15 characters: shorten iflabel`);
+  const add = await ctx.run(
+    addArgv({
+      family: t.family,
+      address: ip,
+      prefix: t.prefix,
+      dev: t.nic,
+      broadcast: t.family === 4 ? ctx.params.broadcast || '+' : undefined,
+      label,
+      preferredLft: ctx.params.preferred_lft,
+      nodad: ctx.params.nodad,
+      noprefixroute: ctx.params.noprefixroute,
+    }),
+  );
+  if (add.code !== 0) {
+    if (/Operation not permitted/i.test(add.stderr)) throw fail.perm(`not allowed to add ${ip}: ${describe(add)}`);
+    // Added by someone else between our look and our add: fine if it is now there as configured.
+    const again = findAddress(await addresses(ctx), ip).find((p) => p.link.ifname === t.nic && p.addr.prefixlen === t.prefix);
+    if (!again) throw fail.generic(`could not add ${ip}/${t.prefix} to ${t.nic}: ${describe(add)}`);
+  }
+  ctx.log.info(`added ${ip}/${t.prefix} to ${t.nic}`);
+  if (t.family === 6 && !ctx.params.nodad) await waitForDad(ctx, t);
+  await announce(ctx, t, ctx.params.arp_count, 'start');
+  return OCF.SUCCESS;
+}
+
+/** Removes the address wherever this configuration could have put it; succeeds when it is gone. */
+async function removeAddress(ctx: VipCtx, ip: string, nic: string): Promise<void> {
+  const family = familyOf(ip)!;
+  const links = await addresses(ctx);
+  const found = findAddress(links, ip).filter((p) => nic === '' || p.link.ifname === nic);
+  for (const p of found) {
+    const r = await ctx.run(delArgv(family, ip, p.addr.prefixlen, p.link.ifname));
+    if (r.code !== 0) {
+      const still = findAddress(await addresses(ctx), ip).some((q) => q.link.ifname === p.link.ifname);
+      if (still) {
+        if (/Operation not permitted/i.test(r.stderr)) throw fail.perm(`not allowed to remove ${ip}: ${describe(r)}`);
+        throw fail.generic(`could not remove ${ip}/${p.addr.prefixlen} from ${p.link.ifname}: ${describe(r)}`);
+      }
+    }
+    ctx.log.info(`removed ${ip}/${p.addr.prefixlen} from ${p.link.ifname}`);
+  }
+  const left = findAddress(await addresses(ctx), ip).filter((p) => nic === '' || p.link.ifname === nic);
+  if (left.length > 0) throw fail.generic(`${ip} is still on ${left.map((p) => p.link.ifname).join(', ')} after removing it`);
+}
+
+async function stop(ctx: VipCtx) {
+  endAnnouncements(ctx);
+  await removeAddress(ctx, ctx.params.ip, ctx.params.nic);
+  return OCF.SUCCESS;
+}
+
+export const vip = defineAgent({
+  name: 'vip',
+  version: '0.1.0',
+  shortdesc: 'Floating IP address (IPv4 or IPv6) with link and duplicate checks',
+  longdesc:
+    'Adds and removes one floating address. Unlike IPaddr2, monitor reports failure when the interface is down or has no carrier (check_link_status), start refuses when another host already answers for the address (run_arping), and both ARP request and reply style announcements are sent. Parameter names follow ocf:heartbeat:IPaddr2.',
+  params,
+  actions: {
+    start: { meta: [{ timeout: 20 }], run: start },
+    stop: { meta: [{ timeout: 20 }], run: stop },
+    monitor: { meta: [{ timeout: 20, interval: 10, depth: 0 }], run: monitor },
+    // Every reloadable parameter is read afresh by each action: there is nothing to re-apply.
+    'reload-agent': { meta: [{ timeout: 20 }], run: async () => OCF.SUCCESS },
+  },
+  validate(ctx) {
+    const family = familyOfParam(ctx);
+    const prefix = configuredPrefix(ctx);
+    if (prefix !== undefined && prefix > maxPrefix(family)) {
+      throw fail.configured(`cidr_netmask /${prefix} is out of range for IPv${family} (0–${maxPrefix(family)})`);
+    }
+    if (family === 6 && ctx.params.cidr_netmask.includes('.')) throw fail.configured('a dotted netmask only applies to IPv4: give a prefix length');
+    if (family === 6 && ctx.params.broadcast !== '') throw fail.configured('broadcast only applies to IPv4 addresses');
+    if (family === 6 && ctx.params.iflabel !== '') throw fail.configured('iflabel only applies to IPv4 addresses');
+    if (ctx.params.nic !== '' && ctx.params.iflabel !== '' && ctx.params.nic.length + 1 + ctx.params.iflabel.length > 15) {
+      throw fail.configured(`label ${ctx.params.nic}:${ctx.params.iflabel} is longer than 15 characters`);
+    }
+    if (prefix !== undefined && prefix < maxPrefix(family) && isNetworkOrBroadcast(ctx.params.ip, prefix)) {
+      throw fail.configured(`${ctx.params.ip} is the network or broadcast address of /${prefix}`);
+    }
+    if (family === 6 && /^fe[89ab]/i.test(ctx.params.ip) && ctx.params.nic === '') {
+      throw fail.configured('a link-local IPv6 address needs nic');
+    }
+  },
+  async validateHost(ctx) {
+    for (const bin of ['ip', ...(familyOfParam(ctx) === 4 && (ctx.params.run_arping || ctx.params.arp_count > 0) ? ['arping'] : [])]) {
+      if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
+    }
+    const t = await resolveTarget(ctx, await addresses(ctx));
+    if ('missing' in t) throw new OcfError(t.code, t.missing);
+  },
+  async stopWhenInvalid(ctx, problems) {
+    const { ip, nic } = ctx.params;
+    // The address itself is still known: remove it, so a stop never leaves it answering.
+    if (checkIp(ip) === undefined && (nic === '' || checkNic(nic) === undefined) && ctx.haveBinary('ip')) {
+      ctx.log.warn(`stop with invalid parameters (${problems.map((p) => `${p.param} ${p.message}`).join('; ')}): removing ${ip} anyway`);
+      endAnnouncements(ctx);
+      await removeAddress(ctx, ip, nic);
+      return OCF.SUCCESS;
+    }
+    ctx.log.warn('stop with an invalid address: nothing this configuration could have added');
+    return OCF.SUCCESS;
+  },
+});

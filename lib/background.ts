@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { childEnv } from './run';
+
+/** Volatile state, emptied at boot: the same place the shell agents use (HA_RSCTMP). */
+export function stateDir(env: NodeJS.ProcessEnv): string {
+  return `${env.HA_RSCTMP || '/run/resource-agents'}/ocfkit`;
+}
+
+/**
+ * Starts argv detached from the agent (its own session, no pipes) so the action can return while
+ * it works; returns its pid, or an error text when it could not be started.
+ */
+export function spawnDetached(argv: readonly string[]): Promise<{ pid?: number; error?: string }> {
+  return new Promise((resolve) => {
+    const [file, ...args] = argv;
+    if (!file) return resolve({ error: 'empty command' });
+    const child = spawn(file, args, { detached: true, stdio: 'ignore', env: childEnv() });
+    child.once('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+    child.once('spawn', () => {
+      child.unref();
+      resolve({ pid: child.pid });
+    });
+  });
+}
+
+/** Remembers helper processes of an instance, so stop can end them. */
+export function recordPids(file: string, pids: readonly number[]): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const old = readPids(file);
+    writeFileSync(file, `${[...old, ...pids].join('\n')}\n`);
+  } catch {
+    // Losing the record only means a burst of ARP may outlive stop by a few seconds.
+  }
+}
+
+function readPids(file: string): number[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => Number(l))
+      .filter((n) => Number.isInteger(n) && n > 1);
+  } catch {
+    return [];
+  }
+}
+
+function cmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ends the recorded helpers that are still what we started (`matches` is checked against the
+ * live command line, so a recycled pid is never signalled), then forgets them.
+ */
+export function endRecorded(file: string, matches: (argv: readonly string[]) => boolean): number {
+  let ended = 0;
+  for (const pid of readPids(file)) {
+    const argv = cmdline(pid);
+    if (!argv || !matches(argv)) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+      ended++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  rmSync(file, { force: true });
+  return ended;
+}

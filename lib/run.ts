@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process';
+import { searchPath } from './binaries';
+import type { Deadline } from './ocf/deadline';
+
+export interface RunResult {
+  readonly argv: readonly string[];
+  /** Exit code; null when the command was killed by a signal or never started. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+  /** It outlived its time and was sent TERM, then KILL. */
+  readonly timedOut: boolean;
+  /** Still alive after KILL (uninterruptible sleep, e.g. on a dead device): left behind. */
+  readonly abandoned: boolean;
+  /** Why it could not be started at all (ENOENT, EACCES). */
+  readonly spawnError?: string;
+}
+
+export interface CallOptions {
+  /** Stop waiting after this long even if the action has more time. */
+  readonly timeoutMs?: number;
+  readonly input?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long after TERM before KILL. */
+  readonly graceMs?: number;
+}
+
+export interface RunOptions extends CallOptions {
+  readonly deadline: Deadline;
+  readonly onResult?: (r: RunResult) => void;
+}
+
+/** What agents and wrappers call: the runtime binds the deadline and the trace. */
+export type Runner = (argv: readonly string[], opts?: CallOptions) => Promise<RunResult>;
+
+const MAX_CAPTURE = 1 << 20;
+/** After KILL, how long to wait for the exit before leaving the process behind. */
+const AFTER_KILL_MS = 500;
+
+export function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  // Tools answer in English so their messages can go into exit reasons unchanged.
+  return { ...process.env, PATH: searchPath(process.env.PATH).join(':'), LC_ALL: 'C', LANG: 'C', ...extra };
+}
+
+/**
+ * Runs argv (never through a shell) in its own process group, bounded by the action's deadline
+ * and the call's own timeout: TERM to the whole group on expiry, KILL after the grace period.
+ */
+export function run(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  const limit = Math.max(0, opts.deadline.cap(opts.timeoutMs ?? Infinity));
+  const grace = Math.max(50, Math.min(opts.graceMs ?? 1000, limit / 4 || 50));
+  const [file, ...args] = argv;
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (r: Omit<RunResult, 'argv' | 'stdout' | 'stderr' | 'durationMs' | 'timedOut'>) => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      const result: RunResult = { argv, stdout, stderr, durationMs: performance.now() - started, timedOut, ...r };
+      opts.onResult?.(result);
+      resolve(result);
+    };
+    if (!file) {
+      finish({ code: null, signal: null, abandoned: false, spawnError: 'empty command' });
+      return;
+    }
+    const child = spawn(file, args, {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: childEnv(opts.env),
+      detached: true,
+    });
+    const group = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      if (stdout.length < MAX_CAPTURE) stdout += d;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < MAX_CAPTURE) stderr += d;
+    });
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(opts.input);
+    }
+    child.on('error', (e: NodeJS.ErrnoException) => finish({ code: null, signal: null, abandoned: false, spawnError: e.code ?? e.message }));
+    child.on('close', (code, signal) => finish({ code, signal, abandoned: false }));
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        group('SIGTERM');
+        timers.push(
+          setTimeout(() => {
+            group('SIGKILL');
+            timers.push(
+              setTimeout(() => {
+                // Unkillable (D state): stop waiting so the action can still answer in time.
+                child.stdout?.destroy();
+                child.stderr?.destroy();
+                child.unref();
+                finish({ code: null, signal: null, abandoned: true });
+              }, AFTER_KILL_MS),
+            );
+          }, grace),
+        );
+      }, limit),
+    );
+  });
+}
+
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export function ok(r: RunResult): boolean {
+  return r.code === 0;
+}
+
+/** One line for logs and exit reasons: what ran and how it ended, with the tool's own words. */
+export function describe(r: RunResult): string {
+  const cmd = commandLine(r.argv);
+  const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ');
+  const tail = said ? `: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}` : '';
+  if (r.spawnError) return `\`${cmd}\` could not be started (${r.spawnError})`;
+  if (r.abandoned) return `\`${cmd}\` hung for ${(r.durationMs / 1000).toFixed(1)}s and did not die on SIGKILL`;
+  if (r.timedOut) return `\`${cmd}\` did not finish within ${(r.durationMs / 1000).toFixed(1)}s and was killed${tail}`;
+  if (r.signal) return `\`${cmd}\` was killed by ${r.signal}${tail}`;
+  return `\`${cmd}\` exited ${r.code}${tail}`;
+}

@@ -1,0 +1,3 @@
+/** Replaced at build time from package.json. */
+declare const __OCFKIT_VERSION__: string | undefined;
+export const VERSION: string = typeof __OCFKIT_VERSION__ === 'string' ? __OCFKIT_VERSION__ : '0.0.0-dev';
