@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs dist/ocfkit and one link per agent under $OCF_ROOT/resource.d/ocfkit/.
+#   scripts/install.sh              install     (DESTDIR, PREFIX=/usr, OCF_ROOT=/usr/lib/ocf honoured)
+#   scripts/install.sh --uninstall  remove what install put there
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/usr}
+OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
+libdir=$PREFIX/lib/ocfkit
+provider=$OCF_ROOT/resource.d/ocfkit
+sbin=$PREFIX/sbin
+# Relative links keep working inside DESTDIR and after a package manager relocates the tree.
+target=$(realpath -m --relative-to="$provider" "$libdir/ocfkit")
+
+if [ "${1:-}" = --uninstall ]; then
+  for link in "$DESTDIR$provider"/*; do
+    [ -L "$link" ] && [ "$(readlink "$link")" = "$target" ] && rm -f "$link"
+  done
+  rmdir "$DESTDIR$provider" 2>/dev/null || true
+  [ -L "$DESTDIR$sbin/ocfkit" ] && rm -f "$DESTDIR$sbin/ocfkit"
+  rm -f "$DESTDIR$libdir/ocfkit"
+  rmdir "$DESTDIR$libdir" 2>/dev/null || true
+  echo "removed ocfkit from ${DESTDIR:-/}"
+  exit 0
+fi
+
+bin=$top/dist/ocfkit
+[ -x "$bin" ] || { echo "install: $bin is missing: run 'npm run build' first" >&2; exit 1; }
+agents=$("$bin" agents)
+# ocf-tester runs meta-data as nobody: everything must be world-readable and executable.
+install -d -m 755 "$DESTDIR$libdir" "$DESTDIR$provider" "$DESTDIR$sbin"
+install -m 755 "$bin" "$DESTDIR$libdir/ocfkit"
+for a in $agents; do ln -sfn "$target" "$DESTDIR$provider/$a"; done
+ln -sfn "$(realpath -m --relative-to="$sbin" "$libdir/ocfkit")" "$DESTDIR$sbin/ocfkit"
+echo "installed ocfkit into ${DESTDIR:-/}: $libdir/ocfkit, $sbin/ocfkit, $provider/{$(echo $agents | tr ' ' ,)}"

@@ -1,0 +1,234 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AGENT_DIR, Segment, ok, requireSandbox, sh } from './netns';
+
+requireSandbox();
+let seg: Segment;
+const base = { ip: '192.0.2.50', cidr_netmask: '24', nic: 'v0' };
+const vip = (action: string, params: Record<string, string> = base, env: Record<string, string> = {}) => seg.agent('vip', action, params, env);
+
+beforeAll(() => {
+  seg = new Segment('vip');
+});
+afterAll(() => seg?.destroy());
+beforeEach(() => {
+  // Each test starts with the segment as created: no VIP, links up.
+  for (const a of ['192.0.2.50', 'fd00:2::50', 'fd00:2::2']) if (seg.has(a)) sh(['ip', '-n', seg.node, 'addr', 'flush', 'to', a]);
+  seg.link('node', true);
+  seg.link('peer', true);
+  seg.settle();
+});
+
+describe('vip through the OCF tools', () => {
+  it('ocf-tester passes (IPv4)', () => {
+    const r = sh(['ip', 'netns', 'exec', seg.node, 'ocf-tester', '-n', 'vip4', '-o', 'ip=192.0.2.50', '-o', 'cidr_netmask=24', '-o', 'nic=v0', `${AGENT_DIR}/vip`]);
+    expect(r.stdout + r.stderr).toContain('passed all tests');
+    expect(r.status).toBe(0);
+    expect(seg.has('192.0.2.50')).toBe(false);
+  });
+
+  it('ocf-tester passes (IPv6, with duplicate address detection)', () => {
+    const r = sh(['ip', 'netns', 'exec', seg.node, 'ocf-tester', '-n', 'vip6', '-o', 'ip=fd00:2::50', '-o', 'cidr_netmask=64', '-o', 'nic=v0', `${AGENT_DIR}/vip`]);
+    expect(r.stdout + r.stderr).toContain('passed all tests');
+    expect(r.status).toBe(0);
+  });
+
+  it('crm_resource --validate and --force-start/check/stop drive the installed agent', () => {
+    const opts = ['--class', 'ocf', '--provider', 'ocfkit', '--agent', 'vip', '--option', 'ip=192.0.2.50', '--option', 'cidr_netmask=24', '--option', 'nic=v0'];
+    const cr = (what: string) => sh(['ip', 'netns', 'exec', seg.node, 'crm_resource', `--${what}`, ...opts]).status;
+    expect(cr('validate')).toBe(0);
+    expect(cr('force-check')).toBe(7);
+    expect(cr('force-start')).toBe(0);
+    expect(seg.has('192.0.2.50')).toBe(true);
+    expect(cr('force-check')).toBe(0);
+    expect(cr('force-stop')).toBe(0);
+    expect(seg.has('192.0.2.50')).toBe(false);
+    expect(cr('force-check')).toBe(7);
+    const bad = sh(['crm_resource', '--validate', '--output-as=xml', '--class', 'ocf', '--provider', 'ocfkit', '--agent', 'vip', '--option', 'ip=192.0.2.300']);
+    expect(bad.status).toBe(6);
+    expect(bad.stdout).toContain('reason="parameter ip &quot;192.0.2.300&quot; is not an IPv4 or IPv6 address"');
+  });
+
+  it('pcs accepts the meta-data: describe, and create without --force; unknown options are refused', () => {
+    expect(ok(['pcs', 'resource', 'describe', 'ocf:ocfkit:vip'])).toContain('check_link_status');
+    const dir = mkdtempSync(join(tmpdir(), 'ocfkit-pcs-'));
+    const cib = join(dir, 'cib.xml');
+    ok(['sh', '-c', `cibadmin --empty > ${cib}`]);
+    ok(['pcs', '-f', cib, 'property', 'set', 'stonith-enabled=false']);
+    const create = sh(['pcs', '-f', cib, 'resource', 'create', 'web-ip', 'ocf:ocfkit:vip', 'ip=192.0.2.50', 'cidr_netmask=24', 'nic=eth0', 'arp_count=3', 'op', 'monitor', 'interval=10s']);
+    expect(create.stderr).not.toMatch(/Error/);
+    expect(create.status).toBe(0);
+    expect(readFileSync(cib, 'utf8')).toMatch(/<primitive id="web-ip" class="ocf" (type="vip" provider="ocfkit"|provider="ocfkit" type="vip")/);
+    expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
+    const unknown = sh(['pcs', '-f', cib, 'resource', 'create', 'x', 'ocf:ocfkit:vip', 'ip=192.0.2.51', 'frobnicate=1']);
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toContain("invalid resource option 'frobnicate'");
+  });
+});
+
+describe('vip behaviour on a real segment', () => {
+  it('start adds exactly the address, is idempotent; stop removes exactly it', () => {
+    const before = seg.addresses();
+    expect(vip('start').code).toBe(0);
+    expect(seg.addresses()).toEqual([...before, 'v0 192.0.2.50/24'].sort());
+    expect(vip('start').code).toBe(0);
+    expect(vip('monitor', base, { OCF_RESKEY_CRM_meta_interval: '10000' }).code).toBe(0);
+    expect(vip('stop').code).toBe(0);
+    expect(seg.addresses()).toEqual(before);
+    expect(vip('stop').code).toBe(0);
+    expect(vip('monitor').code).toBe(7);
+  });
+
+  it('link down: monitor fails with the reason, never reports stopped while addressed; stop still removes it', () => {
+    expect(vip('start').code).toBe(0);
+    seg.link('peer', false);
+    for (const interval of ['10000', '0']) {
+      const m = vip('monitor', base, { OCF_RESKEY_CRM_meta_interval: interval });
+      expect(m.code).toBe(1);
+      expect(m.reason).toContain('192.0.2.50/24 on v0 is configured but not serving: interface v0 has no carrier');
+    }
+    expect(vip('start').code).toBe(1);
+    expect(vip('monitor', { ...base, check_link_status: 'false' }).code).toBe(0);
+    expect(vip('stop').code).toBe(0);
+    expect(seg.has('192.0.2.50')).toBe(false);
+    const refused = vip('start');
+    expect(refused.code).toBe(1);
+    expect(refused.reason).toContain('not adding 192.0.2.50: interface v0 has no carrier');
+    expect(seg.has('192.0.2.50')).toBe(false);
+  });
+
+  it('refuses to start when another host already answers for the address (IPv4)', () => {
+    ok(['ip', '-n', seg.peer, 'addr', 'add', '192.0.2.50/24', 'dev', 'v1']);
+    try {
+      const r = vip('start');
+      expect(r.code).toBe(1);
+      expect(r.reason).toMatch(/192\.0\.2\.50 is already in use on v0: [0-9a-f:]{17} answered the ARP probe/);
+      expect(seg.has('192.0.2.50')).toBe(false);
+      expect(vip('start', { ...base, run_arping: 'false' }).code).toBe(0);
+    } finally {
+      sh(['ip', '-n', seg.peer, 'addr', 'del', '192.0.2.50/24', 'dev', 'v1']);
+      vip('stop');
+    }
+  });
+
+  it('IPv6: duplicate address detection failure fails start and removes the address', () => {
+    const r = vip('start', { ip: 'fd00:2::2', cidr_netmask: '64', nic: 'v0' });
+    expect(r.code).toBe(1);
+    expect(r.reason).toContain('failed IPv6 duplicate address detection on v0');
+    expect(seg.has('fd00:2::2')).toBe(false);
+  });
+
+  it('without nic and cidr_netmask they come from the on-link route', () => {
+    const p = { ip: '192.0.2.51' };
+    expect(vip('start', p).code).toBe(0);
+    expect(seg.addresses()).toContain('v0 192.0.2.51/24');
+    expect(vip('monitor', p).code).toBe(0);
+    expect(vip('stop', p).code).toBe(0);
+    expect(seg.has('192.0.2.51')).toBe(false);
+  });
+
+  it('no route to derive from: probe 7, stop 0, start 5 naming the parameters to set', () => {
+    const p = { ip: '203.0.113.9' };
+    expect(vip('monitor', p).code).toBe(7);
+    expect(vip('stop', p).code).toBe(0);
+    const s = vip('start', p);
+    expect(s.code).toBe(5);
+    expect(s.reason).toContain('set nic and cidr_netmask');
+  });
+
+  it('a missing interface: probe 7, stop 0, start and validate-all at level 10 exit 5', () => {
+    const p = { ...base, nic: 'nosuch0' };
+    expect(vip('monitor', p).code).toBe(7);
+    expect(vip('stop', p).code).toBe(0);
+    const s = vip('start', p);
+    expect(s.code).toBe(5);
+    expect(s.reason).toBe('interface nosuch0 does not exist on this node');
+    expect(vip('validate-all', p).code).toBe(0);
+    expect(vip('validate-all', p, { OCF_CHECK_LEVEL: '10' }).code).toBe(5);
+  });
+
+  it('honours OCF_TESTER_FAIL_HAVE_BINARY: a probe reports not running, level-10 validation reports the tool', () => {
+    expect(vip('monitor', base, { OCF_TESTER_FAIL_HAVE_BINARY: '1' }).code).toBe(7);
+    const v = vip('validate-all', base, { OCF_TESTER_FAIL_HAVE_BINARY: '1', OCF_CHECK_LEVEL: '10' });
+    expect(v.code).toBe(5);
+    expect(v.reason).toBe('ip is not installed on this node');
+  });
+
+  it('stop with broken parameters still removes the address it can name', () => {
+    expect(vip('start').code).toBe(0);
+    expect(vip('stop', { ...base, arp_count: 'lots' }).code).toBe(0);
+    expect(seg.has('192.0.2.50')).toBe(false);
+    expect(vip('stop', { ip: 'not-an-ip' }).code).toBe(0);
+  });
+
+  it('trace and log files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ocfkit-vip-'));
+    expect(vip('start', base, { OCF_TRACE_RA: '1', OCF_TRACE_FILE: `${dir}/trace`, HA_LOGFILE: `${dir}/ha.log` }).code).toBe(0);
+    const trace = readFileSync(`${dir}/trace`, 'utf8');
+    expect(trace).toContain('+ ip -j addr show');
+    expect(trace).toContain('+ ip -4 addr add 192.0.2.50/24 broadcast + dev v0');
+    expect(readFileSync(`${dir}/ha.log`, 'utf8')).toMatch(/vip\(vip-test\)\[\d+\]: INFO: added 192\.0\.2\.50\/24 to v0/);
+    expect(vip('stop').code).toBe(0);
+  });
+
+  it('usage: no action exits 2, an unknown one 3', () => {
+    expect(vip('').code).toBe(2);
+    expect(vip('migrate_to').code).toBe(3);
+  });
+});
+
+/**
+ * Hostile and malformed values for every parameter: each gives the right OCF code with an exit
+ * reason and leaves the host as it was, for validate-all and for start.
+ */
+describe('vip bad input', () => {
+  const table: Array<[string, Record<string, string>, number, RegExp]> = [
+    ['ip missing', { ip: '' }, 6, /parameter ip is required/],
+    ['ip shell metacharacters', { ip: '192.0.2.50; rm -rf /' }, 6, /is not an IPv4 or IPv6 address/],
+    ['ip command substitution', { ip: '$(reboot)' }, 6, /is not an IPv4 or IPv6 address/],
+    ['ip with prefix', { ip: '192.0.2.50/24' }, 6, /is not an IPv4 or IPv6 address/],
+    ['ip overlong', { ip: '1'.repeat(5000) }, 6, /characters long/],
+    ['ip octal', { ip: '192.0.2.050' }, 6, /is not an IPv4/],
+    ['ip multicast', { ip: '239.1.1.1' }, 6, /multicast/],
+    ['ip loopback', { ip: '127.0.0.2' }, 6, /loopback/],
+    ['ip zone id', { ip: 'fe80::1%v0' }, 6, /is not an IPv4 or IPv6 address/],
+    ['ip network address', { ip: '192.0.2.0', cidr_netmask: '24' }, 6, /network or broadcast/],
+    ['cidr_netmask out of range v4', { ip: '192.0.2.50', cidr_netmask: '33' }, 6, /out of range for IPv4/],
+    ['cidr_netmask out of range v6', { ip: 'fd00:2::50', cidr_netmask: '129' }, 6, /neither a prefix length/],
+    ['cidr_netmask not contiguous', { ip: '192.0.2.50', cidr_netmask: '255.0.255.0' }, 6, /neither a prefix length/],
+    ['cidr_netmask dotted for IPv6', { ip: 'fd00:2::50', cidr_netmask: '255.255.0.0' }, 6, /dotted netmask only applies to IPv4/],
+    ['cidr_netmask metacharacters', { ip: '192.0.2.50', cidr_netmask: '24`id`' }, 6, /neither a prefix length/],
+    ['nic with label', { ip: '192.0.2.50', nic: 'v0:1' }, 6, /set the label with iflabel/],
+    ['nic metacharacters', { ip: '192.0.2.50', nic: 'v0;reboot' }, 6, /is not an interface name/],
+    ['nic overlong', { ip: '192.0.2.50', nic: 'abcdefghijklmnop' }, 6, /is not an interface name/],
+    ['nic path', { ip: '192.0.2.50', nic: '../v0' }, 6, /is not an interface name/],
+    ['broadcast for IPv6', { ip: 'fd00:2::50', broadcast: '+' }, 6, /broadcast only applies to IPv4/],
+    ['broadcast garbage', { ip: '192.0.2.50', broadcast: 'everyone' }, 6, /is not an IPv4 address/],
+    ['iflabel too long', { ip: '192.0.2.50', nic: 'v0', iflabel: 'averyverylongname' }, 6, /label/],
+    ['iflabel metacharacters', { ip: '192.0.2.50', iflabel: 'x$(id)' }, 6, /is not a label/],
+    ['iflabel for IPv6', { ip: 'fd00:2::50', iflabel: 'x' }, 6, /iflabel only applies to IPv4/],
+    ['arp_count negative', { ip: '192.0.2.50', arp_count: '-1' }, 6, /below the minimum/],
+    ['arp_count not a number', { ip: '192.0.2.50', arp_count: '5 && reboot' }, 6, /is not an integer/],
+    ['arp_interval zero', { ip: '192.0.2.50', arp_interval: '0' }, 6, /below the minimum/],
+    ['arp_count_refresh huge', { ip: '192.0.2.50', arp_count_refresh: '100000' }, 6, /above the maximum/],
+    ['preferred_lft word', { ip: '192.0.2.50', preferred_lft: 'sometimes' }, 6, /not "forever" or a number of seconds/],
+    ['nodad not boolean', { ip: 'fd00:2::50', nodad: 'perhaps' }, 6, /is not a boolean/],
+    ['noprefixroute not boolean', { ip: '192.0.2.50', noprefixroute: '2' }, 6, /is not a boolean/],
+    ['run_arping not boolean', { ip: '192.0.2.50', run_arping: 'yes please' }, 6, /is not a boolean/],
+    ['arp_dad_timeout tiny', { ip: '192.0.2.50', arp_dad_timeout: '1' }, 6, /below the minimum/],
+    ['check_link_status bell character', { ip: '192.0.2.50', check_link_status: '\u0007' }, 6, /is not a boolean/],
+    ['link-local without nic', { ip: 'fe80::50' }, 6, /link-local IPv6 address needs nic/],
+  ];
+
+  it.each(table)('%s → %i', (_name, params, code, reason) => {
+    const before = seg.addresses();
+    for (const action of ['validate-all', 'start']) {
+      const r = vip(action, params);
+      expect(r.code, `${action}: ${r.stderr}`).toBe(code);
+      expect(r.reason).toMatch(reason);
+    }
+    expect(seg.addresses()).toEqual(before);
+  });
+});
