@@ -6,6 +6,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+bash scripts/deps.sh
 what=${1:-all}; [ $# -gt 0 ] && shift
 # Agents run with Pacemaker's clean environment; this variable would slow every Node start-up.
 unset NODE_EXTRA_CA_CERTS

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on Debian 12, as root: Debian packages (only those
+# missing) and the npm dependencies (Node 24 among them, from the npm registry).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+packages=(
+  pacemaker pacemaker-cli-utils corosync pcs resource-agents   # the cluster and its tools, ocf-tester
+  iproute2 iputils-arping                                       # vip
+  libxml2-utils                                                 # xmllint: meta-data against DTD and RNG
+  util-linux procps psmisc time                                 # unshare, nsenter, pgrep, GNU time for bench
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+cd "$top"
+if [ ! -x node_modules/.bin/vitest ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
