@@ -1,5 +1,6 @@
 import type { AnyAgent } from '../lib/ocf/agent';
+import { fsMount } from './fs-mount';
 import { vip } from './vip';
 
 /** Every agent the binary carries, by the name it is installed (and called) under. */
-export const AGENTS: Readonly<Record<string, AnyAgent>> = { vip };
+export const AGENTS: Readonly<Record<string, AnyAgent>> = { vip, 'fs-mount': fsMount };

@@ -10,8 +10,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readlinkSync, realpathSync,
-  rmSync, statSync, writeFileSync,
+  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync,
+  readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,6 +23,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
 const RESULTS = join(HERE, 'results');
 const VIP_PATH = process.env.BENCH_VIP || join(REPO, 'dist', 'vip');
+/** What the agents actually run: by default the outer's private snapshot of VIP_PATH (see snapshotVip). */
+const VIP_RUN = process.env.BENCH_VIP_RUN || VIP_PATH;
 const IPADDR2_PATH = '/usr/lib/ocf/resource.d/heartbeat/IPaddr2';
 const GNU_TIME = '/usr/bin/time';
 const TRUE_BIN = '/bin/true';
@@ -36,6 +38,7 @@ const INSTANCE = 'bench_ip';
 // What pacemaker-execd has under systemd; the agent gets nothing else from the harness's environment.
 const EXEC_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MONITOR_INTERVAL = 10000;
+const LEFTOVER_GRACE_MS = 3000; // at the end, time allowed for the agents' background processes to finish
 const CALL_TIMEOUT_MS = 60_000; // hard stop for one agent invocation (the agents' own timeout is 20 s)
 
 const TARGET_MONITOR_RATIO = 1.0;
@@ -161,7 +164,7 @@ function round3(x: number): number {
 
 // ---------------------------------------------------------------------------------------------- inner
 
-const VIP_DEFAULT: Variant = { label: 'vip', agent: 'vip', path: VIP_PATH, type: 'vip', provider: 'ocfkit', params: {} };
+const VIP_DEFAULT: Variant = { label: 'vip', agent: 'vip', path: VIP_RUN, type: 'vip', provider: 'ocfkit', params: {} };
 const VIP_NOARP: Variant = { ...VIP_DEFAULT, label: 'vip run_arping=false', params: { run_arping: 'false' } };
 const IPADDR2: Variant = {
   label: 'IPaddr2', agent: 'IPaddr2', path: IPADDR2_PATH, type: 'IPaddr2', provider: 'heartbeat', params: {},
@@ -200,7 +203,8 @@ function innerMain(): void {
   const warmup = envInt('BENCH_WARMUP', 3, 0);
   const seed = envInt('BENCH_SEED', 0, 0);
   const rnd = prng(seed);
-  const scratch = mkdtempSync(join(tmpdir(), 'ocfkit-bench-'));
+  // Inside the outer's scratch directory, which the outer removes even when this process is killed.
+  const scratch = mkdtempSync(join(process.env.BENCH_SCRATCH || tmpdir(), 'inner-'));
   const outFile = join(scratch, 'stdout');
   const errFile = join(scratch, 'stderr');
   const memFile = join(scratch, 'time');
@@ -425,6 +429,39 @@ function sha256(p: string): string {
   return h.digest('hex');
 }
 
+/**
+ * Copy the vip binary into the scratch directory and drop the copy from the page cache, so that
+ *  - a rebuild of dist/ during the run (another engineer, CI) cannot remove or swap the binary under the bench;
+ *  - its pages are read back from disk, as on a node where the package was installed and the machine rebooted.
+ *    A binary just written by the build sits in the page cache in a form (large folios from one big write) that
+ *    makes every mapping of it fault in more pages: on this machine the same bytes showed 52-65 MiB peak RSS
+ *    straight after `npm run build` against about 45 MiB when read from disk.
+ * BENCH_SNAPSHOT=0 runs VIP_PATH in place instead, in whatever page-cache state it is.
+ */
+function snapshotVip(src: { path: string; size: number; mtime: string; ino: number }, dir: string): { run: string; sha256: string } {
+  for (let attempt = 1; ; attempt++) {
+    const copy = join(dir, 'ocfkit');
+    copyFileSync(src.path, copy);
+    chmodSync(copy, 0o755);
+    const again = fileId(src.path);
+    if (again && JSON.stringify(again) === JSON.stringify(src) && statSync(copy).size === src.size) {
+      const sum = sha256(copy);
+      const fd = openSync(copy, 'r');
+      fsyncSync(fd); // clean pages only can be dropped
+      closeSync(fd);
+      must('dd', [`if=${copy}`, 'iflag=nocache', 'count=0', 'status=none']); // posix_fadvise(DONTNEED), whole file
+      const link = join(dir, 'vip'); // the multi-call binary picks the agent from argv[0]
+      symlinkSync('ocfkit', link);
+      return { run: link, sha256: sum };
+    }
+    if (attempt === 3) throw new BenchFailure(`${src.path} kept changing while being copied (a rebuild in progress?)`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+    const now = fileId(src.path);
+    if (!now) throw new BenchFailure(`${src.path} disappeared (a rebuild in progress?)`);
+    src = now;
+  }
+}
+
 function pad(s: string, w: number, right = false): string {
   return right ? s.padStart(w) : s.padEnd(w);
 }
@@ -512,7 +549,8 @@ function report(raw: Raw, meta: Record<string, unknown>) {
   }
   say('Peak memory, MiB (GNU time %M: max RSS of the agent process and the children it waited for; separate runs)');
   say(table(['case', 'agent', 'n', 'median', 'min', 'max'], memRows, 2));
-  say('  RSS includes the file-backed pages of the mapped binary (for vip, the Node executable), not only heap.');
+  say('  RSS includes the resident file-backed pages of the mapped binary (for vip, the ~120 MiB Node executable),');
+  say('  so it depends on how those pages got into the page cache; see bench/README.md ("Peak memory").');
   say();
 
   const vMon = raw.timing[C_MON]?.['vip'] ?? [];
@@ -559,12 +597,18 @@ async function outerMain(): Promise<number> {
   let cleaned = false;
   const leftovers: string[] = [];
 
-  const cleanup = (): void => {
+  const nsPids = (): number[] =>
+    run('ip', ['netns', 'pids', ns]).out.split(/\s+/).filter((p) => /^\d+$/.test(p)).map(Number);
+  /** graceMs: let processes the agents left behind finish on their own first (IPaddr2's background ARP
+   *  subshell outlives its stop by a few ms); only what is still there afterwards is killed and reported. */
+  const cleanup = (graceMs = 0): void => {
     if (cleaned) return;
     cleaned = true;
     if (nsCreated) {
+      const until = Date.now() + graceMs;
+      while (nsPids().length > 0 && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
       // Whatever still runs in the namespace was started by an agent we ran (e.g. a background arping): end it by pid.
-      const pids = run('ip', ['netns', 'pids', ns]).out.split(/\s+/).filter((p) => /^\d+$/.test(p)).map(Number);
+      const pids = nsPids();
       for (const pid of pids) {
         let cmdline = '';
         try {
@@ -599,13 +643,22 @@ async function outerMain(): Promise<number> {
       setTimeout(() => child?.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 5000).unref();
     } else {
       cleanup();
-      process.exit(130);
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGHUP' ? 1 : 15));
     }
   };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
-  process.on('exit', cleanup);
+  process.on('exit', () => cleanup());
 
   const vipBin = fileId(VIP_PATH);
+  if (!vipBin) die(`cannot resolve ${VIP_PATH}`);
+  const useSnapshot = process.env.BENCH_SNAPSHOT !== '0';
+  let vip: { run: string; sha256: string };
+  try {
+    vip = useSnapshot ? snapshotVip(vipBin, scratch) : { run: VIP_PATH, sha256: sha256(vipBin.path) };
+  } catch (e) {
+    rmSync(scratch, { recursive: true, force: true });
+    die(e instanceof Error ? e.message : String(e));
+  }
   const meta: Record<string, unknown> = {
     date: new Date().toISOString(),
     host: hostname(),
@@ -617,7 +670,7 @@ async function outerMain(): Promise<number> {
     rounds,
     warmup,
     seed,
-    vip: { path: VIP_PATH, binary: vipBin, sha256: vipBin ? sha256(vipBin.path) : null },
+    vip: { path: VIP_PATH, binary: vipBin, sha256: vip.sha256, ranFrom: vip.run, snapshot: useSnapshot },
     ipaddr2: { path: IPADDR2_PATH, package: run('dpkg-query', ['-W', '-f', '${Version}', 'resource-agents']).out },
     env: {
       PATH: EXEC_PATH, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: INSTANCE, OCF_RESKEY_ip: FLOAT_IP,
@@ -648,6 +701,8 @@ async function outerMain(): Promise<number> {
       BENCH_WARMUP: String(warmup),
       BENCH_SEED: String(seed),
       BENCH_OUTER_MNTNS: readlinkSync('/proc/self/ns/mnt'),
+      BENCH_VIP_RUN: vip.run,
+      BENCH_SCRATCH: scratch,
     });
     const script = fileURLToPath(import.meta.url);
     const c = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, script, '--inner'], {
@@ -660,7 +715,7 @@ async function outerMain(): Promise<number> {
       c.on('exit', (r, s) => res([r, s]));
     });
     if (signalled) {
-      code = 130;
+      code = 128 + (signalled === 'SIGINT' ? 2 : signalled === 'SIGHUP' ? 1 : 15);
       return code;
     }
     if (rc !== 0) {
@@ -679,20 +734,30 @@ async function outerMain(): Promise<number> {
 
     const rep = report(raw, meta);
     // Clean up before printing so leftover processes (if any) can be reported.
-    cleanup();
+    cleanup(LEFTOVER_GRACE_MS);
     process.stdout.write(
       `ocfkit bench: vip vs IPaddr2 — ${raw.rounds} interleaved rounds (+${raw.warmup} warm-up), seed ${raw.seed}, ` +
         `${cpus().length} CPUs, load ${(meta.loadavgBefore as number[]).map((x) => x.toFixed(2)).join(' ')} → ` +
         `${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${raw.durationSec.toFixed(0)} s\n` +
-        `vip: ${VIP_PATH} (sha256 ${String((meta.vip as { sha256: string }).sha256).slice(0, 12)}…); ` +
+        `vip: ${VIP_PATH} (sha256 ${vip.sha256.slice(0, 12)}…, ` +
+        `${useSnapshot ? 'run from a private copy whose page cache was dropped first' : 'run in place'}); ` +
         `IPaddr2: resource-agents ${String((meta.ipaddr2 as { package: string }).package)}\n` +
         `harness runs inside the namespace (re-executed under ip netns exec); agents get a Pacemaker-like ` +
         `environment; ${raw.privateRsctmp ? 'private tmpfs on /run/resource-agents' : 'host /run/resource-agents'}\n\n` +
         `${rep.text}\n`,
     );
-    if (rebuilt) process.stdout.write('WARNING: dist/vip changed during the run (rebuilt?); the numbers may mix two builds.\n');
+    if (rebuilt) {
+      process.stdout.write(
+        useSnapshot
+          ? `NOTE: ${VIP_PATH} was rebuilt during the run; the bench ran its snapshot taken at the start.\n`
+          : `WARNING: ${VIP_PATH} changed during the run (rebuilt?); the numbers may mix two builds.\n`,
+      );
+    }
     if (leftovers.length) {
-      process.stdout.write(`NOTE: ${leftovers.length} process(es) were still running in the namespace and were killed:\n`);
+      process.stdout.write(
+        `NOTE: ${leftovers.length} process(es) started by the agents were still running in the namespace ` +
+          `${LEFTOVER_GRACE_MS / 1000} s after the last agent exited, and were killed:\n`,
+      );
       for (const l of leftovers) process.stdout.write(`  ${l}\n`);
     }
     meta.leftoverProcesses = leftovers;

@@ -50,8 +50,10 @@ export function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  */
 export function run(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
-  const limit = Math.max(0, opts.deadline.cap(opts.timeoutMs ?? Infinity));
-  const grace = Math.max(50, Math.min(opts.graceMs ?? 1000, limit / 4 || 50));
+  const grace = Math.max(50, Math.min(opts.graceMs ?? 1000, opts.deadline.remaining() / 8));
+  // TERM, the grace period, KILL and the wait after it all fit inside the deadline, so a hung
+  // command still leaves the action time to say what hung.
+  const limit = Math.max(0, Math.min(opts.timeoutMs ?? Infinity, opts.deadline.remaining() - grace - AFTER_KILL_MS));
   const [file, ...args] = argv;
   return new Promise((resolve) => {
     let stdout = '';

@@ -10,25 +10,35 @@ const SYSLOG: Record<Level, string> = { debug: 'debug', info: 'info', warn: 'war
 export interface LogSettings {
   /** e.g. "vip(web-ip)" */
   readonly tag: string;
+  /** The OCF action, named in every line. */
+  readonly action?: string;
   readonly pid: number;
   readonly facility?: string;
   readonly logfile?: string;
   readonly debuglog?: string;
   readonly debug: boolean;
-  /** stderr is where Pacemaker's executor picks lines up. */
+  /**
+   * Whether lines also go to stderr. As in the shell library's ha_log: only when no syslog
+   * facility and no log file is set (or stderr is a terminal). Pacemaker's executor logs an
+   * agent's stderr itself, so writing both would log every line twice.
+   */
+  readonly toStderr: boolean;
   readonly write: (line: string) => void;
 }
 
 /** Same sources as the shell library's ha_log: HA_LOGFACILITY, HA_LOGFILE, HA_DEBUGLOG, HA_debug. */
-export function logSettingsFromEnv(tag: string, env: NodeJS.ProcessEnv): LogSettings {
+export function logSettingsFromEnv(tag: string, action: string | undefined, env: NodeJS.ProcessEnv, stderrIsTty = false): LogSettings {
   const facility = env.HA_LOGFACILITY && env.HA_LOGFACILITY !== 'none' ? env.HA_LOGFACILITY : undefined;
+  const logfile = env.HA_LOGFILE || undefined;
   return {
     tag,
+    action,
     pid: process.pid,
     facility,
-    logfile: env.HA_LOGFILE || undefined,
+    logfile,
     debuglog: env.HA_DEBUGLOG || undefined,
     debug: parseBoolean(env.HA_debug ?? '') === true,
+    toStderr: stderrIsTty || (!facility && !logfile),
     write: (line) => process.stderr.write(line),
   };
 }
@@ -59,17 +69,18 @@ export class Logger {
   }
 
   log(level: Level, msg: string): void {
-    const body = `${this.s.tag}[${this.s.pid}]: ${LABEL[level]}: ${msg}`;
+    const text = this.s.action ? `${this.s.action}: ${msg}` : msg;
+    const body = `${this.s.tag}[${this.s.pid}]: ${LABEL[level]}: ${text}`;
     if (level === 'debug') {
       if (!this.s.debug) return;
       if (this.s.debuglog) this.append(this.s.debuglog, body);
-      else this.s.write(`${body}\n`);
+      else if (this.s.toStderr) this.s.write(`${body}\n`);
       return;
     }
-    this.s.write(`${body}\n`);
+    if (this.s.toStderr) this.s.write(`${body}\n`);
     if (this.s.logfile) this.append(this.s.logfile, body);
     if (this.s.debuglog && this.s.debuglog !== this.s.logfile) this.append(this.s.debuglog, body);
-    if (this.s.facility) this.syslog(level, msg);
+    if (this.s.facility) this.syslog(level, text);
   }
 
   private append(file: string, body: string): void {

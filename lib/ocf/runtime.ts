@@ -60,11 +60,13 @@ export interface Outcome {
 export interface Io {
   readonly stdout: (s: string) => void;
   readonly stderr: (s: string) => void;
+  readonly isTty?: () => boolean;
 }
 
 const processIo: Io = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
+  isTty: () => process.stderr.isTTY === true,
 };
 
 function exitReasonLine(env: NodeJS.ProcessEnv, reason: string): string {
@@ -103,7 +105,7 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
   }
 
   const instance = env.OCF_RESOURCE_INSTANCE || agent.name;
-  const log = new Logger({ ...logSettingsFromEnv(`${agent.name}(${instance})`, env), write: io.stderr });
+  const log = new Logger({ ...logSettingsFromEnv(`${agent.name}(${instance})`, action, env, io.isTty?.() ?? false), write: io.stderr });
   const declared = spec?.meta[0]?.timeout ?? agent.validateTimeout ?? 20;
   const timeoutMs = timeoutOf(env, declared);
   const deadline = Deadline.fromTimeout(timeoutMs, action);
@@ -181,7 +183,7 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
   const code = clamp(outcome.code);
   if (outcome.reason) {
     // The exit reason is what `pcs status` shows; the log line keeps it with the action and time.
-    if (code !== OCF.SUCCESS && code !== OCF.NOT_RUNNING) log.err(`${action} failed (${codeName(code)}): ${outcome.reason}`);
+    if (code !== OCF.SUCCESS && code !== OCF.NOT_RUNNING) log.err(`failed (${codeName(code)}): ${outcome.reason}`);
     io.stderr(exitReasonLine(env, outcome.reason));
   }
   trace?.note(`${action} -> ${code} (${codeName(code)})${outcome.reason ? `: ${outcome.reason}` : ''}`);

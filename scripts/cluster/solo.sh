@@ -32,15 +32,33 @@ die() {
   exit 1
 }
 
-# The pid recorded in FILE if that process is still alive and is COMM (guards against pid reuse).
+# True while PID runs. A zombie does not count: it has left its namespaces, and PID 1 here may
+# take a second to reap it.
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# The pid recorded in FILE if that process is still running and is COMM (guards against pid reuse).
 live_pid() {
   local file=$1 comm=$2 pid
   [ -s "$file" ] || return 1
   pid=$(cat "$file")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] && running "$pid" || return 1
   echo "$pid"
 }
+
+# True while the pid recorded for COMM still exists at all, zombie or not.
+recorded() {
+  local pid
+  pid=$(cat "$D/$1.pid" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ]
+}
+
+ns_exists() { [ -e "/run/netns/$1" ]; }
 
 # Runs CMD inside the node (network, mount and UTS namespaces of its corosync).
 in_node() {
@@ -154,11 +172,12 @@ up() {
   [[ $NS =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "SOLO_NS=$NS is not a usable namespace name"
   [[ $NODE =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]] || die "SOLO_NODE=$NODE is not a usable node name"
   [ -x "$top/dist/ocfkit" ] || die "$top/dist/ocfkit is missing: run 'npm run build' first"
-  timeout 20 "$top/dist/ocfkit" agents 2>/dev/null | grep -qx vip ||
-    die "$top/dist/ocfkit does not list the vip agent (half-built? run 'npm run build')"
+  local agents
+  agents=$(timeout 20 "$top/dist/ocfkit" agents 2>/dev/null) || agents=''
+  grep -qx vip <<<"$agents" || die "$top/dist/ocfkit does not list the vip agent (half-built? run 'npm run build')"
   [ "$(id -u)" = 0 ] || die "needs root (namespaces, mounts, corosync)"
   if [ -e "$D" ] && [ -n "$(ls -A "$D")" ]; then die "$D exists and is not empty"; fi
-  if ip netns list | awk '{print $1}' | grep -qxF "$NS"; then
+  if ns_exists "$NS"; then
     die "network namespace $NS already exists (another solo node?): set SOLO_NS or run down on its state dir"
   fi
 
@@ -236,8 +255,13 @@ _start() {
 # --- down ----------------------------------------------------------------------------------------
 
 down() {
-  local t0=$SECONDS pid ns='' pids end
+  local t0=$SECONDS pid pid2 ns="" pids end failed=0
   if [ ! -e "$D" ]; then
+    say "nothing at $D: already down"
+    return 0
+  fi
+  if [ -d "$D" ] && [ -z "$(ls -A "$D")" ]; then
+    rmdir "$D" # up failed before creating anything (or was never run on it)
     say "nothing at $D: already down"
     return 0
   fi
@@ -246,42 +270,67 @@ down() {
 
   if pid=$(live_pid "$D/corosync.pid" corosync); then
     # Stops the resources first (so the vip agent removes its address), then every pacemaker daemon.
-    timeout 60 nsenter -t "$pid" -n -m -u pacemakerd --shutdown >/dev/null 2>&1 ||
-      say "pacemakerd --shutdown failed or timed out"
     if pid2=$(live_pid "$D/pacemakerd.pid" pacemakerd); then
-      end=$((SECONDS + 30))
-      while kill -0 "$pid2" 2>/dev/null && ((SECONDS < end)); do sleep 0.2; done
+      if timeout 60 nsenter -t "$pid" -n -m -u pacemakerd --shutdown >/dev/null 2>&1; then
+        end=$((SECONDS + 30))
+        while running "$pid2" && ((SECONDS < end)); do sleep 0.2; done
+      else
+        say "pacemakerd --shutdown failed or timed out"
+      fi
     fi
-    timeout 20 nsenter -t "$pid" -n -m -u corosync-cfgtool -H >/dev/null 2>&1 ||
+    if timeout 20 nsenter -t "$pid" -n -m -u corosync-cfgtool -H >/dev/null 2>&1; then
+      # -H returns once corosync has been asked; it exits a moment later.
+      end=$((SECONDS + 15))
+      while running "$pid" && ((SECONDS < end)); do sleep 0.2; done
+    else
       say "corosync-cfgtool -H failed or timed out"
+    fi
   fi
 
   # Whatever is left: the recorded daemons plus every process in the node's network namespace.
   leftovers() {
     local p
-    for p in $(live_pid "$D/corosync.pid" corosync || true) $(live_pid "$D/pacemakerd.pid" pacemakerd || true) \
-      $([ -n "$ns" ] && ip netns pids "$ns" 2>/dev/null || true); do
-      kill -0 "$p" 2>/dev/null && echo "$p"
-    done | sort -u
+    {
+      live_pid "$D/corosync.pid" corosync || true
+      live_pid "$D/pacemakerd.pid" pacemakerd || true
+      if [ -n "$ns" ]; then ip netns pids "$ns" 2>/dev/null || true; fi
+    } | sort -un | while read -r p; do
+      if running "$p"; then echo "$p"; fi
+    done
   }
-  pids=$(leftovers)
-  if [ -n "$pids" ]; then
-    say "terminating leftover processes: $(echo $pids)"
-    kill -TERM $pids 2>/dev/null || true
+  mapfile -t pids < <(leftovers)
+  if ((${#pids[@]})); then
+    say "terminating leftover processes: ${pids[*]}"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
     end=$((SECONDS + 10))
     while [ -n "$(leftovers)" ] && ((SECONDS < end)); do sleep 0.2; done
-    pids=$(leftovers)
-    if [ -n "$pids" ]; then
-      say "killing: $(echo $pids)"
-      kill -KILL $pids 2>/dev/null || true
+    mapfile -t pids < <(leftovers)
+    if ((${#pids[@]})); then
+      say "killing: ${pids[*]}"
+      kill -KILL "${pids[@]}" 2>/dev/null || true
       end=$((SECONDS + 5))
       while [ -n "$(leftovers)" ] && ((SECONDS < end)); do sleep 0.2; done
-      [ -z "$(leftovers)" ] || say "still alive after SIGKILL: $(echo $(leftovers))"
+      mapfile -t pids < <(leftovers)
+      if ((${#pids[@]})); then
+        say "still running after SIGKILL: ${pids[*]}"
+        failed=1
+      fi
     fi
   fi
 
-  if [ -n "$ns" ] && ip netns list | awk '{print $1}' | grep -qxF "$ns"; then
-    ip netns del "$ns" || say "could not delete network namespace $ns"
+  if [ -n "$ns" ] && ns_exists "$ns"; then
+    ip netns del "$ns" || {
+      say "could not delete network namespace $ns"
+      failed=1
+    }
+  fi
+  # Exited daemons stay zombies until PID 1 reaps them (up to a second or so here): wait, so that
+  # `pgrep corosync` right after down shows nothing.
+  end=$((SECONDS + 5))
+  while ((SECONDS < end)) && { recorded corosync || recorded pacemakerd; }; do sleep 0.2; done
+  if ((failed)); then
+    say "not removing $D (its pids and netns name are needed to retry): run down again"
+    return 1
   fi
   rm -rf -- "$D"
   say "down after $((SECONDS - t0))s"
@@ -303,7 +352,6 @@ up) up ;;
 down) down ;;
 exec)
   [ $# -ge 1 ] || usage
-  NODE=$(cat "$D/node-name" 2>/dev/null || echo solo)
   in_node "$@"
   ;;
 _enter) _enter "$@" ;;

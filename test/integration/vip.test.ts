@@ -169,7 +169,7 @@ describe('vip behaviour on a real segment', () => {
     const trace = readFileSync(`${dir}/trace`, 'utf8');
     expect(trace).toContain('+ ip -j addr show');
     expect(trace).toContain('+ ip -4 addr add 192.0.2.50/24 broadcast + dev v0');
-    expect(readFileSync(`${dir}/ha.log`, 'utf8')).toMatch(/vip\(vip-test\)\[\d+\]: INFO: added 192\.0\.2\.50\/24 to v0/);
+    expect(readFileSync(`${dir}/ha.log`, 'utf8')).toMatch(/vip\(vip-test\)\[\d+\]: INFO: start: added 192\.0\.2\.50\/24 to v0/);
     expect(vip('stop').code).toBe(0);
   });
 

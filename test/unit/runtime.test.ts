@@ -153,11 +153,18 @@ describe('runAgent', () => {
     expect(readFileSync(`${dir}/fake/${require('node:fs').readdirSync(`${dir}/fake`)[0]}`, 'utf8')).toContain('sh -c');
   });
 
-  it('logs carry agent, instance and level; HA_LOGFILE gets them too', async () => {
+  it('logs carry agent, instance, level and action; to stderr only when no other sink is set', async () => {
+    const plain = await call(['monitor'], { OCF_RESKEY_target: 'log', OCF_RESOURCE_INSTANCE: 'web' });
+    expect(plain.err).toMatch(/^fake\(web\)\[\d+\]: INFO: monitor: hello log$/m);
+    // With a log file (or syslog) the executor would log stderr a second time: the shell rule.
     const file = join(mkdtempSync(join(tmpdir(), 'ocfkit-log-')), 'ha.log');
-    const r = await call(['monitor'], { OCF_RESKEY_target: 'log', OCF_RESOURCE_INSTANCE: 'web', HA_LOGFILE: file });
-    expect(r.err).toMatch(/^fake\(web\)\[\d+\]: INFO: hello log$/m);
-    expect(readFileSync(file, 'utf8')).toMatch(/^\d{4}-\d\d-\d\d [\d:.]+ fake\(web\)\[\d+\]: INFO: hello log$/m);
+    const r = await call(['monitor'], { OCF_RESKEY_target: 'missing', OCF_RESOURCE_INSTANCE: 'web', HA_LOGFILE: file });
+    expect(r.err).not.toContain('ERROR');
+    expect(r.reason).toBe('the thing is not installed');
+    await call(['monitor'], { OCF_RESKEY_target: 'log', OCF_RESOURCE_INSTANCE: 'web', HA_LOGFILE: file });
+    const lines = readFileSync(file, 'utf8');
+    expect(lines).toMatch(/^\d{4}-\d\d-\d\d [\d:.]+ fake\(web\)\[\d+\]: ERROR: monitor: failed \(ERR_INSTALLED\): the thing is not installed$/m);
+    expect(lines).toMatch(/^\d{4}-\d\d-\d\d [\d:.]+ fake\(web\)\[\d+\]: INFO: monitor: hello log$/m);
   });
 });
 

@@ -1,0 +1,436 @@
+/**
+ * fs-mount: mount a filesystem (the DRBD device, in the NFS stack) and unmount it without
+ * collateral damage. Parameter names follow ocf:heartbeat:Filesystem where the meaning is the same.
+ */
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { constants as osConstants, hostname } from 'node:os';
+import { describeHolders, findHolders } from '../lib/holders';
+import { type MountEntry, mountAt, mountsBelow, readMountinfo, stillMounted } from '../lib/mounts';
+import { type Ctx, defineAgent } from '../lib/ocf/agent';
+import { OCF, OcfError, fail } from '../lib/ocf/codes';
+import { param } from '../lib/ocf/params';
+import { describe } from '../lib/run';
+
+/** Filesystems that journal (or need no check): run_fsck=auto skips them. */
+const NO_FSCK = new Set([
+  'ext3', 'ext4', 'xfs', 'btrfs', 'jfs', 'reiserfs', 'reiser4', 'nilfs2', 'f2fs', 'ocfs2', 'gfs2', 'zfs', 'none', 'tmpfs',
+  'overlay', 'nfs', 'nfs4', 'cifs', 'smb3', 'glusterfs', 'ceph', 'cephfs', 'bind',
+]);
+/** Filesystems that must never be mounted on two nodes at once. */
+const NOT_CLUSTER_AWARE = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'jfs', 'reiserfs', 'f2fs', 'vfat', 'exfat', 'ntfs', 'ntfs3', 'nilfs2', 'zfs']);
+const NETWORK = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'glusterfs', 'ceph', 'cephfs']);
+
+function checkSignals(v: string): string | undefined {
+  const names = v.split(/[\s,]+/).filter(Boolean);
+  if (names.length === 0) return 'names no signal';
+  for (const n of names) if (signalOf(n) === undefined) return `${JSON.stringify(n)} is not a signal name`;
+  return undefined;
+}
+
+function signalOf(name: string): NodeJS.Signals | undefined {
+  const up = name.toUpperCase();
+  const full = (up.startsWith('SIG') ? up : `SIG${up}`) as NodeJS.Signals;
+  if (full in osConstants.signals) return full;
+  if (/^\d{1,2}$/.test(name)) {
+    const found = Object.entries(osConstants.signals).find(([, n]) => n === Number(name));
+    return found?.[0] as NodeJS.Signals | undefined;
+  }
+  return undefined;
+}
+
+const params = {
+  device: param.string({
+    required: true,
+    shortdesc: 'Block device, UUID=/LABEL=, or bind source',
+    longdesc:
+      'What to mount: a block device path (/dev/drbd0), a /dev/disk/by-* link, UUID=… or LABEL=… (also -U …/-L …), a network source (host:/export) for network filesystems, or a directory with fstype=none and options=bind. The mounted filesystem is compared with it by device identity (major:minor), not by the path text.',
+    check: (v) => (v.startsWith('-') && !/^(-U|-L) \S|^--(uuid|label)=\S/.test(v) ? `${JSON.stringify(v)} is not a device` : undefined),
+  }),
+  directory: param.string({
+    required: true,
+    shortdesc: 'Mount point',
+    longdesc: 'Absolute path of the mount point; created when missing. A symlink is followed. It may not be /.',
+    check: (v) => (!v.startsWith('/') ? 'is not an absolute path' : v.replace(/\/+$/, '') === '' ? 'may not be /' : /(^|\/)\.\.?(\/|$)/.test(v) ? 'may not contain . or .. components' : undefined),
+  }),
+  fstype: param.string({
+    required: true,
+    shortdesc: 'Filesystem type',
+    longdesc: 'The filesystem type passed to mount -t (ext4, xfs, nfs4 …), or none for a bind mount. At check level 10 it must be known to the kernel (/proc/filesystems).',
+    check: (v) => (/^[a-z0-9][a-z0-9._-]{0,31}$/.test(v) ? undefined : `${JSON.stringify(v)} is not a filesystem type`),
+    maxLength: 32,
+  }),
+  options: param.string({
+    shortdesc: 'Mount options',
+    longdesc: 'Options for mount -o, comma separated (noatime,nodiratime). bind, with fstype=none, makes a bind mount.',
+    check: (v) => (/^[A-Za-z0-9_.=:/@+-]+(,[A-Za-z0-9_.=:/@+-]+)*$/.test(v) ? undefined : `${JSON.stringify(v)} is not a comma-separated option list`),
+  }),
+  run_fsck: param.select({
+    default: 'auto',
+    options: ['auto', 'force', 'no'] as const,
+    shortdesc: 'When to check the filesystem before mounting',
+    longdesc: 'auto: fsck only filesystems without a journal (ext2, vfat …), which a crash can leave inconsistent; force: always; no: never. An fsck that finds errors it cannot fix (exit ≥ 4) fails start.',
+  }),
+  force_unmount: param.select({
+    default: 'true',
+    options: ['true', 'safe', 'false'] as const,
+    shortdesc: 'Signal the processes that hold the mount on stop',
+    longdesc:
+      'true or safe: when the unmount is busy, find the processes that hold this mount (open files, working directory, root, memory maps, matched by mount identity, never by device or path alone), log them, send term_signals, then kill_signals once half the stop budget is gone. Both use only non-blocking /proc reads, so a dead NFS server cannot stall the search. false: never signal anyone; stop fails naming the holders.',
+  }),
+  fast_stop: param.boolean({
+    default: false,
+    shortdesc: 'Escalate to kill_signals after one round of term_signals',
+    longdesc: 'When true, holders get term_signals once and kill_signals from the next round on, instead of after half the stop timeout. The stop still uses the whole timeout to wait for the unmount.',
+  }),
+  statusfile_prefix: param.string({
+    default: '.Filesystem_status/',
+    shortdesc: 'Where the depth-20 monitor writes',
+    longdesc: 'Relative path prefix, inside the mount, of the status file the OCF_CHECK_LEVEL=20 monitor writes, syncs and reads back (the same default as Filesystem, so either agent cleans up after the other).',
+    check: (v) => (v.startsWith('/') || v.split('/').includes('..') || !/^[\w.\/-]+$/.test(v) ? `${JSON.stringify(v)} must be a relative path without ..` : undefined),
+  }),
+  force_clones: param.boolean({
+    default: false,
+    shortdesc: 'Allow a non-cluster filesystem in a clone',
+    longdesc: 'ext4, xfs and other local filesystems mounted on two nodes at once are corrupted. A clone of this resource with such a filesystem is refused unless this is true.',
+  }),
+  term_signals: param.string({
+    default: 'TERM',
+    shortdesc: 'Signals sent first to holders',
+    longdesc: 'Signal names or numbers, separated by commas or spaces, sent to the holders of the mount in the first part of the stop.',
+    check: checkSignals,
+  }),
+  kill_signals: param.string({
+    default: 'KILL',
+    shortdesc: 'Signals sent to holders that did not go',
+    longdesc: 'Signals sent to holders once half of the stop budget is gone (or after one round with fast_stop).',
+    check: checkSignals,
+  }),
+  signal_delay: param.string({
+    default: '1',
+    shortdesc: 'Seconds to wait after signalling holders',
+    longdesc: 'Seconds (decimals allowed) between signalling the holders and the next unmount attempt.',
+    check: (v) => (/^\d{1,3}(\.\d{1,3})?$/.test(v) && Number(v) <= 60 ? undefined : `${JSON.stringify(v)} is not a number of seconds from 0 to 60`),
+  }),
+};
+
+type P = typeof params;
+type FsCtx = Ctx<P>;
+
+const isBind = (ctx: FsCtx) => ctx.params.fstype === 'none' || ctx.params.options.split(',').includes('bind');
+const isNetwork = (ctx: FsCtx) => NETWORK.has(ctx.params.fstype) || /^[^/][^:]*:\//.test(ctx.params.device) || ctx.params.device.startsWith('//');
+
+/** The mount point as the kernel shows it: trailing slashes dropped, symlinks followed. */
+function mountPoint(ctx: FsCtx): string {
+  const d = ctx.params.directory.replace(/\/+$/, '');
+  try {
+    return realpathSync(d);
+  } catch {
+    return d;
+  }
+}
+
+type DeviceRef = { kind: 'path'; path: string } | { kind: 'uuid' | 'label'; value: string };
+
+function deviceRef(device: string): DeviceRef {
+  const m = /^(?:UUID=|-U |--uuid=)(.+)$/.exec(device);
+  if (m) return { kind: 'uuid', value: m[1]! };
+  const l = /^(?:LABEL=|-L |--label=)(.+)$/.exec(device);
+  if (l) return { kind: 'label', value: l[1]! };
+  return { kind: 'path', path: device };
+}
+
+/** The block device node the configuration names, resolved through links, UUID and label; undefined if absent. */
+async function resolveDevice(ctx: FsCtx): Promise<string | undefined> {
+  const ref = deviceRef(ctx.params.device);
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  if (ref.kind === 'path') return real(ref.path);
+  const udev = ref.kind === 'uuid' ? `/dev/disk/by-uuid/${ref.value}` : `/dev/disk/by-label/${ref.value.replace(/[^\w.-]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
+  const viaUdev = real(udev);
+  if (viaUdev) return viaUdev;
+  if (!ctx.haveBinary('blkid')) return undefined;
+  const r = await ctx.run(['blkid', ref.kind === 'uuid' ? '-U' : '-L', ref.value], { timeoutMs: 5000 });
+  return r.code === 0 && r.stdout.trim() ? real(r.stdout.trim()) : undefined;
+}
+
+/** Whether mount `m` is the configured filesystem: by device numbers, source, or inode for binds. */
+function matches(ctx: FsCtx, m: MountEntry, device: string | undefined): boolean {
+  if (isBind(ctx)) {
+    try {
+      const a = statSync(ctx.params.device);
+      const b = statSync(m.target);
+      return a.dev === b.dev && a.ino === b.ino;
+    } catch {
+      return false;
+    }
+  }
+  if (isNetwork(ctx)) return m.source.replace(/\/+$/, '') === ctx.params.device.replace(/\/+$/, '');
+  if (!device) return false;
+  try {
+    const st = statSync(device);
+    if (!st.isBlockDevice()) return false;
+    // btrfs and others show an anonymous device (0:N) in mountinfo: compare the source instead.
+    if (m.major === 0) return realpathSync(m.source) === device;
+    const [major, minor] = rdevMajorMinor(st.rdev);
+    return major === m.major && minor === m.minor;
+  } catch {
+    return false;
+  }
+}
+
+/** Linux dev_t encoding (glibc gnu_dev_major/minor), for minors above 255. */
+function rdevMajorMinor(rdev: number): [number, number] {
+  const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
+  return [major, minor];
+}
+
+function describeMount(m: MountEntry): string {
+  return `${m.source} (${m.fstype}, ${m.major}:${m.minor})`;
+}
+
+interface State {
+  readonly dir: string;
+  readonly mount?: MountEntry;
+  readonly device?: string;
+  readonly ours: boolean;
+}
+
+async function state(ctx: FsCtx): Promise<State> {
+  const dir = mountPoint(ctx);
+  const mount = mountAt(readMountinfo(), dir);
+  const device = isBind(ctx) || isNetwork(ctx) ? undefined : await resolveDevice(ctx);
+  return { dir, mount, device, ours: mount !== undefined && matches(ctx, mount, device) };
+}
+
+function wrongDevice(ctx: FsCtx, s: State): OcfError {
+  return fail.generic(`${describeMount(s.mount!)} is mounted on ${s.dir}, not ${ctx.params.device}${s.device && s.device !== ctx.params.device ? ` (${s.device})` : ''}; leaving it mounted`);
+}
+
+function statusFile(ctx: FsCtx, dir: string): string {
+  const clone = ctx.env.OCF_RESKEY_CRM_meta_clone ? `_${ctx.env.OCF_RESKEY_CRM_meta_clone}` : '';
+  return `${dir}/${ctx.params.statusfile_prefix}${ctx.instance}${clone}_${hostname()}`;
+}
+
+async function deepCheck(ctx: FsCtx, s: State): Promise<void> {
+  const budget = Math.max(1000, ctx.deadline.remaining() - 500);
+  if (ctx.checkLevel >= 10 && s.device) {
+    const r = await ctx.run(['dd', `if=${s.device}`, 'of=/dev/null', 'iflag=direct', 'bs=4096', 'count=1', 'status=none'], { timeoutMs: budget, graceMs: 200 });
+    if (r.code !== 0) throw fail.generic(`${s.device} does not answer a 4 KiB direct read: ${describe(r)}`);
+  }
+  if (ctx.checkLevel >= 20) {
+    const file = statusFile(ctx, s.dir);
+    const dirOf = file.slice(0, file.lastIndexOf('/'));
+    const left = () => Math.max(500, ctx.deadline.remaining() - 300);
+    // Every write on the monitored filesystem happens in a child process: a frozen or hung
+    // filesystem blocks even mkdir of an existing directory in uninterruptible sleep, and only a
+    // child can be abandoned while the agent still answers.
+    const mk = await ctx.run(['mkdir', '-p', '--', dirOf], { timeoutMs: left(), graceMs: 200 });
+    if (mk.code !== 0) throw fail.generic(`cannot create ${dirOf} for the status file: ${describe(mk)}`);
+    const stamp = `${ctx.instance} ${hostname()} ${new Date().toISOString()}\n`;
+    const block = stamp.padEnd(4096, '\0');
+    const w = await ctx.run(['dd', `of=${file}`, 'oflag=direct,sync', 'conv=fsync', 'bs=4096', 'count=1', 'iflag=fullblock', 'status=none'], {
+      input: block,
+      timeoutMs: left(),
+      graceMs: 200,
+    });
+    if (w.code !== 0) throw fail.generic(`writing the status file ${file} failed: ${describe(w)}`);
+    const r = await ctx.run(['dd', `if=${file}`, 'iflag=direct', 'bs=4096', 'count=1', 'status=none'], { timeoutMs: left(), graceMs: 200 });
+    if (r.code !== 0) throw fail.generic(`reading the status file ${file} back failed: ${describe(r)}`);
+    if (!r.stdout.startsWith(stamp)) throw fail.generic(`the status file ${file} read back differs from what was written`);
+  }
+}
+
+async function monitor(ctx: FsCtx) {
+  const s = await state(ctx);
+  if (!s.mount) return OCF.NOT_RUNNING;
+  if (!s.ours) throw wrongDevice(ctx, s);
+  if (!ctx.probe) await deepCheck(ctx, s);
+  return OCF.SUCCESS;
+}
+
+function kernelKnows(fstype: string): boolean {
+  try {
+    return readFileSync('/proc/filesystems', 'utf8')
+      .split('\n')
+      .some((l) => l.split('\t')[1] === fstype);
+  } catch {
+    return false;
+  }
+}
+
+async function ensureFstype(ctx: FsCtx): Promise<void> {
+  const t = ctx.params.fstype;
+  if (t === 'none' || kernelKnows(t)) return;
+  if (ctx.haveBinary('modprobe')) await ctx.run(['modprobe', '--', t], { timeoutMs: 10_000 });
+  if (!kernelKnows(t)) throw fail.installed(`the kernel of this node does not support ${t} (not in /proc/filesystems)`);
+}
+
+function refuseClone(ctx: FsCtx): void {
+  const cloned = (ctx.env.OCF_RESKEY_CRM_meta_clone_max ?? '') !== '' || (ctx.env.OCF_RESKEY_CRM_meta_clone ?? '') !== '';
+  if (cloned && NOT_CLUSTER_AWARE.has(ctx.params.fstype) && !ctx.params.force_clones) {
+    throw fail.configured(
+      `${ctx.params.fstype} is not a cluster filesystem: mounted by two nodes at once it is corrupted. Do not clone this resource (or set force_clones=true if you really mean it)`,
+    );
+  }
+}
+
+async function fsck(ctx: FsCtx, device: string): Promise<void> {
+  const policy = ctx.params.run_fsck;
+  if (policy === 'no' || (policy === 'auto' && NO_FSCK.has(ctx.params.fstype))) return;
+  if (!ctx.haveBinary('fsck')) throw fail.installed('fsck is not installed, and run_fsck asks for it');
+  ctx.log.info(`checking ${device} (${ctx.params.fstype}) before mounting (run_fsck=${policy})`);
+  const r = await ctx.run(['fsck', '-p', '-t', ctx.params.fstype, '--', device], { timeoutMs: ctx.deadline.remaining() - 1000 });
+  // fsck: 0 clean, 1 errors corrected, 2 corrected and a reboot advised; 4 and up: not fixed.
+  if (r.code === null || r.code >= 4) throw fail.generic(`fsck of ${device} failed: ${describe(r)}`);
+  if (r.code > 0) ctx.log.warn(`fsck corrected errors on ${device} (exit ${r.code})`);
+}
+
+async function start(ctx: FsCtx) {
+  refuseClone(ctx);
+  let s = await state(ctx);
+  if (s.mount) {
+    if (!s.ours) throw wrongDevice(ctx, s);
+    ctx.log.info(`${ctx.params.device} is already mounted on ${s.dir}`);
+    return OCF.SUCCESS;
+  }
+  const below = mountsBelow(readMountinfo(), s.dir);
+  if (below.length > 0) {
+    throw fail.generic(`other mounts exist below ${s.dir} (${below.map((m) => m.target).join(', ')}): mounting over them would hide them`);
+  }
+  await ensureFstype(ctx);
+  let source = ctx.params.device;
+  if (!isBind(ctx) && !isNetwork(ctx)) {
+    // A DRBD minor or a by-uuid link can appear a moment after the resource below it started.
+    const waitMs = Math.max(0, Math.min(ctx.deadline.remaining() / 2, 30_000));
+    const device = await ctx.deadline.poll(`waiting for ${ctx.params.device} to appear`, 200, async () => (await resolveDevice(ctx)) ?? undefined, waitMs).catch(() => undefined);
+    if (!device) throw fail.installed(`${ctx.params.device} does not exist on this node (waited ${(waitMs / 1000).toFixed(1)}s)`);
+    if (!statSync(device).isBlockDevice()) throw fail.installed(`${device} is not a block device`);
+    await fsck(ctx, device);
+    source = device;
+  }
+  if (!existsSync(s.dir)) {
+    mkdirSync(s.dir, { recursive: true, mode: 0o755 });
+    ctx.log.info(`created mount point ${s.dir}`);
+  }
+  const argv = ['mount', '-t', ctx.params.fstype, ...(ctx.params.options ? ['-o', ctx.params.options] : []), '--', source, s.dir];
+  const r = await ctx.run(argv);
+  s = await state(ctx);
+  if (!s.ours) {
+    if (s.mount) throw wrongDevice(ctx, s);
+    throw fail.generic(`mounting ${source} on ${s.dir} failed: ${describe(r)}`);
+  }
+  ctx.log.info(`mounted ${source} on ${s.dir} (${ctx.params.fstype}${ctx.params.options ? `, ${ctx.params.options}` : ''})`);
+  return OCF.SUCCESS;
+}
+
+function signalsOf(list: string): NodeJS.Signals[] {
+  return list
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((n) => signalOf(n)!)
+    .filter(Boolean);
+}
+
+/**
+ * Unmounts one mount, signalling its holders while it is busy, until it is gone or the budget is
+ * used. The mount is re-identified by id before every round, so holders are never looked up on a
+ * parent that a vanished submount left behind (resource-agents #1944).
+ */
+async function unmountOne(ctx: FsCtx, m: MountEntry, startedAt: number, budgetMs: number): Promise<void> {
+  const delay = Number(ctx.params.signal_delay) * 1000;
+  let round = 0;
+  const umountArgv = ['umount', ...(NETWORK.has(m.fstype) ? ['-f'] : []), '--', m.target];
+  for (;;) {
+    if (!stillMounted(readMountinfo(), m.id)) return;
+    const r = await ctx.run(umountArgv, { timeoutMs: Math.max(1000, ctx.deadline.remaining() - 500) });
+    if (!stillMounted(readMountinfo(), m.id)) {
+      ctx.log.info(`unmounted ${m.target}`);
+      return;
+    }
+    const { holders, foreign } = findHolders(m);
+    const spent = performance.now() - startedAt;
+    if (ctx.deadline.remaining() < Math.max(delay, 200) + 300) {
+      const who = holders.length ? `held by ${describeHolders(holders)}` : foreign.length ? `used from other mount namespaces by ${describeHolders(foreign)}` : `busy with no process holding it (an NFS export, a loop device or a bind mount of it?)`;
+      throw fail.generic(`cannot unmount ${m.target}: ${who}; last umount: ${describe(r)}`);
+    }
+    if (holders.length > 0 && ctx.params.force_unmount !== 'false') {
+      const late = ctx.params.fast_stop ? round > 0 : spent >= budgetMs / 2;
+      const sigs = signalsOf(late ? ctx.params.kill_signals : ctx.params.term_signals);
+      for (const h of holders) {
+        ctx.log.warn(`${m.target} is busy: sending ${sigs.join(',')} to ${h.pid} (${h.comm}): ${h.uses.join(', ')}`);
+        for (const sig of sigs) {
+          try {
+            process.kill(h.pid, sig);
+          } catch {
+            // exited meanwhile
+          }
+        }
+      }
+    } else if (holders.length > 0) {
+      if (round === 0) ctx.log.warn(`${m.target} is busy, held by ${describeHolders(holders)}; force_unmount=false, so nobody is signalled`);
+    } else if (round === 0) {
+      ctx.log.warn(`${m.target} is busy but no process holds it${foreign.length ? ` here (other mount namespaces: ${describeHolders(foreign)})` : ''}: retrying`);
+    }
+    round++;
+    await ctx.deadline.sleep(holders.length > 0 ? delay : Math.min(delay, 500));
+  }
+}
+
+async function stop(ctx: FsCtx) {
+  const s = await state(ctx);
+  if (!s.mount) return OCF.SUCCESS;
+  if (!s.ours) {
+    ctx.log.warn(`${describeMount(s.mount)} is mounted on ${s.dir}, not ${ctx.params.device}: not ours, left mounted; ${ctx.params.device} is not mounted there`);
+    return OCF.SUCCESS;
+  }
+  // In a child, bounded: removing a file blocks on a frozen filesystem.
+  await ctx.run(['rm', '-f', '--', statusFile(ctx, s.dir)], { timeoutMs: 2000, graceMs: 200 });
+  const startedAt = performance.now();
+  const budget = ctx.deadline.remaining();
+  for (const m of [...mountsBelow(readMountinfo(), s.dir), s.mount]) await unmountOne(ctx, m, startedAt, budget);
+  // The filesystem is the resource: if it is still mounted elsewhere (a bind of a subdirectory),
+  // it is not stopped, and the device below cannot be demoted.
+  if (isBind(ctx) || isNetwork(ctx)) return OCF.SUCCESS;
+  const elsewhere = readMountinfo().filter((m) => m.major === s.mount!.major && m.minor === s.mount!.minor && m.major !== 0);
+  if (elsewhere.length > 0) {
+    throw fail.generic(`${s.dir} is unmounted, but the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
+  }
+  return OCF.SUCCESS;
+}
+
+
+export const fsMount = defineAgent({
+  name: 'fs-mount',
+  version: '0.1.0',
+  shortdesc: 'Mount a filesystem; unmount it without collateral damage',
+  longdesc:
+    'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Parameter names follow ocf:heartbeat:Filesystem.',
+  params,
+  actions: {
+    start: { meta: [{ timeout: 60 }], run: start },
+    stop: { meta: [{ timeout: 60 }], run: stop },
+    monitor: {
+      meta: [
+        { timeout: 40, interval: 20, depth: 0 },
+        { timeout: 40, interval: 61, depth: 10 },
+        { timeout: 60, interval: 121, depth: 20 },
+      ],
+      run: monitor,
+    },
+  },
+  validateTimeout: 10,
+  validate(ctx) {
+    if (ctx.params.fstype === 'none' && !ctx.params.options.split(',').includes('bind')) throw fail.configured('fstype=none needs options=bind');
+    if (isBind(ctx) && !ctx.params.device.startsWith('/')) throw fail.configured('a bind mount needs an absolute source directory as device');
+  },
+  async validateHost(ctx) {
+    for (const bin of ['mount', 'umount', 'dd']) if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
+    if (ctx.params.fstype !== 'none' && !kernelKnows(ctx.params.fstype)) throw fail.installed(`the kernel of this node does not know ${ctx.params.fstype} (/proc/filesystems)`);
+  },
+});

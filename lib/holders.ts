@@ -1,0 +1,125 @@
+/**
+ * Which processes hold one particular mount: open files (by the mount id in fdinfo), working
+ * directories, roots, executables and memory maps. Only non-blocking /proc reads: nothing here
+ * stats a path, so a dead NFS server or a hung device cannot stall the search.
+ */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { type MountEntry, mountContaining, parseMountinfo } from './mounts';
+
+export interface Holder {
+  readonly pid: number;
+  readonly comm: string;
+  /** What ties it to the mount: "fd 3 /srv/x/file", "cwd /srv/x", "mmap /srv/x/lib.so", … */
+  readonly uses: readonly string[];
+}
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function link(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function stripDeleted(p: string): string {
+  return p.endsWith(' (deleted)') ? p.slice(0, -' (deleted)'.length) : p;
+}
+
+/** The chain from this process up to init: never signalled, whatever they hold. */
+function ancestors(): Set<number> {
+  const out = new Set<number>([1, process.pid]);
+  let pid = process.pid;
+  for (let i = 0; i < 64 && pid > 1; i++) {
+    const stat = read(`/proc/${pid}/stat`);
+    const ppid = stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : 0;
+    if (!ppid || out.has(ppid)) break;
+    out.add(ppid);
+    pid = ppid;
+  }
+  return out;
+}
+
+export interface HolderSearch {
+  readonly holders: Holder[];
+  /** Processes in other mount namespaces using the same device: reported, never signalled. */
+  readonly foreign: Holder[];
+}
+
+/**
+ * Finds the holders of `target` (an entry of our own mountinfo). A process in our mount
+ * namespace is matched by mount identity; a path is only attributed to `target` when the mount
+ * that contains it, in the process's own view, is `target`.
+ */
+export function findHolders(target: MountEntry, proc = '/proc'): HolderSearch {
+  const ownNs = link(`${proc}/self/ns/mnt`);
+  const mounts = parseMountinfo(read(`${proc}/self/mountinfo`) ?? '');
+  const skip = ancestors();
+  const devHex = `${target.major.toString(16).padStart(2, '0')}:${target.minor.toString(16).padStart(2, '0')}`;
+  const holders: Holder[] = [];
+  const foreign: Holder[] = [];
+  let pids: number[] = [];
+  try {
+    pids = readdirSync(proc)
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
+  } catch {
+    return { holders, foreign };
+  }
+  for (const pid of pids) {
+    if (skip.has(pid)) continue;
+    const base = `${proc}/${pid}`;
+    // Kernel threads have no executable: never ours to signal.
+    const exe = link(`${base}/exe`);
+    if (exe === undefined) continue;
+    const comm = (read(`${base}/comm`) ?? '?').trim();
+    const sameNs = link(`${base}/ns/mnt`) === ownNs;
+    const uses: string[] = [];
+    const onTarget = (p: string | undefined) => p !== undefined && p.startsWith('/') && mountContaining(mounts, stripDeleted(p))?.id === target.id;
+
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`${base}/fd`);
+    } catch {
+      // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      const info = read(`${base}/fdinfo/${fd}`);
+      const mnt = info && /^mnt_id:\s*(\d+)/m.exec(info)?.[1];
+      if (sameNs ? Number(mnt) === target.id : false) uses.push(`fd ${fd} ${link(`${base}/fd/${fd}`) ?? '?'}`);
+    }
+    if (sameNs) {
+      for (const [what, p] of [
+        ['cwd', link(`${base}/cwd`)],
+        ['root', link(`${base}/root`)],
+        ['exe', exe],
+      ] as const) {
+        if (onTarget(p)) uses.push(`${what} ${p}`);
+      }
+    }
+    const maps = read(`${base}/maps`) ?? '';
+    const mapped = new Set<string>();
+    for (const line of maps.split('\n')) {
+      const f = line.split(/\s+/);
+      if (f[3] !== devHex || f[4] === '0') continue;
+      const p = f.slice(5).join(' ');
+      if (sameNs ? onTarget(p) : true) mapped.add(p);
+    }
+    for (const p of mapped) uses.push(`mmap ${p}`);
+    if (uses.length === 0) continue;
+    (sameNs ? holders : foreign).push({ pid, comm, uses });
+  }
+  return { holders, foreign };
+}
+
+export function describeHolders(hs: readonly Holder[], max = 5): string {
+  const shown = hs.slice(0, max).map((h) => `${h.pid} (${h.comm}: ${h.uses.slice(0, 2).join(', ')}${h.uses.length > 2 ? ', …' : ''})`);
+  return shown.join('; ') + (hs.length > max ? `; and ${hs.length - max} more` : '');
+}

@@ -1,0 +1,97 @@
+/** /proc/self/mountinfo: parsing, consistent reads, and questions about what is mounted where. */
+import { readFileSync } from 'node:fs';
+
+export interface MountEntry {
+  readonly id: number;
+  readonly parent: number;
+  readonly major: number;
+  readonly minor: number;
+  /** Path inside the filesystem that is mounted here ("/" unless a bind of a subdirectory). */
+  readonly root: string;
+  readonly target: string;
+  readonly options: string;
+  readonly fstype: string;
+  readonly source: string;
+  readonly superOptions: string;
+}
+
+/**
+ * The kernel escapes space, tab, newline and backslash as \040 \011 \012 \134 (getmntent(3)).
+ * One pass, so that an escaped backslash followed by digits is not decoded twice.
+ */
+export function decodeMountField(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    if (sep < 0 || f.length < sep + 3) continue;
+    const [maj, min] = (f[2] ?? '').split(':');
+    out.push({
+      id: Number(f[0]),
+      parent: Number(f[1]),
+      major: Number(maj),
+      minor: Number(min),
+      root: decodeMountField(f[3] ?? ''),
+      target: decodeMountField(f[4] ?? ''),
+      options: f[5] ?? '',
+      fstype: f[sep + 1] ?? '',
+      source: decodeMountField(f[sep + 2] ?? ''),
+      superOptions: f[sep + 3] ?? '',
+    });
+  }
+  return out;
+}
+
+/**
+ * Reads mountinfo until two reads agree: a large table is returned in several read() calls and
+ * can change between them (resource-agents PR #1337).
+ */
+export function readMountinfo(path = '/proc/self/mountinfo'): MountEntry[] {
+  let prev = readFileSync(path, 'utf8');
+  for (let i = 0; i < 10; i++) {
+    const next = readFileSync(path, 'utf8');
+    if (next === prev) break;
+    prev = next;
+  }
+  return parseMountinfo(prev);
+}
+
+/** The mount a path sees at `dir`: the last (topmost) entry whose target is exactly `dir`. */
+export function mountAt(mounts: readonly MountEntry[], dir: string): MountEntry | undefined {
+  let top: MountEntry | undefined;
+  for (const m of mounts) if (m.target === dir) top = m;
+  return top;
+}
+
+export function isBelow(path: string, dir: string): boolean {
+  return dir === '/' ? path !== '/' : path.startsWith(`${dir}/`);
+}
+
+/** Mounts strictly below `dir`, deepest first: the order to unmount them in. */
+export function mountsBelow(mounts: readonly MountEntry[], dir: string): MountEntry[] {
+  return mounts
+    .map((m, i) => ({ m, i }))
+    .filter(({ m }) => isBelow(m.target, dir))
+    .sort((a, b) => b.m.target.split('/').length - a.m.target.split('/').length || b.i - a.i)
+    .map(({ m }) => m);
+}
+
+/** The mount that contains `path` (longest target prefix, topmost of equals). */
+export function mountContaining(mounts: readonly MountEntry[], path: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts) {
+    if (m.target === path || isBelow(path, m.target)) {
+      if (!best || m.target.length >= best.target.length) best = m;
+    }
+  }
+  return best;
+}
+
+export function stillMounted(mounts: readonly MountEntry[], id: number): boolean {
+  return mounts.some((m) => m.id === id);
+}

@@ -1,0 +1,348 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Scratch } from './loopfs';
+import { AGENT_DIR, ok, requireSandbox, sh } from './netns';
+
+requireSandbox();
+let s: Scratch;
+beforeEach(() => {
+  s = new Scratch();
+});
+afterEach(() => s.dispose());
+
+interface R {
+  code: number | null;
+  stderr: string;
+  reason?: string;
+  ms: number;
+}
+function fsm(action: string, params: Record<string, string>, env: Record<string, string> = {}): R {
+  const vars = [
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+    'OCF_ROOT=/usr/lib/ocf',
+    'OCF_RESOURCE_INSTANCE=fs-test',
+    'OCF_RESKEY_CRM_meta_timeout=20000',
+    ...Object.entries(params).map(([k, v]) => `OCF_RESKEY_${k}=${v}`),
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+  ];
+  const t0 = performance.now();
+  const r = sh(['env', '-i', ...vars, `${AGENT_DIR}/fs-mount`, action]);
+  return { code: r.status, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1], ms: performance.now() - t0 };
+}
+const mountedAt = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir.replace(/ /g, '\\040').replace(/\\(?!040)/g, '\\134'));
+const alive = (p: ChildProcess) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p.pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+/** A process that holds something: started detached so a kill hits only it. */
+function holder(cmd: string, cwd = '/'): ChildProcess {
+  const p = spawn('bash', ['-c', cmd], { cwd, stdio: 'ignore', detached: true });
+  s.spawn(p.pid!);
+  return p;
+}
+const settle = () => sh(['sleep', '0.5']);
+
+describe('fs-mount through the OCF tools', () => {
+  for (const fstype of ['ext4', 'xfs']) {
+    it(`ocf-tester passes on ${fstype}`, () => {
+      const dev = s.loop(fstype);
+      const dir = join(s.dir, 'mnt');
+      const r = sh(['ocf-tester', '-n', `fs-${fstype}`, '-o', `device=${dev}`, '-o', `directory=${dir}`, '-o', `fstype=${fstype}`, `${AGENT_DIR}/fs-mount`]);
+      expect(r.stdout + r.stderr).toContain('passed all tests');
+      expect(r.status).toBe(0);
+      expect(mountedAt(dir)).toEqual([]);
+    });
+  }
+
+  it('crm_resource --force-start/--force-check/--force-stop against the installed agent', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const opts = ['--class', 'ocf', '--provider', 'ocfkit', '--agent', 'fs-mount', '--option', `device=${dev}`, '--option', `directory=${dir}`, '--option', 'fstype=ext4'];
+    const cr = (what: string) => sh(['crm_resource', `--${what}`, ...opts]).status;
+    expect(cr('validate')).toBe(0);
+    expect(cr('force-check')).toBe(7);
+    expect(cr('force-start')).toBe(0);
+    expect(mountedAt(dir)).toHaveLength(1);
+    expect(cr('force-check')).toBe(0);
+    expect(cr('force-stop')).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+});
+
+describe('fs-mount stop', () => {
+  it('ends the holders of that mount only: open file, cwd, memory map go; parent and sibling holders stay', () => {
+    const dev = s.loop('ext4', 'main');
+    const sib = s.loop('ext4', 'sib');
+    const dir = join(s.dir, 'mnt');
+    const sibDir = s.path('sibling');
+    s.mount(sib, sibDir);
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    const openFile = holder(`exec sleep 300 > '${dir}/open.txt'`);
+    const cwd = holder('exec sleep 300', dir);
+    writeFileSync(join(dir, 'map.bin'), Buffer.alloc(8192, 1));
+    const mapper = holder(`exec python3 -c "import mmap,os,time; fd=os.open('${dir}/map.bin', os.O_RDWR); m=mmap.mmap(fd, 8192); os.close(fd); time.sleep(300)"`);
+    const parent = holder(`exec sleep 300 > '${s.dir}/on-parent.txt'`, s.dir);
+    const sibling = holder(`exec sleep 300 > '${sibDir}/on-sibling.txt'`, sibDir);
+    settle();
+    const r = fsm('stop', p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+    settle();
+    expect([alive(openFile), alive(cwd), alive(mapper)]).toEqual([false, false, false]);
+    expect([alive(parent), alive(sibling)]).toEqual([true, true]);
+    expect(r.stderr).toMatch(/sending SIGTERM to \d+ \(python3\): [^\n]*mmap [^\n]*map\.bin/);
+    expect(r.stderr).toMatch(/sending SIGTERM to \d+ \(sleep\): cwd /);
+    expect(mountedAt(sibDir)).toHaveLength(1);
+  });
+
+  it('a holder that ignores TERM gets KILL once half the budget is gone; the stop still ends in time', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4', signal_delay: '0.5' };
+    expect(fsm('start', p).code).toBe(0);
+    const stubborn = holder(`trap '' TERM; cd '${dir}' && while :; do sleep 0.1; done`);
+    settle();
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('SIGKILL');
+    expect(r.ms).toBeLessThan(8000);
+    settle();
+    expect(alive(stubborn)).toBe(false);
+  });
+
+  it('submounts below the directory are unmounted first', () => {
+    const dev = s.loop('ext4', 'main');
+    const inner = s.loop('ext4', 'inner');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    mkdirSync(join(dir, 'sub'));
+    ok(['mount', inner, join(dir, 'sub')]);
+    const r = fsm('stop', p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(join(dir, 'sub'))).toEqual([]);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
+  it('force_unmount=false signals nobody and fails naming the holder, within the timeout', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4', force_unmount: 'false' };
+    expect(fsm('start', p).code).toBe(0);
+    const h = holder('exec sleep 300', dir);
+    settle();
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '4000' });
+    expect(r.code).toBe(1);
+    expect(r.reason).toMatch(new RegExp(`cannot unmount ${dir}: held by ${h.pid} \\(sleep: cwd ${dir}\\)`));
+    expect(r.ms).toBeLessThan(4000);
+    expect(alive(h)).toBe(true);
+    expect(mountedAt(dir)).toHaveLength(1);
+  });
+
+  it('never reports stopped while the filesystem is still mounted elsewhere (a bind of a subdirectory)', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    mkdirSync(join(dir, 'state'));
+    const bindTarget = s.path('bound');
+    ok(['mount', '--bind', join(dir, 'state'), bindTarget]);
+    const r = fsm('stop', p);
+    expect(r.code).toBe(1);
+    expect(r.reason).toContain(`still mounted at ${bindTarget}`);
+    ok(['umount', bindTarget]);
+  });
+});
+
+describe('fs-mount start and monitor', () => {
+  it('a different device on the directory: monitor and start fail, stop leaves it mounted', () => {
+    const mine = s.loop('ext4', 'mine');
+    const other = s.loop('ext4', 'other');
+    const dir = s.path('mnt');
+    s.mount(other, dir);
+    const p = { device: mine, directory: dir, fstype: 'ext4' };
+    for (const action of ['monitor', 'start']) {
+      const r = fsm(action, p);
+      expect(r.code).toBe(1);
+      expect(r.reason).toContain(`${other} (ext4,`);
+      expect(r.reason).toContain(`is mounted on ${dir}, not ${mine}; leaving it mounted`);
+    }
+    expect(fsm('stop', p).code).toBe(0);
+    expect(mountedAt(dir)).toHaveLength(1);
+  });
+
+  it('refuses to mount over other mounts below the directory', () => {
+    const dev = s.loop('ext4', 'a');
+    const inner = s.loop('ext4', 'b');
+    const dir = s.path('mnt');
+    s.mount(inner, s.path('mnt', 'below'));
+    const r = fsm('start', { device: dev, directory: dir, fstype: 'ext4' });
+    expect(r.code).toBe(1);
+    expect(r.reason).toContain('other mounts exist below');
+  });
+
+  it('resolves UUID=, LABEL= and -U forms, and a symlinked directory, by identity', () => {
+    const dev = s.loop('ext4');
+    ok(['e2label', dev, 'ocfkit-t']);
+    const uuid = ok(['blkid', '-s', 'UUID', '-o', 'value', dev]).trim();
+    const real = s.path('real');
+    const link = join(s.dir, 'link');
+    symlinkSync(real, link);
+    for (const device of [`UUID=${uuid}`, 'LABEL=ocfkit-t', `-U ${uuid}`]) {
+      const p = { device, directory: link, fstype: 'ext4' };
+      expect(fsm('start', p).code, device).toBe(0);
+      expect(mountedAt(real)).toHaveLength(1);
+      expect(fsm('monitor', p).code).toBe(0);
+      expect(fsm('stop', p).code).toBe(0);
+      expect(mountedAt(real)).toEqual([]);
+    }
+  });
+
+  it('paths with spaces and backslashes (escaped in /proc) work end to end', () => {
+    const dev = s.loop('xfs');
+    const dir = join(s.dir, 'with space', 'back\\slash');
+    const p = { device: dev, directory: dir, fstype: 'xfs' };
+    expect(fsm('start', p).code).toBe(0);
+    expect(existsSync(dir)).toBe(true);
+    expect(fsm('monitor', p, { OCF_RESKEY_CRM_meta_interval: '20000', OCF_CHECK_LEVEL: '20' }).code).toBe(0);
+    expect(fsm('stop', p).code).toBe(0);
+  });
+
+  it('a bind mount (fstype=none, options=bind)', () => {
+    const src = s.path('src');
+    const dir = join(s.dir, 'bind');
+    const p = { device: src, directory: dir, fstype: 'none', options: 'bind' };
+    expect(fsm('start', p).code).toBe(0);
+    expect(fsm('monitor', p).code).toBe(0);
+    expect(fsm('stop', p).code).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
+  it('a clone of a local filesystem is refused unless force_clones', () => {
+    const dev = s.loop('ext4');
+    const p = { device: dev, directory: join(s.dir, 'mnt'), fstype: 'ext4' };
+    const r = fsm('start', p, { OCF_RESKEY_CRM_meta_clone_max: '2', OCF_RESKEY_CRM_meta_clone: '0' });
+    expect(r.code).toBe(6);
+    expect(r.reason).toContain('ext4 is not a cluster filesystem');
+    expect(fsm('start', { ...p, force_clones: 'true' }, { OCF_RESKEY_CRM_meta_clone_max: '2' }).code).toBe(0);
+    expect(fsm('stop', p).code).toBe(0);
+  });
+
+  it('run_fsck=auto checks a filesystem without a journal and skips a journaling one', () => {
+    const ext2 = s.loop('ext2', 'e2');
+    const ext4 = s.loop('ext4', 'e4');
+    const trace = join(s.dir, 'trace');
+    const p2 = { device: ext2, directory: join(s.dir, 'm2'), fstype: 'ext2' };
+    expect(fsm('start', p2, { OCF_TRACE_RA: '1', OCF_TRACE_FILE: trace }).code).toBe(0);
+    expect(readFileSync(trace, 'utf8')).toContain(`+ fsck -p -t ext2 -- ${ext2}`);
+    const p4 = { device: ext4, directory: join(s.dir, 'm4'), fstype: 'ext4' };
+    expect(fsm('start', p4, { OCF_TRACE_RA: '1', OCF_TRACE_FILE: `${trace}4` }).code).toBe(0);
+    expect(readFileSync(`${trace}4`, 'utf8')).not.toContain('fsck');
+    expect(fsm('stop', p2).code).toBe(0);
+    expect(fsm('stop', p4).code).toBe(0);
+  });
+
+  it('a device that never appears: start 5 within its timeout, probe 7, stop 0', () => {
+    const p = { device: '/dev/loop-nonexistent', directory: join(s.dir, 'mnt'), fstype: 'ext4' };
+    expect(fsm('monitor', p).code).toBe(7);
+    expect(fsm('stop', p).code).toBe(0);
+    const r = fsm('start', p, { OCF_RESKEY_CRM_meta_timeout: '3000' });
+    expect(r.code).toBe(5);
+    expect(r.reason).toContain('does not exist on this node');
+    expect(r.ms).toBeLessThan(3000);
+  });
+});
+
+describe('fs-mount deep monitors', () => {
+  it('depth 10 and 20 pass on a healthy mount; 20 leaves its status file, stop removes it', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    for (const level of ['10', '20']) expect(fsm('monitor', p, { OCF_CHECK_LEVEL: level, OCF_RESKEY_CRM_meta_interval: '60000' }).code).toBe(0);
+    const status = readFileSync(join(dir, '.Filesystem_status', `fs-test_${ok(['hostname']).trim()}`), 'utf8');
+    expect(status.startsWith('fs-test ')).toBe(true);
+    expect(fsm('stop', p).code).toBe(0);
+  });
+
+  it('a device failing underneath (I/O errors): depth 10 fails within the timeout', () => {
+    const outerDev = s.loop('xfs', 'outer');
+    const outer = s.path('outer');
+    s.mount(outerDev, outer);
+    const dev = s.loop('ext4', 'inner', outer, 100);
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    // Shut the filesystem holding the loop device's backing file down: every read below us fails.
+    ok(['xfs_io', '-x', '-c', 'shutdown', outer]);
+    const r = fsm('monitor', p, { OCF_CHECK_LEVEL: '10', OCF_RESKEY_CRM_meta_interval: '60000', OCF_RESKEY_CRM_meta_timeout: '5000' });
+    expect(r.code).toBe(1);
+    expect(r.reason).toContain(`${dev} does not answer a 4 KiB direct read`);
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  it('a frozen filesystem (writes hang): depth 20 reports failure before the timeout, never hangs', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    ok(['fsfreeze', '-f', dir]);
+    try {
+      const r = fsm('monitor', p, { OCF_CHECK_LEVEL: '20', OCF_RESKEY_CRM_meta_interval: '60000', OCF_RESKEY_CRM_meta_timeout: '3000' });
+      expect(r.code).toBe(1);
+      expect(r.reason).toMatch(/status file.* (did not finish|hung)/);
+      expect(r.ms).toBeLessThan(3000);
+    } finally {
+      ok(['fsfreeze', '-u', dir]);
+    }
+  });
+});
+
+describe('fs-mount bad input', () => {
+  const good = () => ({ device: '/dev/loop7', directory: join(s.dir, 'mnt'), fstype: 'ext4' });
+  const table: Array<[string, Record<string, string>, number, RegExp]> = [
+    ['device missing', { device: '' }, 6, /device is required/],
+    ['device option injection', { device: '--bind' }, 6, /is not a device/],
+    ['directory relative', { directory: 'srv/nfs' }, 6, /not an absolute path/],
+    ['directory root', { directory: '///' }, 6, /may not be \//],
+    ['directory dot-dot', { directory: '/srv/../etc' }, 6, /may not contain \. or \.\./],
+    ['directory control char', { directory: '/srv/a\nb' }, 6, /control characters/],
+    ['fstype metacharacters', { fstype: 'ext4;reboot' }, 6, /is not a filesystem type/],
+    ['fstype command substitution', { fstype: '$(id)' }, 6, /is not a filesystem type/],
+    ['options with space', { options: 'rw, noatime' }, 6, /comma-separated option list/],
+    ['options metacharacters', { options: 'rw;reboot' }, 6, /comma-separated option list/],
+    ['options backticks', { options: 'rw,`id`' }, 6, /comma-separated option list/],
+    ['run_fsck unknown', { run_fsck: 'always' }, 6, /is not one of auto, force, no/],
+    ['force_unmount unknown', { force_unmount: 'yes please' }, 6, /is not one of true, safe, false/],
+    ['fast_stop not boolean', { fast_stop: 'quick' }, 6, /is not a boolean/],
+    ['force_clones not boolean', { force_clones: '2' }, 6, /is not a boolean/],
+    ['statusfile_prefix absolute', { statusfile_prefix: '/etc/' }, 6, /relative path without \.\./],
+    ['statusfile_prefix escape', { statusfile_prefix: '../../x' }, 6, /relative path without \.\./],
+    ['term_signals unknown', { term_signals: 'TERM,BOGUS' }, 6, /"BOGUS" is not a signal name/],
+    ['kill_signals metacharacters', { kill_signals: 'KILL;reboot' }, 6, /is not a signal name/],
+    ['signal_delay negative', { signal_delay: '-1' }, 6, /not a number of seconds/],
+    ['signal_delay huge', { signal_delay: '3600' }, 6, /not a number of seconds/],
+    ['fstype none without bind', { fstype: 'none' }, 6, /fstype=none needs options=bind/],
+  ];
+  it.each(table)('%s → %i', (_n, override, code, reason) => {
+    const before = readFileSync('/proc/self/mountinfo', 'utf8');
+    for (const action of ['validate-all', 'start']) {
+      const r = fsm(action, { ...good(), ...override });
+      expect(r.code, `${action}: ${r.stderr}`).toBe(code);
+      expect(r.reason).toMatch(reason);
+    }
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(before);
+  });
+
+  it('validate-all at level 10 asks the kernel about the fstype', () => {
+    const r = fsm('validate-all', { ...good(), fstype: 'nosuchfs' }, { OCF_CHECK_LEVEL: '10' });
+    expect(r.code).toBe(5);
+    expect(r.reason).toContain('does not know nosuchfs');
+  });
+});
