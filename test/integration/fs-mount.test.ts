@@ -330,7 +330,8 @@ describe('fs-mount bad input', () => {
     ['signal_delay huge', { signal_delay: '3600' }, 6, /not a number of seconds/],
     ['fstype none without bind', { fstype: 'none' }, 6, /fstype=none needs options=bind/],
   ];
-  it.each(table)('%s → %i', (_n, override, code, reason) => {
+  const rows = table.map(([name, override, code, reason]) => ({ name, override, code, reason }));
+  it.each(rows)('$name → exit $code', ({ override, code, reason }) => {
     const before = readFileSync('/proc/self/mountinfo', 'utf8');
     for (const action of ['validate-all', 'start']) {
       const r = fsm(action, { ...good(), ...override });

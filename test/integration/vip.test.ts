@@ -222,7 +222,8 @@ describe('vip bad input', () => {
     ['link-local without nic', { ip: 'fe80::50' }, 6, /link-local IPv6 address needs nic/],
   ];
 
-  it.each(table)('%s → %i', (_name, params, code, reason) => {
+  const rows = table.map(([name, params, code, reason]) => ({ name, params, code, reason }));
+  it.each(rows)('$name → exit $code', ({ params, code, reason }) => {
     const before = seg.addresses();
     for (const action of ['validate-all', 'start']) {
       const r = vip(action, params);
