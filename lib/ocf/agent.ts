@@ -26,8 +26,11 @@ export interface Ctx<P extends ParamDecls> {
   readonly haveBinary: (name: string) => boolean;
 }
 
-/** `undefined` means success. */
-export type ActionResult = OcfCode | undefined | void;
+/**
+ * `undefined` means success. `{ code, reason }` reports a reason with any code, also a success:
+ * a monitor that finds the resource running but degraded says why.
+ */
+export type ActionResult = OcfCode | { readonly code: OcfCode; readonly reason: string } | undefined | void;
 
 export interface ActionSpec<P extends ParamDecls> {
   /** One or more meta-data lines (monitor may have one per role or depth). */

@@ -167,8 +167,8 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
     const overtime = new Promise<never>((_, reject) => {
       watchdog = setTimeout(() => reject(deadline.error('waiting for the action to finish')), deadline.remaining() + 100);
     });
-    const code = await Promise.race([body(), overtime]);
-    outcome = { code: code ?? OCF.SUCCESS };
+    const result = await Promise.race([body(), overtime]);
+    outcome = typeof result === 'object' && result !== null ? { code: result.code, reason: result.reason } : { code: result ?? OCF.SUCCESS };
   } catch (e) {
     if (e instanceof OcfError) outcome = { code: e.code, reason: e.reason };
     else {

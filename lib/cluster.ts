@@ -1,0 +1,133 @@
+/**
+ * Pacemaker's command-line tools for what agents ask of the cluster: promotion scores
+ * (crm_attribute --promotion, falling back to crm_master where --promotion is missing) and where
+ * a resource runs (crm_resource --locate). Always --output-as=xml, never the human text, and a
+ * time limit on every call: a CIB that does not answer must not hang a monitor.
+ */
+import { type RunResult, type Runner, describe } from './run';
+import { type XmlElement, XmlError, find, findAll, parseXml } from './xml';
+
+/** Each call to the CIB gets at most this long (less if the action has less left). */
+export const CIB_CALL_MS = 10_000;
+
+export class ClusterError extends Error {
+  constructor(
+    message: string,
+    readonly result?: RunResult,
+  ) {
+    super(message);
+  }
+}
+
+export interface PacemakerResult {
+  readonly code: number;
+  readonly message: string;
+  readonly errors: string[];
+  readonly doc?: XmlElement;
+}
+
+/** The <status code message> of a --output-as=xml answer, with its errors. */
+export function parseResult(xml: string): PacemakerResult {
+  let doc: XmlElement;
+  try {
+    doc = parseXml(xml);
+  } catch (e) {
+    throw new ClusterError(`not Pacemaker XML: ${(e as XmlError).message}`);
+  }
+  const status = find(doc, 'status');
+  return {
+    code: Number(status?.attrs.code ?? -1),
+    message: status?.attrs.message ?? '',
+    errors: findAll(doc, 'error').map((e) => e.text.trim()),
+    doc,
+  };
+}
+
+export interface Placement {
+  readonly node: string;
+  readonly promoted: boolean;
+}
+
+/** Nodes a resource is active on, from `crm_resource --locate --output-as=xml`. */
+export function parseLocate(xml: string): Placement[] {
+  const r = parseResult(xml);
+  if (r.code !== 0) throw new ClusterError(`crm_resource --locate: ${r.message}${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+  return findAll(r.doc!, 'node').map((n) => ({ node: n.text.trim(), promoted: n.attrs.state === 'promoted' || n.attrs.state === 'master' }));
+}
+
+/** The score in a `crm_attribute -G --output-as=xml` answer; undefined when none is set. */
+export function parseAttribute(xml: string): string | undefined {
+  const r = parseResult(xml);
+  if (r.code === 105) return undefined; // No such object: no score set
+  if (r.code !== 0) throw new ClusterError(`crm_attribute: ${r.message}${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+  return find(r.doc!, 'attribute')?.attrs.value;
+}
+
+export interface PromotionTool {
+  /** argv to set, query and delete the promotion score of the resource in OCF_RESOURCE_INSTANCE. */
+  set(score: number): string[];
+  get(): string[];
+  del(): string[];
+}
+
+export const crmAttribute: PromotionTool = {
+  set: (score) => ['crm_attribute', '--promotion', '-v', String(score)],
+  get: () => ['crm_attribute', '--promotion', '-G', '--output-as=xml'],
+  del: () => ['crm_attribute', '--promotion', '-D'],
+};
+
+/** Pacemaker < 2.1 (feature set < 3.10): the deprecated crm_master, with the same meaning. */
+export const crmMaster: PromotionTool = {
+  set: (score) => ['crm_master', '-l', 'reboot', '-v', String(score)],
+  get: () => ['crm_master', '-l', 'reboot', '-G', '-q'],
+  del: () => ['crm_master', '-l', 'reboot', '-D'],
+};
+
+function featureSetAtLeast(fs: string | undefined, want: [number, number]): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(fs ?? '');
+  if (!m) return true;
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > want[0] || (maj === want[0] && min >= want[1]);
+}
+
+/** crm_attribute --promotion exists since Pacemaker 2.1 (feature set 3.10). */
+export function promotionTool(env: NodeJS.ProcessEnv, have: (bin: string) => boolean): PromotionTool {
+  if (!have('crm_master')) return crmAttribute;
+  return featureSetAtLeast(env.OCF_RESKEY_crm_feature_set, [3, 10]) ? crmAttribute : crmMaster;
+}
+
+export class PromotionScores {
+  constructor(
+    private readonly run: Runner,
+    private readonly tool: PromotionTool,
+  ) {}
+
+  async set(score: number): Promise<void> {
+    const r = await this.run(this.tool.set(score), { timeoutMs: CIB_CALL_MS });
+    if (r.code !== 0) throw new ClusterError(`setting the promotion score to ${score} failed: ${describe(r)}`, r);
+  }
+
+  async remove(): Promise<void> {
+    const r = await this.run(this.tool.del(), { timeoutMs: CIB_CALL_MS });
+    if (r.code !== 0) throw new ClusterError(`removing the promotion score failed: ${describe(r)}`, r);
+  }
+
+  async get(): Promise<number | undefined> {
+    const r = await this.run(this.tool.get(), { timeoutMs: CIB_CALL_MS });
+    const text = this.tool === crmAttribute ? parseAttribute(r.stdout) : r.code === 0 ? r.stdout.trim() : undefined;
+    if (text === undefined || text === '') return undefined;
+    if (/^-?INFINITY$/i.test(text)) return text.startsWith('-') ? -1_000_000 : 1_000_000;
+    const n = Number(text);
+    return Number.isFinite(n) ? n : undefined;
+  }
+}
+
+/** Where `resource` runs and where it is promoted, or undefined when the cluster cannot say. */
+export async function locate(run: Runner, resource: string): Promise<Placement[] | undefined> {
+  const r = await run(['crm_resource', '--locate', '-r', resource, '--output-as=xml'], { timeoutMs: CIB_CALL_MS });
+  try {
+    return parseLocate(r.stdout);
+  } catch {
+    return undefined;
+  }
+}
