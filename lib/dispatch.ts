@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { AGENTS } from '../agents';
 import { OCF } from './ocf/codes';
 import { runAgent } from './ocf/runtime';
+import { withHostname } from './hostname-exec';
 import { VERSION } from './version';
 
 function ocfkitCommand(args: readonly string[]): Promise<number> | number {
@@ -11,6 +12,7 @@ function ocfkitCommand(args: readonly string[]): Promise<number> | number {
     process.stdout.write(`ocfkit ${VERSION} (node ${process.version})\n`);
     return 0;
   }
+  if (first === 'with-hostname') return withHostname(rest);
   if (first === 'agents') {
     process.stdout.write(`${Object.keys(AGENTS).join('\n')}\n`);
     return 0;

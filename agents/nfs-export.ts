@@ -1,0 +1,390 @@
+/**
+ * nfs-export: export one directory to its clients so that handles and locks survive failover,
+ * and run the kernel NFS server where nobody else does. Parameter names follow
+ * ocf:heartbeat:exportfs (and nfsserver for the server side) where the meaning is the same.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { stateDir } from '../lib/background';
+import { EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
+import { parseAddress } from '../lib/inet';
+import * as nfsd from '../lib/nfsd';
+import { type Ctx, defineAgent } from '../lib/ocf/agent';
+import { OCF, fail } from '../lib/ocf/codes';
+import { param } from '../lib/ocf/params';
+import { describe } from '../lib/run';
+
+const OPTION_LIST = /^[A-Za-z0-9_=:./@+-]+(,[A-Za-z0-9_=:./@+-]+)*$/;
+const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
+
+function checkFsid(v: string): string | undefined {
+  if (v === 'root' || UUID.test(v)) return undefined;
+  if (/^\d{1,10}$/.test(v) && Number(v) <= 0xffffffff) return undefined;
+  return `${JSON.stringify(v)} is not an fsid (an integer, a UUID, or root)`;
+}
+
+function clients(v: string): string[] {
+  return v.split(/[\s,]+/).filter(Boolean);
+}
+
+const params = {
+  directory: param.string({
+    required: true,
+    shortdesc: 'Directory to export',
+    longdesc: 'The directory to export, normally the mount point fs-mount manages. One directory per resource.',
+    check: (v) => (!v.startsWith('/') ? 'is not an absolute path' : /(^|\/)\.\.?(\/|$)/.test(v) ? 'may not contain . or .. components' : undefined),
+  }),
+  clientspec: param.string({
+    required: true,
+    shortdesc: 'Clients, separated by spaces',
+    longdesc: 'One or more exportfs client specs separated by spaces: a host, address, address/prefix or address/netmask, IPv6 with or without brackets, *, *.domain, @netgroup. Each gets the same options.',
+    check: (v) => {
+      const list = clients(v);
+      if (list.length === 0) return 'names no client';
+      for (const c of list) {
+        const p = clientSpecProblem(c);
+        if (p) return p;
+      }
+      return undefined;
+    },
+  }),
+  options: param.string({
+    shortdesc: 'Export options',
+    longdesc: 'exportfs -o options, comma separated (rw,sync,no_root_squash). Empty: the nfs-utils defaults (read-only). An fsid= here must agree with the fsid parameter.',
+    check: (v) => (OPTION_LIST.test(v) ? undefined : `${JSON.stringify(v)} is not a comma-separated option list`),
+  }),
+  fsid: param.string({
+    shortdesc: 'Filesystem id in the file handles',
+    longdesc:
+      'NFS file handles carry a filesystem id; when it differs between the nodes, clients get "Stale file handle" after failover. An integer, a UUID, or root (the NFSv4 pseudo-root). Empty: a UUID derived from the resource name, so every node exports with the same one (set it explicitly before renaming the resource).',
+    check: checkFsid,
+    maxLength: 40,
+  }),
+  unlock_on_stop: param.boolean({
+    default: true,
+    shortdesc: 'Release NFS locks on the filesystem on stop',
+    longdesc: 'Write the directory to /proc/fs/nfsd/unlock_filesystem after unexporting, so the locks nfsd holds there do not keep the filesystem busy.',
+  }),
+  wait_for_leasetime_on_stop: param.boolean({
+    default: false,
+    shortdesc: 'Wait out the NFSv4 lease on stop',
+    longdesc: 'After unexporting, wait the NFSv4 lease time (plus 2 s) so nfsd drops the state that pins the filesystem. The stop timeout must cover it. Not needed when this resource also stops the server it started.',
+  }),
+  rmtab_backup: param.string({
+    default: '.rmtab',
+    shortdesc: 'File in the export keeping NFSv3 mount records',
+    longdesc: 'Relative path, inside the exported directory, where the /var/lib/nfs/rmtab lines of this export are kept (refreshed on monitor, restored on start), so NFSv3 clients stay known after failover. none disables it.',
+    check: (v) => (v === 'none' || (/^[\w.-]+$/.test(v) && v !== '.' && v !== '..') ? undefined : `${JSON.stringify(v)} must be a file name or none`),
+  }),
+  manage_server: param.boolean({
+    default: true,
+    shortdesc: 'Start the kernel NFS server when it is not running',
+    longdesc: 'true: start rpcbind, rpc.mountd, rpc.statd and nfsd when they are not running (without systemd, directly), and stop nfsd again on stop if this resource started it and nothing else is exported. false: the server is run by something else (nfs-server.service), only export.',
+  }),
+  nfs_shared_infodir: param.string({
+    shortdesc: 'NFS client state directory on the shared filesystem',
+    longdesc:
+      'A directory on the failover filesystem for NFSv4 client records (nfsv4recoverydir) and statd\'s monitor list, so clients can reclaim locks on the other node. Used when this resource starts the server; nothing is bind-mounted over /var/lib/nfs.',
+    check: (v) => (v.startsWith('/') && !/(^|\/)\.\.?(\/|$)/.test(v) ? undefined : 'is not an absolute path'),
+  }),
+  nfs_server_scope: param.string({
+    shortdesc: 'NFSv4 server scope, the same on every node',
+    longdesc: 'The scope nfsd presents to NFSv4 clients (it comes from the hostname): without the same scope on both nodes, clients refuse to reclaim their locks after failover. The floating address is a good value.',
+    check: (v) => (/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(v) ? undefined : `${JSON.stringify(v)} is not a hostname-like scope`),
+  }),
+  nfs_ip: param.string({
+    shortdesc: 'Floating address that sm-notify names',
+    longdesc: 'The address NFSv3 clients mount through: sm-notify tells them to reclaim their locks from it after a failover.',
+    check: (v) => (parseAddress(v) ? undefined : `${JSON.stringify(v)} is not an address`),
+  }),
+  nfsd_threads: param.integer({
+    default: 8,
+    min: 1,
+    max: 1024,
+    shortdesc: 'nfsd threads when this resource starts the server',
+    longdesc: 'How many nfsd kernel threads to start when the server is not running.',
+  }),
+};
+
+type P = typeof params;
+type NfsCtx = Ctx<P>;
+
+function dirOf(ctx: NfsCtx): string {
+  const d = ctx.params.directory.replace(/\/+$/, '') || '/';
+  try {
+    return realpathSync(d);
+  } catch {
+    return d;
+  }
+}
+
+/** The fsid both nodes use: configured, from options, or derived from the resource name. */
+export function fsidFor(instance: string, fsid: string, options: string): string {
+  if (fsid !== '') return fsid;
+  const inOptions = fsidOption(options);
+  if (inOptions !== undefined) return inOptions;
+  const h = createHash('sha256').update(`ocfkit/nfs-export/${instance.replace(/:\d+$/, '')}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+function exportOptions(ctx: NfsCtx): string {
+  const fsid = fsidFor(ctx.instance, ctx.params.fsid, ctx.params.options);
+  const rest = ctx.params.options.split(',').filter((o) => o !== '' && !o.startsWith('fsid='));
+  return [...rest, `fsid=${fsid}`].join(',');
+}
+
+interface Marker {
+  readonly dir: string;
+  readonly clients: string[];
+  readonly startedServer: boolean;
+}
+
+function markerFile(ctx: NfsCtx): string {
+  return `${stateDir(ctx.env)}/nfs-export-${ctx.instance.replace(/[^\w.:-]/g, '_')}.json`;
+}
+
+function readMarker(ctx: NfsCtx): Marker | undefined {
+  try {
+    return JSON.parse(readFileSync(markerFile(ctx), 'utf8')) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+async function listExports(ctx: NfsCtx): Promise<Export[]> {
+  const r = await ctx.run([...LIST_ARGV], { timeoutMs: 10_000 });
+  if (r.code !== 0) throw fail.generic(`cannot list the exports: ${describe(r)}`);
+  return parseExportLines(r.stdout);
+}
+
+/** Which of this resource's client specs are exported now. */
+async function exportedNow(ctx: NfsCtx): Promise<{ dir: string; present: string[]; missing: string[] }> {
+  const dir = dirOf(ctx);
+  const list = await listExports(ctx);
+  const present: string[] = [];
+  const missing: string[] = [];
+  for (const c of clients(ctx.params.clientspec)) (findExport(list, dir, c) ? present : missing).push(c);
+  return { dir, present, missing };
+}
+
+async function serverAnswers(ctx: NfsCtx): Promise<string | undefined> {
+  const t = nfsd.threads();
+  if (!t) return `the kernel NFS server is not running (nfsd threads: ${t ?? 'no nfsd'})`;
+  if (ctx.haveBinary('rpcinfo')) {
+    const r = await ctx.run(nfsd.argv.rpcinfo(), { timeoutMs: 5000 });
+    if (r.code !== 0) return `the NFS server does not answer on TCP: ${describe(r)}`;
+  }
+  return undefined;
+}
+
+async function monitor(ctx: NfsCtx) {
+  if (!ctx.haveBinary('exportfs')) {
+    if (ctx.probe) return OCF.NOT_RUNNING;
+    throw fail.installed('exportfs (nfs-kernel-server) is not installed');
+  }
+  const { dir, present, missing } = await exportedNow(ctx);
+  const marker = readMarker(ctx);
+  if (present.length === 0) return OCF.NOT_RUNNING;
+  if (!marker) {
+    // etab survives a reboot; only a running nfsd with mountd serves it. Served without our marker:
+    // not "stopped" (clients can reach it), so fail, and Pacemaker's stop cleans it up.
+    if (!nfsd.threads()) return OCF.NOT_RUNNING;
+    throw fail.generic(`${dir} is exported to ${present.join(' ')} without this resource having started it (left over from before a reboot?)`);
+  }
+  if (missing.length > 0) throw fail.generic(`${dir} is no longer exported to ${missing.join(' ')}`);
+  if (!ctx.probe && ctx.checkLevel >= 10) {
+    const down = await serverAnswers(ctx);
+    if (down) throw fail.generic(down);
+  }
+  if (!ctx.probe) await backupRmtab(ctx, dir);
+  return OCF.SUCCESS;
+}
+
+const RMTAB = '/var/lib/nfs/rmtab';
+
+/** NFSv3 mount records of this export, kept on the shared filesystem (a bounded child writes them). */
+async function backupRmtab(ctx: NfsCtx, dir: string): Promise<void> {
+  if (ctx.params.rmtab_backup === 'none') return;
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(RMTAB, 'utf8')
+      .split('\n')
+      .filter((l) => l.split(':')[1] === dir);
+  } catch {
+    return;
+  }
+  const r = await ctx.run(['dd', `of=${dir}/${ctx.params.rmtab_backup}`, 'status=none'], { input: lines.map((l) => `${l}\n`).join(''), timeoutMs: 3000, graceMs: 200 });
+  if (r.code !== 0) ctx.log.warn(`could not keep the rmtab backup: ${describe(r)}`);
+}
+
+function restoreRmtab(ctx: NfsCtx, dir: string): void {
+  if (ctx.params.rmtab_backup === 'none') return;
+  try {
+    const saved = readFileSync(`${dir}/${ctx.params.rmtab_backup}`, 'utf8').split('\n').filter(Boolean);
+    if (saved.length === 0) return;
+    const current = existsSync(RMTAB) ? readFileSync(RMTAB, 'utf8').split('\n').filter(Boolean) : [];
+    const merged = [...new Set([...current, ...saved])];
+    writeFileSync(RMTAB, `${merged.join('\n')}\n`, { mode: 0o644 });
+  } catch {
+    // no backup yet
+  }
+}
+
+function systemdRunning(): boolean {
+  return existsSync('/run/systemd/system');
+}
+
+/** Starts what of the NFS server is not running; returns whether nfsd itself was started here. */
+async function ensureServer(ctx: NfsCtx): Promise<boolean> {
+  if (nfsd.threads()) return false;
+  if (systemdRunning()) {
+    const r = await ctx.run(['systemctl', 'start', 'nfs-server.service'], { timeoutMs: Math.max(5000, ctx.deadline.remaining() - 5000) });
+    if (!nfsd.threads()) throw fail.generic(`the NFS server did not start: ${describe(r)}`);
+    if (ctx.params.nfs_server_scope) ctx.log.warn('nfs_server_scope is not applied under systemd: set it in nfs-server.service (UTS namespace) instead');
+    return true;
+  }
+  if (!nfsd.controlMounted()) {
+    await ctx.run(['modprobe', 'nfsd'], { timeoutMs: 10_000 });
+    const m = await ctx.run(nfsd.argv.mountControl(), { timeoutMs: 10_000 });
+    if (!nfsd.controlMounted()) throw fail.installed(`the kernel NFS server (nfsd) is not available on this node: ${describe(m)}`);
+  }
+  const info = ctx.params.nfs_shared_infodir;
+  if (info) {
+    if (!existsSync(info)) throw fail.generic(`nfs_shared_infodir ${info} does not exist (is the shared filesystem mounted?)`);
+    for (const d of ['v4recovery', 'statd/sm', 'statd/sm.bak']) mkdirSync(`${info}/${d}`, { recursive: true, mode: 0o700 });
+    // Client records where the other node will find them; must be set before nfsd starts.
+    writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery`);
+  }
+  if (nfsd.pidsOf('rpcbind').length === 0) await mustRun(ctx, nfsd.argv.rpcbind(), 'rpcbind');
+  if (nfsd.pidsOf('rpc.mountd').length === 0) await mustRun(ctx, nfsd.argv.mountd(), 'rpc.mountd');
+  if (nfsd.pidsOf('rpc.statd').length === 0) await mustRun(ctx, nfsd.argv.statd(info ? `${info}/statd` : undefined), 'rpc.statd');
+  const start = nfsd.argv.nfsd(ctx.params.nfsd_threads);
+  const scope = ctx.params.nfs_server_scope;
+  await mustRun(ctx, scope ? ['unshare', '--uts', '--', process.execPath, 'with-hostname', scope, '--', ...start] : start, 'rpc.nfsd');
+  if (!nfsd.threads()) throw fail.generic('rpc.nfsd ran but no nfsd thread is running');
+  const notify = await ctx.run(nfsd.argv.smNotify(info ? `${info}/statd` : undefined, ctx.params.nfs_ip || undefined), { timeoutMs: 5000 });
+  if (notify.code !== 0) ctx.log.warn(`sm-notify: ${describe(notify)}`);
+  ctx.log.info(`started the kernel NFS server (${ctx.params.nfsd_threads} threads${scope ? `, scope ${scope}` : ''}${info ? `, state in ${info}` : ''})`);
+  return true;
+}
+
+async function mustRun(ctx: NfsCtx, argv: string[], what: string): Promise<void> {
+  const r = await ctx.run(argv, { timeoutMs: Math.min(30_000, Math.max(1000, ctx.deadline.remaining() - 3000)) });
+  if (r.code !== 0) throw fail.generic(`starting ${what} failed: ${describe(r)}`);
+}
+
+async function start(ctx: NfsCtx) {
+  if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed');
+  const dir = dirOf(ctx);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fail.installed(`${dir} is not a directory on this node`);
+  let startedServer = readMarker(ctx)?.startedServer ?? false;
+  if (ctx.params.manage_server) startedServer = (await ensureServer(ctx)) || startedServer;
+  restoreRmtab(ctx, dir);
+  const opts = exportOptions(ctx);
+  const done: string[] = [];
+  const undo = async () => {
+    for (const d of done) await ctx.run(unexportArgv(d, dir), { timeoutMs: 10_000 });
+  };
+  for (const c of clients(ctx.params.clientspec)) {
+    const r = await ctx.run(exportArgv(c, dir, opts), { timeoutMs: 20_000 });
+    done.push(c);
+    if (r.code !== 0) {
+      await undo();
+      throw fail.generic(`exporting ${dir} to ${c} failed: ${describe(r)}`);
+    }
+  }
+  // exportfs exits 0 for a host name it cannot resolve, and exports nothing: check the table.
+  const { missing } = await exportedNow(ctx);
+  if (missing.length > 0) {
+    await undo();
+    throw fail.generic(`exportfs accepted ${dir} for ${missing.join(' ')} but does not list it (a host name that does not resolve?); exported nothing`);
+  }
+  mkdirSync(stateDir(ctx.env), { recursive: true });
+  const marker: Marker = { dir, clients: done, startedServer };
+  writeFileSync(markerFile(ctx), JSON.stringify(marker));
+  ctx.log.info(`exported ${dir} to ${done.join(' ')} (${opts})`);
+  return OCF.SUCCESS;
+}
+
+/** The kernel's export cache still holds `dir` (it pins the filesystem until flushed). */
+function cached(dir: string): boolean {
+  try {
+    return parseExportLines(readFileSync(EXPORT_CACHE, 'utf8')).some((e) => e.dir === dir);
+  } catch {
+    return false;
+  }
+}
+
+async function stop(ctx: NfsCtx) {
+  const marker = readMarker(ctx);
+  const dir = marker?.dir ?? dirOf(ctx);
+  if (ctx.haveBinary('exportfs')) {
+    const list = await listExports(ctx);
+    const specs = [...new Set([...clients(ctx.params.clientspec), ...(marker?.clients ?? [])])];
+    const ours = specs.filter((c) => findExport(list, dir, c));
+    if (ours.length > 0) await backupRmtab(ctx, dir);
+    for (const c of ours) {
+      const r = await ctx.run(unexportArgv(c, dir), { timeoutMs: 20_000 });
+      if (r.code !== 0) ctx.log.warn(`unexporting ${dir} from ${c}: ${describe(r)}`);
+    }
+    const left = (await listExports(ctx)).filter((e) => e.dir === dir && specs.some((c) => findExport([e], dir, c)));
+    if (left.length > 0) throw fail.generic(`${dir} is still exported to ${left.map((e) => e.client).join(' ')}`);
+  }
+  if (ctx.params.unlock_on_stop && existsSync(`${nfsd.NFSD}/unlock_filesystem`)) {
+    try {
+      writeFileSync(`${nfsd.NFSD}/unlock_filesystem`, dir);
+    } catch (e) {
+      ctx.log.warn(`releasing NFS locks on ${dir}: ${(e as Error).message}`);
+    }
+  }
+  if (ctx.params.wait_for_leasetime_on_stop && nfsd.threads()) {
+    const lease = (nfsd.leaseTime() ?? 90) + 2;
+    ctx.log.info(`waiting ${lease}s for NFSv4 leases on ${dir} to expire`);
+    await ctx.deadline.sleep(Math.min(lease * 1000, ctx.deadline.remaining() - 2000));
+  }
+  // Flush the kernel's export cache until it lets go of the directory, within the budget.
+  if (cached(dir)) {
+    await ctx.deadline
+      .poll(`flushing the export cache of ${dir}`, 500, async () => {
+        await ctx.run([...FLUSH_ARGV], { timeoutMs: 5000 });
+        return cached(dir) ? undefined : true;
+      }, Math.max(0, ctx.deadline.remaining() - 3000))
+      .catch(() => ctx.log.warn(`the kernel export cache still lists ${dir}`));
+  }
+  if (marker?.startedServer && ctx.params.manage_server && nfsd.threads() && (await listExports(ctx).catch(() => [1])).length === 0) {
+    // We started the server and nothing is exported any more: stopping nfsd drops every lock and
+    // open it holds, so the filesystem below can be unmounted.
+    const r = await ctx.run(nfsd.argv.stopNfsd(), { timeoutMs: 20_000 });
+    await ctx.deadline.poll('waiting for the nfsd threads to stop', 200, async () => (nfsd.threads() ? undefined : true), 15_000).catch(() => undefined);
+    if (nfsd.threads()) ctx.log.warn(`nfsd threads are still running after rpc.nfsd 0: ${describe(r)}`);
+    else ctx.log.info('stopped nfsd (this resource had started it, and nothing is exported)');
+  }
+  rmSync(markerFile(ctx), { force: true });
+  return OCF.SUCCESS;
+}
+
+export const nfsExport = defineAgent({
+  name: 'nfs-export',
+  version: '0.1.0',
+  shortdesc: 'NFS export that survives failover without stale handles',
+  longdesc:
+    'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
+  params,
+  actions: {
+    start: { meta: [{ timeout: 60 }], run: start },
+    stop: { meta: [{ timeout: 120 }], run: stop },
+    monitor: { meta: [{ timeout: 20, interval: 10, depth: 0 }, { timeout: 30, interval: 31, depth: 10 }], run: monitor },
+  },
+  validate(ctx) {
+    const inOptions = fsidOption(ctx.params.options);
+    if (inOptions !== undefined && ctx.params.fsid !== '' && inOptions !== ctx.params.fsid) {
+      throw fail.configured(`options say fsid=${inOptions} but the fsid parameter is ${ctx.params.fsid}: set one of them`);
+    }
+    if (inOptions !== undefined && checkFsid(inOptions)) throw fail.configured(`fsid=${inOptions} in options: ${checkFsid(inOptions)}`);
+  },
+  async validateHost(ctx) {
+    if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed on this node');
+    const dir = dirOf(ctx);
+    if (!existsSync(dir)) throw fail.installed(`${dir} does not exist on this node`);
+  },
+});
