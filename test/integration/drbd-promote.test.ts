@@ -7,17 +7,11 @@ import { PromotionScores, crmAttribute } from '../../lib/cluster';
 import { Deadline } from '../../lib/ocf/deadline';
 import { run } from '../../lib/run';
 import { SCORE_CASES } from '../fixtures/drbd-states';
-import { AGENT_DIR, ok, requireSandbox, sh } from './netns';
+import { ok, requireSandbox, runAgent, sh } from './netns';
 
 requireSandbox();
 
-function agent(action: string, params: Record<string, string>, env: Record<string, string> = {}) {
-  const vars = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'OCF_ROOT=/usr/lib/ocf', 'OCF_RESOURCE_INSTANCE=drbd-r0:0', 'OCF_RESKEY_CRM_meta_timeout=20000'];
-  for (const [k, v] of Object.entries(params)) vars.push(`OCF_RESKEY_${k}=${v}`);
-  for (const [k, v] of Object.entries(env)) vars.push(`${k}=${v}`);
-  const r = sh(['env', '-i', ...vars, `${AGENT_DIR}/drbd-promote`, action]);
-  return { code: r.status, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1] };
-}
+const agent = (action: string, params: Record<string, string>, env: Record<string, string> = {}) => runAgent('drbd-promote', action, params, env, { instance: 'drbd-r0:0' });
 
 /** A CIB file with this host as an online node: crm_attribute --promotion writes into it. */
 function cibWithThisNode(): string {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Scratch } from './loopfs';
-import { AGENT_DIR, ok, requireSandbox, sh } from './netns';
+import { AGENT_DIR, ok, requireSandbox, runAgent, sh } from './netns';
 
 requireSandbox();
 let s: Scratch;
@@ -12,25 +12,7 @@ beforeEach(() => {
 });
 afterEach(() => s.dispose());
 
-interface R {
-  code: number | null;
-  stderr: string;
-  reason?: string;
-  ms: number;
-}
-function fsm(action: string, params: Record<string, string>, env: Record<string, string> = {}): R {
-  const vars = [
-    'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-    'OCF_ROOT=/usr/lib/ocf',
-    'OCF_RESOURCE_INSTANCE=fs-test',
-    'OCF_RESKEY_CRM_meta_timeout=20000',
-    ...Object.entries(params).map(([k, v]) => `OCF_RESKEY_${k}=${v}`),
-    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-  ];
-  const t0 = performance.now();
-  const r = sh(['env', '-i', ...vars, `${AGENT_DIR}/fs-mount`, action]);
-  return { code: r.status, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1], ms: performance.now() - t0 };
-}
+const fsm = (action: string, params: Record<string, string>, env: Record<string, string> = {}) => runAgent('fs-mount', action, params, env, { instance: 'fs-test' });
 const mountedAt = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir.replace(/ /g, '\\040').replace(/\\(?!040)/g, '\\134'));
 const alive = (p: ChildProcess) => {
   try {

@@ -27,6 +27,32 @@ export interface AgentResult {
   stdout: string;
   stderr: string;
   reason?: string;
+  ms: number;
+}
+
+export interface AgentCall {
+  /** Run inside this network namespace. */
+  readonly netns?: string;
+  /** OCF_RESOURCE_INSTANCE; the agent's name plus "-test" by default. */
+  readonly instance?: string;
+}
+
+/**
+ * Runs an installed agent action with only the environment Pacemaker's executor would give it
+ * (env -i: no NODE_EXTRA_CA_CERTS or anything else from the test runner).
+ */
+export function runAgent(agent: string, action: string, params: Record<string, string>, env: Record<string, string> = {}, call: AgentCall = {}): AgentResult {
+  const vars = [
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+    'OCF_ROOT=/usr/lib/ocf',
+    `OCF_RESOURCE_INSTANCE=${call.instance ?? `${agent}-test`}`,
+    'OCF_RESKEY_CRM_meta_timeout=20000',
+    ...Object.entries(params).map(([k, v]) => `OCF_RESKEY_${k}=${v}`),
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+  ];
+  const t0 = performance.now();
+  const r = sh([...(call.netns ? ['ip', 'netns', 'exec', call.netns] : []), 'env', '-i', ...vars, `${AGENT_DIR}/${agent}`, action]);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1], ms: performance.now() - t0 };
 }
 
 export class Segment {
@@ -88,18 +114,9 @@ export class Segment {
     return this.addresses(ns).some((l) => l.split(' ')[1]!.startsWith(`${address}/`));
   }
 
-  /** Runs an agent action inside the node with only the environment Pacemaker would give it. */
+  /** Runs an agent action inside the node. */
   agent(agent: string, action: string, params: Record<string, string>, env: Record<string, string> = {}): AgentResult {
-    const vars = [
-      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-      'OCF_ROOT=/usr/lib/ocf',
-      `OCF_RESOURCE_INSTANCE=${agent}-test`,
-      'OCF_RESKEY_CRM_meta_timeout=20000',
-      ...Object.entries(params).map(([k, v]) => `OCF_RESKEY_${k}=${v}`),
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    ];
-    const r = sh(['ip', 'netns', 'exec', this.node, 'env', '-i', ...vars, `${AGENT_DIR}/${agent}`, action]);
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1] };
+    return runAgent(agent, action, params, env, { netns: this.node });
   }
 
   destroy(): void {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fsidFor } from '../../agents/nfs-export';
-import { AGENT_DIR, ok, requireSandbox, sh } from './netns';
+import { AGENT_DIR, ok, requireSandbox, runAgent, sh } from './netns';
 
 requireSandbox();
 // exportfs keeps its table in /var/lib/nfs: a private copy in this mount namespace keeps the host's untouched.
@@ -19,13 +19,8 @@ afterAll(() => {
   sh(['umount', '/var/lib/nfs']);
 });
 
-function agent(action: string, params: Record<string, string>, env: Record<string, string> = {}, instance = 'nfs-test') {
-  const vars = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'OCF_ROOT=/usr/lib/ocf', `OCF_RESOURCE_INSTANCE=${instance}`, 'OCF_RESKEY_CRM_meta_timeout=20000', `HA_RSCTMP=${run}`];
-  for (const [k, v] of Object.entries(params)) vars.push(`OCF_RESKEY_${k}=${v}`);
-  for (const [k, v] of Object.entries(env)) vars.push(`${k}=${v}`);
-  const r = sh(['env', '-i', ...vars, `${AGENT_DIR}/nfs-export`, action]);
-  return { code: r.status, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1] };
-}
+const agent = (action: string, params: Record<string, string>, env: Record<string, string> = {}) =>
+  runAgent('nfs-export', action, params, { HA_RSCTMP: run, ...env }, { instance: 'nfs-test' });
 const exports = () => ok(['exportfs', '-s']);
 const dir = (name: string) => {
   const d = join(work, name);
