@@ -13,11 +13,15 @@ function ocfkitCommand(args: readonly string[]): Promise<number> | number {
     return 0;
   }
   if (first === 'with-hostname') return withHostname(rest);
+  // Loaded only here: agent start-ups never evaluate commander or the stack code.
+  if (first === 'stack') return (require('./stack/cli') as typeof import('./stack/cli')).main(args);
   if (first === 'agents') {
     process.stdout.write(`${Object.keys(AGENTS).join('\n')}\n`);
     return 0;
   }
-  process.stderr.write(`usage: ocfkit <agent> <action>   (agents: ${Object.keys(AGENTS).join(', ')})\n       ocfkit --version | agents\n`);
+  process.stderr.write(
+    `usage: ocfkit <agent> <action>   (agents: ${Object.keys(AGENTS).join(', ')})\n       ocfkit stack plan|apply|check|simulate …   (ocfkit stack --help)\n       ocfkit --version | agents\n`,
+  );
   return first === undefined || first === 'help' || first === '--help' ? 0 : OCF.ERR_ARGS;
 }
 

@@ -1,0 +1,131 @@
+/** `ocfkit stack …`: generate, apply, check and simulate the HA NFS stack. */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { Deadline } from '../ocf/deadline';
+import { type Runner, run } from '../run';
+import { apply } from './apply';
+import { check } from './check';
+import { type Stack, StackError, parseStack } from './model';
+import { plan, renderPlan } from './plan';
+import { renderOutcomes, simulate } from './simulate';
+
+interface Flags {
+  config?: string;
+  name: string;
+  nodes?: string;
+  drbdResource?: string;
+  device?: string;
+  directory?: string;
+  fstype?: string;
+  ip?: string;
+  nic?: string;
+  clients?: string;
+  exportOptions?: string;
+  fsid?: string;
+  infodir?: string;
+  fencing?: string;
+  fenceOption: string[];
+}
+
+/** A stack from --config FILE, or one service from flags. */
+export function stackFromFlags(f: Flags): Stack {
+  if (f.config) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(f.config, 'utf8'));
+    } catch (e) {
+      throw new StackError(`${f.config}: ${(e as Error).message}`);
+    }
+    return parseStack(raw);
+  }
+  const fencing =
+    f.fencing === undefined || f.fencing === 'none'
+      ? null
+      : { agent: f.fencing, options: Object.fromEntries(f.fenceOption.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)])) };
+  if (f.fencing === undefined) throw new StackError('say how nodes are fenced: --fencing fence_<agent> (with --fence-option key=value) or --fencing none');
+  return parseStack({
+    nodes: (f.nodes ?? '').split(',').filter(Boolean),
+    fencing,
+    services: [
+      {
+        name: f.name,
+        drbd_resource: f.drbdResource,
+        device: f.device,
+        directory: f.directory,
+        fstype: f.fstype,
+        ip: f.ip,
+        nic: f.nic,
+        clients: (f.clients ?? '').split(/[\s,]+/).filter(Boolean),
+        export_options: f.exportOptions,
+        fsid: f.fsid,
+        nfs_shared_infodir: f.infodir,
+      },
+    ],
+  });
+}
+
+function withStackOptions(c: Command): Command {
+  return c
+    .option('-c, --config <file>', 'stack description (JSON); see README')
+    .option('--name <name>', 'service name, the prefix of the resource ids', 'nfs')
+    .option('--nodes <a,b>', 'the two cluster nodes')
+    .option('--drbd-resource <res>', 'DRBD resource name')
+    .option('--device <dev>', 'DRBD device, e.g. /dev/drbd0')
+    .option('--directory <dir>', 'mount point and export')
+    .option('--fstype <type>', 'ext4 or xfs')
+    .option('--ip <addr/len>', 'floating address with prefix length')
+    .option('--nic <ifname>', 'interface for the floating address')
+    .option('--clients <specs>', 'export clients, comma or space separated')
+    .option('--export-options <opts>', 'exportfs options', 'rw,sync,no_subtree_check')
+    .option('--fsid <fsid>', 'export fsid (default: derived from the resource name)')
+    .option('--infodir <dir>', 'NFS client state directory on the DRBD filesystem')
+    .option('--fencing <agent|none>', 'fence agent for both nodes, or none (tests only)')
+    .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]));
+}
+
+function runner(): Runner {
+  const deadline = new Deadline(60 * 60_000, 'ocfkit stack');
+  return (argv, o) => run(argv, { ...o, deadline });
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('ocfkit').exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const stack = program.command('stack').description('generate, apply, check and simulate the HA NFS stack');
+  withStackOptions(stack.command('plan').description('print the pcs commands, with the reason for each')).action((f: Flags) => {
+    process.stdout.write(renderPlan(plan(stackFromFlags(f))));
+  });
+  withStackOptions(stack.command('apply').description('run the plan against a CIB file (pcs -f) or the live cluster'))
+    .option('--cib <file>', 'CIB file to write (created when missing)')
+    .option('--live', 'apply to the running cluster')
+    .action(async (f: Flags & { cib?: string; live?: boolean }) => {
+      if (!f.cib === !f.live) throw new StackError('give exactly one of --cib FILE and --live');
+      await apply(runner(), plan(stackFromFlags(f)), f.cib, (l) => process.stdout.write(`${l}\n`));
+    });
+  withStackOptions(stack.command('check').description('crm_verify, validate-all of every agent, split-brain warnings'))
+    .requiredOption('--cib <file>', 'CIB file (or the live cluster\'s, from cibadmin -Q)')
+    .option('--drbdconf <file>', 'DRBD configuration to check for fencing or quorum')
+    .action(async (f: Flags & { cib: string; drbdconf?: string }) => {
+      const findings = await check(runner(), stackFromFlags(f), f.cib, f.drbdconf);
+      for (const x of findings) process.stdout.write(`${x.level.toUpperCase()}: ${x.text}\n`);
+      if (findings.some((x) => x.level === 'error')) code = 1;
+      else process.stdout.write(`checked: ${findings.length === 0 ? 'clean' : `${findings.length} warning(s)`}\n`);
+    });
+  withStackOptions(stack.command('simulate').description('what Pacemaker does when a node, a resource or the link fails (crm_simulate)'))
+    .requiredOption('--cib <file>', 'CIB file holding the stack')
+    .action(async (f: Flags & { cib: string }) => {
+      const outcomes = await simulate(runner(), stackFromFlags(f), f.cib);
+      process.stdout.write(renderOutcomes(outcomes));
+      if (outcomes.some((o) => !o.ok)) code = 1;
+    });
+  try {
+    await program.parseAsync(['node', 'ocfkit', ...args]);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message?: string };
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return 0;
+    if (err.code?.startsWith('commander.')) return err.exitCode ?? 2;
+    process.stderr.write(`ocfkit: ${err.message ?? String(e)}\n`);
+    return e instanceof StackError ? 2 : 1;
+  }
+  return code;
+}

@@ -1,0 +1,92 @@
+/**
+ * The pcs commands that build a stack, each with the reason it is there. Commands are argv
+ * arrays (apply runs them as they are); the rendering for people quotes them for a shell.
+ */
+import { type Service, type Stack, ids } from './model';
+
+export interface Step {
+  readonly why: string;
+  readonly argv: readonly string[];
+}
+
+function serviceSteps(s: Service): Step[] {
+  const id = ids(s);
+  const pcs = (...a: string[]) => ['pcs', ...a];
+  const exportParams = [
+    `directory=${s.directory}`,
+    `clientspec=${s.clients.join(' ')}`,
+    `options=${s.export_options}`,
+    ...(s.fsid ? [`fsid=${s.fsid}`] : []),
+    ...(s.nfs_shared_infodir ? [`nfs_shared_infodir=${s.nfs_shared_infodir}`] : []),
+    `nfs_server_scope=${s.ip.replace(/:/g, '-')}`,
+    `nfs_ip=${s.ip}`,
+  ];
+  return [
+    {
+      why: `${s.name}: DRBD resource ${s.drbd_resource} as a promotable clone: one instance per node, one promoted; notifications let a starting peer reconnect. Monitors differ per role, as Pacemaker requires.`,
+      argv: pcs('resource', 'create', id.drbd, 'ocf:ocfkit:drbd-promote', `drbd_resource=${s.drbd_resource}`,
+        'op', 'monitor', 'interval=10s', 'role=Promoted', 'op', 'monitor', 'interval=20s', 'role=Unpromoted',
+        'promotable', 'promoted-max=1', 'promoted-node-max=1', 'clone-max=2', 'clone-node-max=1', 'notify=true'),
+    },
+    {
+      why: `${s.name}: the ${s.fstype} filesystem on ${s.device}, mounted at ${s.directory}; a deep monitor (depth 20) writes and reads back a status file, catching a device that stopped accepting I/O.`,
+      argv: pcs('resource', 'create', id.fs, 'ocf:ocfkit:fs-mount', `device=${s.device}`, `directory=${s.directory}`, `fstype=${s.fstype}`,
+        'op', 'monitor', 'interval=20s', 'op', 'monitor', 'interval=61s', 'timeout=60s', 'OCF_CHECK_LEVEL=20'),
+    },
+    {
+      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover.`,
+      argv: pcs('resource', 'create', id.export, 'ocf:ocfkit:nfs-export', ...exportParams, 'op', 'monitor', 'interval=10s'),
+    },
+    {
+      why: `${s.name}: the floating address clients mount through; it comes up last and goes down first, so a client never reaches a node that does not serve yet. failure-timeout lets it come back by itself after a link outage on every node.`,
+      argv: pcs('resource', 'create', id.ip, 'ocf:ocfkit:vip', `ip=${s.ip}`, `cidr_netmask=${s.cidr_netmask}`, ...(s.nic ? [`nic=${s.nic}`] : []),
+        'op', 'monitor', 'interval=10s', 'meta', 'failure-timeout=60s'),
+    },
+    { why: `${s.name}: mount only where DRBD is Primary …`, argv: pcs('constraint', 'colocation', 'add', id.fs, 'with', 'Promoted', id.clone, 'INFINITY') },
+    { why: '… and only after it was promoted.', argv: pcs('constraint', 'order', 'promote', id.clone, 'then', 'start', id.fs) },
+    { why: `${s.name}: export where it is mounted …`, argv: pcs('constraint', 'colocation', 'add', id.export, 'with', id.fs, 'INFINITY') },
+    { why: '… after the mount (and unexport before the unmount).', argv: pcs('constraint', 'order', 'start', id.fs, 'then', 'start', id.export) },
+    { why: `${s.name}: the address goes where the export is …`, argv: pcs('constraint', 'colocation', 'add', id.ip, 'with', id.export, 'INFINITY') },
+    { why: '… after the export (and away before the unexport).', argv: pcs('constraint', 'order', 'start', id.export, 'then', 'start', id.ip) },
+  ];
+}
+
+export function plan(stack: Stack): Step[] {
+  const steps: Step[] = [];
+  const pcs = (...a: string[]) => ['pcs', ...a];
+  if (stack.fencing) {
+    const f = stack.fencing;
+    for (const node of stack.nodes) {
+      const opts = { ...f.options, ...(f.per_node?.[node] ?? {}) };
+      steps.push({
+        why: `fencing for ${node}: when it stops answering, the survivor powers it off before taking over its data.`,
+        argv: pcs('stonith', 'create', `fence-${node}`, f.agent, ...Object.entries(opts).map(([k, v]) => `${k}=${v}`), `pcmk_host_list=${node}`),
+      });
+    }
+    steps.push({ why: 'never run resources without fencing: two nodes both Primary is a split brain that loses data.', argv: pcs('property', 'set', 'stonith-enabled=true') });
+  } else {
+    steps.push({ why: 'WARNING: fencing is off (fencing: none). A node that stops answering is assumed dead; if it is not, both nodes serve the same data. Use only for tests.', argv: pcs('property', 'set', 'stonith-enabled=false') });
+  }
+  steps.push({
+    why: 'two nodes: corosync two_node keeps quorum on the survivor, so losing quorum means something is wrong: stop rather than serve.',
+    argv: pcs('property', 'set', 'no-quorum-policy=stop'),
+  });
+  steps.push({ why: 'resources stay where they run after a failover instead of moving back when the old node returns.', argv: pcs('resource', 'defaults', 'update', 'resource-stickiness=100') });
+  for (const s of stack.services) steps.push(...serviceSteps(s));
+  return steps;
+}
+
+/** Quotes one word for a POSIX shell when it needs it. */
+export function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
+export function renderPlan(steps: readonly Step[]): string {
+  const out: string[] = ['#!/bin/sh', '# Generated by `ocfkit stack plan`. Run on one node of the cluster; pcs applies it cluster-wide.', 'set -e', ''];
+  for (const s of steps) {
+    out.push(`# ${s.why}`);
+    out.push(s.argv.map(shellWord).join(' '));
+    out.push('');
+  }
+  return out.join('\n');
+}

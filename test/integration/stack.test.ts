@@ -1,0 +1,139 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requireSandbox, sh } from './netns';
+
+requireSandbox();
+const bin = join(__dirname, '..', '..', 'dist', 'ocfkit');
+const work = mkdtempSync(join(tmpdir(), 'ocfkit-stack-'));
+const ocfkit = (...args: string[]) => sh([bin, ...args]);
+
+const service = (name: string, n: number) => ({
+  name,
+  drbd_resource: `r${n}`,
+  device: `/dev/drbd${n}`,
+  directory: `/srv/${name}`,
+  fstype: 'xfs',
+  ip: `192.0.2.${100 + n}/24`,
+  nic: 'eth0',
+  clients: ['192.0.2.0/24', 'fd00::/64'],
+  nfs_shared_infodir: `/srv/${name}/.nfs-state`,
+});
+function config(name: string, stack: object): string {
+  const f = join(work, `${name}.json`);
+  writeFileSync(f, JSON.stringify(stack));
+  return f;
+}
+const fenced = { agent: 'fence_dummy', options: { type: 'file' } };
+
+describe('ocfkit stack plan', () => {
+  it('from flags: every resource, both orders and colocations, with reasons', () => {
+    const r = ocfkit('stack', 'plan', '--nodes', 'node1,node2', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', '/srv/nfs', '--fstype', 'xfs', '--ip', '192.0.2.10/24', '--nic', 'eth0', '--clients', '192.0.2.0/24 [fd00::]/64', '--fencing', 'fence_dummy', '--fence-option', 'type=file');
+    expect(r.status, r.stderr).toBe(0);
+    const cmds = r.stdout.split('\n').filter((l) => l.startsWith('pcs '));
+    expect(cmds).toContain('pcs stonith create fence-node1 fence_dummy type=file pcmk_host_list=node1');
+    expect(cmds).toContain('pcs property set stonith-enabled=true');
+    expect(cmds.find((c) => c.includes('ocf:ocfkit:drbd-promote'))).toContain('promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true');
+    expect(cmds).toContain("pcs resource create nfs-export ocf:ocfkit:nfs-export directory=/srv/nfs 'clientspec=192.0.2.0/24 [fd00::]/64' options=rw,sync,no_subtree_check nfs_server_scope=192.0.2.10 nfs_ip=192.0.2.10 op monitor interval=10s");
+    expect(cmds.slice(-6)).toEqual([
+      'pcs constraint colocation add nfs-fs with Promoted nfs-drbd-clone INFINITY',
+      'pcs constraint order promote nfs-drbd-clone then start nfs-fs',
+      'pcs constraint colocation add nfs-export with nfs-fs INFINITY',
+      'pcs constraint order start nfs-fs then start nfs-export',
+      'pcs constraint colocation add nfs-ip with nfs-export INFINITY',
+      'pcs constraint order start nfs-export then start nfs-ip',
+    ]);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('# ')).length).toBeGreaterThanOrEqual(cmds.length);
+  });
+
+  const base = ['--nodes', 'node1,node2', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', '/srv/nfs', '--fstype', 'xfs', '--ip', '192.0.2.10/24', '--clients', '192.0.2.0/24', '--fencing', 'none'];
+  const hostile: Array<[string, string, RegExp]> = [
+    ['--nodes', 'node1', /nodes must name the two cluster nodes/],
+    ['--nodes', 'node1,node1', /nodes must name the two cluster nodes/],
+    ['--nodes', 'a;reboot,b', /nodes must name/],
+    ['--name', 'NFS service', /name .* is not valid/],
+    ['--drbd-resource', 'r0 $(id)', /drbd_resource .* is not valid/],
+    ['--device', '/dev/drbd0;reboot', /device .* is not valid/],
+    ['--device', 'drbd0', /device .* is not valid/],
+    ['--directory', 'srv/nfs', /directory .* is not valid/],
+    ['--directory', '/srv/nfs`id`', /directory .* is not valid/],
+    ['--fstype', 'ntfs', /fstype ntfs is not one of/],
+    ['--ip', '192.0.2.10', /give the prefix length/],
+    ['--ip', '192.0.2.300/24', /is not an address/],
+    ['--ip', '192.0.2.10/40', /give the prefix length/],
+    ['--nic', 'eth0;reboot', /nic .* is not valid/],
+    ['--clients', '192.0.2.0/24;reboot', /is not a client spec/],
+    ['--clients', '', /clients must list at least one/],
+    ['--export-options', 'rw, sync', /export_options .* is not valid/],
+    ['--fsid', 'mine', /fsid .* is not valid/],
+    ['--infodir', '../state', /nfs_shared_infodir .* is not valid/],
+    ['--fencing', 'reboot-it', /fencing: agent .* is not valid/],
+  ];
+  it.each(hostile.map(([flag, value, why]) => ({ flag, value, why })))('$flag $value → refused', ({ flag, value, why }) => {
+    const args = [...base];
+    const i = args.indexOf(flag);
+    if (i >= 0) args[i + 1] = value;
+    else args.push(flag, value);
+    const r = ocfkit('stack', 'plan', ...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(why);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a config file: malformed JSON, duplicates and unknown nodes are refused', () => {
+    writeFileSync(join(work, 'broken.json'), '{ nodes: ');
+    expect(ocfkit('stack', 'plan', '--config', join(work, 'broken.json')).stderr).toMatch(/broken\.json: .*JSON/);
+    const dup = config('dup', { nodes: ['a', 'b'], fencing: 'none', services: [service('one', 0), { ...service('two', 1), device: '/dev/drbd0' }] });
+    expect(ocfkit('stack', 'plan', '--config', dup).stderr).toContain('two services share device /dev/drbd0');
+    const badNode = config('badnode', { nodes: ['a', 'b'], fencing: { ...fenced, per_node: { c: { port: '1' } } }, services: [service('one', 0)] });
+    expect(ocfkit('stack', 'plan', '--config', badNode).stderr).toContain('fencing.per_node: c is not one of the nodes');
+  });
+});
+
+describe('ocfkit stack apply, check, simulate', () => {
+  it('two services with fencing: pcs -f builds a CIB that crm_verify and every validate-all accept; every scenario ends on the survivor, in order', () => {
+    const cfg = config('fenced', { nodes: ['node1', 'node2'], fencing: fenced, services: [service('etcd1', 1), service('etcd2', 2)] });
+    const cib = join(work, 'fenced.xml');
+    const a = ocfkit('stack', 'apply', '--config', cfg, '--cib', cib);
+    expect(a.status, a.stderr).toBe(0);
+    expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
+    const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
+    expect(c.status, c.stdout + c.stderr).toBe(0);
+    expect(c.stdout).toContain('checked: clean');
+    const s = ocfkit('stack', 'simulate', '--config', cfg, '--cib', cib);
+    expect(s.status, s.stdout + s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/^OK {3}node failure$/m);
+    expect(s.stdout).toMatch(/^OK {3}replication link loss$/m);
+    const failover = s.stdout.split(/^OK {3}node failure$/m)[1]!.split(/^OK/m)[0]!;
+    expect(failover).toContain('fence node1');
+    for (const svc of ['etcd1', 'etcd2']) {
+      const order = [`promote ${svc}-drbd on node2`, `start ${svc}-fs on node2`, `start ${svc}-export on node2`, `start ${svc}-ip on node2`].map((l) => failover.indexOf(l));
+      expect(order.every((i) => i > failover.indexOf('fence node1'))).toBe(true);
+      expect([...order].sort((x, y) => x - y)).toEqual(order);
+    }
+  });
+
+  it('without fencing: check warns, simulate fails the link-loss case as a split brain', () => {
+    const cfg = config('unfenced', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
+    const cib = join(work, 'unfenced.xml');
+    expect(ocfkit('stack', 'apply', '--config', cfg, '--cib', cib).status).toBe(0);
+    const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
+    expect(c.status).toBe(0);
+    expect(c.stdout).toContain('WARNING: no fencing');
+    const s = ocfkit('stack', 'simulate', '--config', cfg, '--cib', cib);
+    expect(s.status).toBe(1);
+    expect(s.stdout).toMatch(/^FAIL replication link loss$/m);
+    expect(s.stdout).toContain('split brain');
+  });
+
+  it('check reports a resource whose parameters its agent refuses', () => {
+    const cfg = config('edit', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
+    const cib = join(work, 'edit.xml');
+    expect(ocfkit('stack', 'apply', '--config', cfg, '--cib', cib).status).toBe(0);
+    writeFileSync(cib, readFileSync(cib, 'utf8').replace('name="ip" value="192.0.2.100"', 'name="ip" value="192.0.2.999"'));
+    const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
+    expect(c.status).toBe(1);
+    expect(c.stdout).toContain('nfs-ip: validate-all failed: parameter ip &quot;192.0.2.999&quot;'.replace(/&quot;/g, '"'));
+  });
+});
