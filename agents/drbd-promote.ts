@@ -210,6 +210,12 @@ async function applyScore(ctx: DrbdCtx, s: Status): Promise<void> {
     }
     if (!expected) d = { kind: 'remove', why: `peer ${peerPrimary.peer} is Primary${mode === 'unexpected' ? ' without Pacemaker knowing' : ''}` };
   }
+  if (ctx.params.unfence_if_all_uptodate && s.res.role === 'Primary' && s.res.devices.every((x) => x.disk === 'UpToDate') && s.res.connections.every((c) => c.peerDevices.every((p) => p.peerDisk === 'UpToDate'))) {
+    // Clears a fencing constraint a fence-peer handler left behind once the peer caught up.
+    const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+    const r = await adm.exec(['unfence-peer', s.res.name], 10_000);
+    if (r.code !== 0) ctx.log.warn(`unfence-peer ${s.res.name}: ${describe(r)}`);
+  }
   const sc = scores(ctx);
   try {
     if (d.kind === 'set') await sc.set(d.score);
