@@ -14,7 +14,7 @@ function ocfkitCommand(args: readonly string[]): Promise<number> | number {
   }
   if (first === 'with-hostname') return withHostname(rest);
   // Loaded only here: agent start-ups never evaluate commander or the stack code.
-  if (first === 'stack') return (require('./stack/cli') as typeof import('./stack/cli')).main(args);
+  if (first === 'stack' || first === 'doctor') return (require('./stack/cli') as typeof import('./stack/cli')).main(args);
   if (first === 'agents') {
     process.stdout.write(`${Object.keys(AGENTS).join('\n')}\n`);
     return 0;

@@ -5,6 +5,7 @@ import { Deadline } from '../ocf/deadline';
 import { type Runner, run } from '../run';
 import { apply } from './apply';
 import { check } from './check';
+import { doctor } from './doctor';
 import { type Stack, StackError, parseStack } from './model';
 import { plan, renderPlan } from './plan';
 import { renderOutcomes, simulate } from './simulate';
@@ -117,6 +118,12 @@ export async function main(args: readonly string[]): Promise<number> {
       const outcomes = await simulate(runner(), stackFromFlags(f), f.cib);
       process.stdout.write(renderOutcomes(outcomes));
       if (outcomes.some((o) => !o.ok)) code = 1;
+    });
+  program
+    .command('doctor')
+    .description("this node's view: cluster, DRBD, mounts, exports, addresses, scores, failed actions")
+    .action(async () => {
+      process.stdout.write(`${(await doctor(runner())).join('\n')}\n`);
     });
   try {
     await program.parseAsync(['node', 'ocfkit', ...args]);

@@ -137,3 +137,28 @@ describe('ocfkit stack apply, check, simulate', () => {
     expect(c.stdout).toContain('nfs-ip: validate-all failed: parameter ip &quot;192.0.2.999&quot;'.replace(/&quot;/g, '"'));
   });
 });
+
+describe('ocfkit doctor', () => {
+  it("reads a cluster's state from XML: placement, promotion scores, failed actions with their codes", () => {
+    const cfg = config('doctor', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
+    const cib = join(work, 'doctor.xml');
+    expect(ocfkit('stack', 'apply', '--config', cfg, '--cib', cib).status).toBe(0);
+    const env = (f: string) => ['env', `CIB_file=${f}`];
+    for (const [i, n] of ['node1', 'node2'].entries()) sh([...env(cib), 'cibadmin', '-C', '-o', 'nodes', '-X', `<node id="${i + 1}" uname="${n}"/>`]);
+    const up = join(work, 'doctor-up.xml');
+    expect(sh(['crm_simulate', '-x', cib, '-S', '--quorum=true', '--node-up', 'node1', '--node-up', 'node2', '-O', up]).status).toBe(0);
+    sh([...env(up), 'crm_attribute', '-N', 'node1', '-l', 'reboot', '-n', 'master-nfs-drbd', '-v', '10000']);
+    const steady = join(work, 'doctor-steady.xml');
+    expect(sh(['crm_simulate', '-x', up, '-S', '-O', steady]).status).toBe(0);
+    const failed = join(work, 'doctor-failed.xml');
+    expect(sh(['crm_simulate', '-x', steady, '-i', 'nfs-ip_monitor_10000@node1=1', '-O', failed]).status).toBe(0);
+    const r = sh([...env(failed), 'crm_mon', '-1']);
+    expect(r.status).toBe(0);
+    const d = sh([...env(failed), bin, 'doctor']);
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toContain('cluster: node1 online, node2 online');
+    expect(d.stdout).toMatch(/nfs-drbd \(ocf:ocfkit:drbd-promote\): Promoted on node1/);
+    expect(d.stdout).toContain('promotion score nfs-drbd on node1: 10000');
+    expect(d.stdout).toMatch(/FAILED nfs-ip_monitor_10000 on node1: .* \(rc 1\)/);
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * `ocfkit doctor`: this node's view in plain words. Cluster state from `crm_mon --output-as=xml`
+ * (also against a CIB file with CIB_file), DRBD from events2 or /proc/drbd, mounts from
+ * mountinfo, exports from `exportfs -s`, addresses from `ip -j`. Never human text.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { compareVersions, parseEvents2, parseProcDrbd } from '../drbd';
+import { LIST_ARGV, parseExportLines } from '../exportfs';
+import { findAddress, parseAddrJson } from '../ip';
+import { readMountinfo } from '../mounts';
+import type { Runner } from '../run';
+import { findAll, parseXml } from '../xml';
+
+export async function doctor(run: Runner): Promise<string[]> {
+  const out: string[] = [];
+  const say = (s: string) => out.push(s);
+  const node = hostname();
+  say(`ocfkit doctor on ${node}`);
+
+  // Cluster
+  const mon = await run(['crm_mon', '-1', '--output-as=xml', '--inactive', '-A'], { timeoutMs: 15_000 });
+  const vips: Array<{ id: string; ip: string }> = [];
+  if (mon.code !== 0 || !mon.stdout.trim().startsWith('<')) {
+    say('cluster: not reachable from here (is pacemaker running?)');
+  } else {
+    const doc = parseXml(mon.stdout);
+    const nodes = findAll(doc, 'node').filter((n) => n.attrs.online !== undefined);
+    say(`cluster: ${nodes.map((n) => `${n.attrs.name} ${n.attrs.online === 'true' ? 'online' : 'OFFLINE'}${n.attrs.standby === 'true' ? ' (standby)' : ''}`).join(', ') || 'no nodes'}`);
+    for (const r of findAll(doc, 'resource')) {
+      const where = r.children.filter((c) => c.name === 'node').map((c) => c.attrs.name).join(', ');
+      say(`  ${r.attrs.id} (${r.attrs.resource_agent}): ${r.attrs.role}${where ? ` on ${where}` : ''}${r.attrs.failed === 'true' ? ', FAILED' : ''}`);
+    }
+    for (const n of findAll(doc, 'node').filter((x) => x.children.some((c) => c.name === 'attribute'))) {
+      for (const a of n.children.filter((c) => c.name === 'attribute' && (c.attrs.name ?? '').startsWith('master-'))) {
+        say(`  promotion score ${a.attrs.name!.slice('master-'.length)} on ${n.attrs.name}: ${a.attrs.value}`);
+      }
+    }
+    const failures = findAll(doc, 'failure');
+    for (const f of failures) say(`  FAILED ${f.attrs.op_key} on ${f.attrs.node}: ${f.attrs.exitreason || f.attrs.exitstatus} (rc ${f.attrs.exitcode})`);
+    if (failures.length === 0) say('  no failed actions');
+    const cib = await run(['cibadmin', '-Q', '--scope', 'resources'], { timeoutMs: 15_000 });
+    if (cib.code === 0) {
+      const res = parseXml(cib.stdout);
+      for (const p of findAll(res, 'primitive').filter((x) => x.attrs.provider === 'ocfkit')) {
+        const ip = findAll(p, 'nvpair').find((n) => n.attrs.name === 'ip')?.attrs.value;
+        if (p.attrs.type === 'vip' && ip) vips.push({ id: p.attrs.id ?? '', ip });
+      }
+    }
+  }
+
+  // DRBD
+  let proc: string | undefined;
+  try {
+    proc = readFileSync('/proc/drbd', 'utf8');
+  } catch {
+    say('drbd: module not loaded');
+  }
+  if (proc !== undefined) {
+    const p = parseProcDrbd(proc);
+    if (compareVersions(p.version, '9.0.0') >= 0) {
+      const ev = await run(['drbdsetup', 'events2', '--now'], { timeoutMs: 10_000 });
+      for (const r of parseEvents2(ev.stdout).values()) {
+        say(`drbd ${r.name}: ${r.role}, disk ${r.devices.map((d) => d.disk).join('/')}; ${r.connections.map((c) => `${c.peer} ${c.connection} ${c.peerRole}, peer disk ${c.peerDevices.map((x) => x.peerDisk).join('/')}`).join('; ') || 'no peers'}`);
+      }
+    } else {
+      say(`drbd ${p.version}:`);
+      for (const m of p.minors.values()) say(`  minor ${m.minor}: ${m.cs}, ${m.role}/${m.peerRole}, disk ${m.disk}/${m.peerDisk}`);
+    }
+  }
+
+  // Mounts of DRBD devices
+  const drbdMounts = readMountinfo().filter((m) => m.major === 147);
+  say(drbdMounts.length ? `mounts: ${drbdMounts.map((m) => `${m.source} on ${m.target} (${m.fstype})`).join(', ')}` : 'mounts: no DRBD device mounted');
+
+  // Exports
+  const ex = await run([...LIST_ARGV], { timeoutMs: 10_000 });
+  if (ex.spawnError) say('exports: exportfs not installed');
+  else {
+    const list = parseExportLines(ex.stdout);
+    say(list.length ? `exports: ${list.map((e) => `${e.dir} → ${e.client} (${e.options.find((o) => o.startsWith('fsid=')) ?? 'no fsid'})`).join(', ')}` : 'exports: none');
+  }
+  let nfsd = 'not loaded';
+  try {
+    nfsd = `${readFileSync('/proc/fs/nfsd/threads', 'utf8').trim()} nfsd threads`;
+  } catch {
+    // no nfsd
+  }
+  say(`nfs server: ${nfsd}`);
+
+  // Addresses of the cluster's vip resources
+  const ipj = await run(['ip', '-j', 'addr', 'show'], { timeoutMs: 10_000 });
+  const links = ipj.code === 0 ? parseAddrJson(ipj.stdout) : [];
+  for (const v of vips) {
+    const here = findAddress(links, v.ip);
+    say(`address ${v.ip} (${v.id}): ${here.length ? `on ${here.map((h) => `${h.link.ifname} (${h.link.operstate})`).join(', ')}` : 'not on this node'}`);
+  }
+  return out;
+}
