@@ -230,15 +230,17 @@ async function deepCheck(ctx: FsCtx, s: State): Promise<void> {
     // Every write on the monitored filesystem happens in a child process: a frozen or hung
     // filesystem blocks even mkdir of an existing directory in uninterruptible sleep, and only a
     // child can be abandoned while the agent still answers.
-    const mk = await ctx.run(['mkdir', '-p', '--', dirOf], { timeoutMs: left(), graceMs: 200 });
-    if (mk.code !== 0) throw fail.generic(`cannot create ${dirOf} for the status file: ${describe(mk)}`);
     const stamp = `${ctx.instance} ${hostname()} ${new Date().toISOString()}\n`;
     const block = stamp.padEnd(4096, '\0');
-    const w = await ctx.run(['dd', `of=${file}`, 'oflag=direct,sync', 'conv=fsync', 'bs=4096', 'count=1', 'iflag=fullblock', 'status=none'], {
-      input: block,
-      timeoutMs: left(),
-      graceMs: 200,
-    });
+    const write = () =>
+      ctx.run(['dd', `of=${file}`, 'oflag=direct,sync', 'conv=fsync', 'bs=4096', 'count=1', 'iflag=fullblock', 'status=none'], { input: block, timeoutMs: left(), graceMs: 200 });
+    // start made the status directory; only when it is gone does the write need a mkdir first.
+    let w = await write();
+    if (w.code !== 0 && /No such file or directory/.test(w.stderr)) {
+      const mk = await ctx.run(['mkdir', '-p', '--', dirOf], { timeoutMs: left(), graceMs: 200 });
+      if (mk.code !== 0) throw fail.generic(`cannot create ${dirOf} for the status file: ${describe(mk)}`);
+      w = await write();
+    }
     if (w.code !== 0) throw fail.generic(`writing the status file ${file} failed: ${describe(w)}`);
     const r = await ctx.run(['dd', `if=${file}`, 'iflag=direct', 'bs=4096', 'count=1', 'status=none'], { timeoutMs: left(), graceMs: 200 });
     if (r.code !== 0) throw fail.generic(`reading the status file ${file} back failed: ${describe(r)}`);
@@ -326,6 +328,11 @@ async function start(ctx: FsCtx) {
     throw fail.generic(`mounting ${source} on ${s.dir} failed: ${describe(r)}`);
   }
   ctx.log.info(`mounted ${source} on ${s.dir} (${ctx.params.fstype}${ctx.params.options ? `, ${ctx.params.options}` : ''})`);
+  // The depth-20 monitor's directory, made now so that monitor needs no mkdir (a read-only mount has none).
+  if (!ctx.params.options.split(',').includes('ro')) {
+    const status = statusFile(ctx, s.dir);
+    await ctx.run(['mkdir', '-p', '--', status.slice(0, status.lastIndexOf('/'))], { timeoutMs: 5000, graceMs: 200 });
+  }
   return OCF.SUCCESS;
 }
 

@@ -3,7 +3,6 @@
  * and run the kernel NFS server where nobody else does. Parameter names follow
  * ocf:heartbeat:exportfs (and nfsserver for the server side) where the meaning is the same.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { stateDir } from '../lib/background';
 import { EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
@@ -123,6 +122,8 @@ export function fsidFor(instance: string, fsid: string, options: string): string
   if (fsid !== '') return fsid;
   const inOptions = fsidOption(options);
   if (inOptions !== undefined) return inOptions;
+  // Required here, not at load: every agent start-up would otherwise load the crypto module.
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const h = createHash('sha256').update(`ocfkit/nfs-export/${instance.replace(/:\d+$/, '')}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
