@@ -3,7 +3,7 @@
  * directories, roots, executables and memory maps. Only non-blocking /proc reads: nothing here
  * stats a path, so a dead NFS server or a hung device cannot stall the search.
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { type MountEntry, mountContaining, parseMountinfo } from './mounts';
 
 export interface Holder {
@@ -28,6 +28,16 @@ function link(path: string): string | undefined {
     return undefined;
   }
 }
+
+/** Linux dev_t as major:minor (glibc's gnu_dev_major/minor), for minors above 255 too. */
+export function devMajorMinor(dev: number): [number, number] {
+  const major = ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
+  const minor = (dev & 0xff) | ((dev >>> 12) & ~0xff);
+  return [major, minor];
+}
+
+/** Filesystems whose getattr may go to a server: no stat of theirs in the holder search. */
+const NETWORK = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'ceph', 'glusterfs', 'fuse.glusterfs', 'fuse.sshfs']);
 
 function stripDeleted(p: string): string {
   return p.endsWith(' (deleted)') ? p.slice(0, -' (deleted)'.length) : p;
@@ -63,6 +73,19 @@ export function findHolders(target: MountEntry, proc = '/proc'): HolderSearch {
   const mounts = parseMountinfo(read(`${proc}/self/mountinfo`) ?? '');
   const skip = ancestors();
   const devHex = `${target.major.toString(16).padStart(2, '0')}:${target.minor.toString(16).padStart(2, '0')}`;
+  // A path alone cannot tell the mount's root from the directory it covers: a process that
+  // entered the mount point before the mount reads the same cwd. Stat of /proc/PID/cwd reaches
+  // the inode it holds without a path walk; for a local filesystem that needs no I/O.
+  const network = NETWORK.has(target.fstype);
+  const sameDevice = (procLink: string) => {
+    if (network) return true;
+    try {
+      const [major, minor] = devMajorMinor(statSync(procLink).dev);
+      return major === target.major && minor === target.minor;
+    } catch {
+      return false;
+    }
+  };
   const holders: Holder[] = [];
   const foreign: Holder[] = [];
   let pids: number[] = [];
@@ -101,7 +124,7 @@ export function findHolders(target: MountEntry, proc = '/proc'): HolderSearch {
         ['root', link(`${base}/root`)],
         ['exe', exe],
       ] as const) {
-        if (onTarget(p)) uses.push(`${what} ${p}`);
+        if (onTarget(p) && sameDevice(`${base}/${what}`)) uses.push(`${what} ${p}`);
       }
     }
     const maps = read(`${base}/maps`) ?? '';

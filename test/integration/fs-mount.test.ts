@@ -83,6 +83,24 @@ describe('fs-mount stop', () => {
     expect(mountedAt(sibDir)).toHaveLength(1);
   });
 
+  it('a process in the directory the mount covers (entered before the mount) is not a holder and survives', () => {
+    const dev = s.loop('ext4');
+    const dir = s.path('mnt');
+    const covered = holder('exec sleep 300', dir);
+    settle();
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    // A real holder makes the first unmount fail, so the holder search runs.
+    const real = holder('exec sleep 300', dir);
+    settle();
+    const r = fsm('stop', p);
+    expect(r.code, r.stderr).toBe(0);
+    settle();
+    expect(alive(real)).toBe(false);
+    expect(alive(covered)).toBe(true);
+    expect(r.stderr).not.toContain(`to ${covered.pid} `);
+  });
+
   it('a holder that ignores TERM gets KILL once half the budget is gone; the stop still ends in time', () => {
     const dev = s.loop('ext4');
     const dir = join(s.dir, 'mnt');

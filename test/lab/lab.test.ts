@@ -1,0 +1,233 @@
+/**
+ * The lab proves itself: qemu guests on Debian's 6.1 kernel give the project what this host's
+ * kernel cannot (DRBD 8.4, the kernel NFS server) and a real two-node Pacemaker cluster whose
+ * fence device really resets a guest. Run with `bash scripts/test.sh lab` (root; ~5 min).
+ *
+ * beforeAll brings the lab up from a clean state (lab.sh down, then up); afterAll takes it down,
+ * also after a failure, and then prints the guests' console tails. LAB_KEEP=1 leaves it up.
+ * If qemu cannot run here, beforeAll fails with lab.sh's reason: these tests never skip.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { crmMon, lab, labDir, labExec, labOk, labSh, labShOk, waitFor, xpath } from './lab';
+
+const times: Record<string, number> = {};
+let failed = false;
+
+const DRBD_RES = `resource r0 {
+  protocol C;
+  device /dev/drbd0;
+  disk /dev/vda;
+  meta-disk internal;
+  disk { c-plan-ahead 0; resync-rate 200M; }
+  on node1 { address 192.0.2.11:7789; }
+  on node2 { address 192.0.2.12:7789; }
+}
+`;
+
+// $1: the resource file's text. Loads the module, writes the config, creates the metadata, attaches
+// and connects; with $2 = wait, waits (bounded) until the peers are connected.
+const DRBD_UP = `set -eu
+modprobe drbd
+printf '%s' "$1" >/etc/drbd.d/r0.res
+drbdadm create-md --force r0
+drbdadm up r0
+if [ "$2" = wait ]; then
+  for _ in $(seq 1 120); do [ "$(drbdadm cstate r0)" = Connected ] && break; sleep 0.5; done
+fi
+echo "cstate=$(drbdadm cstate r0)"`;
+
+// node1: force primary, wait for the initial sync, make a filesystem, write a file, demote.
+const DRBD_WRITE = `set -eu
+t=$SECONDS
+drbdadm primary --force r0
+for _ in $(seq 1 600); do [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ] && break; sleep 0.5; done
+[ "$(drbdadm dstate r0)" = UpToDate/UpToDate ] || { cat /proc/drbd; echo "sync did not finish" >&2; exit 1; }
+echo "sync_s=$((SECONDS - t))"
+mkfs.ext4 -q /dev/drbd0
+mkdir -p /mnt/r0
+mount /dev/drbd0 /mnt/r0
+head -c 16M /dev/urandom >/mnt/r0/payload
+echo "sum=$(sha256sum /mnt/r0/payload | cut -d' ' -f1)"
+umount /mnt/r0
+drbdadm secondary r0
+echo "role=$(drbdadm role r0)"`;
+
+// node2: promote, mount, checksum.
+const DRBD_READ = `set -eu
+drbdadm primary r0
+mkdir -p /mnt/r0
+mount /dev/drbd0 /mnt/r0
+echo "sum=$(sha256sum /mnt/r0/payload | cut -d' ' -f1)"
+echo "role=$(drbdadm role r0)"
+echo "disk=$(drbdadm dstate r0)"`;
+
+// node1: a small ext4 (loop file in the guest's tmpfs) exported as the NFSv4 pseudo-root (fsid=0:
+// the overlay root cannot be one), with short lease and grace times set before nfsd starts.
+// $1: the text to serve.
+const NFS_SERVER = `set -eu
+modprobe nfsd
+mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd
+truncate -s 64M /tmp/export.img
+mkfs.ext4 -q -F /tmp/export.img
+mkdir -p /srv/export
+mount -o loop /tmp/export.img /srv/export
+printf '%s\\n' "$1" >/srv/export/hello.txt
+mkdir -p /run/rpcbind
+pidof rpcbind >/dev/null || rpcbind -w
+echo 10 >/proc/fs/nfsd/nfsv4leasetime
+echo 10 >/proc/fs/nfsd/nfsv4gracetime
+exportfs -o rw,no_root_squash,no_subtree_check,fsid=0 192.0.2.0/24:/srv/export
+pidof rpc.mountd >/dev/null || rpc.mountd
+rpc.nfsd 4
+echo "versions=$(cat /proc/fs/nfsd/versions)"
+echo "sum=$(sha256sum /srv/export/hello.txt | cut -d' ' -f1)"`;
+
+// node2: mount node1:/ over NFSv4.2 (no retries: a refused mount fails now), read, write back.
+const NFS_CLIENT = `set -eu
+modprobe nfsv4
+mkdir -p /mnt/nfs
+mount -t nfs4 -o vers=4.2,retry=0 node1:/ /mnt/nfs
+echo "sum=$(sha256sum /mnt/nfs/hello.txt | cut -d' ' -f1)"
+echo "written by $(hostname)" >/mnt/nfs/from-client.txt
+echo "mount=$(awk '$2 == "/mnt/nfs" { print $3 " " $4 }' /proc/mounts)"
+umount /mnt/nfs`;
+
+function field(out: string, name: string): string {
+  const m = new RegExp(`^${name}=(.*)$`, 'm').exec(out);
+  if (!m) throw new Error(`no ${name}= in:\n${out}`);
+  return m[1]!;
+}
+
+function bootId(node: 'node1' | 'node2'): string {
+  return labShOk(node, 'cat /proc/sys/kernel/random/boot_id', [], 30).trim();
+}
+
+describe('qemu lab', () => {
+  beforeAll(() => {
+    if (process.getuid?.() !== 0) throw new Error('the lab needs root (qemu shares the host root, runs vde_switch)');
+    if (process.env.LAB_REUSE !== '1') lab(['down'], 180);
+    const r = lab(['up'], 900);
+    if (r.status !== 0) {
+      throw new Error(`the lab did not come up (lab.sh up exited ${r.status}; qemu must run here):\n${r.out}`);
+    }
+    times.up = r.seconds;
+  }, 960_000);
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      failed = true;
+    });
+  });
+
+  afterAll(() => {
+    if (process.env.LAB_KEEP === '1') return;
+    const r = lab(failed ? ['down', '--show-logs'] : ['down'], 180);
+    times.down = r.seconds;
+    console.log(`lab times (s): ${JSON.stringify(times)}`);
+    if (failed || r.status !== 0) console.log(r.out);
+    expect(r.status, r.out).toBe(0);
+  }, 240_000);
+
+  it('boots Debian 6.1 guests that load DRBD 8.4 and nfsd and see the project binary', () => {
+    for (const node of ['node1', 'node2'] as const) {
+      const out = labShOk(
+        node,
+        `set -eu
+echo "host=$(hostname)"
+echo "kernel=$(uname -r)"
+modprobe drbd; modprobe nfsd
+echo "drbd=$(sed -n 's/^version: \\([0-9.]*\\).*/\\1/p' /proc/drbd)"
+echo "nfsd=$(test -d /sys/module/nfsd && echo loaded)"
+ip -br addr show eth0`,
+        [],
+        120,
+      );
+      expect(field(out, 'host')).toBe(node);
+      expect(field(out, 'kernel')).toMatch(/^6\.1\./);
+      expect(field(out, 'drbd')).toMatch(/^8\.4\./);
+      expect(field(out, 'nfsd')).toBe('loaded');
+      expect(out).toContain(node === 'node1' ? '192.0.2.11/24' : '192.0.2.12/24');
+    }
+    // The agents reach the guests through the uncached share: ocf:ocfkit:vip answers in node1.
+    const md = labExec('node1', ['/usr/lib/ocf/resource.d/ocfkit/vip', 'meta-data'], 120);
+    expect(md.status, md.out).toBe(0);
+    expect(xpath(md.stdout, 'string(/resource-agent/@name)')).toBe('vip');
+  });
+
+  it('DRBD replicates a file from node1 to node2 across a role switch', () => {
+    const t0 = Date.now();
+    // One after another (this test is synchronous); the second waits for the connection.
+    const up1 = labSh('node1', DRBD_UP, [DRBD_RES, 'nowait'], 180);
+    expect(up1.status, up1.out).toBe(0);
+    const up2 = labSh('node2', DRBD_UP, [DRBD_RES, 'wait'], 180);
+    expect(up2.status, up2.out).toBe(0);
+    expect(field(up2.stdout, 'cstate')).toBe('Connected');
+    const w = labShOk('node1', DRBD_WRITE, [], 600);
+    expect(field(w, 'role')).toBe('Secondary/Secondary');
+    times.drbd_sync = Number(field(w, 'sync_s'));
+    const r = labShOk('node2', DRBD_READ, [], 180);
+    expect(field(r, 'sum')).toBe(field(w, 'sum'));
+    expect(field(r, 'role')).toBe('Primary/Secondary');
+    expect(field(r, 'disk')).toBe('UpToDate/UpToDate');
+    times.drbd = (Date.now() - t0) / 1000;
+  });
+
+  it('an NFS client on node2 reads a file exported by node1 (NFSv4.2)', () => {
+    const t0 = Date.now();
+    const text = `ocfkit lab ${new Date().toISOString()}`;
+    const s = labShOk('node1', NFS_SERVER, [text], 180);
+    expect(field(s, 'versions')).toContain('+4.2');
+    const c = labShOk('node2', NFS_CLIENT, [], 180);
+    expect(field(c, 'sum')).toBe(field(s, 'sum'));
+    expect(field(c, 'mount')).toMatch(/^nfs4 .*vers=4\.2/);
+    const back = labShOk('node1', 'cat /srv/export/from-client.txt', [], 30);
+    expect(back.trim()).toBe('written by node2');
+    times.nfs = (Date.now() - t0) / 1000;
+  });
+
+  it('runs a two-node cluster with stonith enabled, and stonith_admin --reboot resets node2', () => {
+    const t0 = Date.now();
+    const c = labOk(['cluster'], 600);
+    times.cluster_online = c.seconds;
+    let st = crmMon('node1');
+    expect(st.quorum, st.xml).toBe(true);
+    expect(st.dc, st.xml).toMatch(/^node[12]$/);
+    expect(st.nodes.map((n) => [n.name, n.online, n.pending, n.unclean])).toEqual([
+      ['node1', true, false, false],
+      ['node2', true, false, false],
+    ]);
+    expect(xpath(st.xml, "string(//cluster_options/@stonith-enabled)")).toBe('true');
+    expect(xpath(st.xml, "string(//resources/resource[@id='fence-lab']/@role)")).toBe('Started');
+
+    // Fence node2 from node1: the agent asks the host, which resets node2's qemu.
+    const before = bootId('node2');
+    const f0 = Date.now();
+    const fence = labExec('node1', ['stonith_admin', '--reboot', 'node2', '--timeout', '120'], 180);
+    expect(fence.status, fence.out).toBe(0);
+    times.fence = (Date.now() - f0) / 1000;
+    const helperLog = readFileSync(join(labDir, 'run', 'fence-helper.log'), 'utf8');
+    expect(helperLog).toMatch(/node1 asked reboot node2 -> 0 on/);
+
+    // The cluster sees it: node2 offline on node1, and the fencing history says so.
+    st = waitFor('node2 offline in node1\'s view', 120, () => {
+      const s = crmMon('node1');
+      return s.nodes.find((n) => n.name === 'node2')?.online === false ? s : undefined;
+    });
+    expect(st.nodes.find((n) => n.name === 'node1')?.online).toBe(true);
+    const hist = labExec('node1', ['stonith_admin', '--history', 'node2', '--output-as=xml'], 60);
+    expect(hist.status, hist.out).toBe(0);
+    expect(xpath(hist.stdout, "count(//fence_event[@target='node2' and @action='reboot' and @status='success'])")).not.toBe('0');
+
+    // node2 really rebooted: a new boot, which rejoins the cluster.
+    labOk(['wait', 'node2', '180'], 240);
+    expect(bootId('node2')).not.toBe(before);
+    const rejoin = labOk(['cluster'], 600);
+    times.rejoin = rejoin.seconds;
+    st = crmMon('node2');
+    expect(st.quorum, st.xml).toBe(true);
+    expect(st.nodes.every((n) => n.online && !n.pending && !n.unclean), st.xml).toBe(true);
+    times.cluster_test = (Date.now() - t0) / 1000;
+  });
+});
