@@ -12,11 +12,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// @ts-ignore TS5097: Node runs bench/*.ts as they are, so the imports name the .ts files (tsconfig.json forbids it).
 import * as fsMount from './fs-mount.ts';
-// @ts-ignore TS5097
 import * as lib from './lib.ts';
-// @ts-ignore TS5097
 import * as vip from './vip.ts';
 
 const PARTS = { vip, 'fs-mount': fsMount } as const;

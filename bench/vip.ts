@@ -10,7 +10,6 @@
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-// @ts-ignore TS5097: Node runs bench/*.ts as they are, so the import names the .ts file (tsconfig.json forbids it).
 import * as lib from './lib.ts';
 
 const {
