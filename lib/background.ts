@@ -29,7 +29,8 @@ export function spawnDetached(argv: readonly string[]): Promise<{ pid?: number; 
 export function recordPids(file: string, pids: readonly number[]): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
-    const old = readPids(file);
+    // Keep only helpers still running: a monitor that refreshes ARP adds two every time.
+    const old = readPids(file).filter((pid) => cmdline(pid) !== undefined);
     writeFileSync(file, `${[...old, ...pids].join('\n')}\n`);
   } catch {
     // Losing the record only means a burst of ARP may outlive stop by a few seconds.

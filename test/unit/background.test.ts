@@ -1,0 +1,31 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { endRecorded, recordPids, spawnDetached } from '../../lib/background';
+
+describe('detached helpers', () => {
+  it('records live helpers only, and ends just the ones whose command line still matches', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ocfkit-bg-')), 'x.pids');
+    const a = await spawnDetached(['sleep', '30']);
+    const b = await spawnDetached(['sleep', '31']);
+    const gone = await spawnDetached(['true']);
+    await new Promise((r) => setTimeout(r, 200));
+    recordPids(file, [gone.pid!]);
+    recordPids(file, [a.pid!, b.pid!]);
+    expect(readFileSync(file, 'utf8').trim().split('\n').map(Number)).toEqual([a.pid, b.pid]);
+    // Only "sleep 30" matches: "sleep 31" is left alone, as a recycled pid would be.
+    expect(endRecorded(file, (argv) => argv[0] === 'sleep' && argv[1] === '30')).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    const state = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+      } catch {
+        return 'gone';
+      }
+    };
+    expect(['Z', 'gone']).toContain(state(a.pid!));
+    expect(state(b.pid!)).toBe('S');
+    process.kill(b.pid!, 'SIGKILL');
+  });
+});
