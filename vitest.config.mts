@@ -20,6 +20,16 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          name: 'lab',
+          include: ['test/lab/**/*.test.ts'],
+          // One lab (qemu guests) at a time; TCG is slow: steps take minutes.
+          fileParallelism: false,
+          testTimeout: 900_000,
+          hookTimeout: 960_000,
+        },
+      },
     ],
   },
 });

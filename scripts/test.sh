@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: unit tests, then the built binary under the real tools.
-#   scripts/test.sh            everything (needs root: namespaces, addresses, mounts)
+#   scripts/test.sh            everything (root: namespaces, addresses, mounts, qemu guests)
 #   scripts/test.sh unit       unit tests only (no root)
 #   scripts/test.sh integration [vitest args]
+#   scripts/test.sh lab [vitest args]   the qemu lab only (root; a few minutes of TCG time)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -23,4 +24,12 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
   trap 'rm -rf "$sandbox"' EXIT
   # A private mount namespace: the sandboxed OCF provider and the test namespaces vanish with it.
   unshare --mount --propagation private bash scripts/ocf-sandbox.sh "$sandbox" "${vitest[@]}" --project integration "$@"
+fi
+# The qemu lab (scripts/lab/README.md): real DRBD, nfsd and a fenced two-node cluster in guests.
+# A machine that cannot run qemu fails here, loudly: it never skips.
+if [ "$what" = all ] || [ "$what" = lab ]; then
+  [ "$(id -u)" = 0 ] || { echo "test: the lab needs root" >&2; exit 1; }
+  bash scripts/lab/deps.sh
+  [ "$what" = all ] || npm run --silent build
+  "${vitest[@]}" --project lab "$@"
 fi

@@ -26,7 +26,8 @@
 # Environment: LAB_DIR (default /var/tmp/ocfkit-lab), LAB_MEM (MiB per node, 1024), LAB_CLIENT_MEM
 # (MiB, 512), LAB_TB_MB (TCG translation cache per guest, 128), LAB_DISK_MB (DRBD disk per node,
 # 256), LAB_BOOT_TIMEOUT (240 s), LAB_EXEC_TIMEOUT (300 s), LAB_CLUSTER_TIMEOUT (300 s),
-# LAB_KERNEL (a /boot/vmlinuz-* path; default the newest 6.1 one).
+# LAB_TOKEN_MS (corosync token, 10000: a lost node is noticed after ~2.2x that), LAB_KERNEL (a
+# /boot/vmlinuz-* path; default the newest 6.1 one).
 #
 # How it is built (see README.md beside this file): each guest's root is the host's / shared
 # read-only over 9p (cached) under a tmpfs overlay; a second, uncached 9p share ($LAB_DIR/run/share,
@@ -46,6 +47,7 @@ LAB_DISK_MB=${LAB_DISK_MB:-256}
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-240}
 LAB_EXEC_TIMEOUT=${LAB_EXEC_TIMEOUT:-300}
 LAB_CLUSTER_TIMEOUT=${LAB_CLUSTER_TIMEOUT:-300}
+LAB_TOKEN_MS=${LAB_TOKEN_MS:-10000}
 CACHE=$LAB_DIR/cache
 RUN=$LAB_DIR/run
 SHARE=$RUN/share
@@ -79,13 +81,21 @@ running() {
   [ "${stat%% *}" != Z ]
 }
 
+# True when PID's command line contains MARK. (No `| grep -q` here: under pipefail the writer's
+# SIGPIPE would make a match look like a miss.)
+cmdline_has() {
+  local c
+  c=$(2>/dev/null tr '\0' ' ' <"/proc/$1/cmdline") || return 1
+  [[ $c == *"$2"* ]]
+}
+
 # The pid in FILE if it runs and its command line mentions MARK (guards against pid reuse).
 live_pid() {
   local file=$1 mark=$2 pid
   [ -s "$file" ] || return 1
   pid=$(tr -dc 0-9 <"$file")
   [ -n "$pid" ] && running "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$mark" || return 1
+  cmdline_has "$pid" "$mark" || return 1
   echo "$pid"
 }
 
@@ -103,7 +113,7 @@ check_tools() {
   done
   [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: run scripts/lab/deps.sh (as root)"
   [ "$(id -u)" = 0 ] || die "the lab needs root (qemu's 9p share of / must read every file)"
-  qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
+  qemu-system-x86_64 -accel help 2>/dev/null | grep -x tcg >/dev/null ||
     die "qemu-system-x86_64 cannot run here: no TCG accelerator ($(qemu-system-x86_64 -accel help 2>&1 | tr '\n' ' '))"
 }
 
@@ -182,7 +192,7 @@ build_initramfs() {
 refresh_share() {
   local n
   mkdir -p "$SHARE/bin" "$SHARE/mbox" "$SHARE/fence"/{req,res,tmp} "$SHARE/cluster" "$SHARE/dist" "$SHARE/ocf/ocfkit"
-  for f in stage2 agent fence_ocfkit_lab cluster-node; do
+  for f in stage2 agent fence_ocfkit_lab cluster-node install-dist; do
     cp "$here/guest/$f" "$SHARE/bin/.$f.tmp"
     mv -f "$SHARE/bin/.$f.tmp" "$SHARE/bin/$f"
   done
@@ -191,22 +201,30 @@ refresh_share() {
   write_cluster_files
 }
 
-# dist/ocfkit onto the share, under a new inode when it changed (a guest never runs a stale copy),
-# and ocf:ocfkit:* symlinks for every agent it has.
+# dist/ocfkit onto the share (under a new inode when it changed) with its sha256 in ocfkit.id, and
+# ocf:ocfkit:* symlinks for every agent it has, pointing to the guests' RAM copy /opt/ocfkit/ocfkit
+# (guest/install-dist makes it at boot; here for the guests already up). A guest never runs the
+# project's binary through the cached root share, where a rebuilt file can stay stale.
 sync_dist() {
-  local src=$top/dist/ocfkit a agents
+  local src=$top/dist/ocfkit a agents n
   mkdir -p "$SHARE/dist" "$SHARE/ocf/ocfkit"
   if [ ! -x "$src" ]; then
     say "warning: no $src (npm run build): ocf:ocfkit:* is missing in the guests"
     return 0
   fi
-  if ! cmp -s "$src" "$SHARE/dist/ocfkit"; then
+  if ! cmp -s "$src" "$SHARE/dist/ocfkit" || [ ! -s "$SHARE/dist/ocfkit.id" ]; then
     cp "$src" "$SHARE/dist/.ocfkit.tmp"
+    sha256sum "$SHARE/dist/.ocfkit.tmp" | cut -d' ' -f1 >"$SHARE/dist/.ocfkit.id.tmp"
     mv -f "$SHARE/dist/.ocfkit.tmp" "$SHARE/dist/ocfkit"
+    mv -f "$SHARE/dist/.ocfkit.id.tmp" "$SHARE/dist/ocfkit.id"
   fi
-  agents=$(env -u NODE_OPTIONS "$src" agents) || die "$src agents failed"
+  agents=$(env -u NODE_OPTIONS "$src" agents) || { say "warning: $src agents failed: no ocf:ocfkit:* in the guests"; return 0; }
   find "$SHARE/ocf/ocfkit" -mindepth 1 -delete
-  for a in $agents; do ln -s /lab/dist/ocfkit "$SHARE/ocf/ocfkit/$a"; done
+  for a in $agents; do ln -s /opt/ocfkit/ocfkit "$SHARE/ocf/ocfkit/$a"; done
+  for n in $(run_nodes); do
+    qemu_pid "$n" >/dev/null && [ -s "$SHARE/mbox/$n/boot" ] || continue
+    cmd_exec -t 120 "$n" bash /lab/bin/install-dist || die "could not install dist/ocfkit in $n"
+  done
 }
 
 # --- guests -------------------------------------------------------------------------------------
@@ -215,7 +233,7 @@ start_switch() {
   if live_pid "$RUN/vde.pid" "$RUN/vde.ctl" >/dev/null; then return 0; fi
   rm -rf "$RUN/vde.ctl"
   vde_switch --sock "$RUN/vde.ctl" --mode 600 --dirmode 700 --mgmt "$RUN/vde.mgmt" \
-    --daemon --pidfile "$RUN/vde.pid" </dev/null >"$RUN/vde.log" 2>&1 ||
+    --daemon --pidfile "$RUN/vde.pid" </dev/null >"$RUN/vde.log" 2>&1 {lockfd}>&- ||
     die "vde_switch failed: $(cat "$RUN/vde.log")"
   local i
   for i in $(seq 1 50); do [ -S "$RUN/vde.ctl/ctl" ] && return 0; sleep 0.1; done
@@ -224,7 +242,7 @@ start_switch() {
 
 start_fence_helper() {
   if live_pid "$RUN/fence-helper.pid" fence-helper >/dev/null; then return 0; fi
-  setsid bash "$self" fence-helper </dev/null >>"$RUN/fence-helper.log" 2>&1 &
+  setsid bash "$self" fence-helper </dev/null >>"$RUN/fence-helper.log" 2>&1 {lockfd}>&- &
   echo $! >"$RUN/fence-helper.pid"
 }
 
@@ -253,14 +271,14 @@ start_guest() {
     "${disk[@]}" \
     -netdev "vde,id=n0,sock=$RUN/vde.ctl" -device "virtio-net-pci,netdev=n0,mac=${MAC[$node]}" \
     -device virtio-rng-pci \
-    -pidfile "$nd/qemu.pid" -daemonize </dev/null >"$nd/qemu.log" 2>&1 ||
+    -pidfile "$nd/qemu.pid" -daemonize </dev/null >"$nd/qemu.log" 2>&1 {lockfd}>&- ||
     die "qemu for $node did not start: $(cat "$nd/qemu.log")"
   grep -qx "$node" "$RUN/nodes" 2>/dev/null || echo "$node" >>"$RUN/nodes"
 }
 
-console_tail() {
-  local f=$RUN/$1/console.log
-  [ -s "$f" ] || f=$2/$1.console.log
+console_tail() { # NODE [LOGDIR [LINES]]: the archived copy in LOGDIR if there is one
+  local f=${2:-/nonexistent}/$1.console.log
+  [ -s "$f" ] || f=$RUN/$1/console.log
   [ -s "$f" ] || return 0
   echo "----- last lines of $1's console ($f)" >&2
   tail -n "${3:-40}" "$f" | tr -d '\r' >&2
@@ -404,14 +422,14 @@ write_cluster_files() {
   local c=$SHARE/cluster n i=0
   mkdir -p "$c"
   {
-    cat <<'EOF'
+    cat <<EOF
 totem {
     version: 2
     cluster_name: ocfkit-lab
     transport: knet
     crypto_cipher: none
     crypto_hash: none
-    token: 10000
+    token: $LAB_TOKEN_MS
 }
 nodelist {
 EOF
@@ -508,6 +526,9 @@ cmd_cluster() {
 
 # --- up / down / status -------------------------------------------------------------------------
 
+# The lock's fd must not leak into the daemons (qemu, vde_switch, the fence helper): they close it
+# with {lockfd}>&- where they are started (a /dev/null fd until lock is taken).
+exec {lockfd}</dev/null
 lock() {
   mkdir -p "$LAB_DIR"
   exec {lockfd}>"$LAB_DIR/.lock"
@@ -564,15 +585,18 @@ collect_logs() {
 }
 
 down_locked() {
-  local purge=${1:-0} show=${2:-0} n pid end stamp dir any=0
+  local purge=${1:-0} show=${2:-0} n pid end stamp dir any
   if [ -d "$RUN" ]; then
     stamp=$(date +%Y%m%d-%H%M%S)
     dir=$LOGS/$stamp
     collect_logs "$dir" || true
     for n in $(run_nodes); do
       qemu_pid "$n" >/dev/null || continue
-      any=1
-      post "$n" /bin/busybox poweroff
+      if [ "$(qmp_status "$n")" = running ]; then
+        post "$n" /bin/busybox poweroff
+      else
+        qmp "$n" quit >/dev/null || true # paused (fenced off) or stuck: nothing would answer
+      fi
     done
     end=$((SECONDS + 15))
     while ((SECONDS < end)); do
@@ -597,9 +621,10 @@ down_locked() {
     # Anything else of this run that still holds the run dir open (by pid, never by name).
     if pid=$(live_pid "$RUN/fence-helper.pid" fence-helper); then kill "$pid" 2>/dev/null || true; fi
     if pid=$(live_pid "$RUN/vde.pid" "$RUN/vde.ctl"); then kill "$pid" 2>/dev/null || true; fi
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-      [ "$pid" != $$ ] && [ "$pid" != "$BASHPID" ] || continue
-      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RUN/" || continue
+    for pid in /proc/[0-9]*; do
+      pid=${pid#/proc/}
+      if [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ]; then continue; fi
+      cmdline_has "$pid" "$RUN/" || continue
       case $(cat "/proc/$pid/comm" 2>/dev/null) in
       qemu-system-x86 | vde_switch) kill -9 "$pid" 2>/dev/null || true ;;
       esac
@@ -706,7 +731,11 @@ main() {
     known_node "$1"
     wait_ready "$1" "${2:-$LAB_BOOT_TIMEOUT}"
     ;;
-  sync-dist) [ -d "$SHARE" ] || die "the lab is down"; sync_dist ;;
+  sync-dist)
+    [ -d "$SHARE" ] || die "the lab is down"
+    refresh_share
+    sync_dist
+    ;;
   status) cmd_status ;;
   shell) cmd_shell "$@" ;;
   logs) collect_logs "${1:-$LOGS/$(date +%Y%m%d-%H%M%S)}" ;;

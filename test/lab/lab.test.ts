@@ -7,6 +7,7 @@
  * also after a failure, and then prints the guests' console tails. LAB_KEEP=1 leaves it up.
  * If qemu cannot run here, beforeAll fails with lab.sh's reason: these tests never skip.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -104,13 +105,21 @@ function bootId(node: 'node1' | 'node2'): string {
   return labShOk(node, 'cat /proc/sys/kernel/random/boot_id', [], 30).trim();
 }
 
+// Why the lab is not there, if it is not: every test then fails with it (a failed beforeAll
+// would only mark the tests skipped).
+let noLab: string | undefined;
+
 describe('qemu lab', () => {
   beforeAll(() => {
-    if (process.getuid?.() !== 0) throw new Error('the lab needs root (qemu shares the host root, runs vde_switch)');
+    if (process.getuid?.() !== 0) {
+      noLab = 'the lab needs root (qemu shares the host root, runs vde_switch)';
+      return;
+    }
     if (process.env.LAB_REUSE !== '1') lab(['down'], 180);
     const r = lab(['up'], 900);
     if (r.status !== 0) {
-      throw new Error(`the lab did not come up (lab.sh up exited ${r.status}; qemu must run here):\n${r.out}`);
+      noLab = `the lab did not come up (lab.sh up exited ${r.status}; qemu must run here):\n${r.out}`;
+      return;
     }
     times.up = r.seconds;
   }, 960_000);
@@ -119,6 +128,7 @@ describe('qemu lab', () => {
     onTestFailed(() => {
       failed = true;
     });
+    if (noLab) throw new Error(noLab);
   });
 
   afterAll(() => {
@@ -150,7 +160,16 @@ ip -br addr show eth0`,
       expect(field(out, 'nfsd')).toBe('loaded');
       expect(out).toContain(node === 'node1' ? '192.0.2.11/24' : '192.0.2.12/24');
     }
-    // The agents reach the guests through the uncached share: ocf:ocfkit:vip answers in node1.
+    // The guests run the project's current binary (copied through the uncached share into their
+    // RAM, never read stale through the cached root share): ocf:ocfkit:vip answers in node1.
+    // (Compared with the lab's copy of dist/ocfkit, not dist/ itself, which a build may replace
+    // while this runs.)
+    const copy = join(labDir, 'run', 'share', 'dist');
+    const sha = createHash('sha256').update(readFileSync(join(copy, 'ocfkit'))).digest('hex');
+    expect(readFileSync(join(copy, 'ocfkit.id'), 'utf8').trim()).toBe(sha);
+    for (const node of ['node1', 'node2'] as const) {
+      expect(labShOk(node, 'cat /opt/ocfkit/ocfkit.id', [], 30).trim()).toBe(sha);
+    }
     const md = labExec('node1', ['/usr/lib/ocf/resource.d/ocfkit/vip', 'meta-data'], 120);
     expect(md.status, md.out).toBe(0);
     expect(xpath(md.stdout, 'string(/resource-agent/@name)')).toBe('vip');
