@@ -1,0 +1,182 @@
+/**
+ * drbd-promote against real DRBD 8.4 (Debian's 6.1 kernel) in the qemu lab: ocf-tester on a
+ * guest, a refused demote that names who holds the device, and the agent as a promotable clone
+ * under the fenced two-node cluster (promotion, standby failover and failback, data compared by
+ * checksum). Run with `bash scripts/test.sh lab`.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Node, crmMon, lab, labExec, labSh, labShOk, waitFor, xpath } from './lab';
+
+const RES = `resource r0 {
+  protocol C;
+  device /dev/drbd0;
+  disk /dev/vda;
+  meta-disk internal;
+  disk { c-plan-ahead 0; resync-rate 200M; }
+  on node1 { address 192.0.2.11:7789; }
+  on node2 { address 192.0.2.12:7789; }
+}
+`;
+const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
+const NODES: Node[] = ['node1', 'node2'];
+
+// $1: the resource file. Fresh metadata, up, and (bounded) wait for the peer.
+const SETUP = `set -eu
+modprobe drbd
+printf '%s' "$1" >/etc/drbd.d/r0.res
+drbdadm down r0 2>/dev/null || true
+drbdadm create-md --force r0 >/dev/null 2>&1
+drbdadm up r0
+for _ in $(seq 1 120); do [ "$(drbdadm cstate r0)" = Connected ] && break; sleep 0.5; done
+drbdadm cstate r0`;
+// node1: the initial sync, then Secondary on both, as a freshly set-up pair is handed to Pacemaker.
+const SYNC = `set -eu
+drbdadm primary --force r0
+for _ in $(seq 1 600); do [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ] && break; sleep 0.5; done
+drbdadm secondary r0
+drbdadm dstate r0`;
+// $1: seed. Writes 4 MiB of data derived from the seed straight to the device; prints its checksum.
+const WRITE = `set -eu
+head -c 4194304 /dev/urandom >/tmp/blk.$1
+dd if=/tmp/blk.$1 of=/dev/drbd0 bs=1M count=4 oflag=direct status=none
+sha256sum </tmp/blk.$1 | cut -d' ' -f1`;
+const READ = `set -eu
+dd if=/dev/drbd0 bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1`;
+
+function agent(node: Node, action: string, timeoutS = 120) {
+  const r = labExec(node, ['env', 'OCF_ROOT=/usr/lib/ocf', 'OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'OCF_RESKEY_CRM_meta_timeout=60000', AGENT, action], timeoutS);
+  return { ...r, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1] };
+}
+
+/** Where the clone is promoted and unpromoted, from crm_mon's XML. */
+function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
+  const xml = crmMon(node).xml;
+  const on = (role: string) => {
+    const n = Number(xpath(xml, `count(//clone[@id='drbd-clone']/resource[@role='${role}'])`));
+    return Array.from({ length: n }, (_, i) => xpath(xml, `string((//clone[@id='drbd-clone']/resource[@role='${role}'])[${i + 1}]/node/@name)`));
+  };
+  return { promoted: on('Promoted'), unpromoted: on('Unpromoted') };
+}
+
+let noLab: string | undefined;
+let failed = false;
+
+describe('drbd-promote on real DRBD 8.4', () => {
+  beforeAll(() => {
+    if (process.env.LAB_REUSE !== '1') lab(['down'], 180);
+    const r = lab(['up'], 900);
+    if (r.status !== 0) {
+      noLab = `the lab did not come up (lab.sh up exited ${r.status}; qemu must run here):\n${r.out}`;
+      return;
+    }
+    for (const n of NODES) {
+      const s = labSh(n, SETUP, [RES], 180);
+      if (s.status !== 0) noLab = `DRBD setup on ${n} failed:\n${s.out}`;
+    }
+    const sync = labSh('node1', SYNC, [], 600);
+    if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) noLab = `initial sync failed:\n${sync.out}`;
+  }, 960_000);
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      failed = true;
+    });
+    if (noLab) throw new Error(noLab);
+  });
+
+  afterAll(() => {
+    if (process.env.LAB_KEEP === '1') return;
+    const r = lab(failed ? ['down', '--show-logs'] : ['down'], 180);
+    if (failed || r.status !== 0) console.log(r.out);
+  }, 240_000);
+
+  it('passes ocf-tester on a guest (the peer connected, Secondary)', () => {
+    const r = labExec('node1', ['ocf-tester', '-n', 'drbd', '-o', 'drbd_resource=r0', AGENT], 900);
+    expect(r.out).toContain('passed all tests');
+    expect(r.status).toBe(0);
+  });
+
+  it('reads the 8.4 state: probe after down 7, started 0, promoted 8', () => {
+    expect(agent('node1', 'stop').status).toBe(0);
+    expect(agent('node1', 'monitor').status).toBe(7);
+    expect(agent('node1', 'start').status).toBe(0);
+    expect(agent('node1', 'monitor').status).toBe(0);
+    expect(agent('node1', 'promote').status).toBe(0);
+    expect(agent('node1', 'monitor').status).toBe(8);
+    expect(agent('node1', 'demote').status).toBe(0);
+  });
+
+  it('a demote refused while a process holds the device names it; then it demotes', () => {
+    expect(agent('node1', 'promote').status).toBe(0);
+    const pid = labShOk('node1', 'setsid sleep 300 </dev/drbd0 >/dev/null 2>&1 & echo $!', [], 30).trim();
+    try {
+      const d = agent('node1', 'demote');
+      expect(d.status).toBe(1);
+      expect(d.reason).toContain(`pid ${pid} (sleep) has /dev/drbd0 open`);
+      expect(agent('node1', 'monitor').status).toBe(8);
+    } finally {
+      labSh('node1', 'kill "$1"', [pid], 30);
+    }
+    expect(agent('node1', 'demote').status).toBe(0);
+    expect(agent('node1', 'monitor').status).toBe(0);
+  });
+
+  it('refuses to promote without UpToDate data reachable', () => {
+    // node2 alone (node1 down), with its data marked Outdated: DRBD refuses, and so does the agent.
+    expect(agent('node1', 'stop').status).toBe(0);
+    labShOk('node2', 'drbdadm down r0; drbdadm outdate r0; drbdadm up r0; drbdadm dstate r0', [], 120);
+    const p = agent('node2', 'promote', 180);
+    expect(p.status).toBe(1);
+    expect(p.reason).toContain('refusing to promote r0 to Primary without access to UpToDate data');
+    expect(agent('node2', 'monitor').status).toBe(0);
+    // Back to a connected, UpToDate pair: node1 brings its good data, node2 resyncs from it.
+    expect(agent('node1', 'start').status).toBe(0);
+    waitFor('node2 to resync', 300, () => labShOk('node2', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
+    for (const n of NODES) expect(agent(n, 'stop').status).toBe(0);
+  });
+
+  it('as a promotable clone under the fenced cluster: promotes one node; a standby moves it with the data intact', () => {
+    const c = lab(['cluster'], 900);
+    expect(c.status, c.out).toBe(0);
+    const clone = `<clone id="drbd-clone"><meta_attributes id="drbd-clone-meta">
+<nvpair id="dc-1" name="promotable" value="true"/><nvpair id="dc-2" name="promoted-max" value="1"/>
+<nvpair id="dc-3" name="promoted-node-max" value="1"/><nvpair id="dc-4" name="clone-max" value="2"/>
+<nvpair id="dc-5" name="clone-node-max" value="1"/><nvpair id="dc-6" name="notify" value="true"/></meta_attributes>
+<primitive id="drbd" class="ocf" provider="ocfkit" type="drbd-promote">
+<instance_attributes id="drbd-ia"><nvpair id="drbd-ia-res" name="drbd_resource" value="r0"/></instance_attributes>
+<operations><op id="drbd-mon-p" name="monitor" interval="10s" role="Promoted" timeout="60s"/>
+<op id="drbd-mon-u" name="monitor" interval="20s" role="Unpromoted" timeout="60s"/></operations></primitive></clone>`;
+    const add = labExec('node1', ['cibadmin', '-C', '-o', 'resources', '-X', clone], 120);
+    expect(add.status, add.out).toBe(0);
+    const first = waitFor('one node promoted, the other unpromoted', 600, () => {
+      const r = roles('node1');
+      return r.promoted.length === 1 && r.unpromoted.length === 1 ? r : undefined;
+    }, 5);
+    const p = first.promoted[0] as Node;
+    const q = first.unpromoted[0] as Node;
+    const sum = labShOk(p, WRITE, ['a'], 120).trim();
+
+    labShOk(q, 'crm_attribute -N "$1" -n standby -v on', [p], 60);
+    waitFor(`${q} promoted, ${p} stopped`, 600, () => {
+      const r = roles(q);
+      return r.promoted.length === 1 && r.promoted[0] === q && !r.unpromoted.includes(p) ? r : undefined;
+    }, 5);
+    expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
+    // Down: 8.4 drops the minor from /proc/drbd (or shows it Unconfigured).
+    expect(labShOk(p, 'cat /proc/drbd', [], 30)).not.toMatch(/^\s*0: cs:(?!Unconfigured)/m);
+
+    // Failback: p returns as Unpromoted, resyncs; the data is the same wherever it is promoted.
+    labShOk(q, 'crm_attribute -N "$1" -n standby -v off', [p], 60);
+    const back = waitFor('both instances running again', 600, () => {
+      const r = roles(q);
+      return r.promoted.length === 1 && r.unpromoted.length === 1 ? r : undefined;
+    }, 5);
+    const now = back.promoted[0] as Node;
+    expect(labShOk(now, READ, [], 120).trim()).toBe(sum);
+    // The promotion score the agent keeps for the unpromoted node: UpToDate with its peer known.
+    const other = back.unpromoted[0] as Node;
+    waitFor(`${other} UpToDate`, 300, () => labShOk(other, 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
+    const score = labShOk(now, 'crm_attribute -N "$1" -n master-drbd -l reboot -G -q', [other], 60).trim();
+    expect(['1000', '10000']).toContain(score);
+  });
+});
