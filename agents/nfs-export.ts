@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { stateDir } from '../lib/background';
+import { mountAt, readMountinfo } from '../lib/mounts';
 import { EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
 import { parseAddress } from '../lib/inet';
 import * as nfsd from '../lib/nfsd';
@@ -251,10 +252,21 @@ async function ensureServer(ctx: NfsCtx): Promise<boolean> {
   }
   const info = ctx.params.nfs_shared_infodir;
   if (info) {
-    if (!existsSync(info)) throw fail.generic(`nfs_shared_infodir ${info} does not exist (is the shared filesystem mounted?)`);
-    for (const d of ['v4recovery', 'statd/sm', 'statd/sm.bak']) mkdirSync(`${info}/${d}`, { recursive: true, mode: 0o700 });
+    if (!existsSync(info)) {
+      // Made on first use, but only on the shared filesystem: with the export's filesystem not
+      // mounted, client state would land on the root filesystem of this node.
+      const dir = dirOf(ctx);
+      if (!(info.startsWith(`${dir}/`) && mountAt(readMountinfo(), dir))) {
+        throw fail.generic(`nfs_shared_infodir ${info} does not exist, and it is not inside the mounted ${dir}: create it on the shared filesystem`);
+      }
+    }
+    for (const d of ['v4recovery', 'statd/sm', 'statd/sm.bak']) {
+      const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', `${info}/${d}`], { timeoutMs: 10_000 });
+      if (mk.code !== 0) throw fail.generic(`cannot prepare ${info}: ${describe(mk)}`);
+    }
     // Client records where the other node will find them; must be set before nfsd starts.
-    writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery`);
+    // nfsd's control files take one line: without the newline the write fails with EINVAL.
+    writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery\n`);
   }
   if (nfsd.pidsOf('rpcbind').length === 0) await mustRun(ctx, nfsd.argv.rpcbind(), 'rpcbind');
   if (nfsd.pidsOf('rpc.mountd').length === 0) await mustRun(ctx, nfsd.argv.mountd(), 'rpc.mountd');
@@ -333,7 +345,7 @@ async function stop(ctx: NfsCtx) {
   }
   if (ctx.params.unlock_on_stop && existsSync(`${nfsd.NFSD}/unlock_filesystem`)) {
     try {
-      writeFileSync(`${nfsd.NFSD}/unlock_filesystem`, dir);
+      writeFileSync(`${nfsd.NFSD}/unlock_filesystem`, `${dir}\n`);
     } catch (e) {
       ctx.log.warn(`releasing NFS locks on ${dir}: ${(e as Error).message}`);
     }
@@ -360,8 +372,40 @@ async function stop(ctx: NfsCtx) {
     if (nfsd.threads()) ctx.log.warn(`nfsd threads are still running after rpc.nfsd 0: ${describe(r)}`);
     else ctx.log.info('stopped nfsd (this resource had started it, and nothing is exported)');
   }
+  await releaseInfodir(ctx);
   rmSync(markerFile(ctx), { force: true });
   return OCF.SUCCESS;
+}
+
+/**
+ * rpc.statd (and a sm-notify still retrying in the background) started with their state on the
+ * shared filesystem keep it busy: end them, or the unmount that follows this stop fails.
+ */
+async function releaseInfodir(ctx: NfsCtx): Promise<void> {
+  const info = ctx.params.nfs_shared_infodir;
+  if (!info) return;
+  const users = () => [...nfsd.pidsUsing('rpc.statd', `${info}/statd`), ...nfsd.pidsUsing('sm-notify', `${info}/statd`)];
+  const first = users();
+  if (first.length === 0) return;
+  for (const pid of first) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  const left = await ctx.deadline
+    .poll('waiting for rpc.statd and sm-notify to exit', 100, async () => (users().length === 0 ? true : undefined), 5000)
+    .then(() => [] as number[])
+    .catch(() => users());
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  ctx.log.info(`ended rpc.statd/sm-notify using ${info} (pids ${first.join(' ')}) so the shared filesystem can be unmounted`);
 }
 
 export const nfsExport = defineAgent({

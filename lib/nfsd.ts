@@ -50,6 +50,17 @@ export function pidsOf(name: string, proc = '/proc'): number[] {
   return out;
 }
 
+/** Pids of `name` processes whose command line mentions `path` (e.g. rpc.statd -P PATH). */
+export function pidsUsing(name: string, path: string, proc = '/proc'): number[] {
+  return pidsOf(name, proc).filter((pid) => {
+    try {
+      return readFileSync(`${proc}/${pid}/cmdline`, 'utf8').split('\0').some((a) => a === path || a.startsWith(`${path}/`));
+    } catch {
+      return false;
+    }
+  });
+}
+
 export const argv = {
   mountControl: () => ['mount', '-t', 'nfsd', 'nfsd', NFSD],
   rpcbind: () => ['rpcbind', '-w'],

@@ -4,8 +4,8 @@
  * under the fenced two-node cluster (promotion, standby failover and failback, data compared by
  * checksum). Run with `bash scripts/test.sh lab`.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Node, crmMon, lab, labExec, labSh, labShOk, waitFor, xpath } from './lab';
+import { describe, expect, it } from 'vitest';
+import { type Node, crmMon, lab, labExec, labSh, labShOk, useLab, waitFor, xpath } from './lab';
 
 const RES = `resource r0 {
   protocol C;
@@ -58,37 +58,18 @@ function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
   return { promoted: on('Promoted'), unpromoted: on('Unpromoted') };
 }
 
-let noLab: string | undefined;
-let failed = false;
-
 describe('drbd-promote on real DRBD 8.4', () => {
-  beforeAll(() => {
-    if (process.env.LAB_REUSE !== '1') lab(['down'], 180);
-    const r = lab(['up'], 900);
-    if (r.status !== 0) {
-      noLab = `the lab did not come up (lab.sh up exited ${r.status}; qemu must run here):\n${r.out}`;
-      return;
-    }
-    for (const n of NODES) {
-      const s = labSh(n, SETUP, [RES], 180);
-      if (s.status !== 0) noLab = `DRBD setup on ${n} failed:\n${s.out}`;
-    }
-    const sync = labSh('node1', SYNC, [], 600);
-    if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) noLab = `initial sync failed:\n${sync.out}`;
-  }, 960_000);
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => {
-      failed = true;
-    });
-    if (noLab) throw new Error(noLab);
+  useLab({
+    setup: () => {
+      for (const n of NODES) {
+        const s = labSh(n, SETUP, [RES], 180);
+        if (s.status !== 0) return `DRBD setup on ${n} failed:\n${s.out}`;
+      }
+      const sync = labSh('node1', SYNC, [], 600);
+      if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) return `initial sync failed:\n${sync.out}`;
+      return undefined;
+    },
   });
-
-  afterAll(() => {
-    if (process.env.LAB_KEEP === '1') return;
-    const r = lab(failed ? ['down', '--show-logs'] : ['down'], 180);
-    if (failed || r.status !== 0) console.log(r.out);
-  }, 240_000);
 
   it('passes ocf-tester on a guest (the peer connected, Secondary)', () => {
     const r = labExec('node1', ['ocf-tester', '-n', 'drbd', '-o', 'drbd_resource=r0', AGENT], 900);

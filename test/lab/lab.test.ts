@@ -10,11 +10,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { crmMon, lab, labDir, labExec, labOk, labSh, labShOk, waitFor, xpath } from './lab';
+import { describe, expect, it } from 'vitest';
+import { crmMon, lab, labDir, labExec, labOk, labSh, labShOk, useLab, waitFor, xpath } from './lab';
 
 const times: Record<string, number> = {};
-let failed = false;
+
 
 const DRBD_RES = `resource r0 {
   protocol C;
@@ -105,40 +105,8 @@ function bootId(node: 'node1' | 'node2'): string {
   return labShOk(node, 'cat /proc/sys/kernel/random/boot_id', [], 30).trim();
 }
 
-// Why the lab is not there, if it is not: every test then fails with it (a failed beforeAll
-// would only mark the tests skipped).
-let noLab: string | undefined;
-
 describe('qemu lab', () => {
-  beforeAll(() => {
-    if (process.getuid?.() !== 0) {
-      noLab = 'the lab needs root (qemu shares the host root, runs vde_switch)';
-      return;
-    }
-    if (process.env.LAB_REUSE !== '1') lab(['down'], 180);
-    const r = lab(['up'], 900);
-    if (r.status !== 0) {
-      noLab = `the lab did not come up (lab.sh up exited ${r.status}; qemu must run here):\n${r.out}`;
-      return;
-    }
-    times.up = r.seconds;
-  }, 960_000);
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => {
-      failed = true;
-    });
-    if (noLab) throw new Error(noLab);
-  });
-
-  afterAll(() => {
-    if (process.env.LAB_KEEP === '1') return;
-    const r = lab(failed ? ['down', '--show-logs'] : ['down'], 180);
-    times.down = r.seconds;
-    console.log(`lab times (s): ${JSON.stringify(times)}`);
-    if (failed || r.status !== 0) console.log(r.out);
-    expect(r.status, r.out).toBe(0);
-  }, 240_000);
+  useLab({ times, timesLabel: 'lab times' });
 
   it('boots Debian 6.1 guests that load DRBD 8.4 and nfsd and see the project binary', () => {
     for (const node of ['node1', 'node2'] as const) {
