@@ -5,18 +5,9 @@
  * checksum). Run with `bash scripts/test.sh lab`.
  */
 import { describe, expect, it } from 'vitest';
-import { type Node, crmMon, lab, labExec, labSh, labShOk, useLab, waitFor, xpath } from './lab';
+import { DRBD_R0, type Node, crmMon, lab, labExec, labSh, labShOk, useLab, waitFor, xpath } from './lab';
 
-const RES = `resource r0 {
-  protocol C;
-  device /dev/drbd0;
-  disk /dev/vda;
-  meta-disk internal;
-  disk { c-plan-ahead 0; resync-rate 200M; }
-  on node1 { address 192.0.2.11:7789; }
-  on node2 { address 192.0.2.12:7789; }
-}
-`;
+const RES = DRBD_R0;
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
 

@@ -11,21 +11,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crmMon, lab, labDir, labExec, labOk, labSh, labShOk, useLab, waitFor, xpath } from './lab';
+import { crmMon, lab, labDir, labExec, labOk, labSh, labShOk, useLab, waitFor, xpath, DRBD_R0 } from './lab';
 
 const times: Record<string, number> = {};
 
 
-const DRBD_RES = `resource r0 {
-  protocol C;
-  device /dev/drbd0;
-  disk /dev/vda;
-  meta-disk internal;
-  disk { c-plan-ahead 0; resync-rate 200M; }
-  on node1 { address 192.0.2.11:7789; }
-  on node2 { address 192.0.2.12:7789; }
-}
-`;
+const DRBD_RES = DRBD_R0;
 
 // $1: the resource file's text. Loads the module, writes the config, creates the metadata, attaches
 // and connects; with $2 = wait, waits (bounded) until the peers are connected.

@@ -16,6 +16,18 @@ export const labDir = process.env.LAB_DIR ?? '/var/tmp/ocfkit-lab';
 
 export type Node = 'node1' | 'node2' | 'client';
 
+/** The lab's DRBD resource: each guest's /dev/vda, replicated over the private link. */
+export const DRBD_R0 = `resource r0 {
+  protocol C;
+  device /dev/drbd0;
+  disk /dev/vda;
+  meta-disk internal;
+  disk { c-plan-ahead 0; resync-rate 200M; }
+  on node1 { address 192.0.2.11:7789; }
+  on node2 { address 192.0.2.12:7789; }
+}
+`;
+
 export interface Result {
   status: number | null;
   stdout: string;
