@@ -104,6 +104,22 @@ const params = {
     shortdesc: 'nfsd threads when this resource starts the server',
     longdesc: 'How many nfsd kernel threads to start when the server is not running.',
   }),
+  nfsv4_lease_time: param.integer({
+    default: 0,
+    min: 0,
+    max: 3600,
+    check: (v) => (v === 0 || v >= 10 ? undefined : 'the kernel takes 10 seconds or more'),
+    shortdesc: 'NFSv4 lease seconds when this resource starts the server (0: the kernel default, 90)',
+    longdesc: 'Written to /proc/fs/nfsd/nfsv4leasetime before nfsd starts. Set it the same on both nodes. A shorter lease lets a failover end sooner: clients renew more often and the grace period that follows a failover (nfsv4_grace_time) can be shorter.',
+  }),
+  nfsv4_grace_time: param.integer({
+    default: 0,
+    min: 0,
+    max: 3600,
+    check: (v) => (v === 0 || v >= 10 ? undefined : 'the kernel takes 10 seconds or more'),
+    shortdesc: 'NFSv4 grace seconds when this resource starts the server (0: the kernel default, the lease time)',
+    longdesc: 'Written to /proc/fs/nfsd/nfsv4gracetime before nfsd starts. After a failover, clients reclaim their opens and locks during the grace period, and new locks wait until it ends: keep it at least the lease time.',
+  }),
 };
 
 type P = typeof params;
@@ -243,6 +259,7 @@ async function ensureServer(ctx: NfsCtx): Promise<boolean> {
     const r = await ctx.run(['systemctl', 'start', 'nfs-server.service'], { timeoutMs: Math.max(5000, ctx.deadline.remaining() - 5000) });
     if (!nfsd.threads()) throw fail.generic(`the NFS server did not start: ${describe(r)}`);
     if (ctx.params.nfs_server_scope) ctx.log.warn('nfs_server_scope is not applied under systemd: set it in nfs-server.service (UTS namespace) instead');
+    if (ctx.params.nfsv4_lease_time || ctx.params.nfsv4_grace_time) ctx.log.warn('nfsv4_lease_time and nfsv4_grace_time are not applied under systemd: set lease-time and grace-time in /etc/nfs.conf instead');
     return true;
   }
   if (!nfsd.controlMounted()) {
@@ -268,6 +285,9 @@ async function ensureServer(ctx: NfsCtx): Promise<boolean> {
     // nfsd's control files take one line: without the newline the write fails with EINVAL.
     writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery\n`);
   }
+  // Like the recovery directory, only writable while nfsd is stopped.
+  if (ctx.params.nfsv4_lease_time) writeFileSync(`${nfsd.NFSD}/nfsv4leasetime`, `${ctx.params.nfsv4_lease_time}\n`);
+  if (ctx.params.nfsv4_grace_time) writeFileSync(`${nfsd.NFSD}/nfsv4gracetime`, `${ctx.params.nfsv4_grace_time}\n`);
   if (nfsd.pidsOf('rpcbind').length === 0) await mustRun(ctx, nfsd.argv.rpcbind(), 'rpcbind');
   if (nfsd.pidsOf('rpc.mountd').length === 0) await mustRun(ctx, nfsd.argv.mountd(), 'rpc.mountd');
   if (nfsd.pidsOf('rpc.statd').length === 0) await mustRun(ctx, nfsd.argv.statd(info ? `${info}/statd` : undefined), 'rpc.statd');

@@ -24,6 +24,7 @@ interface Flags {
   exportOptions?: string;
   fsid?: string;
   infodir?: string;
+  nfsv4LeaseTime?: string;
   fencing?: string;
   fenceOption: string[];
 }
@@ -60,6 +61,7 @@ export function stackFromFlags(f: Flags): Stack {
         export_options: f.exportOptions,
         fsid: f.fsid,
         nfs_shared_infodir: f.infodir,
+        nfsv4_lease_time: f.nfsv4LeaseTime,
       },
     ],
   });
@@ -80,6 +82,7 @@ function withStackOptions(c: Command): Command {
     .option('--export-options <opts>', 'exportfs options', 'rw,sync,no_subtree_check')
     .option('--fsid <fsid>', 'export fsid (default: derived from the resource name)')
     .option('--infodir <dir>', 'NFS client state directory on the DRBD filesystem')
+    .option('--nfsv4-lease-time <secs>', 'NFSv4 lease and grace seconds (default: the kernel\'s 90); shorter makes failovers shorter')
     .option('--fencing <agent|none>', 'fence agent for both nodes, or none (tests only)')
     .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]));
 }

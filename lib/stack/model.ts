@@ -21,6 +21,8 @@ export interface Service {
   readonly export_options: string;
   readonly fsid?: string;
   readonly nfs_shared_infodir?: string;
+  /** NFSv4 lease and grace seconds for the server the export starts (shorter failovers). */
+  readonly nfsv4_lease_time?: number;
 }
 
 export interface Fencing {
@@ -69,6 +71,13 @@ function options(o: unknown, where: string): Record<string, string> {
   return out;
 }
 
+function leaseTime(v: unknown, where: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = typeof v === 'string' && /^\d{1,4}$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 10 || n > 3600) throw new StackError(`${where}: nfsv4_lease_time ${JSON.stringify(v)} is not 10 to 3600 seconds`);
+  return n;
+}
+
 function service(raw: unknown, i: number): Service {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new StackError(`services[${i}] must be an object`);
   const o = raw as Record<string, unknown>;
@@ -102,6 +111,7 @@ function service(raw: unknown, i: number): Service {
     export_options: str(o, 'export_options', where, OPTS, true) ?? 'rw,sync,no_subtree_check',
     fsid: str(o, 'fsid', where, /^(\d{1,10}|root|[0-9a-fA-F-]{32,36})$/, true),
     nfs_shared_infodir: str(o, 'nfs_shared_infodir', where, PATH, true),
+    nfsv4_lease_time: leaseTime(o.nfsv4_lease_time, where),
   };
 }
 

@@ -20,6 +20,7 @@ function serviceSteps(s: Service): Step[] {
     ...(s.nfs_shared_infodir ? [`nfs_shared_infodir=${s.nfs_shared_infodir}`] : []),
     `nfs_server_scope=${s.ip.replace(/:/g, '-')}`,
     `nfs_ip=${s.ip}`,
+    ...(s.nfsv4_lease_time ? [`nfsv4_lease_time=${s.nfsv4_lease_time}`, `nfsv4_grace_time=${s.nfsv4_lease_time}`] : []),
   ];
   return [
     {
@@ -34,7 +35,7 @@ function serviceSteps(s: Service): Step[] {
         'op', 'monitor', 'interval=20s', 'op', 'monitor', 'interval=61s', 'timeout=60s', 'OCF_CHECK_LEVEL=20'),
     },
     {
-      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover.`,
+      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover.${s.nfsv4_lease_time ? ` NFSv4 lease and grace of ${s.nfsv4_lease_time} s (the kernel's default is 90): new locks after a failover wait for the grace period.` : ''}`,
       argv: pcs('resource', 'create', id.export, 'ocf:ocfkit:nfs-export', ...exportParams, 'op', 'monitor', 'interval=10s'),
     },
     {

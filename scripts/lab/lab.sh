@@ -13,6 +13,9 @@
 #                                nodes are online with quorum and fence-lab is started. Idempotent:
 #                                restarts the stack only where it is not running (e.g. after fencing).
 #   lab.sh wait NODE [SECS]      wait until NODE answers commands (after a reboot or a fence)
+#   lab.sh kill NODE             cut NODE's power: SIGKILL its qemu (no shutdown, nothing flushed).
+#                                A fence "reboot" or "on" of a guest whose qemu is gone boots it
+#                                again, as a power switch would; "off" of it succeeds at once.
 #   lab.sh sync-dist             copy the project's dist/ocfkit to the guests (ocf:ocfkit:* in them)
 #   lab.sh status                what runs, and whether each guest answers
 #   lab.sh shell NODE            interactive root shell on NODE's serial console (Ctrl-] leaves)
@@ -192,7 +195,7 @@ build_initramfs() {
 refresh_share() {
   local n
   mkdir -p "$SHARE/bin" "$SHARE/mbox" "$SHARE/fence"/{req,res,tmp} "$SHARE/cluster" "$SHARE/dist" "$SHARE/ocf/ocfkit"
-  for f in stage2 agent fence_ocfkit_lab cluster-node install-dist; do
+  for f in stage2 agent fence_ocfkit_lab cluster-node install-dist drbd-lab bench-monitor nfs-writer; do
     cp "$here/guest/$f" "$SHARE/bin/.$f.tmp"
     mv -f "$SHARE/bin/.$f.tmp" "$SHARE/bin/$f"
   done
@@ -388,7 +391,15 @@ fence_act() {
     [ "$(qmp_status "$target")" != running ] && echo "0 off" || echo "1 $target still running after stop"
     ;;
   on | reboot)
-    [ "$st" = gone ] && { echo "1 $target has no qemu"; return; }
+    if [ "$st" = gone ]; then
+      # Power back on: a fresh qemu with the same disk (the guest boots from scratch).
+      if (start_guest "$target") >/dev/null 2>&1 && qemu_pid "$target" >/dev/null; then
+        echo "0 on (its qemu was gone: started again)"
+      else
+        echo "1 $target has no qemu and a new one did not start"
+      fi
+      return
+    fi
     rm -f "$SHARE/mbox/$target/boot"
     qmp "$target" system_reset cont >/dev/null
     [ "$(qmp_status "$target")" = running ] && echo "0 on" || echo "1 $target is not running after reset"
@@ -679,6 +690,18 @@ cmd_status() {
   echo "fence helper: $(live_pid "$RUN/fence-helper.pid" fence-helper || echo 'not running')"
 }
 
+cmd_kill() {
+  local node=${1:-} pid i
+  [ -n "$node" ] || usage
+  known_node "$node"
+  pid=$(qemu_pid "$node") || die "$node is not running"
+  kill -9 "$pid"
+  for i in $(seq 1 50); do qemu_pid "$node" >/dev/null || break; sleep 0.1; done
+  qemu_pid "$node" >/dev/null && die "$node's qemu ($pid) survived SIGKILL"
+  rm -f "$SHARE/mbox/$node/boot"
+  say "$node: power cut (qemu $pid killed)"
+}
+
 cmd_shell() {
   local node=${1:-}
   [ -n "$node" ] || usage
@@ -737,6 +760,7 @@ main() {
     sync_dist
     ;;
   status) cmd_status ;;
+  kill) cmd_kill "$@" ;;
   shell) cmd_shell "$@" ;;
   logs) collect_logs "${1:-$LOGS/$(date +%Y%m%d-%H%M%S)}" ;;
   bench-up) cmd_bench_up "$@" ;;

@@ -19,6 +19,7 @@ const service = (name: string, n: number) => ({
   nic: 'eth0',
   clients: ['192.0.2.0/24', 'fd00::/64'],
   nfs_shared_infodir: `/srv/${name}/.nfs-state`,
+  nfsv4_lease_time: 10 + n,
 });
 function config(name: string, stack: object): string {
   const f = join(work, `${name}.json`);
@@ -68,6 +69,8 @@ describe('ocfkit stack plan', () => {
     ['--export-options', 'rw, sync', /export_options .* is not valid/],
     ['--fsid', 'mine', /fsid .* is not valid/],
     ['--infodir', '../state', /nfs_shared_infodir .* is not valid/],
+    ['--nfsv4-lease-time', '5', /nfsv4_lease_time "5" is not 10 to 3600 seconds/],
+    ['--nfsv4-lease-time', '10;reboot', /nfsv4_lease_time .* is not 10 to 3600 seconds/],
     ['--fencing', 'reboot-it', /fencing: agent .* is not valid/],
   ];
   it.each(hostile.map(([flag, value, why]) => ({ flag, value, why })))('$flag $value → refused', ({ flag, value, why }) => {
@@ -98,6 +101,7 @@ describe('ocfkit stack apply, check, simulate', () => {
     const a = ocfkit('stack', 'apply', '--config', cfg, '--cib', cib);
     expect(a.status, a.stderr).toBe(0);
     expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
+    expect(readFileSync(cib, 'utf8')).toMatch(/name="nfsv4_grace_time" value="11"/);
     const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
     expect(c.status, c.stdout + c.stderr).toBe(0);
     expect(c.stdout).toContain('checked: clean');

@@ -4,40 +4,43 @@
  * under the fenced two-node cluster (promotion, standby failover and failback, data compared by
  * checksum). Run with `bash scripts/test.sh lab`.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DRBD_R0, type Node, crmMon, lab, labExec, labSh, labShOk, useLab, waitFor, xpath } from './lab';
+import { type ProcDrbdMinor, parseProcDrbd } from '../../lib/drbd';
+import { DRBD_LAB, type Node, crmMon, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
 
-const RES = DRBD_R0;
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
 
-// $1: the resource file. Fresh metadata, up, and (bounded) wait for the peer.
-const SETUP = `set -eu
-modprobe drbd
-printf '%s' "$1" >/etc/drbd.d/r0.res
-drbdadm down r0 2>/dev/null || true
-drbdadm create-md --force r0 >/dev/null 2>&1
-drbdadm up r0
-for _ in $(seq 1 120); do [ "$(drbdadm cstate r0)" = Connected ] && break; sleep 0.5; done
-drbdadm cstate r0`;
-// node1: the initial sync, then Secondary on both, as a freshly set-up pair is handed to Pacemaker.
-const SYNC = `set -eu
-drbdadm primary --force r0
-for _ in $(seq 1 600); do [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ] && break; sleep 0.5; done
-drbdadm secondary r0
-drbdadm dstate r0`;
 // $1: seed. Writes 4 MiB of data derived from the seed straight to the device; prints its checksum.
 const WRITE = `set -eu
 head -c 4194304 /dev/urandom >/tmp/blk.$1
 dd if=/tmp/blk.$1 of=/dev/drbd0 bs=1M count=4 oflag=direct status=none
 sha256sum </tmp/blk.$1 | cut -d' ' -f1`;
-const READ = `set -eu
+// On the Primary (8.4 refuses to open the device of a Secondary).
+const READ = `set -eu -o pipefail
 dd if=/dev/drbd0 bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1`;
 
 function agent(node: Node, action: string, timeoutS = 120) {
   const r = labExec(node, ['env', 'OCF_ROOT=/usr/lib/ocf', 'OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'OCF_RESKEY_CRM_meta_timeout=60000', AGENT, action], timeoutS);
   return { ...r, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1] };
 }
+
+/**
+ * /proc/drbd on NODE, read through the agent's own parser; minor 0's line. With
+ * LAB_CAPTURE_SAMPLES=1 the text is also saved as test/samples/drbd/lab-84-NAME.txt (the unit
+ * tests' captured samples come from here).
+ */
+function procDrbd(node: Node, name: string, file = '/proc/drbd'): ProcDrbdMinor {
+  const text = labShOk(node, 'cat "$1"', [file], 30);
+  const p = parseProcDrbd(text);
+  expect(p.version, text).toMatch(/^8\.4\./);
+  if (process.env.LAB_CAPTURE_SAMPLES === '1') writeFileSync(join(root, 'test', 'samples', 'drbd', `lab-84-${name}.txt`), text);
+  return p.minors.get(0) ?? { minor: 0, cs: 'Unconfigured', role: 'Unconfigured', peerRole: 'Unknown', disk: 'Diskless', peerDisk: 'DUnknown' };
+}
+
+const cstate = (n: Node) => labShOk(n, 'drbdadm cstate r0', [], 30).trim();
 
 /** Where the clone is promoted and unpromoted, from crm_mon's XML. */
 function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
@@ -53,13 +56,25 @@ describe('drbd-promote on real DRBD 8.4', () => {
   useLab({
     setup: () => {
       for (const n of NODES) {
-        const s = labSh(n, SETUP, [RES], 180);
+        const s = labExec(n, ['bash', DRBD_LAB, 'setup'], 180);
         if (s.status !== 0) return `DRBD setup on ${n} failed:\n${s.out}`;
       }
-      const sync = labSh('node1', SYNC, [], 600);
+      const sync = labExec('node1', ['bash', DRBD_LAB, 'sync', '/tmp/proc-drbd.sync'], 600);
       if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) return `initial sync failed:\n${sync.out}`;
       return undefined;
     },
+  });
+
+  it('the agent reads /proc/drbd of the real module in each state it meets here', () => {
+    const syncing = procDrbd('node1', 'sync-start', '/tmp/proc-drbd.sync');
+    // The forced promotion starts a full sync (bitmap exchange, then SyncSource); it may be over.
+    expect(syncing.cs).toMatch(/^(WFBitMapS|WFSyncUUID|SyncSource|PausedSyncS|Connected)$/);
+    expect(syncing.role).toBe('Primary');
+    expect(procDrbd('node1', 'connected-secondary')).toMatchObject({ cs: 'Connected', role: 'Secondary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate' });
+    const v = labShOk('node1', 'drbdadm --version', [], 30);
+    if (process.env.LAB_CAPTURE_SAMPLES === '1') writeFileSync(join(root, 'test', 'samples', 'drbd', 'lab-84-drbdadm-version.txt'), v);
+    // drbd-utils 9.22 names the 8.4 module's version only as a code (0x08040b: 8.4.11).
+    expect(v).toMatch(/^DRBD_KERNEL_VERSION_CODE=0x0804/m);
   });
 
   it('passes ocf-tester on a guest (the peer connected, Secondary)', () => {
@@ -75,6 +90,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
     expect(agent('node1', 'monitor').status).toBe(0);
     expect(agent('node1', 'promote').status).toBe(0);
     expect(agent('node1', 'monitor').status).toBe(8);
+    expect(procDrbd('node1', 'connected-primary')).toMatchObject({ cs: 'Connected', role: 'Primary', peerRole: 'Secondary' });
     expect(agent('node1', 'demote').status).toBe(0);
   });
 
@@ -97,6 +113,8 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // node2 alone (node1 down), with its data marked Outdated: DRBD refuses, and so does the agent.
     expect(agent('node1', 'stop').status).toBe(0);
     labShOk('node2', 'drbdadm down r0; drbdadm outdate r0; drbdadm up r0; drbdadm dstate r0', [], 120);
+    expect(procDrbd('node2', 'outdated-alone')).toMatchObject({ cs: 'WFConnection', role: 'Secondary', disk: 'Outdated', peerDisk: 'DUnknown' });
+    expect(procDrbd('node1', 'down').cs).toBe('Unconfigured');
     const p = agent('node2', 'promote', 180);
     expect(p.status).toBe(1);
     expect(p.reason).toContain('refusing to promote r0 to Primary without access to UpToDate data');
@@ -104,6 +122,52 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // Back to a connected, UpToDate pair: node1 brings its good data, node2 resyncs from it.
     expect(agent('node1', 'start').status).toBe(0);
     waitFor('node2 to resync', 300, () => labShOk('node2', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
+    for (const n of NODES) expect(agent(n, 'stop').status).toBe(0);
+  });
+
+  it('replication link cut, both forced Primary: monitor reports it, then StandAlone; nothing is discarded', () => {
+    for (const n of NODES) expect(agent(n, 'start').status).toBe(0);
+    waitFor('UpToDate on both, connected', 300, () => labShOk('node1', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate' && cstate('node1') === 'Connected');
+    const sums: Partial<Record<Node, string>> = {};
+    try {
+      for (const n of NODES) labShOk(n, 'ip link set eth0 down', [], 30);
+      // DRBD notices the dead link through its ping timeout (ping-int 10 s by default).
+      for (const n of NODES) waitFor(`${n} to lose the peer`, 120, () => cstate(n) !== 'Connected');
+      for (const n of NODES) {
+        labShOk(n, 'drbdadm primary --force r0', [], 60);
+        sums[n] = labShOk(n, WRITE, [`sb-${n}`], 120).trim();
+        const m = agent(n, 'monitor');
+        expect(m.status).toBe(8);
+        expect(m.reason).toMatch(/replication link of r0 is down \((Connecting|NetworkFailure|Unconnected|Timeout|BrokenPipe)\)/);
+      }
+    } finally {
+      for (const n of NODES) labSh(n, 'ip link set eth0 up', [], 30);
+    }
+    // Back on the wire: DRBD finds two diverged Primaries, and drops the connection (at least one
+    // side StandAlone; the other may still wait for a connection that will be refused).
+    const states = waitFor('split brain detected', 180, () => {
+      const c = NODES.map(cstate);
+      return c.includes('StandAlone') && !c.includes('Connected') && !c.some((x) => x.startsWith('Sync')) ? c : undefined;
+    });
+    const alone = NODES[states.indexOf('StandAlone')]!;
+    expect(procDrbd(alone, 'standalone-primary')).toMatchObject({ cs: 'StandAlone', role: 'Primary', disk: 'UpToDate', peerDisk: 'DUnknown' });
+    expect(labShOk(alone, 'dmesg', [], 30)).toMatch(/Split-Brain detected/);
+    for (const n of NODES) {
+      const m = agent(n, 'monitor');
+      expect(m.status).toBe(8);
+      expect(m.reason).toMatch(/StandAlone|is down/);
+      // Nothing discarded: each side still has what it wrote.
+      expect(labShOk(n, READ, [], 120).trim()).toBe(sums[n]);
+    }
+    expect(agent(alone, 'monitor').reason).toContain('is StandAlone: DRBD will not reconnect by itself');
+    // The operator's recovery: node2 gives up its changes, node1's copy wins.
+    labShOk('node2', 'drbdadm secondary r0 && drbdadm disconnect r0; drbdadm connect --discard-my-data r0', [], 60);
+    labShOk('node1', 'drbdadm disconnect r0; drbdadm connect r0', [], 60);
+    waitFor('node2 resynced from node1', 300, () => labShOk('node2', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate' && cstate('node2') === 'Connected');
+    expect(agent('node1', 'demote').status).toBe(0);
+    expect(agent('node2', 'promote').status).toBe(0);
+    expect(labShOk('node2', READ, [], 120).trim()).toBe(sums.node1);
+    expect(agent('node2', 'demote').status).toBe(0);
     for (const n of NODES) expect(agent(n, 'stop').status).toBe(0);
   });
 
@@ -150,5 +214,30 @@ describe('drbd-promote on real DRBD 8.4', () => {
     waitFor(`${other} UpToDate`, 300, () => labShOk(other, 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
     const score = labShOk(now, 'crm_attribute -N "$1" -n master-drbd -l reboot -G -q', [other], 60).trim();
     expect(['1000', '10000']).toContain(score);
+  });
+
+  it('the promoted guest killed (qemu gone): fenced, the survivor promoted with the data; the node returns and resyncs', () => {
+    const before = roles('node1');
+    expect(before.promoted.length).toBe(1);
+    const p = before.promoted[0] as Node;
+    const q = (p === 'node1' ? 'node2' : 'node1') as Node;
+    const sum = labShOk(p, WRITE, ['kill'], 120).trim();
+    labOk(['kill', p], 60);
+    waitFor(`${q} promoted after ${p} died`, 600, () => {
+      const r = roles(q);
+      return r.promoted.length === 1 && r.promoted[0] === q ? r : undefined;
+    }, 5);
+    expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
+    // Pacemaker fenced the dead node (reboot), and the lab's power switch started it again.
+    expect(readFileSync(join(labDir, 'run', 'fence-helper.log'), 'utf8')).toMatch(new RegExp(`asked reboot ${p} -> 0 on`));
+    labOk(['wait', p, '300'], 360);
+    expect(labExec(p, ['bash', DRBD_LAB, 'config'], 60).status).toBe(0);
+    labOk(['cluster'], 900);
+    waitFor(`${p} back as Unpromoted`, 600, () => {
+      const r = roles(q);
+      return r.promoted[0] === q && r.unpromoted.includes(p) ? r : undefined;
+    }, 5);
+    waitFor(`${p} resynced`, 300, () => labShOk(p, 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
+    expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
   });
 });

@@ -11,24 +11,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crmMon, lab, labDir, labExec, labOk, labSh, labShOk, useLab, waitFor, xpath, DRBD_R0 } from './lab';
+import { DRBD_LAB, crmMon, lab, labDir, labExec, labOk, labSh, labShOk, useLab, waitFor, xpath } from './lab';
 
 const times: Record<string, number> = {};
 
-
-const DRBD_RES = DRBD_R0;
-
-// $1: the resource file's text. Loads the module, writes the config, creates the metadata, attaches
-// and connects; with $2 = wait, waits (bounded) until the peers are connected.
-const DRBD_UP = `set -eu
-modprobe drbd
-printf '%s' "$1" >/etc/drbd.d/r0.res
-drbdadm create-md --force r0
-drbdadm up r0
-if [ "$2" = wait ]; then
-  for _ in $(seq 1 120); do [ "$(drbdadm cstate r0)" = Connected ] && break; sleep 0.5; done
-fi
-echo "cstate=$(drbdadm cstate r0)"`;
 
 // node1: force primary, wait for the initial sync, make a filesystem, write a file, demote.
 const DRBD_WRITE = `set -eu
@@ -137,11 +123,11 @@ ip -br addr show eth0`,
   it('DRBD replicates a file from node1 to node2 across a role switch', () => {
     const t0 = Date.now();
     // One after another (this test is synchronous); the second waits for the connection.
-    const up1 = labSh('node1', DRBD_UP, [DRBD_RES, 'nowait'], 180);
+    const up1 = labExec('node1', ['bash', DRBD_LAB, 'setup', 'nowait'], 180);
     expect(up1.status, up1.out).toBe(0);
-    const up2 = labSh('node2', DRBD_UP, [DRBD_RES, 'wait'], 180);
+    const up2 = labExec('node2', ['bash', DRBD_LAB, 'setup'], 180);
     expect(up2.status, up2.out).toBe(0);
-    expect(field(up2.stdout, 'cstate')).toBe('Connected');
+    expect(up2.stdout.trim()).toBe('Connected');
     const w = labShOk('node1', DRBD_WRITE, [], 600);
     expect(field(w, 'role')).toBe('Secondary/Secondary');
     times.drbd_sync = Number(field(w, 'sync_s'));

@@ -16,17 +16,8 @@ export const labDir = process.env.LAB_DIR ?? '/var/tmp/ocfkit-lab';
 
 export type Node = 'node1' | 'node2' | 'client';
 
-/** The lab's DRBD resource: each guest's /dev/vda, replicated over the private link. */
-export const DRBD_R0 = `resource r0 {
-  protocol C;
-  device /dev/drbd0;
-  disk /dev/vda;
-  meta-disk internal;
-  disk { c-plan-ahead 0; resync-rate 200M; }
-  on node1 { address 192.0.2.11:7789; }
-  on node2 { address 192.0.2.12:7789; }
-}
-`;
+/** The guest script that configures, creates and syncs the lab's DRBD resource r0 (scripts/lab/guest/drbd-lab). */
+export const DRBD_LAB = '/lab/bin/drbd-lab';
 
 export interface Result {
   status: number | null;
@@ -149,10 +140,11 @@ export function waitFor<T>(what: string, timeoutS: number, fn: () => T | undefin
  * The hooks every lab test file needs: the lab brought up from a clean state before the tests
  * (then `setup`, which returns a reason when the file's own preparation failed), every test failing
  * with the reason when the lab is not there (a failed beforeAll would only skip them), and the lab
- * taken down afterwards, with the guests' console tails after a failure. LAB_REUSE=1 skips the
+ * taken down afterwards, with the guests' console tails after a failure. `client` adds the third,
+ * small guest. LAB_REUSE=1 skips the
  * initial down; LAB_KEEP=1 leaves the lab up.
  */
-export function useLab(opts: { setup?: () => string | undefined; times?: Record<string, number>; timesLabel?: string } = {}): { times: Record<string, number> } {
+export function useLab(opts: { setup?: () => string | undefined; times?: Record<string, number>; timesLabel?: string; client?: boolean } = {}): { times: Record<string, number> } {
   const times = opts.times ?? {};
   let noLab: string | undefined;
   let failed = false;
@@ -162,7 +154,7 @@ export function useLab(opts: { setup?: () => string | undefined; times?: Record<
       return;
     }
     if (process.env.LAB_REUSE !== '1') lab(['down'], 180);
-    const r = lab(['up'], 900);
+    const r = lab(opts.client ? ['up', '--client'] : ['up'], 900);
     if (r.status !== 0) {
       noLab = `the lab did not come up (lab.sh up exited ${r.status}; qemu must run here):\n${r.out}`;
       return;

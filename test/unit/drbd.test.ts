@@ -97,6 +97,49 @@ describe('DRBD 8.4 /proc/drbd', () => {
   });
 });
 
+describe('DRBD 8.4 captured in the lab (Debian 6.1 kernel, drbd-utils 9.22)', () => {
+  const lab = (state: string) => {
+    const p = parseProcDrbd(sample(`lab-84-${state}.txt`));
+    expect(p.version).toBe('8.4.11');
+    return p;
+  };
+  const r0 = (state: string) => resourceFrom84('r0', lab(state), [0]);
+
+  it('reads every state the lab tests pass through', () => {
+    expect(lab('sync-start').minors.get(0)).toEqual({ minor: 0, cs: 'WFBitMapS', role: 'Primary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'Inconsistent' });
+    expect(lab('connected-secondary').minors.get(0)).toEqual({ minor: 0, cs: 'Connected', role: 'Secondary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate' });
+    expect(lab('connected-primary').minors.get(0)).toMatchObject({ cs: 'Connected', role: 'Primary', peerRole: 'Secondary' });
+    expect(lab('outdated-alone').minors.get(0)).toMatchObject({ cs: 'WFConnection', role: 'Secondary', peerRole: 'Unknown', disk: 'Outdated', peerDisk: 'DUnknown' });
+    // StandAlone has no protocol letter: two blanks before the flags.
+    expect(lab('standalone-primary').minors.get(0)).toMatchObject({ cs: 'StandAlone', role: 'Primary', disk: 'UpToDate', peerDisk: 'DUnknown' });
+    expect(lab('down').minors.size).toBe(0);
+  });
+
+  it('maps them to resource states, scores and problems', () => {
+    expect(r0('down').role).toBe('Unconfigured');
+    expect(promotionScore(r0('down'), T)).toMatchObject({ kind: 'remove' });
+    expect(promotionScore(r0('connected-secondary'), T)).toMatchObject({ kind: 'set', score: 10000 });
+    expect(replicationProblem(r0('connected-secondary'))).toBeUndefined();
+    expect(promotionScore(r0('connected-primary'), T)).toMatchObject({ kind: 'set', score: 10000 });
+    // Bitmap exchange before a sync counts as connected, replicating.
+    expect(r0('sync-start').connections[0]).toMatchObject({ connection: 'Connected' });
+    expect(r0('sync-start').connections[0]!.peerDevices[0]).toMatchObject({ replication: 'WFBitMapS', peerDisk: 'Inconsistent' });
+    const outdated = r0('outdated-alone');
+    expect(outdated.connections[0]).toMatchObject({ connection: 'Connecting' });
+    expect(promotionScore(outdated, T)).toMatchObject({ kind: 'remove' });
+    expect(replicationProblem(outdated)).toContain('is down (Connecting)');
+    expect(replicationProblem(r0('standalone-primary'))).toContain('is StandAlone');
+  });
+
+  it('drbdadm --version of drbd-utils 9.22 with the 8.4 module: the kernel version only as a code', () => {
+    const v = parseDrbdadmVersion(sample('lab-84-drbdadm-version.txt'));
+    expect(v.DRBDADM_VERSION).toBe('9.22.0');
+    expect(v.DRBD_KERNEL_VERSION_CODE).toBe('0x08040b');
+    expect(v.DRBD_KERNEL_VERSION).toBeUndefined();
+    expect(v.DRBDADM_BUILDTAG).toContain('reproducible build, 2023-01-09');
+  });
+});
+
 const T: ScoreTable = parseScores('0 10 1000 10000')!;
 
 describe('promotion score table', () => {

@@ -1,0 +1,135 @@
+// The lab-monitor part: monitor latency of drbd-promote against ocf:linbit:drbd (the same DRBD 8.4
+// resource, Unpromoted and Promoted) and of nfs-export against ocf:heartbeat:exportfs (the same
+// export, with the kernel NFS server) inside a qemu lab guest. The calls are timed in the guest
+// (scripts/lab/guest/bench-monitor), interleaved in an order drawn per round, so the host's mailbox
+// round trip is not in the numbers. TCG guests are slow: compare the ratio, not the milliseconds,
+// with the host parts.
+//
+// BENCH_ROUNDS / BENCH_WARMUP as for the other parts; BENCH_LAB_KEEP=1 leaves the lab up.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as lib from './lib.ts';
+import type { OuterCtx } from './vip.ts';
+
+const LAB = join(lib.REPO, 'scripts', 'lab', 'lab.sh');
+const OURS = '/usr/lib/ocf/resource.d/ocfkit';
+const REFS = { drbd: '/usr/lib/ocf/resource.d/linbit/drbd', exportfs: '/usr/lib/ocf/resource.d/heartbeat/exportfs' };
+
+export function missing(): string[] {
+  const out: string[] = [];
+  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) out.push('missing qemu-system-x86_64 (bash scripts/lab/deps.sh installs the lab)');
+  for (const r of Object.values(REFS)) if (!existsSync(r)) out.push(`missing the reference agent ${r} (bash scripts/lab/deps.sh)`);
+  if (!existsSync(join(lib.REPO, 'dist', 'ocfkit'))) out.push('missing dist/ocfkit (npm run build)');
+  return out;
+}
+
+function labSh(args: string[], timeoutS = 600): string {
+  const r = spawnSync('bash', [LAB, ...args], { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new lib.BenchFailure(`lab.sh ${args.slice(0, 4).join(' ')} … exited ${r.status}:\n${r.stdout ?? ''}${r.stderr ?? ''}`);
+  return r.stdout;
+}
+
+function guest(node: string, script: string, args: string[] = [], timeoutS = 300): string {
+  return labSh(['exec', '-t', String(timeoutS), node, 'bash', '-c', script, 'bench', ...args], timeoutS + 60);
+}
+
+interface Unit {
+  name: string;
+  ours: string;
+  ref: string;
+  refName: string;
+  expect: number;
+  env: string[];
+}
+
+interface Row {
+  unit: string;
+  reference: string;
+  ours: ReturnType<typeof lib.stats>;
+  ref: ReturnType<typeof lib.stats>;
+  ratioMedian: number;
+  ratioPairedMedian: number;
+}
+
+/** Runs one unit in the guest; returns the per-round microseconds of each side. */
+function measure(node: string, u: Unit, rounds: number, warmup: number): { a: number[]; b: number[] } {
+  const out = labSh(['exec', '-t', '1800', node, 'bash', '/lab/bin/bench-monitor', String(rounds), String(warmup), 'monitor', u.ours, u.ref, ...u.env], 1900);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^([AB]) (\d+) (\d+)$/.exec(line);
+    if (!m) continue;
+    if (Number(m[3]) !== u.expect) throw new lib.BenchFailure(`${u.name}: ${m[1] === 'A' ? 'ocfkit' : u.refName} monitor exited ${m[3]}, expected ${u.expect}`);
+    (m[1] === 'A' ? a : b).push(Number(m[2]) / 1000);
+  }
+  if (a.length !== rounds || b.length !== rounds) throw new lib.BenchFailure(`${u.name}: expected ${rounds} samples a side, got ${a.length}/${b.length}:\n${out}`);
+  return { a, b };
+}
+
+// On node1 after the pair is synced: a CIB file with this node for both agents' score writes (no
+// cluster is running; CIB_file keeps the cluster's own state out of the numbers).
+const CIB = `set -eu
+cibadmin --empty >/tmp/bench-cib.xml
+CIB_file=/tmp/bench-cib.xml cibadmin -C -o nodes -X '<node id="1" uname="node1"/>'`;
+// On node1, Primary: a filesystem on the DRBD device for the export.
+const FS = `set -eu
+mkfs.ext4 -q -F /dev/drbd0
+mkdir -p /srv/nfs
+mount /dev/drbd0 /srv/nfs`;
+
+export async function outer(ctx: OuterCtx): Promise<number> {
+  const keep = process.env.BENCH_LAB_KEEP === '1';
+  labSh(['down'], 180);
+  const down = ctx.session.defer('lab', () => {
+    if (!keep) spawnSync('bash', [LAB, 'down'], { stdio: 'ignore', timeout: 180_000 });
+  });
+  const rows: Row[] = [];
+  try {
+    labSh(['up'], 900);
+    for (const n of ['node1', 'node2']) guest(n, 'bash /lab/bin/drbd-lab setup', [], 180);
+    guest('node1', 'bash /lab/bin/drbd-lab sync', [], 600);
+    guest('node1', CIB, [], 60);
+    const drbdEnv = ['OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'CIB_file=/tmp/bench-cib.xml', 'OCF_RESKEY_CRM_meta_timeout=20000', 'OCF_RESKEY_CRM_meta_notify=true', 'OCF_RESKEY_CRM_meta_clone_max=2', 'OCF_RESKEY_CRM_meta_clone_node_max=1', 'OCF_RESKEY_CRM_meta_promoted_max=1', 'OCF_RESKEY_CRM_meta_master_max=1', 'OCF_RESKEY_CRM_meta_promoted_node_max=1', 'OCF_RESKEY_CRM_meta_master_node_max=1'];
+    const units: Array<Unit & { before?: string }> = [
+      { name: 'drbd monitor, Unpromoted', ours: `${OURS}/drbd-promote`, ref: REFS.drbd, refName: 'linbit drbd', expect: 0, env: drbdEnv },
+      { name: 'drbd monitor, Promoted', ours: `${OURS}/drbd-promote`, ref: REFS.drbd, refName: 'linbit drbd', expect: 8, env: drbdEnv, before: 'drbdadm primary r0' },
+      {
+        name: 'export monitor',
+        ours: `${OURS}/nfs-export`,
+        ref: REFS.exportfs,
+        refName: 'exportfs',
+        expect: 0,
+        env: ['OCF_RESOURCE_INSTANCE=nfs', 'OCF_RESKEY_directory=/srv/nfs', 'OCF_RESKEY_clientspec=192.0.2.0/24', 'OCF_RESKEY_options=rw,sync,no_subtree_check', 'OCF_RESKEY_fsid=1', 'OCF_RESKEY_CRM_meta_timeout=20000'],
+        before: `${FS}\nenv OCF_ROOT=/usr/lib/ocf "$@" ${OURS}/nfs-export start`,
+      },
+    ];
+    for (const u of units) {
+      if (u.before) guest('node1', u.before, u.env, 300);
+      process.stdout.write(`bench: ${u.name}: ${ctx.rounds} rounds (+${ctx.warmup} warm-up), ocfkit and ${u.refName} interleaved, in node1\n`);
+      const { a, b } = measure('node1', u, ctx.rounds, ctx.warmup);
+      const c = lib.compare(a, b);
+      rows.push({ unit: u.name, reference: u.refName, ours: c.s, ref: lib.stats(b), ratioMedian: lib.round3(c.s.median / lib.stats(b).median), ratioPairedMedian: Number(c.entry.ratioPairedMedian) });
+    }
+    guest('node1', `env OCF_ROOT=/usr/lib/ocf "$@" ${OURS}/nfs-export stop; umount /srv/nfs; drbdadm secondary r0`, units[2]!.env, 300);
+  } finally {
+    down();
+  }
+  const date = new Date().toISOString();
+  process.stdout.write(
+    `\nocfkit bench: lab-monitor — ${ctx.rounds} rounds, node1 of the qemu lab (TCG, DRBD 8.4, kernel nfsd); ms per call\n\n` +
+      lib.table(
+        ['monitor', 'reference', 'ocfkit med', 'ref med', 'ratio', 'paired', 'target ≤ 1.0'],
+        rows.map((r) => [r.unit, r.reference, lib.fmt(r.ours.median), lib.fmt(r.ref.median), lib.fmt(r.ratioMedian, 2), lib.fmt(r.ratioPairedMedian, 2), r.ratioMedian <= 1 ? 'met' : 'NOT met']),
+        2,
+      ) +
+      '\n',
+  );
+  const file = lib.writeResults('lab-monitor', date, { meta: { date, rounds: ctx.rounds, warmup: ctx.warmup }, rows });
+  process.stdout.write(`raw numbers: ${file}\n`);
+  return 0;
+}
+
+export async function inner(): Promise<void> {
+  // Everything is timed inside the guest; nothing runs in a namespace of the bench's own.
+}
