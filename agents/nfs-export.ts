@@ -285,6 +285,7 @@ async function ensureServer(ctx: NfsCtx): Promise<boolean> {
     // nfsd's control files take one line: without the newline the write fails with EINVAL.
     writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery\n`);
   }
+  if (info) await ensureClientTracking(ctx, info);
   // Like the recovery directory, only writable while nfsd is stopped.
   if (ctx.params.nfsv4_lease_time) writeFileSync(`${nfsd.NFSD}/nfsv4leasetime`, `${ctx.params.nfsv4_lease_time}\n`);
   if (ctx.params.nfsv4_grace_time) writeFileSync(`${nfsd.NFSD}/nfsv4gracetime`, `${ctx.params.nfsv4_grace_time}\n`);
@@ -299,6 +300,36 @@ async function ensureServer(ctx: NfsCtx): Promise<boolean> {
   if (notify.code !== 0) ctx.log.warn(`sm-notify: ${describe(notify)}`);
   ctx.log.info(`started the kernel NFS server (${ctx.params.nfsd_threads} threads${scope ? `, scope ${scope}` : ''}${info ? `, state in ${info}` : ''})`);
   return true;
+}
+
+/**
+ * NFSv4 clients can reclaim their opens and locks on the other node only if that node's nfsd knows
+ * them. The kernel asks nfsdcld first, then the nfsdcltrack helper (whose database is local, in
+ * /var/lib/nfs), and reads nfsv4recoverydir only when both fail: so nfsdcld runs with its
+ * database in the shared directory, started before nfsd.
+ */
+async function ensureClientTracking(ctx: NfsCtx, info: string): Promise<void> {
+  const storage = `${info}/nfsdcld`;
+  if (nfsd.pidsOf('nfsdcld').length > 0) {
+    if (nfsd.pidsUsing('nfsdcld', storage).length === 0) {
+      ctx.log.warn(`nfsdcld already runs with its database elsewhere: NFSv4 clients will not be able to reclaim their locks on the other node (stop it, or give it -s ${storage})`);
+    }
+    return;
+  }
+  if (!ctx.haveBinary('nfsdcld')) {
+    ctx.log.warn('nfsdcld is not installed: the kernel tracks NFSv4 clients with nfsdcltrack in /var/lib/nfs, which the other node does not see, so clients cannot reclaim their locks after a failover');
+    return;
+  }
+  let pipefs = readMountinfo().find((m) => m.fstype === 'rpc_pipefs')?.target;
+  if (!pipefs) {
+    mkdirSync(nfsd.PIPEFS, { recursive: true });
+    const m = await ctx.run(nfsd.argv.mountPipefs(nfsd.PIPEFS), { timeoutMs: 10_000 });
+    if (m.code !== 0) throw fail.generic(`mounting rpc_pipefs on ${nfsd.PIPEFS} (nfsdcld needs it): ${describe(m)}`);
+    pipefs = nfsd.PIPEFS;
+  }
+  const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', storage], { timeoutMs: 10_000 });
+  if (mk.code !== 0) throw fail.generic(`cannot prepare ${storage}: ${describe(mk)}`);
+  await mustRun(ctx, nfsd.argv.nfsdcld(pipefs, storage), 'nfsdcld');
 }
 
 async function mustRun(ctx: NfsCtx, argv: string[], what: string): Promise<void> {
@@ -398,15 +429,16 @@ async function stop(ctx: NfsCtx) {
 }
 
 /**
- * rpc.statd (and a sm-notify still retrying in the background) started with their state on the
+ * rpc.statd, nfsdcld (and a sm-notify still retrying in the background) started with their state on the
  * shared filesystem keep it busy: end them, or the unmount that follows this stop fails.
  */
 async function releaseInfodir(ctx: NfsCtx): Promise<void> {
   const info = ctx.params.nfs_shared_infodir;
   if (!info) return;
-  const users = () => [...nfsd.pidsUsing('rpc.statd', `${info}/statd`), ...nfsd.pidsUsing('sm-notify', `${info}/statd`)];
+  const users = () => [...nfsd.pidsUsing('rpc.statd', `${info}/statd`), ...nfsd.pidsUsing('sm-notify', `${info}/statd`), ...nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`)];
   const first = users();
   if (first.length === 0) return;
+  const hadCld = nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`).length > 0;
   for (const pid of first) {
     try {
       process.kill(pid, 'SIGTERM');
@@ -415,7 +447,7 @@ async function releaseInfodir(ctx: NfsCtx): Promise<void> {
     }
   }
   const left = await ctx.deadline
-    .poll('waiting for rpc.statd and sm-notify to exit', 100, async () => (users().length === 0 ? true : undefined), 5000)
+    .poll('waiting for rpc.statd, nfsdcld and sm-notify to exit', 100, async () => (users().length === 0 ? true : undefined), 5000)
     .then(() => [] as number[])
     .catch(() => users());
   for (const pid of left) {
@@ -425,7 +457,8 @@ async function releaseInfodir(ctx: NfsCtx): Promise<void> {
       // gone
     }
   }
-  ctx.log.info(`ended rpc.statd/sm-notify using ${info} (pids ${first.join(' ')}) so the shared filesystem can be unmounted`);
+  ctx.log.info(`ended rpc.statd/nfsdcld/sm-notify using ${info} (pids ${first.join(' ')}) so the shared filesystem can be unmounted`);
+  if (hadCld && nfsd.threads()) ctx.log.warn(`nfsd keeps running for other exports, without nfsdcld: NFSv4 clients new to it are not recorded until it restarts`);
 }
 
 export const nfsExport = defineAgent({

@@ -61,7 +61,13 @@ export function pidsUsing(name: string, path: string, proc = '/proc'): number[] 
   });
 }
 
+/** Where nfs-utils' daemons find rpc_pipefs (nfs.conf's default pipefs-directory). */
+export const PIPEFS = '/run/rpc_pipefs';
+
 export const argv = {
+  mountPipefs: (dir: string) => ['mount', '-t', 'rpc_pipefs', 'sunrpc', dir],
+  /** The NFSv4 client-tracking daemon, its database in STORAGE (on the shared filesystem). */
+  nfsdcld: (pipefs: string, storage: string) => ['nfsdcld', '-p', pipefs, '-s', storage],
   mountControl: () => ['mount', '-t', 'nfsd', 'nfsd', NFSD],
   rpcbind: () => ['rpcbind', '-w'],
   mountd: () => ['rpc.mountd'],

@@ -128,9 +128,14 @@ export function ok(r: RunResult): boolean {
   return r.code === 0;
 }
 
-/** One line for logs and exit reasons: what ran and how it ended, with the tool's own words. */
+/**
+ * One line for logs and exit reasons: what ran and how it ended, with the tool's own words. A long
+ * command line is cut to its program: Pacemaker keeps only the first 128 characters of an exit
+ * reason, and the trace has the whole argv.
+ */
 export function describe(r: RunResult): string {
-  const cmd = commandLine(r.argv);
+  const full = commandLine(r.argv);
+  const cmd = full.length <= 40 ? full : `${commandLine(r.argv.slice(0, 1))} …`;
   const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ');
   const tail = said ? `: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}` : '';
   if (r.spawnError) return `\`${cmd}\` could not be started (${r.spawnError})`;

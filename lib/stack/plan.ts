@@ -9,6 +9,14 @@ export interface Step {
   readonly argv: readonly string[];
 }
 
+/**
+ * nfsd's grace starts when the export starts, before the address has moved and before clients
+ * retry: a grace of one lease can be over before a client comes back to reclaim (seen in the lab).
+ */
+export function graceFor(lease: number): number {
+  return lease + 30;
+}
+
 function serviceSteps(s: Service): Step[] {
   const id = ids(s);
   const pcs = (...a: string[]) => ['pcs', ...a];
@@ -20,7 +28,7 @@ function serviceSteps(s: Service): Step[] {
     ...(s.nfs_shared_infodir ? [`nfs_shared_infodir=${s.nfs_shared_infodir}`] : []),
     `nfs_server_scope=${s.ip.replace(/:/g, '-')}`,
     `nfs_ip=${s.ip}`,
-    ...(s.nfsv4_lease_time ? [`nfsv4_lease_time=${s.nfsv4_lease_time}`, `nfsv4_grace_time=${s.nfsv4_lease_time}`] : []),
+    ...(s.nfsv4_lease_time ? [`nfsv4_lease_time=${s.nfsv4_lease_time}`, `nfsv4_grace_time=${graceFor(s.nfsv4_lease_time)}`] : []),
   ];
   return [
     {
@@ -35,7 +43,7 @@ function serviceSteps(s: Service): Step[] {
         'op', 'monitor', 'interval=20s', 'op', 'monitor', 'interval=61s', 'timeout=60s', 'OCF_CHECK_LEVEL=20'),
     },
     {
-      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover.${s.nfsv4_lease_time ? ` NFSv4 lease and grace of ${s.nfsv4_lease_time} s (the kernel's default is 90): new locks after a failover wait for the grace period.` : ''}`,
+      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover.${s.nfsv4_lease_time ? ` NFSv4 lease ${s.nfsv4_lease_time} s (the kernel's default is 90); the grace period, ${graceFor(s.nfsv4_lease_time)} s, also covers the address moving and the clients' retries, and ends early once every known client has reclaimed.` : ''}`,
       argv: pcs('resource', 'create', id.export, 'ocf:ocfkit:nfs-export', ...exportParams, 'op', 'monitor', 'interval=10s'),
     },
     {
