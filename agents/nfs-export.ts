@@ -185,6 +185,19 @@ async function exportedNow(ctx: NfsCtx): Promise<{ dir: string; present: string[
   return { dir, present, missing };
 }
 
+/**
+ * What of a present kernel NFS server is gone: its threads, or rpc.mountd, which answers the
+ * kernel's export-cache lookups (for every NFS version); without it requests wait forever once
+ * the cached entries expire. Undefined where there is no nfsd at all (nothing to watch).
+ */
+function serverGone(): string | undefined {
+  const t = nfsd.threads();
+  if (t === undefined) return undefined;
+  if (t === 0) return 'the kernel NFS server is not running (nfsd threads: 0)';
+  if (nfsd.pidsOf('rpc.mountd').length === 0) return `rpc.mountd is not running (nfsd threads: ${t}): the kernel cannot look exports up`;
+  return undefined;
+}
+
 async function serverAnswers(ctx: NfsCtx): Promise<string | undefined> {
   const t = nfsd.threads();
   if (!t) return `the kernel NFS server is not running (nfsd threads: ${t ?? 'no nfsd'})`;
@@ -210,6 +223,11 @@ async function monitor(ctx: NfsCtx) {
     throw fail.generic(`${dir} is exported to ${present.join(' ')} without this resource having started it (left over from before a reboot?)`);
   }
   if (missing.length > 0) throw fail.generic(`${dir} is no longer exported to ${missing.join(' ')}`);
+  // The export table outlives the server: with nfsd stopped, or its daemons killed, under us the
+  // exports are still listed and clients hang. A file read and a /proc scan, so every monitor
+  // checks them, not only depth 10.
+  const down = serverGone();
+  if (down) throw fail.generic(`${down}: clients of ${dir} get no answer`);
   if (!ctx.probe && ctx.checkLevel >= 10) {
     const down = await serverAnswers(ctx);
     if (down) throw fail.generic(down);
@@ -254,7 +272,16 @@ function systemdRunning(): boolean {
 
 /** Starts what of the NFS server is not running; returns whether nfsd itself was started here. */
 async function ensureServer(ctx: NfsCtx): Promise<boolean> {
-  if (nfsd.threads()) return false;
+  if (nfsd.threads()) {
+    // Running, but rpc.mountd was killed: nothing else would bring it back.
+    if (nfsd.pidsOf('rpc.mountd').length === 0) {
+      if (systemdRunning()) await ctx.run(['systemctl', 'start', 'nfs-mountd.service'], { timeoutMs: 30_000 });
+      else await mustRun(ctx, nfsd.argv.mountd(), 'rpc.mountd');
+      if (nfsd.pidsOf('rpc.mountd').length === 0) throw fail.generic('nfsd runs but rpc.mountd could not be started');
+      ctx.log.info('started rpc.mountd for the running NFS server');
+    }
+    return false;
+  }
   if (systemdRunning()) {
     const r = await ctx.run(['systemctl', 'start', 'nfs-server.service'], { timeoutMs: Math.max(5000, ctx.deadline.remaining() - 5000) });
     if (!nfsd.threads()) throw fail.generic(`the NFS server did not start: ${describe(r)}`);
@@ -466,7 +493,7 @@ export const nfsExport = defineAgent({
   version: '0.1.0',
   shortdesc: 'NFS export that survives failover without stale handles',
   longdesc:
-    'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
+    'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab. Every monitor also fails when nfsd has no thread left or rpc.mountd is gone (the export table outlives the server); depth 10 asks the server over RPC. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
   params,
   actions: {
     start: { meta: [{ timeout: 60 }], run: start },

@@ -19,6 +19,14 @@ export type Node = 'node1' | 'node2' | 'client';
 /** The guest script that configures, creates and syncs the lab's DRBD resource r0 (scripts/lab/guest/drbd-lab). */
 export const DRBD_LAB = '/lab/bin/drbd-lab';
 
+/**
+ * The NFS server dies under a running export, as in a crash: its daemons killed (rpc.mountd,
+ * nfsdcld) and the kernel threads gone. SIGKILL does not end nfsd threads on Linux 6.1 (measured:
+ * they stay), so they are stopped through the kernel's interface, as \`rpc.nfsd 0\` does; the
+ * exports stay in the table.
+ */
+export const KILL_NFS_SERVER = `pkill -KILL -x rpc.mountd; pkill -KILL -x nfsdcld; echo 0 >/proc/fs/nfsd/threads; [ "$(cat /proc/fs/nfsd/threads)" = 0 ]`;
+
 export interface Result {
   status: number | null;
   stdout: string;

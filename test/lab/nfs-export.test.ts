@@ -4,7 +4,7 @@
  * stop, the exported filesystem unmounts (nfsd let go of it). Run with `bash scripts/test.sh lab`.
  */
 import { describe, expect, it } from 'vitest';
-import { type Node, labExec, labSh, labShOk, useLab } from './lab';
+import { KILL_NFS_SERVER, type Node, labExec, labSh, labShOk, useLab } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/nfs-export';
 const PARAMS = [
@@ -85,6 +85,20 @@ umount /mnt/v4`,
     );
     expect(v4.status, v4.out).toBe(0);
     expect(v4.stdout).toContain('hello-v3\nhello-v4');
+    // The server dying under the running export: the export table stays and clients would hang,
+    // so every monitor (not only depth 10) fails; Pacemaker's recovery, stop then start, serves
+    // again. First rpc.mountd alone, then the whole server.
+    const recovers = (what: string, kill: string, reason: string) => {
+      labShOk('node1', kill, [], 60);
+      const dead = agent('node1', 'monitor', [...root, 'OCF_RESKEY_CRM_meta_interval=10000']);
+      expect(dead.status, `${what}: ${dead.out}`).toBe(1);
+      expect(dead.reason).toContain(reason);
+      expect(agent('node1', 'stop', root).status).toBe(0);
+      expect(agent('node1', 'start', root).status).toBe(0);
+      expect(agent('node1', 'monitor', [...root, 'OCF_RESKEY_CRM_meta_interval=10000']).status, what).toBe(0);
+    };
+    recovers('rpc.mountd killed', 'pkill -KILL -x rpc.mountd', 'rpc.mountd is not running');
+    recovers('the server killed', KILL_NFS_SERVER, 'nfsd threads: 0');
     const stop = agent('node1', 'stop', root);
     expect(stop.status, stop.out).toBe(0);
     expect(agent('node1', 'monitor', root).status).toBe(7);
