@@ -28,8 +28,13 @@ export class Deadline {
     this.end = now() + budgetMs;
   }
 
-  static fromTimeout(timeoutMs: number, label: string): Deadline {
-    return new Deadline(Math.max(0, timeoutMs - reserveFor(timeoutMs)), label);
+  /**
+   * `spentMs`: what the operation's clock had already run before this process could act (Node's
+   * start-up, seconds on a loaded node), counted against the budget, since Pacemaker's timeout
+   * runs from the exec.
+   */
+  static fromTimeout(timeoutMs: number, label: string, spentMs = 0): Deadline {
+    return new Deadline(Math.max(0, timeoutMs - reserveFor(timeoutMs) - Math.max(0, spentMs)), label);
   }
 
   remaining(): number {

@@ -108,7 +108,8 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
   const log = new Logger({ ...logSettingsFromEnv(`${agent.name}(${instance})`, action, env, io.isTty?.() ?? false), write: io.stderr });
   const declared = spec?.meta[0]?.timeout ?? agent.validateTimeout ?? 20;
   const timeoutMs = timeoutOf(env, declared);
-  const deadline = Deadline.fromTimeout(timeoutMs, action);
+  // In the agent's own process, performance.now() is the time since the exec.
+  const deadline = Deadline.fromTimeout(timeoutMs, action, io === processIo ? performance.now() : 0);
   const traceFile = traceFileFromEnv(env, agent.name, instance, action);
   const trace = traceFile ? new Trace(traceFile) : undefined;
   trace?.begin(`${agent.name} ${action} (${instance}) timeout ${timeoutMs} ms`, env);

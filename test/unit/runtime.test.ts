@@ -169,6 +169,12 @@ describe('runAgent', () => {
 });
 
 describe('Deadline', () => {
+  it('counts what the operation spent before the agent could act (start-up) against the budget', () => {
+    expect(Deadline.fromTimeout(20_000, 'start').budgetMs).toBe(18_000);
+    expect(Deadline.fromTimeout(20_000, 'start', 5_000).budgetMs).toBe(13_000);
+    expect(Deadline.fromTimeout(20_000, 'start', 30_000).budgetMs).toBe(0);
+  });
+
   it('caps waits and polls by what is left', async () => {
     let now = 0;
     const d = new Deadline(1000, 'start', () => now);
