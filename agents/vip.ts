@@ -241,17 +241,17 @@ async function announce(ctx: VipCtx, t: Target, count: number, why: string): Pro
         ? [[SEND_UA, '-i', String(ctx.params.arp_interval), '-c', String(count), ip, String(t.prefix), t.nic]]
         : [];
   if (argvs.length === 0) {
-    ctx.log.warn(`${why}: ${SEND_UA} (resource-agents) is not installed; neighbours learn ${ip} only from the kernel's own DAD and solicitations`);
+    ctx.log.warn(`not announcing ${ip} (${why}): ${SEND_UA} (resource-agents) is not installed; neighbours learn ${ip} only from the kernel's own DAD and solicitations`);
     return;
   }
   const pids: number[] = [];
   for (const argv of argvs) {
     const r = await spawnDetached(argv);
     if (r.pid) pids.push(r.pid);
-    else ctx.log.warn(`${why}: could not start ${argv[0]}: ${r.error}`);
+    else ctx.log.warn(`announcing ${ip} (${why}): could not start ${argv[0]}: ${r.error}`);
   }
   recordPids(announcePidFile(ctx), pids);
-  ctx.log.info(`${why}: announcing ${ip} on ${t.nic}, ${count} of each style (pids ${pids.join(' ') || 'none'})`);
+  ctx.log.info(`announcing ${ip} on ${t.nic} (${why}), ${count} of each style (pids ${pids.join(' ') || 'none'})`);
 }
 
 function endAnnouncements(ctx: VipCtx): void {
@@ -277,7 +277,7 @@ async function monitor(ctx: VipCtx) {
   if (problem) throw fail.generic(problem);
   if (here.addr.tentative) ctx.log.info(`${ctx.params.ip} on ${here.link.ifname} is still tentative (duplicate address detection running)`);
   if (!ctx.probe && ctx.params.arp_count_refresh > 0) {
-    await announce(ctx, { family: familyOfParam(ctx), nic: here.link.ifname, prefix: here.addr.prefixlen }, ctx.params.arp_count_refresh, 'refresh');
+    await announce(ctx, { family: familyOfParam(ctx), nic: here.link.ifname, prefix: here.addr.prefixlen }, ctx.params.arp_count_refresh, 'arp_count_refresh');
   }
   return OCF.SUCCESS;
 }
@@ -358,7 +358,7 @@ async function start(ctx: VipCtx) {
   }
   ctx.log.info(`added ${ip}/${t.prefix} to ${t.nic}`);
   if (t.family === 6 && !ctx.params.nodad) await waitForDad(ctx, t);
-  await announce(ctx, t, ctx.params.arp_count, 'start');
+  await announce(ctx, t, ctx.params.arp_count, 'just added');
   return OCF.SUCCESS;
 }
 

@@ -82,7 +82,7 @@ function withStackOptions(c: Command): Command {
     .option('--export-options <opts>', 'exportfs options', 'rw,sync,no_subtree_check')
     .option('--fsid <fsid>', 'export fsid (default: derived from the resource name)')
     .option('--infodir <dir>', 'NFS client state directory on the DRBD filesystem')
-    .option('--nfsv4-lease-time <secs>', 'NFSv4 lease and grace seconds (default: the kernel\'s 90); shorter makes failovers shorter')
+    .option('--nfsv4-lease-time <secs>', 'NFSv4 lease seconds (default: the kernel\'s 90; the grace becomes the longer of 90 and lease + 30); shorter makes failovers shorter')
     .option('--fencing <agent|none>', 'fence agent for both nodes, or none (tests only)')
     .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]));
 }

@@ -101,7 +101,7 @@ describe('ocfkit stack apply, check, simulate', () => {
     const a = ocfkit('stack', 'apply', '--config', cfg, '--cib', cib);
     expect(a.status, a.stderr).toBe(0);
     expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
-    expect(readFileSync(cib, 'utf8')).toMatch(/name="nfsv4_grace_time" value="41"/);
+    expect(readFileSync(cib, 'utf8')).toMatch(/name="nfsv4_grace_time" value="90"/);
     const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
     expect(c.status, c.stdout + c.stderr).toBe(0);
     expect(c.stdout).toContain('checked: clean');
