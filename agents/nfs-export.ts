@@ -4,10 +4,11 @@
  * ocf:heartbeat:exportfs (and nfsserver for the server side) where the meaning is the same.
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { stateDir } from '../lib/background';
 import { mountAt, readMountinfo } from '../lib/mounts';
 import { EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
-import { parseAddress } from '../lib/inet';
+import { isLocalAddress, parseAddress } from '../lib/inet';
 import * as nfsd from '../lib/nfsd';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, fail } from '../lib/ocf/codes';
@@ -94,7 +95,7 @@ const params = {
   }),
   nfs_ip: param.string({
     shortdesc: 'Floating address that sm-notify names',
-    longdesc: 'The address NFSv3 clients mount through: sm-notify tells them to reclaim their locks from it after a failover.',
+    longdesc: 'The address NFSv3 clients mount through: after a server start, sm-notify tells them to reclaim their locks from it. It sends from this address, so it runs as soon as the address is up on this node (at start, or at the first monitor after the address resource started), within the grace period. sm-notify names the server by the host name of this address: give it one in /etc/hosts on both nodes (validate-all at depth 10 warns when it has none).',
     check: (v) => (parseAddress(v) ? undefined : `${JSON.stringify(v)} is not an address`),
   }),
   nfsd_threads: param.integer({
@@ -155,10 +156,17 @@ interface Marker {
   readonly dir: string;
   readonly clients: string[];
   readonly startedServer: boolean;
+  /** When the server this resource started still owes its NFSv3 clients a reboot notice (ms since the epoch). */
+  readonly notifyPending?: number;
 }
 
 function markerFile(ctx: NfsCtx): string {
   return `${stateDir(ctx.env)}/nfs-export-${ctx.instance.replace(/[^\w.:-]/g, '_')}.json`;
+}
+
+function writeMarker(ctx: NfsCtx, m: Marker): void {
+  mkdirSync(stateDir(ctx.env), { recursive: true });
+  writeFileSync(markerFile(ctx), JSON.stringify(m));
 }
 
 function readMarker(ctx: NfsCtx): Marker | undefined {
@@ -233,7 +241,66 @@ async function monitor(ctx: NfsCtx) {
     if (down) throw fail.generic(down);
   }
   if (!ctx.probe) await backupRmtab(ctx, dir);
+  if (!ctx.probe && marker.notifyPending !== undefined) await sendRebootNotice(ctx, marker);
   return OCF.SUCCESS;
+}
+
+const unnamedAddress = (ip: string) =>
+  `sm-notify cannot send from ${ip}: the address has no host name here (sm-notify names the server by it). Add "${ip} NAME" to /etc/hosts on both nodes, with NAME resolving to ${ip} on the NFSv3 clients: until then they are not told to reclaim their locks after a failover`;
+
+/** The host name of ADDR (getnameinfo: /etc/hosts, then DNS), or undefined; bounded by MS. */
+async function hostNameOf(addr: string, ms: number): Promise<string | undefined> {
+  const { lookupService } = require('node:dns').promises as typeof import('node:dns').promises;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((res) => {
+    timer = setTimeout(() => res(undefined), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([lookupService(addr, 0).then((r) => (r.hostname && r.hostname !== addr ? r.hostname : undefined), () => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
+}
+
+/**
+ * After a server start, sm-notify tells the NFSv3 clients that had locks (statd's list, on the
+ * shared filesystem) to reclaim them. It sends from nfs_ip and names it, so it can only run once
+ * that address is up here; the stack starts the address after the export (no client reaches the
+ * address with nothing exported behind it), so start sends it when it can, and every monitor
+ * until then checks. Past the grace period reclaims are refused, so the notice is dropped then.
+ */
+async function sendRebootNotice(ctx: NfsCtx, marker: Marker): Promise<void> {
+  const ip = ctx.params.nfs_ip;
+  const since = marker.notifyPending ?? Date.now();
+  if (ip && !isLocalAddress(ip, localAddresses())) {
+    const graceS = Math.max(nfsd.graceTime() ?? 90, 90);
+    if (Date.now() - since > graceS * 1000) {
+      ctx.log.warn(`${ip} did not come up on this node within ${graceS}s of the NFS server start: NFSv3 clients were not told to reclaim their locks (sm-notify sends from that address)`);
+      writeMarker(ctx, { ...marker, notifyPending: undefined });
+    } else if (ctx.action === 'start') {
+      ctx.log.info(`NFSv3 clients are told to reclaim their locks once ${ip} is up on this node (sm-notify sends from it): the monitor checks`);
+    }
+    return;
+  }
+  const info = ctx.params.nfs_shared_infodir;
+  const r = await ctx.run(nfsd.argv.smNotify(info ? `${info}/statd` : undefined, ip || undefined), { timeoutMs: 5000 });
+  if (r.code !== 0) {
+    // sm-notify logs why to syslog only. Its usual reason, checked here: it names the server by
+    // the host name of the address, and an address without one makes it give up every time.
+    if (ip && (await hostNameOf(ip, Math.min(3000, ctx.deadline.remaining() - 1000))) === undefined) {
+      ctx.log.warn(unnamedAddress(ip));
+      writeMarker(ctx, { ...marker, notifyPending: undefined });
+      return;
+    }
+    ctx.log.warn(`sm-notify (tried again at the next monitor): ${describe(r)}`);
+    return;
+  }
+  writeMarker(ctx, { ...marker, notifyPending: undefined });
+  ctx.log.info(`sm-notify sent${ip ? ` from ${ip}` : ''} ${((Date.now() - since) / 1000).toFixed(1)}s after the NFS server start: NFSv3 clients reclaim their locks`);
 }
 
 const RMTAB = '/var/lib/nfs/rmtab';
@@ -270,8 +337,11 @@ function systemdRunning(): boolean {
   return existsSync('/run/systemd/system');
 }
 
-/** Starts what of the NFS server is not running; returns whether nfsd itself was started here. */
-async function ensureServer(ctx: NfsCtx): Promise<boolean> {
+/**
+ * Starts what of the NFS server is not running; says whether nfsd itself was started here, and
+ * whether its clients are owed a reboot notice (systemd's nfs-server.service sends its own).
+ */
+async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: boolean }> {
   if (nfsd.threads()) {
     // Running, but rpc.mountd was killed: nothing else would bring it back.
     if (nfsd.pidsOf('rpc.mountd').length === 0) {
@@ -280,14 +350,14 @@ async function ensureServer(ctx: NfsCtx): Promise<boolean> {
       if (nfsd.pidsOf('rpc.mountd').length === 0) throw fail.generic('nfsd runs but rpc.mountd could not be started');
       ctx.log.info('started rpc.mountd for the running NFS server');
     }
-    return false;
+    return { started: false, notify: false };
   }
   if (systemdRunning()) {
     const r = await ctx.run(['systemctl', 'start', 'nfs-server.service'], { timeoutMs: Math.max(5000, ctx.deadline.remaining() - 5000) });
     if (!nfsd.threads()) throw fail.generic(`the NFS server did not start: ${describe(r)}`);
     if (ctx.params.nfs_server_scope) ctx.log.warn('nfs_server_scope is not applied under systemd: set it in nfs-server.service (UTS namespace) instead');
     if (ctx.params.nfsv4_lease_time || ctx.params.nfsv4_grace_time) ctx.log.warn('nfsv4_lease_time and nfsv4_grace_time are not applied under systemd: set lease-time and grace-time in /etc/nfs.conf instead');
-    return true;
+    return { started: true, notify: false };
   }
   if (!nfsd.controlMounted()) {
     await ctx.run(['modprobe', 'nfsd'], { timeoutMs: 10_000 });
@@ -323,10 +393,8 @@ async function ensureServer(ctx: NfsCtx): Promise<boolean> {
   const scope = ctx.params.nfs_server_scope;
   await mustRun(ctx, scope ? ['unshare', '--uts', '--', process.execPath, 'with-hostname', scope, '--', ...start] : start, 'rpc.nfsd');
   if (!nfsd.threads()) throw fail.generic('rpc.nfsd ran but no nfsd thread is running');
-  const notify = await ctx.run(nfsd.argv.smNotify(info ? `${info}/statd` : undefined, ctx.params.nfs_ip || undefined), { timeoutMs: 5000 });
-  if (notify.code !== 0) ctx.log.warn(`sm-notify: ${describe(notify)}`);
   ctx.log.info(`started the kernel NFS server (${ctx.params.nfsd_threads} threads${scope ? `, scope ${scope}` : ''}${info ? `, state in ${info}` : ''})`);
-  return true;
+  return { started: true, notify: true };
 }
 
 /**
@@ -368,8 +436,10 @@ async function start(ctx: NfsCtx) {
   if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed');
   const dir = dirOf(ctx);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fail.installed(`${dir} is not a directory on this node`);
-  let startedServer = readMarker(ctx)?.startedServer ?? false;
-  if (ctx.params.manage_server) startedServer = (await ensureServer(ctx)) || startedServer;
+  const before = readMarker(ctx);
+  const server = ctx.params.manage_server ? await ensureServer(ctx) : { started: false, notify: false };
+  const startedServer = server.started || (before?.startedServer ?? false);
+  const notifyPending = server.notify ? Date.now() : before?.notifyPending;
   restoreRmtab(ctx, dir);
   const opts = exportOptions(ctx);
   const done: string[] = [];
@@ -390,10 +460,11 @@ async function start(ctx: NfsCtx) {
     await undo();
     throw fail.generic(`exportfs accepted ${dir} for ${missing.join(' ')} but does not list it (a host name that does not resolve?); exported nothing`);
   }
-  mkdirSync(stateDir(ctx.env), { recursive: true });
-  const marker: Marker = { dir, clients: done, startedServer };
-  writeFileSync(markerFile(ctx), JSON.stringify(marker));
+  const marker: Marker = { dir, clients: done, startedServer, ...(notifyPending !== undefined ? { notifyPending } : {}) };
+  writeMarker(ctx, marker);
   ctx.log.info(`exported ${dir} to ${done.join(' ')} (${opts})`);
+  // After the export: a notified client reclaims its locks at once.
+  if (notifyPending !== undefined) await sendRebootNotice(ctx, marker);
   return OCF.SUCCESS;
 }
 
@@ -421,6 +492,7 @@ async function stop(ctx: NfsCtx) {
     const left = (await listExports(ctx)).filter((e) => e.dir === dir && specs.some((c) => findExport([e], dir, c)));
     if (left.length > 0) throw fail.generic(`${dir} is still exported to ${left.map((e) => e.client).join(' ')}`);
   }
+  await keepLockRecords(ctx);
   if (ctx.params.unlock_on_stop && existsSync(`${nfsd.NFSD}/unlock_filesystem`)) {
     try {
       writeFileSync(`${nfsd.NFSD}/unlock_filesystem`, `${dir}\n`);
@@ -455,17 +527,11 @@ async function stop(ctx: NfsCtx) {
   return OCF.SUCCESS;
 }
 
-/**
- * rpc.statd, nfsdcld (and a sm-notify still retrying in the background) started with their state on the
- * shared filesystem keep it busy: end them, or the unmount that follows this stop fails.
- */
-async function releaseInfodir(ctx: NfsCtx): Promise<void> {
-  const info = ctx.params.nfs_shared_infodir;
-  if (!info) return;
-  const users = () => [...nfsd.pidsUsing('rpc.statd', `${info}/statd`), ...nfsd.pidsUsing('sm-notify', `${info}/statd`), ...nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`)];
+/** Ends the processes named in USES whose files are under the paths given: TERM, up to 5 s, then KILL. Returns their pids. */
+async function endUsing(ctx: NfsCtx, uses: Array<[name: string, path: string]>): Promise<number[]> {
+  const users = () => uses.flatMap(([name, path]) => nfsd.pidsUsing(name, path));
   const first = users();
-  if (first.length === 0) return;
-  const hadCld = nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`).length > 0;
+  if (first.length === 0) return first;
   for (const pid of first) {
     try {
       process.kill(pid, 'SIGTERM');
@@ -474,7 +540,7 @@ async function releaseInfodir(ctx: NfsCtx): Promise<void> {
     }
   }
   const left = await ctx.deadline
-    .poll('waiting for rpc.statd, nfsdcld and sm-notify to exit', 100, async () => (users().length === 0 ? true : undefined), 5000)
+    .poll(`waiting for ${uses.map(([n]) => n).join(', ')} to exit`, 100, async () => (users().length === 0 ? true : undefined), 5000)
     .then(() => [] as number[])
     .catch(() => users());
   for (const pid of left) {
@@ -484,7 +550,34 @@ async function releaseInfodir(ctx: NfsCtx): Promise<void> {
       // gone
     }
   }
-  ctx.log.info(`ended rpc.statd/nfsdcld/sm-notify using ${info} (pids ${first.join(' ')}) so the shared filesystem can be unmounted`);
+  return first;
+}
+
+/**
+ * Locks released here (unlock_filesystem, nfsd stopped) make lockd tell rpc.statd to forget
+ * their clients, and statd deletes their records: the next server start would have nobody to
+ * notify, and NFSv3 clients would keep locks no server knows (found in the lab). statd, started on
+ * the shared directory by this resource, ends first, so the records stay for sm-notify on
+ * whichever node starts next.
+ */
+async function keepLockRecords(ctx: NfsCtx): Promise<void> {
+  const info = ctx.params.nfs_shared_infodir;
+  if (!info) return;
+  const ended = await endUsing(ctx, [['rpc.statd', `${info}/statd`]]);
+  if (ended.length > 0) ctx.log.info(`ended rpc.statd (pid ${ended.join(' ')}) before releasing locks: its records of NFSv3 lock clients stay in ${info}/statd for the next server start to notify`);
+}
+
+/**
+ * rpc.statd, nfsdcld (and a sm-notify still retrying in the background) started with their state on the
+ * shared filesystem keep it busy: end them, or the unmount that follows this stop fails.
+ */
+async function releaseInfodir(ctx: NfsCtx): Promise<void> {
+  const info = ctx.params.nfs_shared_infodir;
+  if (!info) return;
+  const hadCld = nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`).length > 0;
+  const ended = await endUsing(ctx, [['rpc.statd', `${info}/statd`], ['sm-notify', `${info}/statd`], ['nfsdcld', `${info}/nfsdcld`]]);
+  if (ended.length === 0) return;
+  ctx.log.info(`ended rpc.statd/nfsdcld/sm-notify using ${info} (pids ${ended.join(' ')}) so the shared filesystem can be unmounted`);
   if (hadCld && nfsd.threads()) ctx.log.warn(`nfsd keeps running for other exports, without nfsdcld: NFSv4 clients new to it are not recorded until it restarts`);
 }
 
@@ -511,5 +604,7 @@ export const nfsExport = defineAgent({
     if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed on this node');
     const dir = dirOf(ctx);
     if (!existsSync(dir)) throw fail.installed(`${dir} does not exist on this node`);
+    const ip = ctx.params.nfs_ip;
+    if (ip && (await hostNameOf(ip, 3000)) === undefined) ctx.log.warn(unnamedAddress(ip));
   },
 });

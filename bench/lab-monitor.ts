@@ -87,7 +87,9 @@ export async function outer(ctx: OuterCtx): Promise<number> {
   const rows: Row[] = [];
   try {
     labSh(['up'], 900);
-    for (const n of ['node1', 'node2']) guest(n, 'bash /lab/bin/drbd-lab setup', [], 180);
+    // node1 does not wait for its peer, set up after it.
+    guest('node1', 'bash /lab/bin/drbd-lab setup nowait', [], 180);
+    guest('node2', 'bash /lab/bin/drbd-lab setup', [], 180);
     guest('node1', 'bash /lab/bin/drbd-lab sync', [], 600);
     guest('node1', CIB, [], 60);
     const drbdEnv = ['OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'CIB_file=/tmp/bench-cib.xml', 'OCF_RESKEY_CRM_meta_timeout=20000', 'OCF_RESKEY_CRM_meta_notify=true', 'OCF_RESKEY_CRM_meta_clone_max=2', 'OCF_RESKEY_CRM_meta_clone_node_max=1', 'OCF_RESKEY_CRM_meta_promoted_max=1', 'OCF_RESKEY_CRM_meta_master_max=1', 'OCF_RESKEY_CRM_meta_promoted_node_max=1', 'OCF_RESKEY_CRM_meta_master_node_max=1'];

@@ -109,3 +109,8 @@ export function isNetworkOrBroadcast(addr: string, len: number): boolean {
   }
   return zero || (a.family === 4 && one);
 }
+
+/** Whether ADDR is configured on an interface of this host (ADDRS: the addresses `os.networkInterfaces()` lists). */
+export function isLocalAddress(addr: string, addrs: readonly string[]): boolean {
+  return addrs.some((a) => sameAddress(a, addr));
+}

@@ -30,6 +30,11 @@ export function leaseTime(): number | undefined {
   return readNumber(`${NFSD}/nfsv4leasetime`);
 }
 
+/** The grace period after a server start; lockd takes NLM reclaims for as long (the longer of its own and this). */
+export function graceTime(): number | undefined {
+  return readNumber(`${NFSD}/nfsv4gracetime`);
+}
+
 /** Pids of processes whose executable's name is `name` (rpcbind, rpc.mountd, rpc.statd). */
 export function pidsOf(name: string, proc = '/proc'): number[] {
   const out: number[] = [];

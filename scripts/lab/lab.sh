@@ -27,8 +27,9 @@
 #   lab.sh bench-up [--keep]     from nothing: time to guests ready and to cluster online (JSON)
 #
 # Environment: LAB_DIR (default /var/tmp/ocfkit-lab), LAB_MEM (MiB per node, 1024), LAB_CLIENT_MEM
-# (MiB, 512), LAB_TB_MB (TCG translation cache per guest, 128), LAB_DISK_MB (DRBD disk per node,
-# 256), LAB_BOOT_TIMEOUT (240 s), LAB_EXEC_TIMEOUT (300 s), LAB_CLUSTER_TIMEOUT (300 s),
+# (MiB, 512), LAB_TB_MB (TCG translation cache per guest, 128), LAB_SMP (vCPUs per node, 1; 2 made
+# the stack's start 7 % faster, measured once), LAB_DISK_MB (DRBD disk per node, 64: every full
+# sync copies all of it), LAB_BOOT_TIMEOUT (240 s), LAB_EXEC_TIMEOUT (300 s), LAB_CLUSTER_TIMEOUT (300 s),
 # LAB_TOKEN_MS (corosync token, 10000: a lost node is noticed after ~2.2x that), LAB_KERNEL (a
 # /boot/vmlinuz-* path; default the newest 6.1 one).
 #
@@ -46,7 +47,8 @@ LAB_DIR=${LAB_DIR:-/var/tmp/ocfkit-lab}
 LAB_MEM=${LAB_MEM:-1024}
 LAB_CLIENT_MEM=${LAB_CLIENT_MEM:-512}
 LAB_TB_MB=${LAB_TB_MB:-128}
-LAB_DISK_MB=${LAB_DISK_MB:-256}
+LAB_SMP=${LAB_SMP:-1}
+LAB_DISK_MB=${LAB_DISK_MB:-64}
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-240}
 LAB_EXEC_TIMEOUT=${LAB_EXEC_TIMEOUT:-300}
 LAB_CLUSTER_TIMEOUT=${LAB_CLUSTER_TIMEOUT:-300}
@@ -250,19 +252,19 @@ start_fence_helper() {
 }
 
 start_guest() {
-  local node=$1 nd=$RUN/$1 mem=$LAB_MEM
+  local node=$1 nd=$RUN/$1 mem=$LAB_MEM smp=$LAB_SMP
   local -a disk=()
   if qemu_pid "$node" >/dev/null; then return 0; fi
   mkdir -p "$nd" "$SHARE/mbox/$node"/{req,run,out,tmp}
   rm -f "$SHARE/mbox/$node/boot" "$nd/qemu.pid" "$nd/console.sock" "$nd/qmp.sock"
   if [ "$node" = client ]; then
-    mem=$LAB_CLIENT_MEM
+    mem=$LAB_CLIENT_MEM smp=1
   else
     [ -e "$nd/disk.img" ] || truncate -s "${LAB_DISK_MB}M" "$nd/disk.img"
     disk=(-drive "file=$nd/disk.img,if=virtio,format=raw,cache=unsafe")
   fi
   qemu-system-x86_64 -name "lab-$node" \
-    -accel "tcg,tb-size=$LAB_TB_MB" -cpu max -smp 1 -m "$mem" \
+    -accel "tcg,tb-size=$LAB_TB_MB" -cpu max -smp "$smp" -m "$mem" \
     -nodefaults -no-user-config -display none \
     -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initramfs.cpio.gz" \
     -append "console=ttyS0 quiet panic=-1 lab.node=$node lab.ip=${IP[$node]}" \

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ProcDrbdMinor, parseProcDrbd } from '../../lib/drbd';
-import { DRBD_LAB, type Node, crmMon, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
+import { DRBD_LAB, type Node, drbdPair, crmMon, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
@@ -54,15 +54,7 @@ function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
 
 describe('drbd-promote on real DRBD 8.4', () => {
   useLab({
-    setup: () => {
-      for (const n of NODES) {
-        const s = labExec(n, ['bash', DRBD_LAB, 'setup'], 180);
-        if (s.status !== 0) return `DRBD setup on ${n} failed:\n${s.out}`;
-      }
-      const sync = labExec('node1', ['bash', DRBD_LAB, 'sync', '/tmp/proc-drbd.sync'], 600);
-      if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) return `initial sync failed:\n${sync.out}`;
-      return undefined;
-    },
+    setup: () => drbdPair('/tmp/proc-drbd.sync'),
   });
 
   it('the agent reads /proc/drbd of the real module in each state it meets here', () => {

@@ -20,6 +20,25 @@ export type Node = 'node1' | 'node2' | 'client';
 export const DRBD_LAB = '/lab/bin/drbd-lab';
 
 /**
+ * r0 made on both nodes and fully synced from node1, then Secondary on both, as a new pair is
+ * handed over; undefined, or what failed. node1 does not wait for its peer (node2 is set up after
+ * it: waiting cost a minute in vain each time). SYNC_COPY: where node1 keeps /proc/drbd mid-sync.
+ */
+export function drbdPair(syncCopy?: string): string | undefined {
+  const steps: Array<[Node, string[]]> = [
+    ['node1', ['setup', 'nowait']],
+    ['node2', ['setup']],
+  ];
+  for (const [n, args] of steps) {
+    const s = labExec(n, ['bash', DRBD_LAB, ...args], 180);
+    if (s.status !== 0) return `DRBD setup on ${n} failed:\n${s.out}`;
+  }
+  const sync = labExec('node1', ['bash', DRBD_LAB, 'sync', ...(syncCopy ? [syncCopy] : [])], 600);
+  if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) return `initial sync failed:\n${sync.out}`;
+  return undefined;
+}
+
+/**
  * The NFS server dies under a running export, as in a crash: its daemons killed (rpc.mountd,
  * nfsdcld) and the kernel threads gone. SIGKILL does not end nfsd threads on Linux 6.1 (measured:
  * they stay), so they are stopped through the kernel's interface, as \`rpc.nfsd 0\` does; the

@@ -1,10 +1,11 @@
 /**
  * nfs-export with the real kernel NFS server (Debian's 6.1 kernel in the qemu lab): ocf-tester
- * with the server managed by the agent; NFSv4.2 and NFSv3 clients on the other guest; and after
+ * with the server managed by the agent; an NFSv3 lock reclaimed after a server restart, notified
+ * once the floating address is up; NFSv4.2 and NFSv3 clients on the other guest; and after
  * stop, the exported filesystem unmounts (nfsd let go of it). Run with `bash scripts/test.sh lab`.
  */
 import { describe, expect, it } from 'vitest';
-import { KILL_NFS_SERVER, type Node, labExec, labSh, labShOk, useLab } from './lab';
+import { KILL_NFS_SERVER, type Node, labExec, labSh, labShOk, useLab, waitFor } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/nfs-export';
 const PARAMS = [
@@ -44,6 +45,60 @@ describe('nfs-export with the kernel NFS server', () => {
     const r = labExec('node1', ['ocf-tester', '-n', 'nfs', ...args, AGENT], 1200);
     expect(r.out).toContain('passed all tests');
     expect(r.status).toBe(0);
+  });
+
+  it('tells NFSv3 lock clients to reclaim once the floating address is up: the first monitor that finds it sends sm-notify', () => {
+    const vip = ['OCF_RESKEY_nfs_ip=192.0.2.100'];
+    const interval = 'OCF_RESKEY_CRM_meta_interval=10000';
+    const lockHeld = () => labSh('node1', 'ino=$(stat -c %i /srv/nfs/v3.lock) && grep -E "POSIX +ADVISORY +WRITE .*:$ino " /proc/locks', [], 30).status === 0;
+    labShOk('node1', 'ip addr add 192.0.2.100/24 dev eth0', [], 30);
+    // sm-notify names the server by the address's host name: without one it cannot notify, and
+    // the agent says what to do instead of "exited 1".
+    const unnamed = agent('node1', 'start', vip);
+    expect(unnamed.status, unnamed.out).toBe(0);
+    expect(unnamed.stderr).toContain('sm-notify cannot send from 192.0.2.100: the address has no host name here');
+    expect(agent('node1', 'stop', vip).status).toBe(0);
+    for (const n of ['node1', 'node2'] as const) labShOk(n, 'echo "192.0.2.100 nfs-vip" >>/etc/hosts', [], 30);
+    const named = agent('node1', 'start', vip);
+    expect(named.status, named.out).toBe(0);
+    expect(named.stderr).toContain('sm-notify sent from 192.0.2.100');
+    // node2 mounts through the address with NLM locking (its own statd), and holds a lock.
+    labShOk(
+      'node2',
+      `set -eu
+pgrep -x rpcbind >/dev/null || rpcbind -w
+mkdir -p /mnt/v3l
+mount -t nfs -o vers=3,hard,timeo=10,retrans=3 192.0.2.100:/srv/nfs /mnt/v3l
+setsid python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.lockf(f, fcntl.LOCK_EX); open(sys.argv[2], "w").write("locked\\n"); time.sleep(900)' /mnt/v3l/v3.lock /tmp/v3.locked </dev/null >/tmp/v3.lock.out 2>&1 &
+for _ in $(seq 1 150); do [ -s /tmp/v3.locked ] && exit 0; sleep 0.2; done
+cat /tmp/v3.lock.out; exit 1`,
+      [],
+      120,
+    );
+    expect(lockHeld()).toBe(true);
+    // A failover as the stack orders it: the address goes first, the export and server restart,
+    // and the address comes last. Restarting nfsd dropped the lock; only a notice brings it back.
+    labShOk('node1', 'ip addr del 192.0.2.100/24 dev eth0', [], 30);
+    expect(agent('node1', 'stop', vip).status).toBe(0);
+    const s = agent('node1', 'start', vip);
+    expect(s.status, s.out).toBe(0);
+    expect(s.stderr).toContain('once 192.0.2.100 is up on this node');
+    const early = agent('node1', 'monitor', [...vip, interval]);
+    expect(early.status, early.out).toBe(0);
+    expect(early.stderr).not.toContain('sm-notify sent');
+    expect(lockHeld()).toBe(false);
+    labShOk('node1', 'ip addr add 192.0.2.100/24 dev eth0', [], 30);
+    const sent = agent('node1', 'monitor', [...vip, interval]);
+    expect(sent.status, sent.out).toBe(0);
+    expect(sent.stderr).toMatch(/sm-notify sent from 192\.0\.2\.100 [\d.]+s after the NFS server start/);
+    waitFor('node2 reclaiming its NFSv3 lock', 60, lockHeld, 2);
+    // Owed once: the next monitor sends nothing.
+    expect(agent('node1', 'monitor', [...vip, interval]).stderr).not.toContain('sm-notify sent');
+    // The lock holder gone, its mount goes too (retried while the client lets go of the lock).
+    labShOk('node2', 'pkill -x python3 || :; for _ in $(seq 1 30); do umount /mnt/v3l 2>/dev/null && exit 0; sleep 1; done; umount /mnt/v3l', [], 90);
+    expect(agent('node1', 'stop', vip).status).toBe(0);
+    labShOk('node1', 'ip addr del 192.0.2.100/24 dev eth0; rm -f /srv/nfs/v3.lock', [], 30);
   });
 
   it('serves NFSv3 and NFSv4.2 clients; client state on the shared directory; stop lets the filesystem go', () => {

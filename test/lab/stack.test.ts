@@ -14,7 +14,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DRBD_LAB, KILL_NFS_SERVER, type Node, crmMon, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
+import { DRBD_LAB, KILL_NFS_SERVER, type Node, crmMon, drbdPair, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
 
 const NODES: Node[] = ['node1', 'node2'];
 const VIP = '192.0.2.100';
@@ -164,12 +164,8 @@ describe('the HA NFS stack under a writing client', () => {
   useLab({
     client: true,
     setup: () => {
-      for (const n of NODES) {
-        const s = labExec(n, ['bash', DRBD_LAB, 'setup'], 180);
-        if (s.status !== 0) return `DRBD setup on ${n} failed:\n${s.out}`;
-      }
-      const sync = labExec('node1', ['bash', DRBD_LAB, 'sync'], 600);
-      if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) return `initial sync failed:\n${sync.out}`;
+      const pair = drbdPair();
+      if (pair) return pair;
       const fs = labSh('node1', MKFS, [], 300);
       if (fs.status !== 0) return `mkfs failed:\n${fs.out}`;
       // Pacemaker brings DRBD up itself.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { familyOf, inPrefix, isNetworkOrBroadcast, netmaskToPrefix, parseIPv4, parseIPv6, sameAddress } from '../../lib/inet';
+import { familyOf, inPrefix, isLocalAddress, isNetworkOrBroadcast, netmaskToPrefix, parseIPv4, parseIPv6, sameAddress } from '../../lib/inet';
 
 describe('inet', () => {
   it.each(['192.0.2.1', '0.0.0.0', '255.255.255.255'])('IPv4 %s parses', (a) => expect(parseIPv4(a)).toBeDefined());
@@ -41,5 +41,12 @@ describe('inet', () => {
     expect(isNetworkOrBroadcast('192.0.2.7', 24)).toBe(false);
     expect(isNetworkOrBroadcast('192.0.2.0', 31)).toBe(false);
     expect(isNetworkOrBroadcast('fd00::', 64)).toBe(true);
+  });
+  it('finds an address among the host\'s in any spelling, and nothing else', () => {
+    const here = ['127.0.0.1', '::1', '192.0.2.11', 'fd00:0:0::64'];
+    expect(isLocalAddress('192.0.2.11', here)).toBe(true);
+    expect(isLocalAddress('fd00::64', here)).toBe(true);
+    expect(isLocalAddress('192.0.2.100', here)).toBe(false);
+    expect(isLocalAddress('192.0.2.1', [])).toBe(false);
   });
 });
