@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, wr
 import { networkInterfaces } from 'node:os';
 import { stateDir } from '../lib/background';
 import { mountAt, readMountinfo } from '../lib/mounts';
-import { EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
+import { ETAB, EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
 import { isLocalAddress, parseAddress } from '../lib/inet';
 import * as nfsd from '../lib/nfsd';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
@@ -74,7 +74,7 @@ const params = {
   rmtab_backup: param.string({
     default: '.rmtab',
     shortdesc: 'File in the export keeping NFSv3 mount records',
-    longdesc: 'Relative path, inside the exported directory, where the /var/lib/nfs/rmtab lines of this export are kept (refreshed on monitor, restored on start), so NFSv3 clients stay known after failover. none disables it.',
+    longdesc: 'Relative path, inside the exported directory, where the /var/lib/nfs/rmtab lines of this export are kept (compared on every monitor and written when they changed, written on stop, restored on start), so NFSv3 clients stay known after failover. none disables it.',
     check: (v) => (v === 'none' || (/^[\w.-]+$/.test(v) && v !== '.' && v !== '..') ? undefined : `${JSON.stringify(v)} must be a file name or none`),
   }),
   manage_server: param.boolean({
@@ -158,6 +158,8 @@ interface Marker {
   readonly startedServer: boolean;
   /** When the server this resource started still owes its NFSv3 clients a reboot notice (ms since the epoch). */
   readonly notifyPending?: number;
+  /** The rmtab lines last written to the backup on the shared filesystem. */
+  readonly rmtabSaved?: string;
 }
 
 function markerFile(ctx: NfsCtx): string {
@@ -177,7 +179,17 @@ function readMarker(ctx: NfsCtx): Marker | undefined {
   }
 }
 
+/**
+ * The kernel's export table as exportfs keeps it: etab, which exportfs rewrites whole (a new file
+ * renamed over it) and `exportfs -s` prints. Read here, a monitor starts no process (each costs a
+ * Node agent ~0.3 s on a busy node); `exportfs -s` where etab is not in the default place.
+ */
 async function listExports(ctx: NfsCtx): Promise<Export[]> {
+  try {
+    return parseExportLines(readFileSync(ETAB, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log.debug(`reading ${ETAB}: ${(e as Error).message}; asking exportfs`);
+  }
   const r = await ctx.run([...LIST_ARGV], { timeoutMs: 10_000 });
   if (r.code !== 0) throw fail.generic(`cannot list the exports: ${describe(r)}`);
   return parseExportLines(r.stdout);
@@ -240,8 +252,9 @@ async function monitor(ctx: NfsCtx) {
     const down = await serverAnswers(ctx);
     if (down) throw fail.generic(down);
   }
-  if (!ctx.probe) await backupRmtab(ctx, dir);
-  if (!ctx.probe && marker.notifyPending !== undefined) await sendRebootNotice(ctx, marker);
+  if (ctx.probe) return OCF.SUCCESS;
+  const saved = await backupRmtab(ctx, dir, marker);
+  if (saved.notifyPending !== undefined) await sendRebootNotice(ctx, saved);
   return OCF.SUCCESS;
 }
 
@@ -305,19 +318,33 @@ async function sendRebootNotice(ctx: NfsCtx, marker: Marker): Promise<void> {
 
 const RMTAB = '/var/lib/nfs/rmtab';
 
-/** NFSv3 mount records of this export, kept on the shared filesystem (a bounded child writes them). */
-async function backupRmtab(ctx: NfsCtx, dir: string): Promise<void> {
-  if (ctx.params.rmtab_backup === 'none') return;
-  let lines: string[] = [];
+/**
+ * NFSv3 mount records of this export, kept on the shared filesystem (a bounded child writes them:
+ * a write there may hang). With MARKER (a monitor), only when they changed since the last write,
+ * which the returned marker records; stop always writes.
+ */
+async function backupRmtab<M extends Marker | undefined>(ctx: NfsCtx, dir: string, marker: M): Promise<M> {
+  if (ctx.params.rmtab_backup === 'none') return marker;
+  let text: string;
   try {
-    lines = readFileSync(RMTAB, 'utf8')
+    text = readFileSync(RMTAB, 'utf8')
       .split('\n')
-      .filter((l) => l.split(':')[1] === dir);
+      .filter((l) => l.split(':')[1] === dir)
+      .map((l) => `${l}\n`)
+      .join('');
   } catch {
-    return;
+    return marker;
   }
-  const r = await ctx.run(['dd', `of=${dir}/${ctx.params.rmtab_backup}`, 'status=none'], { input: lines.map((l) => `${l}\n`).join(''), timeoutMs: 3000, graceMs: 200 });
-  if (r.code !== 0) ctx.log.warn(`could not keep the rmtab backup: ${describe(r)}`);
+  if (marker?.rmtabSaved === text) return marker;
+  const r = await ctx.run(['dd', `of=${dir}/${ctx.params.rmtab_backup}`, 'status=none'], { input: text, timeoutMs: 3000, graceMs: 200 });
+  if (r.code !== 0) {
+    ctx.log.warn(`could not keep the rmtab backup: ${describe(r)}`);
+    return marker;
+  }
+  if (!marker) return marker;
+  const next = { ...marker, rmtabSaved: text };
+  writeMarker(ctx, next);
+  return next;
 }
 
 function restoreRmtab(ctx: NfsCtx, dir: string): void {
@@ -484,7 +511,7 @@ async function stop(ctx: NfsCtx) {
     const list = await listExports(ctx);
     const specs = [...new Set([...clients(ctx.params.clientspec), ...(marker?.clients ?? [])])];
     const ours = specs.filter((c) => findExport(list, dir, c));
-    if (ours.length > 0) await backupRmtab(ctx, dir);
+    if (ours.length > 0) await backupRmtab(ctx, dir, undefined);
     for (const c of ours) {
       const r = await ctx.run(unexportArgv(c, dir), { timeoutMs: 20_000 });
       if (r.code !== 0) ctx.log.warn(`unexporting ${dir} from ${c}: ${describe(r)}`);

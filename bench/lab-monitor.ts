@@ -103,7 +103,9 @@ export async function outer(ctx: OuterCtx): Promise<number> {
         refName: 'exportfs',
         expect: 0,
         env: ['OCF_RESOURCE_INSTANCE=nfs', 'OCF_RESKEY_directory=/srv/nfs', 'OCF_RESKEY_clientspec=192.0.2.0/24', 'OCF_RESKEY_options=rw,sync,no_subtree_check', 'OCF_RESKEY_fsid=1', 'OCF_RESKEY_CRM_meta_timeout=20000'],
-        before: `${FS}\nenv OCF_ROOT=/usr/lib/ocf "$@" ${OURS}/nfs-export start`,
+        // exportfs's monitor answers 7 until its own start has written its state file
+        // (ha_pseudo_resource); on an export that exists, that start only records it.
+        before: `${FS}\nenv OCF_ROOT=/usr/lib/ocf "$@" ${OURS}/nfs-export start\nenv OCF_ROOT=/usr/lib/ocf "$@" ${REFS.exportfs} start`,
       },
     ];
     for (const u of units) {
@@ -113,7 +115,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       const c = lib.compare(a, b);
       rows.push({ unit: u.name, reference: u.refName, ours: c.s, ref: lib.stats(b), ratioMedian: lib.round3(c.s.median / lib.stats(b).median), ratioPairedMedian: Number(c.entry.ratioPairedMedian) });
     }
-    guest('node1', `env OCF_ROOT=/usr/lib/ocf "$@" ${OURS}/nfs-export stop; umount /srv/nfs; drbdadm secondary r0`, units[2]!.env, 300);
+    guest('node1', `env OCF_ROOT=/usr/lib/ocf "$@" ${REFS.exportfs} stop; env OCF_ROOT=/usr/lib/ocf "$@" ${OURS}/nfs-export stop; umount /srv/nfs; drbdadm secondary r0`, units[2]!.env, 300);
   } finally {
     down();
   }

@@ -104,6 +104,8 @@ export function unexportArgv(client: string, dir: string): string[] {
 }
 
 export const LIST_ARGV = ['exportfs', '-s'] as const;
+/** exportfs's table of what is exported now (nfs-utils' default state directory). */
+export const ETAB = '/var/lib/nfs/etab';
 export const FLUSH_ARGV = ['exportfs', '-f'] as const;
 export const EXPORT_CACHE = '/proc/net/rpc/nfsd.export/content';
 

@@ -14,6 +14,10 @@
 #                                restarts the stack only where it is not running (e.g. after fencing).
 #   lab.sh wait NODE [SECS]      wait until NODE answers commands (after a reboot or a fence)
 #   lab.sh kill NODE             cut NODE's power: SIGKILL its qemu (no shutdown, nothing flushed).
+#   lab.sh link NODE main|repl up|down
+#                                plug or pull one of NODE's cables (QMP set_link: the guest sees its
+#                                carrier go, as with a cable pulled): main is the cluster and client
+#                                link, repl the DRBD replication link between node1 and node2
 #                                A fence "reboot" or "on" of a guest whose qemu is gone boots it
 #                                again, as a power switch would; "off" of it succeeds at once.
 #   lab.sh sync-dist             copy the project's dist/ocfkit to the guests (ocf:ocfkit:* in them)
@@ -60,6 +64,10 @@ LOGS=$LAB_DIR/logs
 
 declare -A IP=([node1]=192.0.2.11 [node2]=192.0.2.12 [client]=192.0.2.13)
 declare -A MAC=([node1]=52:54:00:0c:f0:11 [node2]=52:54:00:0c:f0:12 [client]=52:54:00:0c:f0:13)
+# The replication link (eth1 on node1 and node2, DRBD only), on its own switch: cut alone, it
+# separates the DRBD peers while the cluster still sees both nodes.
+declare -A REPL_IP=([node1]=198.51.100.11 [node2]=198.51.100.12)
+declare -A REPL_MAC=([node1]=52:54:00:0c:f1:11 [node2]=52:54:00:0c:f1:12)
 CLUSTER_NODES=(node1 node2)
 # Bump when the initramfs layout changes in a way the stamp below does not see.
 INITRAMFS_FORMAT=1
@@ -234,15 +242,16 @@ sync_dist() {
 
 # --- guests -------------------------------------------------------------------------------------
 
+# start_switch NAME: vde (the main link) or repl (the replication link).
 start_switch() {
-  if live_pid "$RUN/vde.pid" "$RUN/vde.ctl" >/dev/null; then return 0; fi
-  rm -rf "$RUN/vde.ctl"
-  vde_switch --sock "$RUN/vde.ctl" --mode 600 --dirmode 700 --mgmt "$RUN/vde.mgmt" \
-    --daemon --pidfile "$RUN/vde.pid" </dev/null >"$RUN/vde.log" 2>&1 {lockfd}>&- ||
-    die "vde_switch failed: $(cat "$RUN/vde.log")"
-  local i
-  for i in $(seq 1 50); do [ -S "$RUN/vde.ctl/ctl" ] && return 0; sleep 0.1; done
-  die "vde_switch did not create $RUN/vde.ctl/ctl"
+  local sw=$1 i
+  if live_pid "$RUN/$sw.pid" "$RUN/$sw.ctl" >/dev/null; then return 0; fi
+  rm -rf "$RUN/$sw.ctl"
+  vde_switch --sock "$RUN/$sw.ctl" --mode 600 --dirmode 700 --mgmt "$RUN/$sw.mgmt" \
+    --daemon --pidfile "$RUN/$sw.pid" </dev/null >"$RUN/$sw.log" 2>&1 {lockfd}>&- ||
+    die "vde_switch ($sw) failed: $(cat "$RUN/$sw.log")"
+  for i in $(seq 1 50); do [ -S "$RUN/$sw.ctl/ctl" ] && return 0; sleep 0.1; done
+  die "vde_switch did not create $RUN/$sw.ctl/ctl"
 }
 
 start_fence_helper() {
@@ -253,7 +262,8 @@ start_fence_helper() {
 
 start_guest() {
   local node=$1 nd=$RUN/$1 mem=$LAB_MEM smp=$LAB_SMP
-  local -a disk=()
+  local -a disk=() repl=()
+  local append="console=ttyS0 quiet panic=-1 lab.node=$node lab.ip=${IP[$node]}"
   if qemu_pid "$node" >/dev/null; then return 0; fi
   mkdir -p "$nd" "$SHARE/mbox/$node"/{req,run,out,tmp}
   rm -f "$SHARE/mbox/$node/boot" "$nd/qemu.pid" "$nd/console.sock" "$nd/qmp.sock"
@@ -262,12 +272,15 @@ start_guest() {
   else
     [ -e "$nd/disk.img" ] || truncate -s "${LAB_DISK_MB}M" "$nd/disk.img"
     disk=(-drive "file=$nd/disk.img,if=virtio,format=raw,cache=unsafe")
+    # After the main link's device: the guest names it eth1.
+    repl=(-netdev "vde,id=n1,sock=$RUN/repl.ctl" -device "virtio-net-pci,netdev=n1,mac=${REPL_MAC[$node]}")
+    append+=" lab.repl=${REPL_IP[$node]}"
   fi
   qemu-system-x86_64 -name "lab-$node" \
     -accel "tcg,tb-size=$LAB_TB_MB" -cpu max -smp "$smp" -m "$mem" \
     -nodefaults -no-user-config -display none \
     -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 lab.node=$node lab.ip=${IP[$node]}" \
+    -append "$append" \
     -chardev "socket,id=con0,path=$nd/console.sock,server=on,wait=off,logfile=$nd/console.log,logappend=on" \
     -serial chardev:con0 \
     -qmp "unix:$nd/qmp.sock,server=on,wait=off" \
@@ -275,6 +288,7 @@ start_guest() {
     -virtfs "local,path=$SHARE,mount_tag=lab,security_model=none,multidevs=remap" \
     "${disk[@]}" \
     -netdev "vde,id=n0,sock=$RUN/vde.ctl" -device "virtio-net-pci,netdev=n0,mac=${MAC[$node]}" \
+    "${repl[@]}" \
     -device virtio-rng-pci \
     -pidfile "$nd/qemu.pid" -daemonize </dev/null >"$nd/qemu.log" 2>&1 {lockfd}>&- ||
     die "qemu for $node did not start: $(cat "$nd/qemu.log")"
@@ -352,14 +366,23 @@ post() {
 
 # --- QMP and the fence helper -------------------------------------------------------------------
 
-# qmp NODE CMD...: runs QMP commands (without arguments) on NODE's qemu; prints the replies.
-qmp() {
+# qmp_json NODE JSON...: sends whole QMP messages to NODE's qemu; prints the replies.
+qmp_json() {
   local node=$1 c
   shift
   {
     echo '{"execute":"qmp_capabilities"}'
-    for c in "$@"; do echo "{\"execute\":\"$c\"}"; done
+    for c in "$@"; do echo "$c"; done
   } | timeout 10 socat -t 0.5 - "UNIX-CONNECT:$RUN/$node/qmp.sock" 2>&1
+}
+
+# qmp NODE CMD...: QMP commands without arguments.
+qmp() {
+  local node=$1 c
+  local -a msgs=()
+  shift
+  for c in "$@"; do msgs+=("{\"execute\":\"$c\"}"); done
+  qmp_json "$node" "${msgs[@]}"
 }
 
 qmp_status() { # prints running, paused, ... or "gone"
@@ -566,6 +589,7 @@ cmd_up() {
       qemu_pid "$n" >/dev/null && [ -s "$SHARE/mbox/$n/boot" ] || ok=0
     done
     live_pid "$RUN/vde.pid" "$RUN/vde.ctl" >/dev/null || ok=0
+    live_pid "$RUN/repl.pid" "$RUN/repl.ctl" >/dev/null || ok=0
     if [ "$ok" = 0 ]; then
       say "removing a stale lab in $RUN"
       down_locked
@@ -575,7 +599,8 @@ cmd_up() {
   mkdir -p "$RUN"
   refresh_share
   sync_dist
-  start_switch
+  start_switch vde
+  start_switch repl
   start_fence_helper
   for n in "${nodes[@]}"; do start_guest "$n"; done
   for n in "${nodes[@]}"; do wait_ready "$n" "$LAB_BOOT_TIMEOUT"; done
@@ -633,7 +658,9 @@ down_locked() {
     done
     # Anything else of this run that still holds the run dir open (by pid, never by name).
     if pid=$(live_pid "$RUN/fence-helper.pid" fence-helper); then kill "$pid" 2>/dev/null || true; fi
-    if pid=$(live_pid "$RUN/vde.pid" "$RUN/vde.ctl"); then kill "$pid" 2>/dev/null || true; fi
+    for n in vde repl; do
+      if pid=$(live_pid "$RUN/$n.pid" "$RUN/$n.ctl"); then kill "$pid" 2>/dev/null || true; fi
+    done
     for pid in /proc/[0-9]*; do
       pid=${pid#/proc/}
       if [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ]; then continue; fi
@@ -689,6 +716,7 @@ cmd_status() {
     printf '%-7s %-8s %-9s %-9s %s\n' "$n" "$pid" "$st" "$rss" "$st2"
   done
   echo "vde_switch: $(live_pid "$RUN/vde.pid" "$RUN/vde.ctl" || echo 'not running')"
+  echo "vde_switch (replication): $(live_pid "$RUN/repl.pid" "$RUN/repl.ctl" || echo 'not running')"
   echo "fence helper: $(live_pid "$RUN/fence-helper.pid" fence-helper || echo 'not running')"
 }
 
@@ -702,6 +730,23 @@ cmd_kill() {
   qemu_pid "$node" >/dev/null && die "$node's qemu ($pid) survived SIGKILL"
   rm -f "$SHARE/mbox/$node/boot"
   say "$node: power cut (qemu $pid killed)"
+}
+
+cmd_link() {
+  local node=${1:-} link=${2:-} state=${3:-} id up out
+  [ -n "$node" ] && [ -n "$state" ] || usage
+  known_node "$node"
+  case $link in
+  main) id=n0 ;;
+  repl) [ -n "${REPL_IP[$node]:-}" ] || die "$node has no replication link"; id=n1 ;;
+  *) usage ;;
+  esac
+  case $state in up) up=true ;; down) up=false ;; *) usage ;; esac
+  qemu_pid "$node" >/dev/null || die "$node is not running"
+  out=$(qmp_json "$node" "{\"execute\":\"set_link\",\"arguments\":{\"name\":\"$id\",\"up\":$up}}") ||
+    die "QMP set_link on $node failed: $out"
+  grep -q '"error"' <<<"$out" && die "QMP set_link on $node: $out"
+  say "$node: $link link $state"
 }
 
 cmd_shell() {
@@ -763,6 +808,7 @@ main() {
     ;;
   status) cmd_status ;;
   kill) cmd_kill "$@" ;;
+  link) cmd_link "$@" ;;
   shell) cmd_shell "$@" ;;
   logs) collect_logs "${1:-$LOGS/$(date +%Y%m%d-%H%M%S)}" ;;
   bench-up) cmd_bench_up "$@" ;;

@@ -104,6 +104,15 @@ describe('nfs-export: exports with the real exportfs (no kernel server on this m
     writeFileSync(join(varlib, 'rmtab'), `192.0.2.30:${d}:0x00000001\n192.0.2.31:/elsewhere:0x00000001\n`);
     expect(agent('monitor', p, { OCF_RESKEY_CRM_meta_interval: '10000' }).code).toBe(0);
     expect(readFileSync(join(d, '.rmtab'), 'utf8')).toBe(`192.0.2.30:${d}:0x00000001\n`);
+    // Unchanged since the last write: the monitor leaves the shared filesystem alone.
+    writeFileSync(join(d, '.rmtab'), 'untouched\n');
+    expect(agent('monitor', p, { OCF_RESKEY_CRM_meta_interval: '10000' }).code).toBe(0);
+    expect(readFileSync(join(d, '.rmtab'), 'utf8')).toBe('untouched\n');
+    // A new client: written again.
+    writeFileSync(join(varlib, 'rmtab'), `192.0.2.30:${d}:0x00000001\n192.0.2.32:${d}:0x00000001\n`);
+    expect(agent('monitor', p, { OCF_RESKEY_CRM_meta_interval: '10000' }).code).toBe(0);
+    expect(readFileSync(join(d, '.rmtab'), 'utf8')).toBe(`192.0.2.30:${d}:0x00000001\n192.0.2.32:${d}:0x00000001\n`);
+    writeFileSync(join(varlib, 'rmtab'), `192.0.2.30:${d}:0x00000001\n`);
     expect(agent('stop', p).code).toBe(0);
     writeFileSync(join(varlib, 'rmtab'), '');
     expect(agent('start', p).code).toBe(0);

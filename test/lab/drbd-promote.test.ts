@@ -54,7 +54,7 @@ function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
 
 describe('drbd-promote on real DRBD 8.4', () => {
   useLab({
-    setup: () => drbdPair('/tmp/proc-drbd.sync'),
+    setup: () => drbdPair({ syncCopy: '/tmp/proc-drbd.sync' }),
   });
 
   it('the agent reads /proc/drbd of the real module in each state it meets here', () => {
@@ -122,7 +122,8 @@ describe('drbd-promote on real DRBD 8.4', () => {
     waitFor('UpToDate on both, connected', 300, () => labShOk('node1', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate' && cstate('node1') === 'Connected');
     const sums: Partial<Record<Node, string>> = {};
     try {
-      for (const n of NODES) labShOk(n, 'ip link set eth0 down', [], 30);
+      // Both ends unplugged from the host (QMP set_link): the cluster link stays.
+      for (const n of NODES) labOk(['link', n, 'repl', 'down'], 60);
       // DRBD notices the dead link through its ping timeout (ping-int 10 s by default).
       for (const n of NODES) waitFor(`${n} to lose the peer`, 120, () => cstate(n) !== 'Connected');
       for (const n of NODES) {
@@ -133,7 +134,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
         expect(m.reason).toMatch(/replication link of r0 is down \((Connecting|NetworkFailure|Unconnected|Timeout|BrokenPipe)\)/);
       }
     } finally {
-      for (const n of NODES) labSh(n, 'ip link set eth0 up', [], 30);
+      for (const n of NODES) lab(['link', n, 'repl', 'up'], 60);
     }
     // Back on the wire: DRBD finds two diverged Primaries, and drops the connection (at least one
     // side StandAlone; the other may still wait for a connection that will be refused).
@@ -204,7 +205,12 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // The promotion score the agent keeps for the unpromoted node: UpToDate with its peer known.
     const other = back.unpromoted[0] as Node;
     waitFor(`${other} UpToDate`, 300, () => labShOk(other, 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
-    const score = labShOk(now, 'crm_attribute -N "$1" -n master-drbd -l reboot -G -q', [other], 60).trim();
+    // The unpromoted monitor (every 20 s) raises it from 10 (syncing, the peer UpToDate): at most two intervals.
+    const readScore = () => labSh(now, 'crm_attribute -N "$1" -n master-drbd -l reboot -G -q', [other], 60).stdout.trim();
+    const score = waitFor(`${other}'s promotion score raised once it is UpToDate`, 90, () => {
+      const v = readScore();
+      return ['1000', '10000'].includes(v) ? v : undefined;
+    }, 5);
     expect(['1000', '10000']).toContain(score);
   });
 

@@ -95,7 +95,8 @@ echo "kernel=$(uname -r)"
 modprobe drbd; modprobe nfsd
 echo "drbd=$(sed -n 's/^version: \\([0-9.]*\\).*/\\1/p' /proc/drbd)"
 echo "nfsd=$(test -d /sys/module/nfsd && echo loaded)"
-ip -br addr show eth0`,
+ip -br addr show eth0
+ip -br addr show eth1`,
         [],
         120,
       );
@@ -104,6 +105,8 @@ ip -br addr show eth0`,
       expect(field(out, 'drbd')).toMatch(/^8\.4\./);
       expect(field(out, 'nfsd')).toBe('loaded');
       expect(out).toContain(node === 'node1' ? '192.0.2.11/24' : '192.0.2.12/24');
+      // The replication link, DRBD's own.
+      expect(out).toContain(node === 'node1' ? '198.51.100.11/24' : '198.51.100.12/24');
     }
     // The guests run the project's current binary (copied through the uncached share into their
     // RAM, never read stale through the cached root share): ocf:ocfkit:vip answers in node1.

@@ -24,16 +24,17 @@ export const DRBD_LAB = '/lab/bin/drbd-lab';
  * handed over; undefined, or what failed. node1 does not wait for its peer (node2 is set up after
  * it: waiting cost a minute in vain each time). SYNC_COPY: where node1 keeps /proc/drbd mid-sync.
  */
-export function drbdPair(syncCopy?: string): string | undefined {
+export function drbdPair(opts: { syncCopy?: string; fencing?: boolean } = {}): string | undefined {
+  const fencing = opts.fencing ? ['fencing'] : [];
   const steps: Array<[Node, string[]]> = [
-    ['node1', ['setup', 'nowait']],
-    ['node2', ['setup']],
+    ['node1', ['setup', 'nowait', ...fencing]],
+    ['node2', ['setup', ...fencing]],
   ];
   for (const [n, args] of steps) {
     const s = labExec(n, ['bash', DRBD_LAB, ...args], 180);
     if (s.status !== 0) return `DRBD setup on ${n} failed:\n${s.out}`;
   }
-  const sync = labExec('node1', ['bash', DRBD_LAB, 'sync', ...(syncCopy ? [syncCopy] : [])], 600);
+  const sync = labExec('node1', ['bash', DRBD_LAB, 'sync', ...(opts.syncCopy ? [opts.syncCopy] : [])], 600);
   if (sync.status !== 0 || !sync.stdout.includes('UpToDate/UpToDate')) return `initial sync failed:\n${sync.out}`;
   return undefined;
 }
@@ -89,6 +90,12 @@ export function labExec(node: Node, argv: string[], timeoutS = 300): Result {
 /** Runs a constant bash SCRIPT inside NODE with ARGS as $1, $2 ... */
 export function labSh(node: Node, script: string, args: string[] = [], timeoutS = 300): Result {
   return labExec(node, ['bash', '-c', script, 'lab-sh', ...args], timeoutS);
+}
+
+/** Whether the kernel on node holds a POSIX write lock on file (as /proc/locks shows it, by inode). */
+export function writeLockHeld(node: Node, file: string): boolean {
+  const r = labSh(node, 'ino=$(stat -c %i "$1") && grep -E "POSIX +ADVISORY +WRITE .*:$ino " /proc/locks', [file], 60);
+  return r.status === 0 && r.stdout.trim() !== '';
 }
 
 /** labSh that throws unless the script exits 0; returns its stdout. */

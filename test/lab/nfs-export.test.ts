@@ -5,7 +5,7 @@
  * stop, the exported filesystem unmounts (nfsd let go of it). Run with `bash scripts/test.sh lab`.
  */
 import { describe, expect, it } from 'vitest';
-import { KILL_NFS_SERVER, type Node, labExec, labSh, labShOk, useLab, waitFor } from './lab';
+import { KILL_NFS_SERVER, type Node, labExec, labSh, labShOk, useLab, waitFor, writeLockHeld } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/nfs-export';
 const PARAMS = [
@@ -50,7 +50,7 @@ describe('nfs-export with the kernel NFS server', () => {
   it('tells NFSv3 lock clients to reclaim once the floating address is up: the first monitor that finds it sends sm-notify', () => {
     const vip = ['OCF_RESKEY_nfs_ip=192.0.2.100'];
     const interval = 'OCF_RESKEY_CRM_meta_interval=10000';
-    const lockHeld = () => labSh('node1', 'ino=$(stat -c %i /srv/nfs/v3.lock) && grep -E "POSIX +ADVISORY +WRITE .*:$ino " /proc/locks', [], 30).status === 0;
+    const lockHeld = () => writeLockHeld('node1', '/srv/nfs/v3.lock');
     labShOk('node1', 'ip addr add 192.0.2.100/24 dev eth0', [], 30);
     // sm-notify names the server by the address's host name: without one it cannot notify, and
     // the agent says what to do instead of "exited 1".

@@ -14,7 +14,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DRBD_LAB, KILL_NFS_SERVER, type Node, crmMon, drbdPair, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
+import { DRBD_LAB, KILL_NFS_SERVER, type Node, crmMon, drbdPair, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, writeLockHeld, xpath } from './lab';
 
 const NODES: Node[] = ['node1', 'node2'];
 const VIP = '192.0.2.100';
@@ -152,19 +152,23 @@ function writersProgress(more = 20, timeoutS = 300): void {
 }
 
 /** The v4 writer's lock, as the server holding the export sees it: a POSIX write lock on w4.dat. */
-function lockHeldOn(server: Node): boolean {
-  const out = labSh(server, 'ino=$(stat -c %i "$1") && grep -E "POSIX +ADVISORY +WRITE .*:$ino " /proc/locks', [`${DIR}/w4.dat`], 60);
-  return out.status === 0 && out.stdout.trim() !== '';
-}
+const lockHeldOn = (server: Node): boolean => writeLockHeld(server, `${DIR}/w4.dat`);
 
 const other = (n: Node): Node => (n === 'node1' ? 'node2' : 'node1');
+const drbdadm = (n: Node, what: 'cstate' | 'dstate'): string => labShOk(n, `drbdadm ${what} r0`, [], 30).trim();
+/** The location constraint crm-fence-peer.sh places (drbd-fence-by-handler-r0-<clone>): which node it keeps promotable, or ''. */
+function fencedTo(observer: Node): string {
+  const xml = labShOk(observer, 'cibadmin -Q -o constraints', [], 60);
+  return xpath(xml, "string(//rsc_location[starts-with(@id,'drbd-fence-by-handler-r0')]//expression[@attribute='#uname']/@value)");
+}
 
 describe('the HA NFS stack under a writing client', () => {
-  const gaps: Record<string, ReturnType<typeof gapSince> & { moved?: number }> = {};
+  const gaps: Record<string, Partial<ReturnType<typeof gapSince>> & { moved?: number; resyncedS?: number }> = {};
   useLab({
     client: true,
     setup: () => {
-      const pair = drbdPair();
+      // DRBD as the stack is meant to run: resource-and-stonith with the crm-fence-peer handlers.
+      const pair = drbdPair({ fencing: true });
       if (pair) return pair;
       const fs = labSh('node1', MKFS, [], 300);
       if (fs.status !== 0) return `mkfs failed:\n${fs.out}`;
@@ -229,6 +233,33 @@ describe('the HA NFS stack under a writing client', () => {
     labShOk(watch, 'crm_resource --cleanup', [], 120);
   });
 
+  it('the DRBD replication link cut: the stack stays, the peer may not be promoted, the client carries on; back, the peer resyncs', () => {
+    const on = stackOn('node1', undefined, 60);
+    const peer = other(on);
+    waitFor(`${peer} UpToDate`, 300, () => drbdadm(peer, 'dstate') === 'UpToDate/UpToDate');
+    const before = ackCounts();
+    const t0 = Date.now();
+    try {
+      // Both cables of the replication link pulled; the cluster link stays.
+      for (const n of NODES) labOk(['link', n, 'repl', 'down'], 60);
+      waitFor(`${on} to lose its DRBD peer`, 120, () => drbdadm(on, 'cstate') !== 'Connected', 3);
+      // The primary's fence-peer handler keeps the promoted role where the current data is.
+      expect(waitFor('the fencing constraint', 180, () => fencedTo(peer) || undefined, 3)).toBe(on);
+      writersProgress(20, 300);
+      expect(stackOn(peer, undefined, 60)).toBe(on);
+      expect(acks('w4').errors).toEqual([]);
+      expect(acks('w3').errors).toEqual([]);
+    } finally {
+      for (const n of NODES) lab(['link', n, 'repl', 'up'], 60);
+    }
+    waitFor(`${peer} reconnected and resynced`, 300, () => drbdadm(peer, 'cstate') === 'Connected' && drbdadm(peer, 'dstate') === 'UpToDate/UpToDate', 3);
+    // after-resync-target (crm-unfence-peer.sh) on the peer, or the agent's unfence, lifts it.
+    waitFor('the fencing constraint lifted', 180, () => fencedTo(on) === '', 5);
+    const { v4, v3 } = gapSince(before, t0, t0);
+    gaps.linkCut = { v4, v3, resyncedS: round1((Date.now() - t0) / 1000) };
+    expect(stackOn(peer, on, 60)).toBe(on);
+  });
+
   it('the primary guest killed: fenced, the stack on the survivor, the client carries on', () => {
     const victim = stackOn('node1', undefined, 300);
     const survivor = other(victim);
@@ -246,7 +277,7 @@ describe('the HA NFS stack under a writing client', () => {
     expect(acks('w3').errors).toEqual([]);
     // The fence rebooted it; it rejoins as Unpromoted and resyncs.
     labOk(['wait', victim, '300'], 360);
-    expect(labExec(victim, ['bash', DRBD_LAB, 'config'], 60).status).toBe(0);
+    expect(labExec(victim, ['bash', DRBD_LAB, 'config', 'fencing'], 60).status).toBe(0);
     labOk(['cluster'], 900);
     waitFor(`${victim} back as Unpromoted`, 600, () => xpath(crmMon(survivor).xml, `string(//clone[@id='nfs-drbd-clone']/resource[@role='Unpromoted']/node/@name)`) === victim, 5);
   });
