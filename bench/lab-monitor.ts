@@ -9,10 +9,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { LAB, drbdPair, guest, labSh } from './lab-guest.ts';
 import * as lib from './lib.ts';
 import type { OuterCtx } from './vip.ts';
 
-const LAB = join(lib.REPO, 'scripts', 'lab', 'lab.sh');
 const OURS = '/usr/lib/ocf/resource.d/ocfkit';
 const REFS = { drbd: '/usr/lib/ocf/resource.d/linbit/drbd', exportfs: '/usr/lib/ocf/resource.d/heartbeat/exportfs' };
 
@@ -22,16 +22,6 @@ export function missing(): string[] {
   for (const r of Object.values(REFS)) if (!existsSync(r)) out.push(`missing the reference agent ${r} (bash scripts/lab/deps.sh)`);
   if (!existsSync(join(lib.REPO, 'dist', 'ocfkit'))) out.push('missing dist/ocfkit (npm run build)');
   return out;
-}
-
-function labSh(args: string[], timeoutS = 600): string {
-  const r = spawnSync('bash', [LAB, ...args], { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new lib.BenchFailure(`lab.sh ${args.slice(0, 4).join(' ')} … exited ${r.status}:\n${r.stdout ?? ''}${r.stderr ?? ''}`);
-  return r.stdout;
-}
-
-function guest(node: string, script: string, args: string[] = [], timeoutS = 300): string {
-  return labSh(['exec', '-t', String(timeoutS), node, 'bash', '-c', script, 'bench', ...args], timeoutS + 60);
 }
 
 interface Unit {
@@ -87,10 +77,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
   const rows: Row[] = [];
   try {
     labSh(['up'], 900);
-    // node1 does not wait for its peer, set up after it.
-    guest('node1', 'bash /lab/bin/drbd-lab setup nowait', [], 180);
-    guest('node2', 'bash /lab/bin/drbd-lab setup', [], 180);
-    guest('node1', 'bash /lab/bin/drbd-lab sync', [], 600);
+    drbdPair();
     guest('node1', CIB, [], 60);
     const drbdEnv = ['OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'CIB_file=/tmp/bench-cib.xml', 'OCF_RESKEY_CRM_meta_timeout=20000', 'OCF_RESKEY_CRM_meta_notify=true', 'OCF_RESKEY_CRM_meta_clone_max=2', 'OCF_RESKEY_CRM_meta_clone_node_max=1', 'OCF_RESKEY_CRM_meta_promoted_max=1', 'OCF_RESKEY_CRM_meta_master_max=1', 'OCF_RESKEY_CRM_meta_promoted_node_max=1', 'OCF_RESKEY_CRM_meta_master_node_max=1'];
     const units: Array<Unit & { before?: string }> = [

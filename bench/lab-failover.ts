@@ -1,0 +1,277 @@
+// The lab-failover part: the failover gap an NFS client sees, with ocfkit's four agents and with the
+// reference agents (ocf:linbit:drbd, ocf:heartbeat:Filesystem, nfsserver + exportfs, IPaddr2), in one
+// lab run on the same cluster, DRBD resource, filesystem and client. Both stacks get the same
+// structure (a promotable DRBD clone, then the filesystem, the NFS server and export, the address,
+// colocated with the promoted instance and ordered), the same operations and the same fencing.
+//
+// Per failover: the gap is the longest pause between two records the client's writer saw
+// acknowledged (NFSv4.2, fsync per record, a POSIX lock held) from the moment of the failure until it
+// has written 20 more; "back" is when crm_mon shows the whole stack running again; "agents" is the sum
+// of the execution times pacemaker-execd logged for the stack's non-monitor actions on both nodes in
+// that time (what the agents themselves took, the rest is Pacemaker, fencing and NFS grace).
+//
+// BENCH_FAILOVERS (default 3): standby moves per stack; BENCH_KILLS (default 1): primary guests killed
+// per stack; BENCH_STACKS (default "ocfkit,reference"); BENCH_LAB_KEEP=1 leaves the lab up.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB, drbdPair, guest, labSh, waitFor } from './lab-guest.ts';
+import * as lib from './lib.ts';
+import type { OuterCtx } from './vip.ts';
+
+const VIP = '192.0.2.100';
+const DIR = '/srv/nfs';
+const NODES = ['node1', 'node2'] as const;
+type Node = (typeof NODES)[number];
+type StackName = 'ocfkit' | 'reference';
+const other = (n: Node): Node => (n === 'node1' ? 'node2' : 'node1');
+
+interface Stack {
+  clone: string;
+  /** the resources after the clone, in start order */
+  chain: string[];
+  xml: string;
+}
+
+const op = (id: string, name: string, interval: string, extra = '') => `<op id="${id}-${name}-${interval}" name="${name}" interval="${interval}"${extra}/>`;
+const nv = (id: string, pairs: Record<string, string>) =>
+  Object.entries(pairs)
+    .map(([k, v]) => `<nvpair id="${id}-${k}" name="${k}" value="${v}"/>`)
+    .join('');
+const primitive = (id: string, cls: string, params: Record<string, string>, ops: string) => {
+  const [provider, type] = cls.split(':') as [string, string];
+  return `<primitive id="${id}" class="ocf" provider="${provider}" type="${type}"><instance_attributes id="${id}-ia">${nv(`${id}-ia`, params)}</instance_attributes><operations>${ops}</operations></primitive>`;
+};
+
+/** The stack as CIB resources and constraints: the same shape for both, only the agents differ. */
+export function stack(name: StackName): Stack {
+  const p = name === 'ocfkit' ? 'ok' : 'ref';
+  const agents =
+    name === 'ocfkit'
+      ? { drbd: 'ocfkit:drbd-promote', fs: 'ocfkit:fs-mount', ip: 'ocfkit:vip' }
+      : { drbd: 'linbit:drbd', fs: 'heartbeat:Filesystem', ip: 'heartbeat:IPaddr2' };
+  const clone = `${p}-drbd-clone`;
+  const drbd = primitive(`${p}-drbd`, agents.drbd, { drbd_resource: 'r0' }, op(`${p}-drbd`, 'monitor', '10s', ' role="Promoted" timeout="60s"') + op(`${p}-drbd`, 'monitor', '20s', ' role="Unpromoted" timeout="60s"'));
+  const fs = primitive(`${p}-fs`, agents.fs, { device: '/dev/drbd0', directory: DIR, fstype: 'ext4' }, op(`${p}-fs`, 'monitor', '20s'));
+  const nfs =
+    name === 'ocfkit'
+      ? [
+          primitive(`${p}-export`, 'ocfkit:nfs-export', { directory: DIR, clientspec: '192.0.2.0/24', options: 'rw,sync,no_subtree_check,no_root_squash', fsid: 'root', nfs_shared_infodir: `${DIR}/.nfs-ok`, nfs_server_scope: VIP, nfs_ip: VIP, nfsv4_lease_time: '10', nfsv4_grace_time: '90' }, op(`${p}-export`, 'monitor', '10s')),
+        ]
+      : [
+          // nfsserver's init-script mode: the guests run no systemd.
+          primitive(`${p}-server`, 'heartbeat:nfsserver', { nfs_shared_infodir: `${DIR}/.nfs-ref`, nfs_ip: VIP, nfs_server_scope: VIP, nfs_init_script: '/etc/init.d/nfs-kernel-server' }, op(`${p}-server`, 'monitor', '10s')),
+          primitive(`${p}-export`, 'heartbeat:exportfs', { directory: DIR, clientspec: '192.0.2.0/24', options: 'rw,sync,no_subtree_check,no_root_squash', fsid: '0' }, op(`${p}-export`, 'monitor', '10s')),
+        ];
+  const ip = primitive(`${p}-ip`, agents.ip, { ip: VIP, cidr_netmask: '24', nic: 'eth0' }, op(`${p}-ip`, 'monitor', '10s'));
+  const chain = [`${p}-fs`, ...(name === 'ocfkit' ? [`${p}-export`] : [`${p}-server`, `${p}-export`]), `${p}-ip`];
+  const meta = nv(`${clone}-meta`, { promotable: 'true', 'promoted-max': '1', 'promoted-node-max': '1', 'clone-max': '2', 'clone-node-max': '1', notify: 'true' });
+  const constraints = [
+    `<rsc_colocation id="${p}-col-0" rsc="${chain[0]}" with-rsc="${clone}" with-rsc-role="Promoted" score="INFINITY"/>`,
+    `<rsc_order id="${p}-ord-0" first="${clone}" first-action="promote" then="${chain[0]}" then-action="start"/>`,
+    ...chain.slice(1).flatMap((r, i) => [
+      `<rsc_colocation id="${p}-col-${i + 1}" rsc="${r}" with-rsc="${chain[i]}" score="INFINITY"/>`,
+      `<rsc_order id="${p}-ord-${i + 1}" first="${chain[i]}" then="${r}"/>`,
+    ]),
+  ];
+  const resources = [`<clone id="${clone}"><meta_attributes id="${clone}-meta">${meta}</meta_attributes>${drbd}</clone>`, fs, ...nfs, ip];
+  return { clone, chain, xml: `<configuration><resources>${resources.join('')}</resources><constraints>${constraints.join('')}</constraints></configuration>` };
+}
+
+/** crm_mon's XML on NODE. */
+const crmMon = (node: Node) => guest(node, 'crm_mon -1 --output-as=xml', [], 60);
+
+function xpath(xml: string, expr: string): string {
+  const r = spawnSync('xmllint', ['--xpath', expr, '-'], { input: xml, encoding: 'utf8', timeout: 20_000 });
+  if (r.status !== 0 && r.status !== 10) throw new lib.BenchFailure(`xmllint --xpath ${expr}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The node the whole stack runs on (promoted instance and every resource of the chain), or undefined. */
+function stackNode(observer: Node, s: Stack): Node | undefined {
+  const xml = crmMon(observer);
+  const where = (id: string, role: string) => xpath(xml, `string(//resource[@id='${id}' and @role='${role}' and @failed='false']/node/@name)`);
+  const promoted = where(s.clone.replace(/-clone$/, ''), 'Promoted');
+  if (!promoted) return undefined;
+  return s.chain.every((r) => where(r, 'Started') === promoted) ? (promoted as Node) : undefined;
+}
+
+/** Whether anything but the fence devices runs. */
+const anyRunning = (observer: Node) => xpath(crmMon(observer), "count(//resources//resource[@active='true' and not(starts-with(@resource_agent,'stonith:'))])") !== '0';
+
+const CLIENT_UP = `set -eu
+mkdir -p /mnt/bench
+mount -t nfs4 -o vers=4.2,hard,timeo=10,retrans=3 "$1:/" /mnt/bench
+rm -f /tmp/bench-stop /tmp/bench.ack
+setsid python3 /lab/bin/nfs-writer "/mnt/bench/$2.dat" /tmp/bench.ack /tmp/bench-stop --lock </dev/null >/tmp/bench-writer.out 2>&1 &
+for _ in $(seq 1 100); do grep -q '^[0-9]' /tmp/bench.ack 2>/dev/null && exit 0; sleep 0.2; done
+echo "the writer acknowledged nothing"; cat /tmp/bench-writer.out; exit 1`;
+const CLIENT_DOWN = `touch /tmp/bench-stop; for _ in $(seq 1 50); do grep -q STOPPED /tmp/bench.ack && break; sleep 0.2; done
+umount -f -l /mnt/bench 2>/dev/null; :`;
+
+/** [time, record] of every acknowledgement so far, and the writer's errors. */
+function acks(): { times: number[]; errors: string[] } {
+  const out = { times: [] as number[], errors: [] as string[] };
+  for (const line of guest('client', 'cat /tmp/bench.ack', [], 60).split('\n')) {
+    const m = /^\d+ (\d+\.\d+)$/.exec(line);
+    if (m) out.times.push(Number(m[1]));
+    else if (line.startsWith('ERR')) out.errors.push(line);
+  }
+  return out;
+}
+
+/** Sum of execution times (s) pacemaker-execd logged on NODE since guest time T0 for the stack's non-monitor actions. */
+function agentSeconds(node: Node, t0: number, s: Stack): number {
+  // "Dec 01 09:11:17.667 node1 pacemaker-execd [317] (log_finished) info: ok-fs start (call 6) exited with status 0 (execution time 1.009s)"
+  const ids = [s.clone.replace(/-clone$/, ''), ...s.chain];
+  const text = guest(node, "grep -h 'pacemaker-execd.*log_finished' /var/log/pacemaker/pacemaker.log || :", [], 60);
+  const year = new Date().getUTCFullYear();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(\w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d+) .*\(log_finished\)\s+\w+: (\S+) (\w+) \(call \d+\).*execution time ([\d.]+)(m?s)\)/.exec(line);
+    if (!m || m[3] === 'monitor') continue;
+    if (!ids.some((id) => m[2] === id || m[2]!.startsWith(`${id}:`))) continue;
+    if (Date.parse(`${m[1]} ${year} UTC`) / 1000 < t0) continue;
+    sum += Number(m[4]) / (m[5] === 'ms' ? 1000 : 1);
+  }
+  return sum;
+}
+
+interface Failover {
+  stack: StackName;
+  kind: 'standby' | 'killed';
+  from: Node;
+  to: Node;
+  gapS: number;
+  backS: number;
+  agentsS: number;
+}
+
+const guestNow = (node: Node) => Number(guest(node, 'date +%s.%N', [], 30).trim());
+
+/** One failover of the stack running on FROM; its numbers. */
+function failover(name: StackName, s: Stack, kind: Failover['kind'], from: Node): Failover {
+  const to = other(from);
+  const t0Guest = guestNow(to);
+  const t0Client = Number(guest('client', 'date +%s.%N', [], 30).trim());
+  const t0 = Date.now();
+  if (kind === 'standby') guest(to, 'crm_attribute -N "$1" -n standby -v on', [from], 60);
+  else labSh(['kill', from], 60);
+  waitFor(`the ${name} stack on ${to}`, 900, () => (stackNode(to, s) === to ? true : undefined), 3);
+  const backS = (Date.now() - t0) / 1000;
+  const base = acks().times.filter((t) => t >= t0Client).length;
+  waitFor('the client writing again', 600, () => (acks().times.filter((t) => t >= t0Client).length >= base + 20 ? true : undefined), 3);
+  const a = acks();
+  if (a.errors.length > 0) throw new lib.BenchFailure(`${name}, ${kind}: the client's writer failed: ${a.errors.join('; ')}`);
+  let gapS = 0;
+  for (let i = 1; i < a.times.length; i++) if (a.times[i]! >= t0Client) gapS = Math.max(gapS, a.times[i]! - a.times[i - 1]!);
+  const agentsS = agentSeconds(to, t0Guest, s) + (kind === 'standby' ? agentSeconds(from, t0Guest, s) : 0);
+  // Back to both nodes, the stack staying where it is (stickiness).
+  if (kind === 'standby') guest(to, 'crm_attribute -N "$1" -n standby -v off', [from], 60);
+  else {
+    labSh(['wait', from, '300'], 360);
+    guest(from, 'bash /lab/bin/drbd-lab config fencing', [], 60);
+    labSh(['cluster'], 900);
+  }
+  waitFor(`${from} UpToDate again`, 900, () => (guest(from, 'drbdadm dstate r0 2>/dev/null || :', [], 30).trim() === 'UpToDate/UpToDate' ? true : undefined), 5);
+  return { stack: name, kind, from, to, gapS: lib.round3(gapS), backS: lib.round3(backS), agentsS: lib.round3(agentsS) };
+}
+
+/** Pushes the stack, runs its failovers under the client's writes, removes it again. */
+function runStack(name: StackName, failovers: number, kills: number): Failover[] {
+  const s = stack(name);
+  const out: Failover[] = [];
+  guest('node1', 'cibadmin --modify --allow-create -o configuration -X "$1"', [s.xml], 120);
+  let on = waitFor(`the ${name} stack running`, 900, () => stackNode('node1', s), 5);
+  guest('client', CLIENT_UP, [VIP, name], 300);
+  for (let i = 0; i < failovers; i++) {
+    const f = failover(name, s, 'standby', on);
+    process.stdout.write(`bench: ${name} standby ${on} → ${f.to}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s\n`);
+    out.push(f);
+    on = f.to;
+  }
+  for (let i = 0; i < kills; i++) {
+    const f = failover(name, s, 'killed', on);
+    process.stdout.write(`bench: ${name} ${on} killed → ${f.to}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s\n`);
+    out.push(f);
+    on = f.to;
+  }
+  guest('client', CLIENT_DOWN, [], 120);
+  // Stopped in order by Pacemaker, then removed.
+  guest('node1', 'crm_resource -r "$1" --meta -p target-role -v Stopped', [s.clone], 60);
+  waitFor(`the ${name} stack stopped`, 600, () => (anyRunning('node1') ? undefined : true), 5);
+  guest('node1', 'cibadmin --replace -o constraints -X "<constraints/>" && cibadmin -D -o resources -X "$1" && for r in "${@:2}"; do cibadmin -D -o resources -X "<primitive id=\\"$r\\"/>"; done', [`<clone id="${s.clone}"/>`, ...s.chain], 120);
+  return out;
+}
+
+export function missing(): string[] {
+  const out: string[] = [];
+  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) out.push('missing qemu-system-x86_64 (bash scripts/lab/deps.sh installs the lab)');
+  for (const r of ['linbit/drbd', 'heartbeat/Filesystem', 'heartbeat/nfsserver', 'heartbeat/exportfs', 'heartbeat/IPaddr2']) {
+    if (!existsSync(`/usr/lib/ocf/resource.d/${r}`)) out.push(`missing the reference agent ${r} (bash scripts/lab/deps.sh)`);
+  }
+  if (!existsSync(join(lib.REPO, 'dist', 'ocfkit'))) out.push('missing dist/ocfkit (npm run build)');
+  return out;
+}
+
+const median = (xs: number[]) => (xs.length === 0 ? Number.NaN : lib.pct(xs, 50));
+
+export async function outer(ctx: OuterCtx): Promise<number> {
+  const keep = process.env.BENCH_LAB_KEEP === '1';
+  const failovers = lib.envInt('BENCH_FAILOVERS', 3, 0);
+  const kills = lib.envInt('BENCH_KILLS', 1, 0);
+  const stacks = (process.env.BENCH_STACKS ?? 'ocfkit,reference').split(',').filter((x): x is StackName => x === 'ocfkit' || x === 'reference');
+  labSh(['down'], 180);
+  const down = ctx.session.defer('lab', () => {
+    if (!keep) spawnSync('bash', [LAB, 'down'], { stdio: 'ignore', timeout: 180_000 });
+  });
+  const all: Failover[] = [];
+  const failed: Partial<Record<StackName, string>> = {};
+  try {
+    labSh(['up', '--client'], 900);
+    drbdPair(true);
+    guest('node1', 'set -eu; drbdadm primary r0; mkfs.ext4 -q -F /dev/drbd0; drbdadm secondary r0', [], 300);
+    for (const n of NODES) guest(n, 'drbdadm down r0', [], 60);
+    labSh(['cluster'], 900);
+    for (const name of stacks) {
+      try {
+        all.push(...runStack(name, failovers, kills));
+      } catch (e) {
+        // One stack failing (the reference's nfsserver did in the lab) still reports the other.
+        if (!(e instanceof lib.BenchFailure)) throw e;
+        process.stdout.write(`bench: the ${name} stack failed: ${e.message}\n`);
+        failed[name] = e.message.slice(0, 2000);
+        break;
+      }
+    }
+  } finally {
+    down();
+  }
+  const date = new Date().toISOString();
+  const rows: string[][] = [];
+  const summary: Record<string, Record<string, { gap: number; back: number; agents: number; n: number }>> = {};
+  for (const kind of ['standby', 'killed'] as const) {
+    for (const name of stacks) {
+      const fs = all.filter((f) => f.stack === name && f.kind === kind);
+      if (fs.length === 0) continue;
+      const m = { gap: median(fs.map((f) => f.gapS)), back: median(fs.map((f) => f.backS)), agents: median(fs.map((f) => f.agentsS)), n: fs.length };
+      (summary[kind] ??= {})[name] = m;
+      rows.push([kind, name, String(m.n), lib.fmt(m.gap), lib.fmt(m.back), lib.fmt(m.agents)]);
+    }
+    const o = summary[kind]?.ocfkit;
+    const r = summary[kind]?.reference;
+    if (o && r) rows.push([kind, 'ratio ocfkit/reference', '', lib.fmt(o.gap / r.gap, 2), lib.fmt(o.back / r.back, 2), lib.fmt(o.agents / r.agents, 2)]);
+  }
+  process.stdout.write(
+    `\nocfkit bench: lab-failover — the NFSv4.2 client's longest pause per failover, medians (s; TCG guests)\n\n` +
+      lib.table(['failover', 'stack', 'n', 'gap', 'stack back', 'agents'], rows, 2) +
+      '\n',
+  );
+  const file = lib.writeResults('lab-failover', date, { meta: { date, failovers, kills, stacks }, failovers: all, summary, failed });
+  process.stdout.write(`raw numbers: ${file}\n`);
+  return 0;
+}
+
+export async function inner(): Promise<void> {
+  // Everything runs in the lab's guests.
+}
