@@ -122,13 +122,14 @@ function acks(): { times: number[]; errors: string[] } {
 
 /** Sum of execution times (s) pacemaker-execd logged on NODE since guest time T0 for the stack's non-monitor actions. */
 function agentSeconds(node: Node, t0: number, s: Stack): number {
-  // "Dec 01 09:11:17.667 node1 pacemaker-execd [317] (log_finished) info: ok-fs start (call 6) exited with status 0 (execution time 1.009s)"
+  // "Dec 01 10:48:07.831 node1 pacemaker-execd [327] (log_finished) info: ok-export start (call 41, PID 921) exited with
+  // status 0 (execution time 21.518s after being queued 50ms)"
   const ids = [s.clone.replace(/-clone$/, ''), ...s.chain];
   const text = guest(node, "grep -h 'pacemaker-execd.*log_finished' /var/log/pacemaker/pacemaker.log || :", [], 60);
   const year = new Date().getUTCFullYear();
   let sum = 0;
   for (const line of text.split('\n')) {
-    const m = /^(\w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d+) .*\(log_finished\)\s+\w+: (\S+) (\w+) \(call \d+\).*execution time ([\d.]+)(m?s)\)/.exec(line);
+    const m = /^(\w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d+) .*\(log_finished\)\s+\w+: (\S+) (\w+) \(call \d+[^)]*\).*execution time ([\d.]+)(m?s)\b/.exec(line);
     if (!m || m[3] === 'monitor') continue;
     if (!ids.some((id) => m[2] === id || m[2]!.startsWith(`${id}:`))) continue;
     if (Date.parse(`${m[1]} ${year} UTC`) / 1000 < t0) continue;
