@@ -28,6 +28,8 @@ const other = (n: Node): Node => (n === 'node1' ? 'node2' : 'node1');
 
 interface Stack {
   clone: string;
+  /** the DRBD primitive inside the clone */
+  drbd: string;
   /** the resources after the clone, in start order */
   chain: string[];
   xml: string;
@@ -51,7 +53,8 @@ export function stack(name: StackName): Stack {
       ? { drbd: 'ocfkit:drbd-promote', fs: 'ocfkit:fs-mount', ip: 'ocfkit:vip' }
       : { drbd: 'linbit:drbd', fs: 'heartbeat:Filesystem', ip: 'heartbeat:IPaddr2' };
   const clone = `${p}-drbd-clone`;
-  const drbd = primitive(`${p}-drbd`, agents.drbd, { drbd_resource: 'r0' }, op(`${p}-drbd`, 'monitor', '10s', ' role="Promoted" timeout="60s"') + op(`${p}-drbd`, 'monitor', '20s', ' role="Unpromoted" timeout="60s"'));
+  const drbdId = `${p}-drbd`;
+  const drbd = primitive(drbdId, agents.drbd, { drbd_resource: 'r0' }, op(drbdId, 'monitor', '10s', ' role="Promoted" timeout="60s"') + op(drbdId, 'monitor', '20s', ' role="Unpromoted" timeout="60s"'));
   const fs = primitive(`${p}-fs`, agents.fs, { device: '/dev/drbd0', directory: DIR, fstype: 'ext4' }, op(`${p}-fs`, 'monitor', '20s'));
   const nfs =
     name === 'ocfkit'
@@ -75,7 +78,7 @@ export function stack(name: StackName): Stack {
     ]),
   ];
   const resources = [`<clone id="${clone}"><meta_attributes id="${clone}-meta">${meta}</meta_attributes>${drbd}</clone>`, fs, ...nfs, ip];
-  return { clone, chain, xml: `<configuration><resources>${resources.join('')}</resources><constraints>${constraints.join('')}</constraints></configuration>` };
+  return { clone, drbd: drbdId, chain, xml: `<configuration><resources>${resources.join('')}</resources><constraints>${constraints.join('')}</constraints></configuration>` };
 }
 
 /** crm_mon's XML on NODE. */
@@ -91,7 +94,7 @@ function xpath(xml: string, expr: string): string {
 function stackNode(observer: Node, s: Stack): Node | undefined {
   const xml = crmMon(observer);
   const where = (id: string, role: string) => xpath(xml, `string(//resource[@id='${id}' and @role='${role}' and @failed='false']/node/@name)`);
-  const promoted = where(s.clone.replace(/-clone$/, ''), 'Promoted');
+  const promoted = where(s.drbd, 'Promoted');
   if (!promoted) return undefined;
   return s.chain.every((r) => where(r, 'Started') === promoted) ? (promoted as Node) : undefined;
 }
@@ -109,7 +112,7 @@ echo "the writer acknowledged nothing"; cat /tmp/bench-writer.out; exit 1`;
 const CLIENT_DOWN = `touch /tmp/bench-stop; for _ in $(seq 1 50); do grep -q STOPPED /tmp/bench.ack && break; sleep 0.2; done
 umount -f -l /mnt/bench 2>/dev/null; :`;
 
-/** [time, record] of every acknowledgement so far, and the writer's errors. */
+/** The time of every acknowledgement so far, and the writer's errors. */
 function acks(): { times: number[]; errors: string[] } {
   const out = { times: [] as number[], errors: [] as string[] };
   for (const line of guest('client', 'cat /tmp/bench.ack', [], 60).split('\n')) {
@@ -124,7 +127,7 @@ function acks(): { times: number[]; errors: string[] } {
 function agentSeconds(node: Node, t0: number, s: Stack): number {
   // "Dec 01 10:48:07.831 node1 pacemaker-execd [327] (log_finished) info: ok-export start (call 41, PID 921) exited with
   // status 0 (execution time 21.518s after being queued 50ms)"
-  const ids = [s.clone.replace(/-clone$/, ''), ...s.chain];
+  const ids = [s.drbd, ...s.chain];
   const text = guest(node, "grep -h 'pacemaker-execd.*log_finished' /var/log/pacemaker/pacemaker.log || :", [], 60);
   const year = new Date().getUTCFullYear();
   let sum = 0;
@@ -148,13 +151,13 @@ interface Failover {
   agentsS: number;
 }
 
-const guestNow = (node: Node) => Number(guest(node, 'date +%s.%N', [], 30).trim());
+const guestNow = (node: Node | 'client') => Number(guest(node, 'date +%s.%N', [], 30).trim());
 
 /** One failover of the stack running on FROM; its numbers. */
 function failover(name: StackName, s: Stack, kind: Failover['kind'], from: Node): Failover {
   const to = other(from);
   const t0Guest = guestNow(to);
-  const t0Client = Number(guest('client', 'date +%s.%N', [], 30).trim());
+  const t0Client = guestNow('client');
   const t0 = Date.now();
   if (kind === 'standby') guest(to, 'crm_attribute -N "$1" -n standby -v on', [from], 60);
   else labSh(['kill', from], 60);
