@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB, drbdPair, guest, labSh, waitFor } from './lab-guest.ts';
+import { drbdPair, drbdSynced, labOk, labScript, labShOk, waitFor, xpath } from '../scripts/lab/host.ts';
 import * as lib from './lib.ts';
 import type { OuterCtx } from './vip.ts';
 
@@ -82,13 +82,7 @@ export function stack(name: StackName): Stack {
 }
 
 /** crm_mon's XML on NODE. */
-const crmMon = (node: Node) => guest(node, 'crm_mon -1 --output-as=xml', [], 60);
-
-function xpath(xml: string, expr: string): string {
-  const r = spawnSync('xmllint', ['--xpath', expr, '-'], { input: xml, encoding: 'utf8', timeout: 20_000 });
-  if (r.status !== 0 && r.status !== 10) throw new lib.BenchFailure(`xmllint --xpath ${expr}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const crmMon = (node: Node) => labShOk(node, 'crm_mon -1 --output-as=xml', [], 60);
 
 /** The node the whole stack runs on (promoted instance and every resource of the chain), or undefined. */
 function stackNode(observer: Node, s: Stack): Node | undefined {
@@ -101,6 +95,19 @@ function stackNode(observer: Node, s: Stack): Node | undefined {
 
 /** Whether anything but the fence devices runs. */
 const anyRunning = (observer: Node) => xpath(crmMon(observer), "count(//resources//resource[@active='true' and not(starts-with(@resource_agent,'stonith:'))])") !== '0';
+
+// What a Debian node with nfs-kernel-server has after booting without systemd (the guests run
+// none), on every node before either stack and again after a killed node comes back, so that the
+// reference's nfsserver, in its init-script mode, finds what it relies on: rpcbind running (without
+// it /etc/init.d/nfs-kernel-server starts no nfsd and exits 0, and rpc.statd cannot register) and an
+// entry in /etc/exports (without one the script starts nothing and exits 0: "no exports"; operators
+// on sysvinit keep one). Both stacks' nfsd get the same lease and grace times, through nfs.conf for
+// the reference (ocfkit's stack sets the same values as parameters).
+const NFS_BOOT = `set -eu
+pgrep -x rpcbind >/dev/null || /etc/init.d/rpcbind start >/dev/null
+mkdir -p /srv/placeholder /etc/exports.d /etc/nfs.conf.d
+echo '/srv/placeholder 127.0.0.1(ro,fsid=99,no_subtree_check)' >/etc/exports.d/lab-placeholder.exports
+printf '[nfsd]\\nlease-time=10\\ngrace-time=90\\n' >/etc/nfs.conf.d/lab.conf`;
 
 const CLIENT_UP = `set -eu
 mkdir -p /mnt/bench
@@ -115,7 +122,7 @@ umount -f -l /mnt/bench 2>/dev/null; :`;
 /** The time of every acknowledgement so far, and the writer's errors. */
 function acks(): { times: number[]; errors: string[] } {
   const out = { times: [] as number[], errors: [] as string[] };
-  for (const line of guest('client', 'cat /tmp/bench.ack', [], 60).split('\n')) {
+  for (const line of labShOk('client', 'cat /tmp/bench.ack', [], 60).split('\n')) {
     const m = /^\d+ (\d+\.\d+)$/.exec(line);
     if (m) out.times.push(Number(m[1]));
     else if (line.startsWith('ERR')) out.errors.push(line);
@@ -123,22 +130,22 @@ function acks(): { times: number[]; errors: string[] } {
   return out;
 }
 
-/** Sum of execution times (s) pacemaker-execd logged on NODE since guest time T0 for the stack's non-monitor actions. */
-function agentSeconds(node: Node, t0: number, s: Stack): number {
+/** The stack's non-monitor actions pacemaker-execd logged on NODE since guest time T0: "node rsc op", seconds. */
+function agentActions(node: Node, t0: number, s: Stack): Array<[string, number]> {
   // "Dec 01 10:48:07.831 node1 pacemaker-execd [327] (log_finished) info: ok-export start (call 41, PID 921) exited with
   // status 0 (execution time 21.518s after being queued 50ms)"
   const ids = [s.drbd, ...s.chain];
-  const text = guest(node, "grep -h 'pacemaker-execd.*log_finished' /var/log/pacemaker/pacemaker.log || :", [], 60);
+  const text = labShOk(node, "grep -h 'pacemaker-execd.*log_finished' /var/log/pacemaker/pacemaker.log || :", [], 60);
   const year = new Date().getUTCFullYear();
-  let sum = 0;
+  const out: Array<[string, number]> = [];
   for (const line of text.split('\n')) {
     const m = /^(\w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d+) .*\(log_finished\)\s+\w+: (\S+) (\w+) \(call \d+[^)]*\).*execution time ([\d.]+)(m?s)\b/.exec(line);
     if (!m || m[3] === 'monitor') continue;
     if (!ids.some((id) => m[2] === id || m[2]!.startsWith(`${id}:`))) continue;
     if (Date.parse(`${m[1]} ${year} UTC`) / 1000 < t0) continue;
-    sum += Number(m[4]) / (m[5] === 'ms' ? 1000 : 1);
+    out.push([`${node} ${m[2]} ${m[3]}`, lib.round3(Number(m[4]) / (m[5] === 'ms' ? 1000 : 1))]);
   }
-  return sum;
+  return out;
 }
 
 interface Failover {
@@ -149,9 +156,11 @@ interface Failover {
   gapS: number;
   backS: number;
   agentsS: number;
+  /** each action counted in agentsS */
+  actions: Array<[string, number]>;
 }
 
-const guestNow = (node: Node | 'client') => Number(guest(node, 'date +%s.%N', [], 30).trim());
+const guestNow = (node: Node | 'client') => Number(labShOk(node, 'date +%s.%N', [], 30).trim());
 
 /** One failover of the stack running on FROM; its numbers. */
 function failover(name: StackName, s: Stack, kind: Failover['kind'], from: Node): Failover {
@@ -159,8 +168,8 @@ function failover(name: StackName, s: Stack, kind: Failover['kind'], from: Node)
   const t0Guest = guestNow(to);
   const t0Client = guestNow('client');
   const t0 = Date.now();
-  if (kind === 'standby') guest(to, 'crm_attribute -N "$1" -n standby -v on', [from], 60);
-  else labSh(['kill', from], 60);
+  if (kind === 'standby') labShOk(to, 'crm_attribute -N "$1" -n standby -v on', [from], 60);
+  else labOk(['kill', from], 60);
   waitFor(`the ${name} stack on ${to}`, 900, () => (stackNode(to, s) === to ? true : undefined), 3);
   const backS = (Date.now() - t0) / 1000;
   const base = acks().times.filter((t) => t >= t0Client).length;
@@ -169,42 +178,52 @@ function failover(name: StackName, s: Stack, kind: Failover['kind'], from: Node)
   if (a.errors.length > 0) throw new lib.BenchFailure(`${name}, ${kind}: the client's writer failed: ${a.errors.join('; ')}`);
   let gapS = 0;
   for (let i = 1; i < a.times.length; i++) if (a.times[i]! >= t0Client) gapS = Math.max(gapS, a.times[i]! - a.times[i - 1]!);
-  const agentsS = agentSeconds(to, t0Guest, s) + (kind === 'standby' ? agentSeconds(from, t0Guest, s) : 0);
+  // The killed node's log went with it.
+  const actions = [...agentActions(to, t0Guest, s), ...(kind === 'standby' ? agentActions(from, t0Guest, s) : [])];
+  const agentsS = actions.reduce((sum, [, sec]) => sum + sec, 0);
   // Back to both nodes, the stack staying where it is (stickiness).
-  if (kind === 'standby') guest(to, 'crm_attribute -N "$1" -n standby -v off', [from], 60);
+  if (kind === 'standby') labShOk(to, 'crm_attribute -N "$1" -n standby -v off', [from], 60);
   else {
-    labSh(['wait', from, '300'], 360);
-    guest(from, 'bash /lab/bin/drbd-lab config fencing', [], 60);
-    labSh(['cluster'], 900);
+    labOk(['wait', from, '300'], 360);
+    labShOk(from, NFS_BOOT, [], 120);
+    labShOk(from, 'bash /lab/bin/drbd-lab config fencing', [], 60);
+    labOk(['cluster'], 900);
   }
-  waitFor(`${from} UpToDate again`, 900, () => (guest(from, 'drbdadm dstate r0 2>/dev/null || :', [], 30).trim() === 'UpToDate/UpToDate' ? true : undefined), 5);
-  return { stack: name, kind, from, to, gapS: lib.round3(gapS), backS: lib.round3(backS), agentsS: lib.round3(agentsS) };
+  waitFor(`${from} UpToDate again`, 900, () => (drbdSynced(from) ? true : undefined), 5);
+  return { stack: name, kind, from, to, gapS: lib.round3(gapS), backS: lib.round3(backS), agentsS: lib.round3(agentsS), actions };
 }
+
+const slowest = (f: Failover) =>
+  [...f.actions]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([what, sec]) => `${what} ${sec}s`)
+    .join(', ');
 
 /** Pushes the stack, runs its failovers under the client's writes, removes it again. */
 function runStack(name: StackName, failovers: number, kills: number): Failover[] {
   const s = stack(name);
   const out: Failover[] = [];
-  guest('node1', 'cibadmin --modify --allow-create -o configuration -X "$1"', [s.xml], 120);
+  labShOk('node1', 'cibadmin --modify --allow-create -o configuration -X "$1"', [s.xml], 120);
   let on = waitFor(`the ${name} stack running`, 900, () => stackNode('node1', s), 5);
-  guest('client', CLIENT_UP, [VIP, name], 300);
+  labShOk('client', CLIENT_UP, [VIP, name], 300);
   for (let i = 0; i < failovers; i++) {
     const f = failover(name, s, 'standby', on);
-    process.stdout.write(`bench: ${name} standby ${on} → ${f.to}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s\n`);
+    process.stdout.write(`bench: ${name} standby ${on} → ${f.to}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s (slowest: ${slowest(f)})\n`);
     out.push(f);
     on = f.to;
   }
   for (let i = 0; i < kills; i++) {
     const f = failover(name, s, 'killed', on);
-    process.stdout.write(`bench: ${name} ${on} killed → ${f.to}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s\n`);
+    process.stdout.write(`bench: ${name} ${on} killed → ${f.to}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s (slowest: ${slowest(f)})\n`);
     out.push(f);
     on = f.to;
   }
-  guest('client', CLIENT_DOWN, [], 120);
+  labShOk('client', CLIENT_DOWN, [], 120);
   // Stopped in order by Pacemaker, then removed.
-  guest('node1', 'crm_resource -r "$1" --meta -p target-role -v Stopped', [s.clone], 60);
+  labShOk('node1', 'crm_resource -r "$1" --meta -p target-role -v Stopped', [s.clone], 60);
   waitFor(`the ${name} stack stopped`, 600, () => (anyRunning('node1') ? undefined : true), 5);
-  guest('node1', 'cibadmin --replace -o constraints -X "<constraints/>" && cibadmin -D -o resources -X "$1" && for r in "${@:2}"; do cibadmin -D -o resources -X "<primitive id=\\"$r\\"/>"; done', [`<clone id="${s.clone}"/>`, ...s.chain], 120);
+  labShOk('node1', 'cibadmin --replace -o constraints -X "<constraints/>" && cibadmin -D -o resources -X "$1" && for r in "${@:2}"; do cibadmin -D -o resources -X "<primitive id=\\"$r\\"/>"; done', [`<clone id="${s.clone}"/>`, ...s.chain], 120);
   return out;
 }
 
@@ -225,18 +244,20 @@ export async function outer(ctx: OuterCtx): Promise<number> {
   const failovers = lib.envInt('BENCH_FAILOVERS', 3, 0);
   const kills = lib.envInt('BENCH_KILLS', 1, 0);
   const stacks = (process.env.BENCH_STACKS ?? 'ocfkit,reference').split(',').filter((x): x is StackName => x === 'ocfkit' || x === 'reference');
-  labSh(['down'], 180);
+  labOk(['down'], 180);
   const down = ctx.session.defer('lab', () => {
-    if (!keep) spawnSync('bash', [LAB, 'down'], { stdio: 'ignore', timeout: 180_000 });
+    if (!keep) spawnSync('bash', [labScript, 'down'], { stdio: 'ignore', timeout: 180_000 });
   });
   const all: Failover[] = [];
   const failed: Partial<Record<StackName, string>> = {};
   try {
-    labSh(['up', '--client'], 900);
-    drbdPair(true);
-    guest('node1', 'set -eu; drbdadm primary r0; mkfs.ext4 -q -F /dev/drbd0; drbdadm secondary r0', [], 300);
-    for (const n of NODES) guest(n, 'drbdadm down r0', [], 60);
-    labSh(['cluster'], 900);
+    labOk(['up', '--client'], 900);
+    const unsynced = drbdPair({ fencing: true });
+    if (unsynced) throw new lib.BenchFailure(unsynced);
+    labShOk('node1', 'set -eu; drbdadm primary r0; mkfs.ext4 -q -F /dev/drbd0; drbdadm secondary r0', [], 300);
+    for (const n of NODES) labShOk(n, 'drbdadm down r0', [], 60);
+    for (const n of NODES) labShOk(n, NFS_BOOT, [], 120);
+    labOk(['cluster'], 900);
     for (const name of stacks) {
       try {
         all.push(...runStack(name, failovers, kills));

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ProcDrbdMinor, parseProcDrbd } from '../../lib/drbd';
-import { DRBD_LAB, type Node, drbdPair, crmMon, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
+import { DRBD_LAB, type Node, drbdPair, drbdState, drbdSynced, crmMon, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
@@ -39,8 +39,6 @@ function procDrbd(node: Node, name: string, file = '/proc/drbd'): ProcDrbdMinor 
   if (process.env.LAB_CAPTURE_SAMPLES === '1') writeFileSync(join(root, 'test', 'samples', 'drbd', `lab-84-${name}.txt`), text);
   return p.minors.get(0) ?? { minor: 0, cs: 'Unconfigured', role: 'Unconfigured', peerRole: 'Unknown', disk: 'Diskless', peerDisk: 'DUnknown' };
 }
-
-const cstate = (n: Node) => labShOk(n, 'drbdadm cstate r0', [], 30).trim();
 
 /** Where the clone is promoted and unpromoted, from crm_mon's XML. */
 function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
@@ -113,19 +111,19 @@ describe('drbd-promote on real DRBD 8.4', () => {
     expect(agent('node2', 'monitor').status).toBe(0);
     // Back to a connected, UpToDate pair: node1 brings its good data, node2 resyncs from it.
     expect(agent('node1', 'start').status).toBe(0);
-    waitFor('node2 to resync', 300, () => labShOk('node2', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
+    waitFor('node2 to resync', 300, () => drbdSynced('node2'));
     for (const n of NODES) expect(agent(n, 'stop').status).toBe(0);
   });
 
   it('replication link cut, both forced Primary: monitor reports it, then StandAlone; nothing is discarded', () => {
     for (const n of NODES) expect(agent(n, 'start').status).toBe(0);
-    waitFor('UpToDate on both, connected', 300, () => labShOk('node1', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate' && cstate('node1') === 'Connected');
+    waitFor('UpToDate on both, connected', 300, () => drbdSynced('node1') && drbdState('node1', 'cstate') === 'Connected');
     const sums: Partial<Record<Node, string>> = {};
     try {
       // Both ends unplugged from the host (QMP set_link): the cluster link stays.
       for (const n of NODES) labOk(['link', n, 'repl', 'down'], 60);
       // DRBD notices the dead link through its ping timeout (ping-int 10 s by default).
-      for (const n of NODES) waitFor(`${n} to lose the peer`, 120, () => cstate(n) !== 'Connected');
+      for (const n of NODES) waitFor(`${n} to lose the peer`, 120, () => drbdState(n, 'cstate') !== 'Connected');
       for (const n of NODES) {
         labShOk(n, 'drbdadm primary --force r0', [], 60);
         sums[n] = labShOk(n, WRITE, [`sb-${n}`], 120).trim();
@@ -139,7 +137,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // Back on the wire: DRBD finds two diverged Primaries, and drops the connection (at least one
     // side StandAlone; the other may still wait for a connection that will be refused).
     const states = waitFor('split brain detected', 180, () => {
-      const c = NODES.map(cstate);
+      const c = NODES.map((n) => drbdState(n, 'cstate'));
       return c.includes('StandAlone') && !c.includes('Connected') && !c.some((x) => x.startsWith('Sync')) ? c : undefined;
     });
     const alone = NODES[states.indexOf('StandAlone')]!;
@@ -156,7 +154,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // The operator's recovery: node2 gives up its changes, node1's copy wins.
     labShOk('node2', 'drbdadm secondary r0 && drbdadm disconnect r0; drbdadm connect --discard-my-data r0', [], 60);
     labShOk('node1', 'drbdadm disconnect r0; drbdadm connect r0', [], 60);
-    waitFor('node2 resynced from node1', 300, () => labShOk('node2', 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate' && cstate('node2') === 'Connected');
+    waitFor('node2 resynced from node1', 300, () => drbdSynced('node2') && drbdState('node2', 'cstate') === 'Connected');
     expect(agent('node1', 'demote').status).toBe(0);
     expect(agent('node2', 'promote').status).toBe(0);
     expect(labShOk('node2', READ, [], 120).trim()).toBe(sums.node1);
@@ -204,7 +202,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
     expect(labShOk(now, READ, [], 120).trim()).toBe(sum);
     // The promotion score the agent keeps for the unpromoted node: UpToDate with its peer known.
     const other = back.unpromoted[0] as Node;
-    waitFor(`${other} UpToDate`, 300, () => labShOk(other, 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
+    waitFor(`${other} UpToDate`, 300, () => drbdSynced(other));
     // The unpromoted monitor (every 20 s) raises it from 10 (syncing, the peer UpToDate): at most two intervals.
     const readScore = () => labSh(now, 'crm_attribute -N "$1" -n master-drbd -l reboot -G -q', [other], 60).stdout.trim();
     const score = waitFor(`${other}'s promotion score raised once it is UpToDate`, 90, () => {
@@ -235,7 +233,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
       const r = roles(q);
       return r.promoted[0] === q && r.unpromoted.includes(p) ? r : undefined;
     }, 5);
-    waitFor(`${p} resynced`, 300, () => labShOk(p, 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate');
+    waitFor(`${p} resynced`, 300, () => drbdSynced(p));
     expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
   });
 });
