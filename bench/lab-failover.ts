@@ -101,11 +101,13 @@ const anyRunning = (observer: Node) => xpath(crmMon(observer), "count(//resource
 // reference's nfsserver, in its init-script mode, finds what it relies on: rpcbind running (without
 // it /etc/init.d/nfs-kernel-server starts no nfsd and exits 0, and rpc.statd cannot register) and an
 // entry in /etc/exports (without one the script starts nothing and exits 0: "no exports"; operators
-// on sysvinit keep one). Both stacks' nfsd get the same lease and grace times, through nfs.conf for
-// the reference (ocfkit's stack sets the same values as parameters).
+// on sysvinit keep one; here a small tmpfs, as the guests' overlay root cannot be exported). Both
+// stacks' nfsd get the same lease and grace times, through nfs.conf for the reference (ocfkit's
+// stack sets the same values as parameters).
 const NFS_BOOT = `set -eu
 pgrep -x rpcbind >/dev/null || /etc/init.d/rpcbind start >/dev/null
 mkdir -p /srv/placeholder /etc/exports.d /etc/nfs.conf.d
+mountpoint -q /srv/placeholder || mount -t tmpfs -o size=1m placeholder /srv/placeholder
 echo '/srv/placeholder 127.0.0.1(ro,fsid=99,no_subtree_check)' >/etc/exports.d/lab-placeholder.exports
 printf '[nfsd]\\nlease-time=10\\ngrace-time=90\\n' >/etc/nfs.conf.d/lab.conf`;
 
