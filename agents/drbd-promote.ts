@@ -433,6 +433,8 @@ async function notify(ctx: DrbdCtx) {
   const type = ctx.env.OCF_RESKEY_CRM_meta_notify_type ?? '';
   const op = ctx.env.OCF_RESKEY_CRM_meta_notify_operation ?? '';
   if (type === '' || op === '') return OCF.SUCCESS; // ocf-tester calls notify with nothing set
+  // Only a peer's start needs anything before the fact; a move sends several pre-notifications.
+  if (type === 'pre' && op !== 'start') return OCF.SUCCESS;
   try {
     const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
     const res = ctx.params.drbd_resource;

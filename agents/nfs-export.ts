@@ -401,10 +401,9 @@ async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: bo
         throw fail.generic(`nfs_shared_infodir ${info} does not exist, and it is not inside the mounted ${dir}: create it on the shared filesystem`);
       }
     }
-    for (const d of ['v4recovery', 'statd/sm', 'statd/sm.bak']) {
-      const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', `${info}/${d}`], { timeoutMs: 10_000 });
-      if (mk.code !== 0) throw fail.generic(`cannot prepare ${info}: ${describe(mk)}`);
-    }
+    // A process with a deadline rather than fs calls: a frozen device must not hang the action.
+    const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', ...['v4recovery', 'statd/sm', 'statd/sm.bak'].map((d) => `${info}/${d}`)], { timeoutMs: 10_000 });
+    if (mk.code !== 0) throw fail.generic(`cannot prepare ${info}: ${describe(mk)}`);
     // Client records where the other node will find them; must be set before nfsd starts.
     // nfsd's control files take one line: without the newline the write fails with EINVAL.
     writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery\n`);

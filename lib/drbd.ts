@@ -308,12 +308,22 @@ export class DrbdAdm {
     return this.run(this.argv(...args), { timeoutMs });
   }
 
-  /** The minors of `res` per the configuration; undefined when the configuration does not name it. */
+  private readonly minorsRead = new Map<string, number[]>();
+
+  /**
+   * The minors of `res` per the configuration; undefined when the configuration does not name it.
+   * Read once per instance (one action): the configuration does not change under an action, and
+   * each `drbdadm sh-minor` parses the whole of it (0.25–0.5 s in a slow guest).
+   */
   async minors(res: string): Promise<number[] | undefined> {
+    const known = this.minorsRead.get(res);
+    if (known) return known;
     const r = await this.exec(['sh-minor', res], 10_000);
     if (r.code !== 0) return undefined;
     const minors = r.stdout.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
-    return minors.length > 0 ? minors : undefined;
+    if (minors.length === 0) return undefined;
+    this.minorsRead.set(res, minors);
+    return minors;
   }
 }
 

@@ -22,9 +22,17 @@ sha256sum </tmp/blk.$1 | cut -d' ' -f1`;
 const READ = `set -eu -o pipefail
 dd if=/dev/drbd0 bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1`;
 
-function agent(node: Node, action: string, timeoutS = 120) {
-  const r = labExec(node, ['env', 'OCF_ROOT=/usr/lib/ocf', 'OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'OCF_RESKEY_CRM_meta_timeout=60000', AGENT, action], timeoutS);
+function agent(node: Node, action: string, timeoutS = 120, env: string[] = []) {
+  const r = labExec(node, ['env', 'OCF_ROOT=/usr/lib/ocf', 'OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'OCF_RESKEY_CRM_meta_timeout=60000', ...env, AGENT, action], timeoutS);
   return { ...r, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1] };
+}
+
+/** ACTION on node1 with the agent's trace on; the commands it ran, as the trace lists them. */
+function commandsOf(action: string, env: string[] = []): { status: number | null; commands: string[] } {
+  const file = `/tmp/trace.${action}.${Date.now()}`;
+  const r = agent('node1', action, 120, ['OCF_TRACE_RA=1', `OCF_TRACE_FILE=${file}`, ...env]);
+  const trace = labShOk('node1', 'cat "$1"; rm -f "$1"', [file], 30);
+  return { status: r.status, commands: trace.split('\n').filter((l) => l.startsWith('+ ')) };
 }
 
 /**
@@ -82,6 +90,26 @@ describe('drbd-promote on real DRBD 8.4', () => {
     expect(agent('node1', 'monitor').status).toBe(8);
     expect(procDrbd('node1', 'connected-primary')).toMatchObject({ cs: 'Connected', role: 'Primary', peerRole: 'Secondary' });
     expect(agent('node1', 'demote').status).toBe(0);
+  });
+
+  it('reads the configuration once per action; a pre-notification other than pre-start runs nothing', () => {
+    const sh = (c: string[]) => c.filter((l) => / sh-minor /.test(l)).length;
+    const p = commandsOf('promote');
+    expect(p.status).toBe(0);
+    expect(sh(p.commands), p.commands.join('\n')).toBe(1);
+    const d = commandsOf('demote');
+    expect(d.status).toBe(0);
+    expect(sh(d.commands), d.commands.join('\n')).toBe(1);
+    const notify = (type: string, op: string) => commandsOf('notify', [`OCF_RESKEY_CRM_meta_notify_type=${type}`, `OCF_RESKEY_CRM_meta_notify_operation=${op}`]);
+    for (const op of ['demote', 'stop', 'promote']) {
+      const n = notify('pre', op);
+      expect(n.status).toBe(0);
+      expect(n.commands, `pre-${op}`).toEqual([]);
+    }
+    // A post-notification reads the state (and sets the score from it).
+    const post = notify('post', 'promote');
+    expect(post.status).toBe(0);
+    expect(sh(post.commands), post.commands.join('\n')).toBe(1);
   });
 
   it('a demote refused while a process holds the device names it; then it demotes', () => {
