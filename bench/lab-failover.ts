@@ -13,10 +13,8 @@
 // BENCH_FAILOVERS (default 3): standby moves per stack; BENCH_KILLS (default 1): primary guests killed
 // per stack; BENCH_STACKS (default "ocfkit,reference"); BENCH_LAB_KEEP=1 leaves the lab up; BENCH_TRACE=1
 // sets trace_ra=1 on every primitive (/var/lib/heartbeat/trace_ra in the guests).
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { drbdPair, drbdSynced, labOk, labScript, labShOk, waitFor, xpath } from '../scripts/lab/host.ts';
+import { drbdPair, drbdSynced, labOk, labShOk, waitFor, xpath } from '../scripts/lab/host.ts';
+import { labMissing, withFreshLab } from './lab-session.ts';
 import * as lib from './lib.ts';
 import type { OuterCtx } from './vip.ts';
 
@@ -212,23 +210,22 @@ const slowest = (f: Failover) =>
     .map(([what, sec]) => `${what} ${sec}s`)
     .join(', ');
 
-/** Pushes the stack, runs its failovers under the client's writes, removes it again. */
-function runStack(name: StackName, failovers: number, kills: number): Failover[] {
+/** Pushes the stack, runs its failovers under the client's writes (each handed to DONE), removes it again. */
+function runStack(name: StackName, failovers: number, kills: number, done: (f: Failover) => void): void {
   const s = stack(name);
-  const out: Failover[] = [];
   labShOk('node1', 'cibadmin --modify --allow-create -o configuration -X "$1"', [s.xml], 120);
   let on = waitFor(`the ${name} stack running`, 900, () => stackNode('node1', s), 5);
   labShOk('client', CLIENT_UP, [VIP, name], 300);
   for (let i = 0; i < failovers; i++) {
     const f = failover(name, s, 'standby', on);
     process.stdout.write(`bench: ${name} standby ${on} → ${f.to}${f.fenced ? ` (${on} fenced: a stop failed there)` : ''}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s (slowest: ${slowest(f)})\n`);
-    out.push(f);
+    done(f);
     on = f.to;
   }
   for (let i = 0; i < kills; i++) {
     const f = failover(name, s, 'killed', on);
     process.stdout.write(`bench: ${name} ${on} killed → ${f.to}: gap ${f.gapS}s, stack back ${f.backS}s, agents ${f.agentsS}s (slowest: ${slowest(f)})\n`);
-    out.push(f);
+    done(f);
     on = f.to;
   }
   labShOk('client', CLIENT_DOWN, [], 120);
@@ -236,57 +233,20 @@ function runStack(name: StackName, failovers: number, kills: number): Failover[]
   labShOk('node1', 'crm_resource -r "$1" --meta -p target-role -v Stopped', [s.clone], 60);
   waitFor(`the ${name} stack stopped`, 600, () => (anyRunning('node1') ? undefined : true), 5);
   labShOk('node1', 'cibadmin --replace -o constraints -X "<constraints/>" && cibadmin -D -o resources -X "$1" && for r in "${@:2}"; do cibadmin -D -o resources -X "<primitive id=\\"$r\\"/>"; done', [`<clone id="${s.clone}"/>`, ...s.chain], 120);
-  return out;
 }
 
 export function missing(): string[] {
-  const out: string[] = [];
-  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) out.push('missing qemu-system-x86_64 (bash scripts/lab/deps.sh installs the lab)');
-  for (const r of ['linbit/drbd', 'heartbeat/Filesystem', 'heartbeat/nfsserver', 'heartbeat/exportfs', 'heartbeat/IPaddr2']) {
-    if (!existsSync(`/usr/lib/ocf/resource.d/${r}`)) out.push(`missing the reference agent ${r} (bash scripts/lab/deps.sh)`);
-  }
-  if (!existsSync(join(lib.REPO, 'dist', 'ocfkit'))) out.push('missing dist/ocfkit (npm run build)');
-  return out;
+  return labMissing(['linbit/drbd', 'heartbeat/Filesystem', 'heartbeat/nfsserver', 'heartbeat/exportfs', 'heartbeat/IPaddr2'].map((r) => `/usr/lib/ocf/resource.d/${r}`));
 }
 
 const median = (xs: number[]) => (xs.length === 0 ? Number.NaN : lib.pct(xs, 50));
 
-export async function outer(ctx: OuterCtx): Promise<number> {
-  const keep = process.env.BENCH_LAB_KEEP === '1';
-  const failovers = lib.envInt('BENCH_FAILOVERS', 3, 0);
-  const kills = lib.envInt('BENCH_KILLS', 1, 0);
-  const stacks = (process.env.BENCH_STACKS ?? 'ocfkit,reference').split(',').filter((x): x is StackName => x === 'ocfkit' || x === 'reference');
-  labOk(['down'], 180);
-  const down = ctx.session.defer('lab', () => {
-    if (!keep) spawnSync('bash', [labScript, 'down'], { stdio: 'ignore', timeout: 180_000 });
-  });
-  const all: Failover[] = [];
-  const failed: Partial<Record<StackName, string>> = {};
-  try {
-    labOk(['up', '--client'], 900);
-    const unsynced = drbdPair({ fencing: true });
-    if (unsynced) throw new lib.BenchFailure(unsynced);
-    labShOk('node1', 'set -eu; drbdadm primary r0; mkfs.ext4 -q -F /dev/drbd0; drbdadm secondary r0', [], 300);
-    for (const n of NODES) labShOk(n, 'drbdadm down r0', [], 60);
-    for (const n of NODES) labShOk(n, NFS_BOOT, [], 120);
-    labOk(['cluster'], 900);
-    for (const name of stacks) {
-      try {
-        all.push(...runStack(name, failovers, kills));
-      } catch (e) {
-        // One stack failing (the reference's nfsserver did in the lab) still reports the other.
-        if (!(e instanceof Error)) throw e;
-        process.stdout.write(`bench: the ${name} stack failed: ${e.message}\n`);
-        failed[name] = e.message.slice(0, 2000);
-        break;
-      }
-    }
-  } finally {
-    down();
-  }
-  const date = new Date().toISOString();
+type Summary = Record<string, Record<string, { gap: number; back: number; agents: number; n: number }>>;
+
+/** Medians per kind of failover and stack, and the table rows (with the ratio where both stacks have numbers). */
+function summarize(all: Failover[], stacks: StackName[]): { summary: Summary; rows: string[][] } {
   const rows: string[][] = [];
-  const summary: Record<string, Record<string, { gap: number; back: number; agents: number; n: number }>> = {};
+  const summary: Summary = {};
   for (const kind of ['standby', 'killed'] as const) {
     for (const name of stacks) {
       const fs = all.filter((f) => f.stack === name && f.kind === kind);
@@ -299,13 +259,47 @@ export async function outer(ctx: OuterCtx): Promise<number> {
     const r = summary[kind]?.reference;
     if (o && r) rows.push([kind, 'ratio ocfkit/reference', '', lib.fmt(o.gap / r.gap, 2), lib.fmt(o.back / r.back, 2), lib.fmt(o.agents / r.agents, 2), '']);
   }
+  return { summary, rows };
+}
+
+export async function outer(ctx: OuterCtx): Promise<number> {
+  const failovers = lib.envInt('BENCH_FAILOVERS', 3, 0);
+  const kills = lib.envInt('BENCH_KILLS', 1, 0);
+  const stacks = (process.env.BENCH_STACKS ?? 'ocfkit,reference').split(',').filter((x): x is StackName => x === 'ocfkit' || x === 'reference');
+  const date = new Date().toISOString();
+  const all: Failover[] = [];
+  const failed: Partial<Record<StackName, string>> = {};
+  // One file, rewritten after every failover: a run cut short (a run takes an hour or more) keeps what it measured.
+  const save = (complete: boolean) => lib.writeResults('lab-failover', date, { meta: { date, failovers, kills, stacks, complete }, failovers: all, summary: summarize(all, stacks).summary, failed });
+  await withFreshLab(ctx, ['--client'], () => {
+    const unsynced = drbdPair({ fencing: true });
+    if (unsynced) throw new lib.BenchFailure(unsynced);
+    labShOk('node1', 'set -eu; drbdadm primary r0; mkfs.ext4 -q -F /dev/drbd0; drbdadm secondary r0', [], 300);
+    for (const n of NODES) labShOk(n, 'drbdadm down r0', [], 60);
+    for (const n of NODES) labShOk(n, NFS_BOOT, [], 120);
+    labOk(['cluster'], 900);
+    for (const name of stacks) {
+      try {
+        runStack(name, failovers, kills, (f) => {
+          all.push(f);
+          save(false);
+        });
+      } catch (e) {
+        // One stack failing (the reference's nfsserver did in the lab) still reports the other.
+        if (!(e instanceof Error)) throw e;
+        process.stdout.write(`bench: the ${name} stack failed: ${e.message}\n`);
+        failed[name] = e.message.slice(0, 2000);
+        save(false);
+        break;
+      }
+    }
+  });
   process.stdout.write(
     `\nocfkit bench: lab-failover — the NFSv4.2 client's longest pause per failover, medians (s; TCG guests)\n\n` +
-      lib.table(['failover', 'stack', 'n', 'gap', 'stack back', 'agents', 'fenced'], rows, 2) +
+      lib.table(['failover', 'stack', 'n', 'gap', 'stack back', 'agents', 'fenced'], summarize(all, stacks).rows, 2) +
       '\n',
   );
-  const file = lib.writeResults('lab-failover', date, { meta: { date, failovers, kills, stacks }, failovers: all, summary, failed });
-  process.stdout.write(`raw numbers: ${file}\n`);
+  process.stdout.write(`raw numbers: ${save(true)}\n`);
   return 0;
 }
 

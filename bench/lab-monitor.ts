@@ -6,10 +6,8 @@
 // with the host parts.
 //
 // BENCH_ROUNDS / BENCH_WARMUP as for the other parts; BENCH_LAB_KEEP=1 leaves the lab up.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { drbdPair, labOk, labScript, labShOk } from '../scripts/lab/host.ts';
+import { drbdPair, labOk, labShOk } from '../scripts/lab/host.ts';
+import { labMissing, withFreshLab } from './lab-session.ts';
 import * as lib from './lib.ts';
 import type { OuterCtx } from './vip.ts';
 
@@ -17,11 +15,7 @@ const OURS = '/usr/lib/ocf/resource.d/ocfkit';
 const REFS = { drbd: '/usr/lib/ocf/resource.d/linbit/drbd', exportfs: '/usr/lib/ocf/resource.d/heartbeat/exportfs' };
 
 export function missing(): string[] {
-  const out: string[] = [];
-  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) out.push('missing qemu-system-x86_64 (bash scripts/lab/deps.sh installs the lab)');
-  for (const r of Object.values(REFS)) if (!existsSync(r)) out.push(`missing the reference agent ${r} (bash scripts/lab/deps.sh)`);
-  if (!existsSync(join(lib.REPO, 'dist', 'ocfkit'))) out.push('missing dist/ocfkit (npm run build)');
-  return out;
+  return labMissing(Object.values(REFS));
 }
 
 interface Unit {
@@ -73,14 +67,8 @@ mkdir -p /srv/nfs
 mount /dev/drbd0 /srv/nfs`;
 
 export async function outer(ctx: OuterCtx): Promise<number> {
-  const keep = process.env.BENCH_LAB_KEEP === '1';
-  labOk(['down'], 180);
-  const down = ctx.session.defer('lab', () => {
-    if (!keep) spawnSync('bash', [labScript, 'down'], { stdio: 'ignore', timeout: 180_000 });
-  });
   const rows: Row[] = [];
-  try {
-    labOk(['up'], 900);
+  await withFreshLab(ctx, [], () => {
     const unsynced = drbdPair();
     if (unsynced) throw new lib.BenchFailure(unsynced);
     labShOk('node1', CIB, [], 60);
@@ -115,9 +103,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       rows.push({ unit: u.name, action: u.action ?? 'monitor', reference: u.refName, ours: c.s, ref: lib.stats(b), ratioMedian: lib.round3(c.s.median / lib.stats(b).median), ratioPairedMedian: Number(c.entry.ratioPairedMedian) });
     }
     labShOk('node1', `env OCF_ROOT=/usr/lib/ocf "$@" ${REFS.exportfs} stop; env OCF_ROOT=/usr/lib/ocf "$@" ${OURS}/nfs-export stop; umount /srv/nfs; drbdadm secondary r0`, exportEnv, 300);
-  } finally {
-    down();
-  }
+  });
   const date = new Date().toISOString();
   process.stdout.write(
     `\nocfkit bench: lab-monitor — ${ctx.rounds} rounds, node1 of the qemu lab (TCG, DRBD 8.4, kernel nfsd); ms per call\n\n` +
