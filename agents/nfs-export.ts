@@ -119,7 +119,8 @@ const params = {
     max: 3600,
     check: (v) => (v === 0 || v >= 10 ? undefined : 'the kernel takes 10 seconds or more'),
     shortdesc: 'NFSv4 grace seconds when this resource starts the server (0: the kernel default, the lease time)',
-    longdesc: 'Written to /proc/fs/nfsd/nfsv4gracetime before nfsd starts. After a failover, clients reclaim their opens and locks during the grace period, and new locks wait until it ends: keep it at least the lease time.',
+    longdesc:
+      "Written to /proc/fs/nfsd/nfsv4gracetime before nfsd starts. After a failover, clients reclaim their opens and locks during the grace period, and new locks wait until it ends: keep it at least the lease time. New locks also wait out lockd's own grace period for NFSv3 (fs.nfs.nlm_grace_period, 50 seconds by default), which this parameter leaves alone: NFSv3 clients learn of the failover only once the address is up (sm-notify), and need that time to reclaim. (nfs.conf's grace-time, through rpc.nfsd, sets both.)",
   }),
 };
 
