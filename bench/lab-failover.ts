@@ -239,7 +239,7 @@ export function missing(): string[] {
   return labMissing(['linbit/drbd', 'heartbeat/Filesystem', 'heartbeat/nfsserver', 'heartbeat/exportfs', 'heartbeat/IPaddr2'].map((r) => `/usr/lib/ocf/resource.d/${r}`));
 }
 
-const median = (xs: number[]) => (xs.length === 0 ? Number.NaN : lib.pct(xs, 50));
+const median = (xs: number[]) => (xs.length === 0 ? Number.NaN : lib.pct(xs, 0.5));
 
 type Summary = Record<string, Record<string, { gap: number; back: number; agents: number; n: number }>>;
 
