@@ -8,10 +8,14 @@ import { labOk, labScript } from '../scripts/lab/host.ts';
 import * as lib from './lib.ts';
 import type { OuterCtx } from './vip.ts';
 
+/** What every lab part needs: qemu. */
+export function qemuMissing(): string[] {
+  return spawnSync('which', ['qemu-system-x86_64']).status !== 0 ? ['missing qemu-system-x86_64 (bash scripts/lab/deps.sh installs the lab)'] : [];
+}
+
 /** qemu, the built binary and the reference agents the part compares against. */
 export function labMissing(references: readonly string[]): string[] {
-  const out: string[] = [];
-  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) out.push('missing qemu-system-x86_64 (bash scripts/lab/deps.sh installs the lab)');
+  const out = qemuMissing();
   for (const r of references) if (!existsSync(r)) out.push(`missing the reference agent ${r} (bash scripts/lab/deps.sh)`);
   if (!existsSync(join(lib.REPO, 'dist', 'ocfkit'))) out.push('missing dist/ocfkit (npm run build)');
   return out;

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { qemuMissing } from './lab-session.ts';
 import * as lib from './lib.ts';
 import type { OuterCtx } from './vip.ts';
 
@@ -12,7 +13,7 @@ const LAB = join(import.meta.dirname, '..', 'scripts', 'lab', 'lab.sh');
 export function missing(): string[] {
   const out: string[] = [];
   if (!existsSync(LAB)) out.push(`missing ${LAB}`);
-  if (spawnSync('which', ['qemu-system-x86_64']).status !== 0) out.push('missing qemu-system-x86_64 (bash scripts/lab/deps.sh installs the lab)');
+  out.push(...qemuMissing());
   return out;
 }
 
