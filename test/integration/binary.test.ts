@@ -9,8 +9,8 @@ const top = join(__dirname, '..', '..');
 const bin = join(top, 'dist', 'ocfkit');
 
 describe('the single binary', () => {
-  it('embeds Node 24 and dispatches on the name it was called by', () => {
-    expect(ok([bin, '--version'])).toMatch(/^ocfkit \S+ \(node v24\.\d+\.\d+\)$/m);
+  it('runs on Bun and dispatches on the name it was called by', () => {
+    expect(ok([bin, '--version'])).toMatch(/^ocfkit \S+ \(bun 1\.\d+\.\d+\)$/m);
     expect(ok([bin, 'agents']).trim().split('\n')).toContain('vip');
     expect(ok([join(top, 'dist', 'vip'), 'meta-data'])).toContain('<resource-agent name="vip"');
     expect(ok([bin, 'vip', 'meta-data'])).toContain('<resource-agent name="vip"');

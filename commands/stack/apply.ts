@@ -2,7 +2,7 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Runner, describe } from '../run';
+import { type Runner, describe } from '../../lib/run';
 import type { Step } from './plan';
 
 /** Each pcs call starts Python: seconds each, a minute or more on a slow guest. */

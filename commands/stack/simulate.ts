@@ -8,8 +8,8 @@
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Runner, describe } from '../run';
-import { type XmlElement, findAll, parseXml } from '../xml';
+import { type Runner, describe } from '../../lib/run';
+import { type XmlElement, findAll, parseXml } from '../../lib/xml';
 import { type Stack, ids } from './model';
 
 export interface Action {

@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { compareVersions, parseEvents2, parseProcDrbd } from '../drbd';
-import { LIST_ARGV, parseExportLines } from '../exportfs';
-import { findAddress, parseAddrJson } from '../ip';
-import { readMountinfo } from '../mounts';
-import type { Runner } from '../run';
-import { findAll, parseXml } from '../xml';
+import { compareVersions, parseEvents2, parseProcDrbd } from '../lib/drbd';
+import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
+import { findAddress, parseAddrJson } from '../lib/ip';
+import { readMountinfo } from '../lib/mounts';
+import type { Runner } from '../lib/run';
+import { findAll, parseXml } from '../lib/xml';
 
 export async function doctor(run: Runner): Promise<string[]> {
   const out: string[] = [];

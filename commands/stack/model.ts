@@ -3,9 +3,9 @@
  * filesystem on it, its export and its floating address. Read from a JSON file or from flags;
  * every value is checked with the same checks the agents use.
  */
-import { RESOURCE_NAME } from '../drbd';
-import { clientSpecProblem } from '../exportfs';
-import { familyOf, parseAddress } from '../inet';
+import { RESOURCE_NAME } from '../../lib/drbd';
+import { clientSpecProblem } from '../../lib/exportfs';
+import { familyOf, parseAddress } from '../../lib/inet';
 
 export interface Service {
   /** Prefix of the resource ids: <name>-drbd, <name>-fs, <name>-export, <name>-ip. */

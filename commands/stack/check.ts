@@ -3,8 +3,8 @@
  * warnings for what invites a split brain (no fencing, quorum ignored, DRBD without fencing
  * handlers or quorum).
  */
-import { type Runner, describe } from '../run';
-import { find, findAll, parseXml } from '../xml';
+import { type Runner, describe } from '../../lib/run';
+import { find, findAll, parseXml } from '../../lib/xml';
 import type { Stack } from './model';
 
 export interface Finding {

@@ -1,14 +1,14 @@
 /** `ocfkit stack …`: generate, apply, check and simulate the HA NFS stack. */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { Deadline } from '../ocf/deadline';
-import { type Runner, run } from '../run';
-import { apply } from './apply';
-import { check } from './check';
+import { Deadline } from '../lib/ocf/deadline';
+import { type Runner, run } from '../lib/run';
+import { apply } from './stack/apply';
+import { check } from './stack/check';
 import { doctor } from './doctor';
-import { type Stack, StackError, parseStack } from './model';
-import { plan, renderPlan } from './plan';
-import { renderOutcomes, simulate } from './simulate';
+import { type Stack, StackError, parseStack } from './stack/model';
+import { plan, renderPlan } from './stack/plan';
+import { renderOutcomes, simulate } from './stack/simulate';
 
 interface Flags {
   config?: string;

@@ -1,0 +1,58 @@
+/**
+ * The one executable: it is every agent (busybox style, by the name it was called by) and the
+ * `ocfkit` command. It sits above agents/ and commands/, which both build on lib/; nothing below
+ * imports it.
+ */
+import { basename } from 'node:path';
+import { AGENTS } from './agents';
+import { withHostname } from './lib/hostname-exec';
+import { OCF } from './lib/ocf/codes';
+import { runAgent } from './lib/ocf/runtime';
+import { RUNTIME, VERSION } from './lib/version';
+
+function fatal(e: unknown): never {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`${process.env.OCF_EXIT_REASON_PREFIX || 'ocf-exit-reason:'}internal error: ${msg}\n`);
+  process.exit(OCF.ERR_GENERIC);
+}
+
+function ocfkitCommand(args: readonly string[]): Promise<number> | number {
+  const [first, ...rest] = args;
+  if (first && AGENTS[first]) return runAgent(AGENTS[first], rest);
+  if (first === '--version' || first === 'version') {
+    process.stdout.write(`ocfkit ${VERSION} (${RUNTIME})\n`);
+    return 0;
+  }
+  if (first === 'with-hostname') return withHostname(rest);
+  // Loaded only here: agent start-ups never evaluate commander or the commands' code.
+  if (first === 'stack' || first === 'doctor' || first === 'site') return (require('./commands/cli') as typeof import('./commands/cli')).main(args);
+  if (first === 'agents') {
+    process.stdout.write(`${Object.keys(AGENTS).join('\n')}\n`);
+    return 0;
+  }
+  process.stderr.write(
+    `usage: ocfkit <agent> <action>   (agents: ${Object.keys(AGENTS).join(', ')})\n       ocfkit stack plan|apply|check|simulate …   (ocfkit stack --help)\n       ocfkit doctor | --version | agents\n`,
+  );
+  return first === undefined || first === 'help' || first === '--help' ? 0 : OCF.ERR_ARGS;
+}
+
+/**
+ * The name the executable was called by. A Bun executable keeps it in process.argv0 (argv[1] is
+ * its embedded script, `/$bunfs/root/…`); under plain node or bun, argv[1] is the script.
+ */
+export function calledAs(): string {
+  const bunfs = process.argv[1]?.startsWith('/$bunfs/');
+  return basename((bunfs ? process.argv0 : process.argv[1]) ?? '');
+}
+
+export function dispatch(name: string, args: readonly string[]): Promise<number> | number {
+  const agent = AGENTS[name];
+  if (agent) return runAgent(agent, args);
+  return ocfkitCommand(args);
+}
+
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+Promise.resolve()
+  .then(() => dispatch(calledAs(), process.argv.slice(2)))
+  .then((code) => process.exit(code), fatal);
