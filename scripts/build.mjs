@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Builds dist/ocfkit: one Bun standalone executable holding every agent and the ocfkit command,
 // and one symlink per agent beside it. Bun comes from the pinned @oven/bun-linux-x64-baseline
-// package (npm registry); a host build uses that bun itself, so nothing is downloaded.
-//   OCFKIT_BUN_FLAVOUR=baseline|modern   the x64 build (baseline ships: README, "Packaging")
-//   OCFKIT_BUNDLER=esbuild|bun           who makes the bundle (esbuild ships: README, "Packaging")
-//   OCFKIT_BYTECODE=0                    no precompiled bytecode (for measuring only)
+// package (npm registry): the registry's baseline and modern x64 packages carry the same bytes
+// (1.4.4 and 1.4.5), and that binary runs on a CPU without AVX2. A host build uses that bun
+// itself, so nothing is downloaded. Bun 1.4.4, not 1.4.5: 1.4.5 starts with 11 MiB more RSS.
+//   OCFKIT_BUNDLER=esbuild|bun   who makes the bundle (esbuild ships: README, "Packaging")
+//   OCFKIT_BYTECODE=0            no precompiled bytecode (for measuring only)
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,12 +17,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const require = createRequire(import.meta.url);
-const flavour = process.env.OCFKIT_BUN_FLAVOUR || 'baseline';
 const bundler = process.env.OCFKIT_BUNDLER || 'esbuild';
 const bytecode = process.env.OCFKIT_BYTECODE !== '0';
-const bunPackage = { baseline: '@oven/bun-linux-x64-baseline', modern: '@oven/bun-linux-x64' }[flavour];
-if (!bunPackage) throw new Error(`OCFKIT_BUN_FLAVOUR must be baseline or modern, not ${flavour}`);
-const bun = join(dirname(require.resolve(`${bunPackage}/package.json`)), 'bin', 'bun');
+const bun = join(dirname(require.resolve('@oven/bun-linux-x64-baseline/package.json')), 'bin', 'bun');
 const define = { __OCFKIT_VERSION__: JSON.stringify(pkg.version) };
 
 rmSync(dist, { recursive: true, force: true });
@@ -74,4 +72,4 @@ chmodSync(out, 0o755);
 const agents = execFileSync(out, ['agents'], { encoding: 'utf8' }).trim().split('\n');
 for (const a of agents) symlinkSync('ocfkit', join(dist, a));
 const version = execFileSync(out, ['--version'], { encoding: 'utf8' }).trim();
-console.log(`built ${out} (${version}; ${flavour}, ${bundler} bundle${bytecode ? ', bytecode' : ''}); agents: ${agents.join(', ')}`);
+console.log(`built ${out} (${version}; ${bundler} bundle${bytecode ? ', bytecode' : ''}); agents: ${agents.join(', ')}`);
