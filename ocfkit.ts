@@ -8,6 +8,7 @@ import { AGENTS } from './agents';
 import { withHostname } from './lib/hostname-exec';
 import { OCF } from './lib/ocf/codes';
 import { runAgent } from './lib/ocf/runtime';
+import { makeStdioSynchronous } from './lib/stdio';
 import { RUNTIME, VERSION } from './lib/version';
 
 function fatal(e: unknown): never {
@@ -51,6 +52,7 @@ export function dispatch(name: string, args: readonly string[]): Promise<number>
   return ocfkitCommand(args);
 }
 
+makeStdioSynchronous();
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 Promise.resolve()

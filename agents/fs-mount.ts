@@ -8,6 +8,7 @@ import { describeHolders, devMajorMinor, findHolders } from '../lib/holders';
 import { type MountEntry, mountAt, mountsBelow, readMountinfo, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
+import { DeadlineError } from '../lib/ocf/deadline';
 import { param } from '../lib/ocf/params';
 import { describe } from '../lib/run';
 
@@ -155,6 +156,8 @@ async function resolveDevice(ctx: FsCtx): Promise<string | undefined> {
   if (viaUdev) return viaUdev;
   if (!ctx.haveBinary('blkid')) return undefined;
   const r = await ctx.run(['blkid', ref.kind === 'uuid' ? '-U' : '-L', ref.value], { timeoutMs: 5000 });
+  // A blkid that hangs (a device that does not answer) says nothing of whether the filesystem is here.
+  if (r.timedOut || r.abandoned) throw fail.generic(`cannot tell whether ${ctx.params.device} is on this node: ${describe(r)}`);
   return r.code === 0 && r.stdout.trim() ? real(r.stdout.trim()) : undefined;
 }
 
@@ -197,7 +200,8 @@ interface State {
 async function state(ctx: FsCtx): Promise<State> {
   const dir = mountPoint(ctx);
   const mount = mountAt(readMountinfo(), dir);
-  const device = isBind(ctx) || isNetwork(ctx) ? undefined : await resolveDevice(ctx);
+  // Which device is ours matters only against a mount that is there: no blkid otherwise.
+  const device = mount === undefined || isBind(ctx) || isNetwork(ctx) ? undefined : await resolveDevice(ctx);
   return { dir, mount, device, ours: mount !== undefined && matches(ctx, mount, device) };
 }
 
@@ -304,7 +308,10 @@ async function start(ctx: FsCtx) {
   if (!isBind(ctx) && !isNetwork(ctx)) {
     // A DRBD minor or a by-uuid link can appear a moment after the resource below it started.
     const waitMs = Math.max(0, Math.min(ctx.deadline.remaining() / 2, 30_000));
-    const device = await ctx.deadline.poll(`waiting for ${ctx.params.device} to appear`, 200, async () => (await resolveDevice(ctx)) ?? undefined, waitMs).catch(() => undefined);
+    const device = await ctx.deadline.poll(`waiting for ${ctx.params.device} to appear`, 200, async () => (await resolveDevice(ctx)) ?? undefined, waitMs).catch((e: unknown) => {
+      if (e instanceof OcfError && !(e instanceof DeadlineError)) throw e;
+      return undefined;
+    });
     if (!device) throw fail.installed(`${ctx.params.device} does not exist on this node (waited ${(waitMs / 1000).toFixed(1)}s)`);
     if (!statSync(device).isBlockDevice()) throw fail.installed(`${device} is not a block device`);
     await fsck(ctx, device);

@@ -35,7 +35,28 @@ export interface RunOptions extends CallOptions {
 /** What agents and wrappers call: the runtime binds the deadline and the trace. */
 export type Runner = (argv: readonly string[], opts?: CallOptions) => Promise<RunResult>;
 
-const MAX_CAPTURE = 1 << 20;
+/**
+ * What is kept of a command's output. `ip -j addr show` on a node with kube-proxy's IPVS addresses
+ * runs past a megabyte (10,000 addresses: 1.5 MB), and a cut JSON document fails the monitor.
+ */
+const MAX_CAPTURE = 64 << 20;
+/** Process groups of the commands still running, for an action that is itself told to stop. */
+const live = new Set<number>();
+
+/**
+ * Sends `sig` to every command group this process still runs. An action killed by SIGTERM must not
+ * leave a half-done `mount` or `drbdadm` behind in a group of its own that nobody else would stop.
+ */
+export function signalAllCommands(sig: NodeJS.Signals): number {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      live.delete(pid);
+    }
+  }
+  return live.size;
+}
 /** After KILL, how long to wait for the exit before leaving the process behind. */
 const AFTER_KILL_MS = 500;
 
@@ -60,11 +81,14 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
     let stderr = '';
     let timedOut = false;
     let settled = false;
+    let pid: number | undefined;
     const timers: NodeJS.Timeout[] = [];
     const finish = (r: Omit<RunResult, 'argv' | 'stdout' | 'stderr' | 'durationMs' | 'timedOut'>) => {
       if (settled) return;
       settled = true;
       for (const t of timers) clearTimeout(t);
+      // An abandoned group stays listed: a SIGTERM to the action still reaches it.
+      if (pid !== undefined && !r.abandoned) live.delete(pid);
       const result: RunResult = { argv, stdout, stderr, durationMs: performance.now() - started, timedOut, ...r };
       opts.onResult?.(result);
       resolve(result);
@@ -78,6 +102,8 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
       env: childEnv(opts.env),
       detached: true,
     });
+    pid = child.pid;
+    if (pid !== undefined) live.add(pid);
     const group = (sig: NodeJS.Signals) => {
       try {
         if (child.pid) process.kill(-child.pid, sig);

@@ -9,6 +9,7 @@ packages=(
   iproute2 iputils-arping                                       # vip
   libxml2-utils                                                 # xmllint: meta-data against DTD and RNG
   util-linux procps psmisc time                                 # unshare, nsenter, pgrep, GNU time for bench
+  socat                                                         # a /dev/log receiver for the syslog test
   e2fsprogs xfsprogs                                            # fs-mount: real ext4 and xfs on loop devices
 )
 missing=()

@@ -1,5 +1,5 @@
 import { haveBinary } from '../binaries';
-import { type RunResult, run } from '../run';
+import { type RunResult, run, signalAllCommands } from '../run';
 import type { ActionResult, AnyAgent, Ctx } from './agent';
 import { OCF, OcfError, codeName } from './codes';
 import { Deadline } from './deadline';
@@ -163,12 +163,24 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
 
   let outcome: Outcome;
   let watchdog: NodeJS.Timeout | undefined;
+  const stopSignals: NodeJS.Signals[] = io === processIo ? ['SIGTERM', 'SIGINT', 'SIGHUP'] : [];
+  let onSignal: ((sig: NodeJS.Signals) => void) | undefined;
   try {
     // Whatever an action waits on, it answers before Pacemaker's own timeout kills it.
     const overtime = new Promise<never>((_, reject) => {
       watchdog = setTimeout(() => reject(deadline.error('waiting for the action to finish')), deadline.remaining() + 100);
     });
-    const result = await Promise.race([body(), overtime]);
+    // Told to stop (an operator, a service manager, a caller giving up): the commands under way
+    // are stopped with it and the action answers with why, instead of dying silently and leaving
+    // them running in process groups of their own.
+    const stopped = new Promise<never>((_, reject) => {
+      onSignal = (sig) => {
+        signalAllCommands('SIGTERM');
+        reject(new OcfError(OCF.ERR_GENERIC, `${action} was stopped by ${sig} after ${(performance.now() / 1000).toFixed(1)}s`));
+      };
+      for (const sig of stopSignals) process.once(sig, onSignal);
+    });
+    const result = await Promise.race([body(), overtime, stopped]);
     outcome = typeof result === 'object' && result !== null ? { code: result.code, reason: result.reason } : { code: result ?? OCF.SUCCESS };
   } catch (e) {
     if (e instanceof OcfError) outcome = { code: e.code, reason: e.reason };
@@ -179,6 +191,7 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
     }
   } finally {
     if (watchdog) clearTimeout(watchdog);
+    if (onSignal) for (const sig of stopSignals) process.removeListener(sig, onSignal);
   }
 
   const code = clamp(outcome.code);
@@ -189,5 +202,8 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
   }
   trace?.note(`${action} -> ${code} (${codeName(code)})${outcome.reason ? `: ${outcome.reason}` : ''}`);
   await log.flush();
+  // What TERM (the command's own timeout or a signal to us) has not ended by now never will by
+  // itself: a command group must not outlive the action that started it.
+  if (signalAllCommands('SIGKILL') > 0) log.warn('a command did not end even on SIGKILL (uninterruptible): left behind');
   return code;
 }
