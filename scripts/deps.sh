@@ -10,6 +10,7 @@ packages=(
   libxml2-utils                                                 # xmllint: meta-data against DTD and RNG
   util-linux procps psmisc time                                 # unshare, nsenter, pgrep, GNU time for bench
   socat                                                         # a /dev/log receiver for the syslog test
+  qemu-user                                                     # qemu-x86_64 -cpu Nehalem: the executable needs no AVX2
   e2fsprogs xfsprogs                                            # fs-mount: real ext4 and xfs on loop devices
 )
 missing=()

@@ -130,6 +130,20 @@ describe('output and exit reasons are never cut', () => {
   });
 });
 
+describe('the CPU floor', () => {
+  // qemu's user-mode emulator raises SIGILL for an AVX2 instruction on a CPU model without it.
+  it('runs on a CPU without AVX2 (qemu-x86_64 -cpu Nehalem): meta-data, validate-all, the stack plan', () => {
+    const q = (args: string[]) => spawnSync('qemu-x86_64', ['-cpu', 'Nehalem', ocfkit, ...args], { encoding: 'utf8', timeout: 60_000 });
+    for (const a of AGENTS) {
+      const md = q([a, 'meta-data']);
+      expect(md.status).toBe(0);
+      expect(md.stdout.trimEnd().endsWith('</resource-agent>')).toBe(true);
+    }
+    expect(q(['vip', 'validate-all']).stderr).toContain('ocf-exit-reason:parameter ip is required but not set');
+    expect(q(['stack', 'plan', '--nodes', 'a,b', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', '/srv', '--fstype', 'xfs', '--ip', '192.0.2.10/24', '--clients', '192.0.2.0/24', '--fencing', 'none']).stdout).toContain('pcs resource create');
+  });
+});
+
 describe('large command output', () => {
   it('vip on a node with 10,000 addresses (kube-proxy IPVS style): `ip -j addr show` past a megabyte is read whole', () => {
     const seg = new Segment('big');
