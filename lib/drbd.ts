@@ -4,7 +4,7 @@
  * kernel speaks /proc/drbd, which names minors, not resources (`drbdadm sh-minor` maps them).
  * No policy here: the promotion score table lives in the agent.
  */
-import { type Runner, describe } from './run';
+import { type RunResult, type Runner, describe } from './run';
 
 export interface DrbdDevice {
   readonly volume: number;
@@ -308,7 +308,15 @@ export class DrbdAdm {
     return this.run(this.argv(...args), { timeoutMs });
   }
 
+  /** The command as an exit reason names it: `-c FILE` only repeats the drbdconf parameter. */
+  describe(r: RunResult): string {
+    const shown = r.argv[0] === 'drbdadm' && r.argv[1] === '-c' && r.argv[2] === this.conf ? ['drbdadm', ...r.argv.slice(3)] : r.argv;
+    return describe(r, shown);
+  }
+
   private readonly minorsRead = new Map<string, number[]>();
+  /** Why the last `minors` found nothing, in drbdadm's words. */
+  private readonly minorsFailed = new Map<string, RunResult>();
 
   /**
    * The minors of `res` per the configuration; undefined when the configuration does not name it.
@@ -318,12 +326,29 @@ export class DrbdAdm {
   async minors(res: string): Promise<number[] | undefined> {
     const known = this.minorsRead.get(res);
     if (known) return known;
+    if (this.minorsFailed.has(res)) return undefined;
     const r = await this.exec(['sh-minor', res], 10_000);
-    if (r.code !== 0) return undefined;
-    const minors = r.stdout.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
-    if (minors.length === 0) return undefined;
+    const minors = r.code === 0 ? r.stdout.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number) : [];
+    if (minors.length === 0) {
+      this.minorsFailed.set(res, r);
+      return undefined;
+    }
     this.minorsRead.set(res, minors);
     return minors;
+  }
+
+  /**
+   * Why `res` is not configured on this node, naming the file read; the same words on 8.4 and 9.
+   * Call after `minors` returned undefined.
+   */
+  notConfigured(res: string): string {
+    const r = this.minorsFailed.get(res);
+    return `resource ${res} is not configured on this node in ${this.conf}${r ? `: ${this.describe(r)}` : ''}`;
+  }
+
+  /** `drbdadm dump RES`: the resource's configuration as drbdadm reads it (lib/drbd-config.ts parses it). */
+  async dump(res: string): Promise<RunResult> {
+    return this.exec(['dump', res], 10_000);
   }
 }
 
@@ -332,4 +357,9 @@ export async function events2Now(run: Runner, res: string): Promise<DrbdResource
   const r = await run(['drbdsetup', 'events2', '--now', res], { timeoutMs: 10_000 });
   if (r.code !== 0 && !/No such resource|not defined/i.test(r.stderr)) throw new Error(`drbdsetup events2 failed: ${describe(r)}`);
   return parseEvents2(r.stdout).get(res);
+}
+
+/** The module's generation from its version: 9 speaks events2, 8 (8.4) only /proc/drbd. */
+export function generation(version: string): 8 | 9 {
+  return compareVersions(version, '9.0.0') >= 0 ? 9 : 8;
 }
