@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpat
 import { dirname } from 'node:path';
 import { stateDir } from '../lib/background';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
-import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, events2Now, generation, parseProcDrbd, resourceFrom84 } from '../lib/drbd';
+import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, events2Now, generation, readProcDrbd, resourceFrom84 } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
@@ -155,21 +155,13 @@ interface Status {
   readonly res: DrbdResource;
 }
 
-function procDrbd() {
-  try {
-    return parseProcDrbd(readFileSync('/proc/drbd', 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The resource's state, or `undefined` when the module is not loaded. A resource this node's
  * configuration does not name is "not installed here" (5) on both generations: 9 would otherwise
  * only see it down and let `drbdadm up` fail (1), which Pacemaker would retry on this node.
  */
 async function status(ctx: DrbdCtx, adm: DrbdAdm): Promise<Status | undefined> {
-  const proc = procDrbd();
+  const proc = readProcDrbd();
   if (!proc) return undefined;
   const res = ctx.params.drbd_resource;
   if (generation(proc.version) === 9) {
@@ -352,9 +344,9 @@ async function monitor(ctx: DrbdCtx) {
 
 async function start(ctx: DrbdCtx) {
   const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
-  if (!procDrbd()) {
+  if (!readProcDrbd()) {
     const r = await ctx.run(['modprobe', '-s', 'drbd'], { timeoutMs: 30_000 });
-    if (!procDrbd()) throw fail.installed(`the DRBD kernel module is not available: ${describe(r)}`);
+    if (!readProcDrbd()) throw fail.installed(`the DRBD kernel module is not available: ${describe(r)}`);
   }
   if (!notifyEnabled(ctx) && !ctx.params.ignore_missing_notifications) {
     ctx.log.warn('the clone has no notify=true: peers starting will not trigger a reconnect; set notify=true (pcs resource update <clone> meta notify=true)');
@@ -540,7 +532,7 @@ export const drbdPromote = defineAgent({
     const res = ctx.params.drbd_resource;
     if (!(await adm.minors(res))) throw fail.installed(adm.notConfigured(res));
     // What the configuration gets wrong for the loaded module (auto-promote on 9 above all): warnings, not a failure.
-    const proc = procDrbd();
+    const proc = readProcDrbd();
     if (!proc) return;
     const dump = await adm.dump(res);
     const facts = dump.code === 0 ? drbdConfigFacts(dump.stdout, res) : undefined;

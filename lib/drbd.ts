@@ -4,6 +4,7 @@
  * kernel speaks /proc/drbd, which names minors, not resources (`drbdadm sh-minor` maps them).
  * No policy here: the promotion score table lives in the agent.
  */
+import { readFileSync } from 'node:fs';
 import { type RunResult, type Runner, describe } from './run';
 
 export interface DrbdDevice {
@@ -242,6 +243,15 @@ const NOT_CONNECTED_84: Record<string, string> = {
   WFConnection: 'Connecting',
   WFReportParams: 'Connecting',
 };
+
+/** /proc/drbd of the loaded module; undefined when no DRBD module is loaded. */
+export function readProcDrbd(): ProcDrbd | undefined {
+  try {
+    return parseProcDrbd(readFileSync('/proc/drbd', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 /** An 8.4 resource from its minors' /proc/drbd lines. */
 export function resourceFrom84(name: string, proc: ProcDrbd, minors: readonly number[]): DrbdResource {
