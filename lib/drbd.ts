@@ -57,8 +57,9 @@ const yes = (v: string | undefined) => v !== undefined && v !== 'no' && v !== 'f
 /**
  * `drbdsetup events2 --now [res]`: `exists|create|change|destroy OBJECT key:value…` lines up to
  * `exists -`. With `--diff` a value reads `old->new`: the new one counts. Unknown keys are ignored.
+ * `stream`: the output of `events2` without `--now`, its changes applied past the `exists -`.
  */
-export function parseEvents2(text: string): Map<string, DrbdResource> {
+export function parseEvents2(text: string, opts: { readonly stream?: boolean } = {}): Map<string, DrbdResource> {
   type Mut = { name: string; role: string; suspended: boolean; devices: Map<number, DrbdDevice>; conns: Map<string, { c: Omit<DrbdConnection, 'peerDevices'>; pd: Map<number, DrbdPeerDevice> }> };
   const res = new Map<string, Mut>();
   const get = (name: string): Mut => {
@@ -75,7 +76,10 @@ export function parseEvents2(text: string): Map<string, DrbdResource> {
     if (/^\d{4}-\d\d-\d\dT/.test(words[0] ?? '')) words.shift();
     const [action, object] = words;
     if (!action || !object) continue;
-    if (object === '-') break;
+    if (object === '-') {
+      if (opts.stream) continue;
+      break;
+    }
     const kv = Object.fromEntries(Object.entries(pairs(words.slice(2))).map(([k, v]) => [k, v.includes('->') ? v.slice(v.lastIndexOf('->') + 2) : v]));
     const name = kv.name;
     if (!name) continue;

@@ -130,15 +130,18 @@ export function ok(r: RunResult): boolean {
 
 /** A tool's summary of its own failure ("Command 'drbdsetup secondary r0' terminated with exit code 11"): it names no cause. */
 const WRAPPER = /^Command '.*' terminated with exit code \d+\.?$/;
-/** Lines that say why: DRBD's refusals carry "State change failed" and an errno-style "(-N)". */
-const CAUSE = /State change failed|\(-\d+\)/;
+/**
+ * Lines that say why: DRBD's refusals ("r0: State change failed: (-12) Device is held open by
+ * someone") and its netlink errors ("r0: Failure: (158) Unknown resource").
+ */
+const CAUSE = /State change failed|Failure: \(\d+\)|\(-\d+\)/;
 /** DRBD 9 follows a refusal with "additional info from kernel:" and the kernel's own lines. */
 const KERNEL_INFO = /^additional info from kernel:?$/i;
 
 /**
  * The lines of a tool's output worth an exit reason, the cause first: DRBD 9 prints the refusal
  * first and more lines after it, so "the last lines" would keep the wrapper and lose the cause.
- * Then the kernel's additional info, then the last other lines, the wrapper last.
+ * Then the kernel's additional info, then the last other lines.
  */
 export function toolWords(text: string, max = 4): string[] {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -157,7 +160,8 @@ export function toolWords(text: string, max = 4): string[] {
     else other.push(l);
   }
   const picked = [...cause, ...kernel, ...other.slice(-3)];
-  return [...picked, ...(picked.length < 3 ? wrappers.slice(-1) : [])].slice(0, max);
+  // The wrapper names the inner command, worth a place only when no line says why.
+  return [...picked, ...(cause.length === 0 && picked.length < 3 ? wrappers.slice(-1) : [])].slice(0, max);
 }
 
 /**
