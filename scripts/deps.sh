@@ -10,6 +10,7 @@ packages=(
   libxml2-utils                                                 # xmllint: meta-data against DTD and RNG
   util-linux procps psmisc time                                 # unshare, nsenter, pgrep, GNU time for bench
   e2fsprogs xfsprogs                                            # fs-mount: real ext4 and xfs on loop devices
+  drbd-utils                                                    # drbd-promote: the real drbdadm reads configurations (test/standins stand in for the module)
 )
 missing=()
 for p in "${packages[@]}"; do
