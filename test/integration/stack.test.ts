@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -229,5 +229,22 @@ describe('ocfkit doctor', () => {
     expect(d.stdout).toMatch(/nfs-drbd \(ocf:ocfkit:drbd-promote\): Promoted on node1/);
     expect(d.stdout).toContain('promotion score nfs-drbd on node1: 10000');
     expect(d.stdout).toMatch(/FAILED nfs-ip_monitor_10000 on node1: .* \(rc 1\)/);
+  });
+
+  it('on DRBD 9 (stand-ins: /proc/drbd and drbdsetup from the captured samples, the real drbdadm): the state and the auto-promote warning', () => {
+    const standins = join(__dirname, '..', 'standins');
+    const dir = mkdtempSync(join(tmpdir(), 'ocfkit-doctor-drbd-'));
+    mkdirSync(join(dir, 'bin'));
+    symlinkSync(join(standins, 'drbdsetup-standin'), join(dir, 'bin', 'drbdsetup'));
+    copyFileSync(join(__dirname, '..', 'samples', 'drbd9', 's05-link-down-primary-node1-events2-now.txt'), join(dir, 'events2-now.txt'));
+    const conf = join(dir, 'drbd.conf');
+    writeFileSync(conf, `resource r0 {\n  device /dev/drbd0 minor 0;\n  disk /dev/vda;\n  meta-disk internal;\n  on ${hostname()} { node-id 1; address ipv4 192.0.2.1:7789; }\n  on peer { node-id 0; address ipv4 192.0.2.2:7789; }\n}\n`);
+    const proc = join(__dirname, '..', 'samples', 'drbd9', 's01-secondary-connected-node1-proc-drbd.txt');
+    // doctor reads /etc/drbd.conf: the test's configuration is bound over it, inside the stand-in's namespace.
+    const d = sh([join(standins, 'proc-drbd-standin'), proc, 'env', `PATH=${dir}/bin:/usr/sbin:/usr/bin:/sbin:/bin`, `DRBD_STANDIN_DIR=${dir}`, 'CIB_file=/nonexistent',
+      'bash', '-c', 'mount --bind "$1" /etc/drbd.conf && shift && exec "$@"', 'bind', conf, bin, 'doctor']);
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toContain('drbd r0: Primary, disk UpToDate; node2 Connecting Unknown, peer disk DUnknown');
+    expect(d.stdout).toMatch(/^ {2}WARNING: DRBD r0 has auto-promote yes \(the DRBD 9 default\): .*options \{ auto-promote no; \}/m);
   });
 });
