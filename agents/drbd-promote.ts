@@ -483,8 +483,7 @@ async function notify(ctx: DrbdCtx) {
     }
     if (type === 'post') {
       await applyScore(ctx, s);
-      const problem = replicationProblem(s.res);
-      if (problem) ctx.log.warn(problem);
+      logProblemChange(ctx.log, problemFile(ctx), replicationProblem(s.res));
     }
   } catch (e) {
     ctx.log.warn(`notify ${type}-${op}: ${(e as Error).message}`);

@@ -25,7 +25,7 @@ export function graceFor(lease: number): number {
  * filesystem, so the server that takes over knows the clients (node-local state loses their
  * locks and opens on every failover).
  */
-export function infodirFor(s: Service): { dir: string; defaulted: boolean } {
+function infodirFor(s: Service): { dir: string; defaulted: boolean } {
   return s.nfs_shared_infodir ? { dir: s.nfs_shared_infodir, defaulted: false } : { dir: `${s.directory.replace(/\/+$/, '')}/.nfs-state`, defaulted: true };
 }
 
