@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DRBD_LAB, type DrbdView, type Node, crmMon, drbdInSync, drbdPair, drbdRead, drbdView, lab, labDir, labDrbd, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
+import { DRBD_LAB, type DrbdView, type Node, crmMon, drbdInSync, drbdPair, drbdRead, drbdView, lab, labDir, labDrbd, labExec, labOk, labSh, labShOk, root, useLab, viewOf, waitFor, xpath } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
@@ -42,11 +42,11 @@ function commandsOf(action: string, env: string[] = []): { status: number | null
  * tests' captured samples come from here) or lab-9-NAME-events2.txt (9).
  */
 function seen(node: Node, name: string, file?: string): DrbdView {
-  const { text } = drbdRead(node, file);
+  const { res, text } = drbdRead(node, file);
   if (process.env.LAB_CAPTURE_SAMPLES === '1') {
     writeFileSync(join(root, 'test', 'samples', 'drbd', labDrbd() === '9' ? `lab-9-${name}-events2.txt` : `lab-84-${name}.txt`), text);
   }
-  return drbdView(node, file);
+  return viewOf(res);
 }
 
 /** Where the clone is promoted and unpromoted, from crm_mon's XML. */

@@ -33,17 +33,28 @@ export function labDrbd(): LabDrbd {
 
 const MINORS_MARK = '--- drbdadm sh-minor r0';
 
+const DOWN: DrbdResource = { name: 'r0', role: 'Unconfigured', suspended: false, devices: [], connections: [] };
+
+/**
+ * r0 from what drbdRead fetched: events2 text on 9; on 8.4 /proc/drbd, the marker line and
+ * `drbdadm sh-minor r0`'s output. Pure, so unit tests check it on the captured samples.
+ */
+export function drbdFromText(gen: LabDrbd, fetched: string): DrbdResource {
+  if (gen === '9') return parseEvents2(fetched).get('r0') ?? DOWN;
+  const [text = '', minors = ''] = fetched.split(`${MINORS_MARK}\n`);
+  return resourceFrom84('r0', parseProcDrbd(text), minors.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number));
+}
+
 /** r0 as the agent reads it: `drbdsetup events2 --now r0` on 9, /proc/drbd and `drbdadm sh-minor r0` on 8.4. */
 export function drbdRead(node: Node, file?: string): { res: DrbdResource; text: string } {
-  const down: DrbdResource = { name: 'r0', role: 'Unconfigured', suspended: false, devices: [], connections: [] };
   if (labDrbd() === '9') {
     // A resource that is down is `exists -` alone.
     const text = file ? labShOk(node, 'cat "$1"', [file], 30) : labShOk(node, 'drbdsetup events2 --now r0', [], 30);
-    return { res: parseEvents2(text).get('r0') ?? down, text };
+    return { res: drbdFromText('9', text), text };
   }
   // One guest command for both (each costs a lab.sh exec in a polling loop): the text, a marker, the minors.
-  const [text = '', minors = ''] = labShOk(node, 'cat "$1" && echo "$2" && drbdadm sh-minor r0', [file ?? '/proc/drbd', MINORS_MARK], 30).split(`${MINORS_MARK}\n`);
-  return { res: resourceFrom84('r0', parseProcDrbd(text), minors.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number)), text };
+  const fetched = labShOk(node, 'cat "$1" && echo "$2" && drbdadm sh-minor r0', [file ?? '/proc/drbd', MINORS_MARK], 30);
+  return { res: drbdFromText('84', fetched), text: fetched.split(`${MINORS_MARK}\n`)[0] ?? '' };
 }
 
 export interface DrbdView {
@@ -59,8 +70,7 @@ export interface DrbdView {
 }
 
 /** Volume 0 of r0 and its one peer, flattened for assertions. */
-export function drbdView(node: Node, file?: string): DrbdView {
-  const { res } = drbdRead(node, file);
+export function viewOf(res: DrbdResource): DrbdView {
   const c = res.connections[0];
   const p = c?.peerDevices[0];
   return {
@@ -71,6 +81,11 @@ export function drbdView(node: Node, file?: string): DrbdView {
     replication: p?.replication ?? 'Off',
     peerDisk: p?.peerDisk ?? 'DUnknown',
   };
+}
+
+/** r0 on NODE, read as the agent reads it and flattened. */
+export function drbdView(node: Node, file?: string): DrbdView {
+  return viewOf(drbdRead(node, file).res);
 }
 
 /** Connected, with UpToDate data on both sides. */
