@@ -4,12 +4,16 @@
  * know; what differs is how it reads state (machine output only), that every cluster call is
  * bounded, and that missing notifications degrade instead of failing.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { stateDir } from '../lib/background';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
-import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, events2Now, parseProcDrbd, resourceFrom84 } from '../lib/drbd';
+import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, events2Now, generation, readProcDrbd, resourceFrom84 } from '../lib/drbd';
+import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, fail } from '../lib/ocf/codes';
+import type { Logger } from '../lib/ocf/log';
 import { param } from '../lib/ocf/params';
 import { describe } from '../lib/run';
 
@@ -151,25 +155,23 @@ interface Status {
   readonly res: DrbdResource;
 }
 
-function procDrbd() {
-  try {
-    return parseProcDrbd(readFileSync('/proc/drbd', 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The resource's state, or `undefined` when the module is not loaded. */
+/**
+ * The resource's state, or `undefined` when the module is not loaded. A resource this node's
+ * configuration does not name is "not installed here" (5) on both generations: 9 would otherwise
+ * only see it down and let `drbdadm up` fail (1), which Pacemaker would retry on this node.
+ */
 async function status(ctx: DrbdCtx, adm: DrbdAdm): Promise<Status | undefined> {
-  const proc = procDrbd();
+  const proc = readProcDrbd();
   if (!proc) return undefined;
   const res = ctx.params.drbd_resource;
-  if (compareVersions(proc.version, '9.0.0') >= 0) {
+  if (generation(proc.version) === 9) {
     const r = await events2Now(ctx.run, res);
+    // Only a resource that is down can be missing from the configuration: no sh-minor on the way of every monitor.
+    if (!r && !(await adm.minors(res))) throw fail.installed(adm.notConfigured(res));
     return { version: proc.version, res: r ?? { name: res, role: 'Unconfigured', suspended: false, devices: [], connections: [] } };
   }
   const minors = await adm.minors(res);
-  if (!minors) throw fail.installed(`resource ${res} is not in ${ctx.params.drbdconf}`);
+  if (!minors) throw fail.installed(adm.notConfigured(res));
   return { version: proc.version, res: resourceFrom84(res, proc, minors) };
 }
 
@@ -286,6 +288,37 @@ function isConnected(r: DrbdResource): boolean {
   return r.connections.length > 0 && r.connections.every((c) => c.connection === 'Connected');
 }
 
+function problemFile(ctx: DrbdCtx): string {
+  return `${stateDir(ctx.env)}/drbd-promote-${ctx.instance.replace(/[^\w.:-]/g, '_')}.problem`;
+}
+
+/**
+ * Logs a replication problem when it appears or changes, and its end, not on every monitor: a
+ * degraded Primary is monitored every 10 s for as long as the peer is away, and a warning per
+ * interval buries the lines that matter. The last problem logged is kept in the run directory.
+ */
+export function logProblemChange(log: Logger, file: string, problem: string | undefined): void {
+  let last: string | undefined;
+  try {
+    last = readFileSync(file, 'utf8');
+  } catch {
+    last = undefined;
+  }
+  if (problem === last) return;
+  if (problem === undefined) {
+    log.info(`replication healthy again (was: ${last})`);
+    rmSync(file, { force: true });
+    return;
+  }
+  log.warn(problem);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, problem);
+  } catch {
+    // Without the record the warning only repeats on the next monitor.
+  }
+}
+
 async function monitor(ctx: DrbdCtx) {
   const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
   let s: Status | undefined;
@@ -298,22 +331,22 @@ async function monitor(ctx: DrbdCtx) {
   if (!s) return OCF.NOT_RUNNING; // no module loaded: nothing can be running
   checkModuleVersion(ctx, s.version);
   // A probe that finds it stopped sets no score: a stale high score from a probe delays promotion.
-  if (s.res.role === 'Unconfigured') return OCF.NOT_RUNNING;
+  if (s.res.role === 'Unconfigured') {
+    rmSync(problemFile(ctx), { force: true });
+    return OCF.NOT_RUNNING;
+  }
   await applyScore(ctx, s);
   const code = s.res.role === 'Primary' ? OCF.RUNNING_PROMOTED : OCF.SUCCESS;
   const problem = replicationProblem(s.res);
-  if (problem) {
-    ctx.log.warn(problem);
-    return { code, reason: problem };
-  }
-  return code;
+  if (!ctx.probe) logProblemChange(ctx.log, problemFile(ctx), problem);
+  return problem ? { code, reason: problem } : code;
 }
 
 async function start(ctx: DrbdCtx) {
   const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
-  if (!procDrbd()) {
+  if (!readProcDrbd()) {
     const r = await ctx.run(['modprobe', '-s', 'drbd'], { timeoutMs: 30_000 });
-    if (!procDrbd()) throw fail.installed(`the DRBD kernel module is not available: ${describe(r)}`);
+    if (!readProcDrbd()) throw fail.installed(`the DRBD kernel module is not available: ${describe(r)}`);
   }
   if (!notifyEnabled(ctx) && !ctx.params.ignore_missing_notifications) {
     ctx.log.warn('the clone has no notify=true: peers starting will not trigger a reconnect; set notify=true (pcs resource update <clone> meta notify=true)');
@@ -324,8 +357,8 @@ async function start(ctx: DrbdCtx) {
   const res = ctx.params.drbd_resource;
   const first = await adm.exec(s.res.role === 'Unconfigured' ? ['up', res] : ['adjust', res], ctx.deadline.remaining() - 1000);
   s = (await status(ctx, adm))!;
-  if (s.res.role === 'Unconfigured') throw fail.generic(`bringing ${res} up failed: ${describe(first)}`);
-  if (first.code !== 0) ctx.log.warn(`drbdadm reported a problem but ${res} is up: ${describe(first)}`);
+  if (s.res.role === 'Unconfigured') throw fail.generic(`bringing ${res} up failed: ${adm.describe(first)}`);
+  if (first.code !== 0) ctx.log.warn(`drbdadm reported a problem but ${res} is up: ${adm.describe(first)}`);
   const waitMs = Math.min(ctx.params.wfc_timeout * 1000, Math.max(0, ctx.deadline.remaining() - 3000));
   if (waitMs > 0 && !isConnected(s.res)) {
     const connected = await ctx.deadline
@@ -340,7 +373,7 @@ async function start(ctx: DrbdCtx) {
   if (s.res.role === 'Primary') {
     // start leaves the unpromoted role; Pacemaker promotes.
     const r = await adm.exec(['secondary', res], 30_000);
-    if (r.code !== 0) throw fail.generic(`${res} was Primary and could not be made Secondary: ${describe(r)}`);
+    if (r.code !== 0) throw fail.generic(`${res} was Primary and could not be made Secondary: ${adm.describe(r)}`);
     s = (await status(ctx, adm))!;
   }
   await applyScore(ctx, s);
@@ -370,8 +403,8 @@ async function promote(ctx: DrbdCtx) {
     if (noData || (peerPrimary && ctx.params.fail_promote_early_if_peer_primary) || ctx.deadline.remaining() < 3000) {
       const wait = PROMOTE_BACKOFF_MS - (performance.now() - began);
       if (wait > 0) await ctx.deadline.sleep(Math.min(wait, ctx.deadline.remaining() - 500));
-      if (noData) throw fail.generic(`refusing to promote ${res} to Primary without access to UpToDate data (disk ${s.res.devices.map((d) => d.disk).join('/')}): ${describe(r)}`);
-      throw fail.generic(`promoting ${res} failed${peerPrimary ? ' (a peer is Primary)' : ''}: ${describe(r)}`);
+      if (noData) throw fail.generic(`refusing to promote ${res} to Primary without access to UpToDate data (disk ${s.res.devices.map((d) => d.disk).join('/')}): ${adm.describe(r)}`);
+      throw fail.generic(`promoting ${res} failed${peerPrimary ? ' (a peer is Primary)' : ''}: ${adm.describe(r)}`);
     }
     await ctx.deadline.sleep(1000);
   }
@@ -386,8 +419,9 @@ async function demote(ctx: DrbdCtx) {
   const r = await adm.exec(['secondary', res], Math.max(1000, ctx.deadline.remaining() - 1000));
   s = (await status(ctx, adm))!;
   if (s.res.role === 'Primary') {
+    // DRBD's refusal first: it fits Pacemaker's 128 characters; the holders follow.
     const holders = deviceHolders(s.res.devices.map((d) => d.minor));
-    throw fail.generic(`${res} cannot be demoted${holders.length ? `: ${holders.join('; ')}` : ''}: ${describe(r)}`);
+    throw fail.generic(`${res} cannot be demoted: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
   }
   await applyScore(ctx, s);
   return OCF.SUCCESS;
@@ -409,13 +443,13 @@ async function stop(ctx: DrbdCtx) {
       const after = await status(ctx, adm);
       if (after?.res.role === 'Primary') {
         const holders = deviceHolders(s.res.devices.map((d) => d.minor));
-        throw fail.generic(`${res} cannot be stopped: still Primary${holders.length ? `, ${holders.join('; ')}` : ''}: ${describe(r)}`);
+        throw fail.generic(`${res} cannot be stopped, still Primary: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
       }
     }
     const peerPrimary = (ctx.env.OCF_RESKEY_CRM_meta_notify_promoted_uname ?? ctx.env.OCF_RESKEY_CRM_meta_notify_master_uname ?? '').trim();
     const r = await adm.exec(['down', res], Math.max(1000, ctx.deadline.remaining() - 2000));
     const after = await status(ctx, adm);
-    if (after && after.res.role !== 'Unconfigured') throw fail.generic(`${res} is still up after drbdadm down: ${describe(r)}`);
+    if (after && after.res.role !== 'Unconfigured') throw fail.generic(`${res} is still up after drbdadm down: ${adm.describe(r)}`);
     if (ctx.params.stop_outdates_secondary && peerPrimary !== '') {
       const o = await adm.exec(['outdate', res], 10_000);
       ctx.log.info(`marked ${res} Outdated (a peer is Primary): ${describe(o)}`);
@@ -426,6 +460,7 @@ async function stop(ctx: DrbdCtx) {
   } catch (e) {
     ctx.log.warn(`could not remove the promotion score: ${(e as Error).message}`);
   }
+  rmSync(problemFile(ctx), { force: true });
   return OCF.SUCCESS;
 }
 
@@ -448,8 +483,7 @@ async function notify(ctx: DrbdCtx) {
     }
     if (type === 'post') {
       await applyScore(ctx, s);
-      const problem = replicationProblem(s.res);
-      if (problem) ctx.log.warn(problem);
+      logProblemChange(ctx.log, problemFile(ctx), replicationProblem(s.res));
     }
   } catch (e) {
     ctx.log.warn(`notify ${type}-${op}: ${(e as Error).message}`);
@@ -493,8 +527,19 @@ export const drbdPromote = defineAgent({
   async validateHost(ctx) {
     for (const bin of ['drbdadm', 'drbdsetup', 'crm_attribute']) if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
     if (!existsSync(ctx.params.drbdconf)) throw fail.installed(`${ctx.params.drbdconf} does not exist on this node`);
-    const minors = await new DrbdAdm(ctx.run, ctx.params.drbdconf).minors(ctx.params.drbd_resource);
-    if (!minors) throw fail.installed(`resource ${ctx.params.drbd_resource} is not in ${ctx.params.drbdconf}`);
+    const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+    const res = ctx.params.drbd_resource;
+    if (!(await adm.minors(res))) throw fail.installed(adm.notConfigured(res));
+    // What the configuration gets wrong for the loaded module (auto-promote on 9 above all): warnings, not a failure.
+    const proc = readProcDrbd();
+    if (!proc) return;
+    const dump = await adm.dump(res);
+    const facts = dump.code === 0 ? drbdConfigFacts(dump.stdout, res) : undefined;
+    if (!facts) {
+      ctx.log.warn(`could not read the configuration of ${res}: ${adm.describe(dump)}`);
+      return;
+    }
+    for (const f of configFindings(facts, generation(proc.version))) ctx.log.warn(f.text);
   },
   async stopWhenInvalid(ctx) {
     // As the reference does: try a plain `drbdsetup down` rather than fail a stop into fencing.

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { compareVersions, parseEvents2, parseProcDrbd } from '../lib/drbd';
+import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
+import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
 import { findAddress, parseAddrJson } from '../lib/ip';
 import { readMountinfo } from '../lib/mounts';
@@ -50,22 +51,30 @@ export async function doctor(run: Runner): Promise<string[]> {
   }
 
   // DRBD
-  let proc: string | undefined;
-  try {
-    proc = readFileSync('/proc/drbd', 'utf8');
-  } catch {
-    say('drbd: module not loaded');
-  }
-  if (proc !== undefined) {
-    const p = parseProcDrbd(proc);
-    if (compareVersions(p.version, '9.0.0') >= 0) {
+  const p = readProcDrbd();
+  if (!p) say('drbd: module not loaded');
+  else {
+    const adm = new DrbdAdm(run, '/etc/drbd.conf');
+    let names: string[];
+    if (generation(p.version) === 9) {
       const ev = await run(['drbdsetup', 'events2', '--now'], { timeoutMs: 10_000 });
-      for (const r of parseEvents2(ev.stdout).values()) {
+      const all = [...parseEvents2(ev.stdout).values()];
+      for (const r of all) {
         say(`drbd ${r.name}: ${r.role}, disk ${r.devices.map((d) => d.disk).join('/')}; ${r.connections.map((c) => `${c.peer} ${c.connection} ${c.peerRole}, peer disk ${c.peerDevices.map((x) => x.peerDisk).join('/')}`).join('; ') || 'no peers'}`);
       }
+      names = all.map((r) => r.name);
     } else {
       say(`drbd ${p.version}:`);
       for (const m of p.minors.values()) say(`  minor ${m.minor}: ${m.cs}, ${m.role}/${m.peerRole}, disk ${m.disk}/${m.peerDisk}`);
+      // 8.4 names minors, not resources: the configuration names them.
+      const sh = await adm.exec(['sh-resources'], 10_000);
+      names = sh.code === 0 ? sh.stdout.split(/\s+/).filter(Boolean) : [];
+    }
+    // Each resource's configuration as drbdadm reads it: what it gets wrong for this module.
+    for (const name of names) {
+      const d = await adm.dump(name);
+      const facts = d.code === 0 ? drbdConfigFacts(d.stdout, name) : undefined;
+      for (const f of facts ? configFindings(facts, generation(p.version)) : []) say(`  ${f.level.toUpperCase()}: ${f.text}`);
     }
   }
 

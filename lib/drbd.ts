@@ -4,7 +4,8 @@
  * kernel speaks /proc/drbd, which names minors, not resources (`drbdadm sh-minor` maps them).
  * No policy here: the promotion score table lives in the agent.
  */
-import { type Runner, describe } from './run';
+import { readFileSync } from 'node:fs';
+import { type RunResult, type Runner, describe } from './run';
 
 export interface DrbdDevice {
   readonly volume: number;
@@ -56,8 +57,9 @@ const yes = (v: string | undefined) => v !== undefined && v !== 'no' && v !== 'f
 /**
  * `drbdsetup events2 --now [res]`: `exists|create|change|destroy OBJECT key:value…` lines up to
  * `exists -`. With `--diff` a value reads `old->new`: the new one counts. Unknown keys are ignored.
+ * `stream`: the output of `events2` without `--now`, its changes applied past the `exists -`.
  */
-export function parseEvents2(text: string): Map<string, DrbdResource> {
+export function parseEvents2(text: string, opts: { readonly stream?: boolean } = {}): Map<string, DrbdResource> {
   type Mut = { name: string; role: string; suspended: boolean; devices: Map<number, DrbdDevice>; conns: Map<string, { c: Omit<DrbdConnection, 'peerDevices'>; pd: Map<number, DrbdPeerDevice> }> };
   const res = new Map<string, Mut>();
   const get = (name: string): Mut => {
@@ -74,7 +76,10 @@ export function parseEvents2(text: string): Map<string, DrbdResource> {
     if (/^\d{4}-\d\d-\d\dT/.test(words[0] ?? '')) words.shift();
     const [action, object] = words;
     if (!action || !object) continue;
-    if (object === '-') break;
+    if (object === '-') {
+      if (opts.stream) continue;
+      break;
+    }
     const kv = Object.fromEntries(Object.entries(pairs(words.slice(2))).map(([k, v]) => [k, v.includes('->') ? v.slice(v.lastIndexOf('->') + 2) : v]));
     const name = kv.name;
     if (!name) continue;
@@ -243,6 +248,15 @@ const NOT_CONNECTED_84: Record<string, string> = {
   WFReportParams: 'Connecting',
 };
 
+/** /proc/drbd of the loaded module; undefined when no DRBD module is loaded. */
+export function readProcDrbd(): ProcDrbd | undefined {
+  try {
+    return parseProcDrbd(readFileSync('/proc/drbd', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** An 8.4 resource from its minors' /proc/drbd lines. */
 export function resourceFrom84(name: string, proc: ProcDrbd, minors: readonly number[]): DrbdResource {
   const lines = minors.map((m, volume) => ({ volume, line: proc.minors.get(m) ?? { minor: m, cs: 'Unconfigured', role: 'Unconfigured', peerRole: 'Unknown', disk: 'Diskless', peerDisk: 'DUnknown' } }));
@@ -308,7 +322,15 @@ export class DrbdAdm {
     return this.run(this.argv(...args), { timeoutMs });
   }
 
+  /** The command as an exit reason names it: `-c FILE` only repeats the drbdconf parameter. */
+  describe(r: RunResult): string {
+    const shown = r.argv[0] === 'drbdadm' && r.argv[1] === '-c' && r.argv[2] === this.conf ? ['drbdadm', ...r.argv.slice(3)] : r.argv;
+    return describe(r, shown);
+  }
+
   private readonly minorsRead = new Map<string, number[]>();
+  /** Why the last `minors` found nothing, in drbdadm's words. */
+  private readonly minorsFailed = new Map<string, RunResult>();
 
   /**
    * The minors of `res` per the configuration; undefined when the configuration does not name it.
@@ -318,12 +340,29 @@ export class DrbdAdm {
   async minors(res: string): Promise<number[] | undefined> {
     const known = this.minorsRead.get(res);
     if (known) return known;
+    if (this.minorsFailed.has(res)) return undefined;
     const r = await this.exec(['sh-minor', res], 10_000);
-    if (r.code !== 0) return undefined;
-    const minors = r.stdout.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
-    if (minors.length === 0) return undefined;
+    const minors = r.code === 0 ? r.stdout.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number) : [];
+    if (minors.length === 0) {
+      this.minorsFailed.set(res, r);
+      return undefined;
+    }
     this.minorsRead.set(res, minors);
     return minors;
+  }
+
+  /**
+   * Why `res` is not configured on this node, naming the file read; the same words on 8.4 and 9.
+   * Call after `minors` returned undefined.
+   */
+  notConfigured(res: string): string {
+    const r = this.minorsFailed.get(res);
+    return `resource ${res} is not configured on this node in ${this.conf}${r ? `: ${this.describe(r)}` : ''}`;
+  }
+
+  /** `drbdadm dump RES`: the resource's configuration as drbdadm reads it (lib/drbd-config.ts parses it). */
+  async dump(res: string): Promise<RunResult> {
+    return this.exec(['dump', res], 10_000);
   }
 }
 
@@ -332,4 +371,9 @@ export async function events2Now(run: Runner, res: string): Promise<DrbdResource
   const r = await run(['drbdsetup', 'events2', '--now', res], { timeoutMs: 10_000 });
   if (r.code !== 0 && !/No such resource|not defined/i.test(r.stderr)) throw new Error(`drbdsetup events2 failed: ${describe(r)}`);
   return parseEvents2(r.stdout).get(res);
+}
+
+/** The module's generation from its version: 9 speaks events2, 8 (8.4) only /proc/drbd. */
+export function generation(version: string): 8 | 9 {
+  return compareVersions(version, '9.0.0') >= 0 ? 9 : 8;
 }

@@ -154,15 +154,52 @@ export function ok(r: RunResult): boolean {
   return r.code === 0;
 }
 
+/** A tool's summary of its own failure ("Command 'drbdsetup secondary r0' terminated with exit code 11"): it names no cause. */
+const WRAPPER = /^Command '.*' terminated with exit code \d+\.?$/;
 /**
- * One line for logs and exit reasons: what ran and how it ended, with the tool's own words. A long
- * command line is cut to its program: Pacemaker keeps only the first 128 characters of an exit
- * reason, and the trace has the whole argv.
+ * Lines that say why: DRBD's refusals ("r0: State change failed: (-12) Device is held open by
+ * someone") and its netlink errors ("r0: Failure: (158) Unknown resource").
  */
-export function describe(r: RunResult): string {
-  const full = commandLine(r.argv);
-  const cmd = full.length <= 40 ? full : `${commandLine(r.argv.slice(0, 1))} …`;
-  const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ');
+const CAUSE = /State change failed|Failure: \(\d+\)|\(-\d+\)/;
+/** DRBD 9 follows a refusal with "additional info from kernel:" and the kernel's own lines. */
+const KERNEL_INFO = /^additional info from kernel:?$/i;
+
+/**
+ * The lines of a tool's output worth an exit reason, the cause first: DRBD 9 prints the refusal
+ * first and more lines after it, so "the last lines" would keep the wrapper and lose the cause.
+ * Then the kernel's additional info, then the last other lines.
+ */
+export function toolWords(text: string, max = 4): string[] {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const cause: string[] = [];
+  const kernel: string[] = [];
+  const other: string[] = [];
+  const wrappers: string[] = [];
+  let inKernelInfo = false;
+  for (const l of lines) {
+    if (KERNEL_INFO.test(l)) inKernelInfo = true;
+    else if (WRAPPER.test(l)) {
+      inKernelInfo = false;
+      wrappers.push(l);
+    } else if (CAUSE.test(l)) cause.push(l);
+    else if (inKernelInfo) kernel.push(l);
+    else other.push(l);
+  }
+  const picked = [...cause, ...kernel, ...other.slice(-3)];
+  // The wrapper names the inner command, worth a place only when no line says why.
+  return [...picked, ...(cause.length === 0 && picked.length < 3 ? wrappers.slice(-1) : [])].slice(0, max);
+}
+
+/**
+ * One line for logs and exit reasons: what ran and how it ended, with the tool's own words, the
+ * cause first. A long command line is cut to its program: Pacemaker keeps only the first 128
+ * characters of an exit reason, and the trace has the whole argv. `shown` is the command as the
+ * reason names it, when the caller knows which words only repeat the configuration.
+ */
+export function describe(r: RunResult, shown: readonly string[] = r.argv): string {
+  const full = commandLine(shown);
+  const cmd = full.length <= 40 ? full : `${commandLine(shown.slice(0, 1))} …`;
+  const said = toolWords(r.stderr.trim() || r.stdout.trim()).join(' / ');
   const tail = said ? `: ${said.length > 300 ? `${said.slice(0, 300)}…` : said}` : '';
   if (r.spawnError) return `\`${cmd}\` could not be started (${r.spawnError})`;
   if (r.abandoned) return `\`${cmd}\` hung for ${(r.durationMs / 1000).toFixed(1)}s and did not die on SIGKILL`;

@@ -12,6 +12,7 @@ packages=(
   socat                                                         # a /dev/log receiver for the syslog test
   qemu-user                                                     # qemu-x86_64 -cpu Nehalem: the executable needs no AVX2
   e2fsprogs xfsprogs                                            # fs-mount: real ext4 and xfs on loop devices
+  drbd-utils                                                    # drbd-promote: the real drbdadm reads configurations (test/standins stand in for the module)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,10 +1,12 @@
 /**
  * `ocfkit stack check`: crm_verify, every agent's validate-all with the CIB's parameters, and
  * warnings for what invites a split brain (no fencing, quorum ignored, DRBD without fencing
- * handlers or quorum).
+ * handlers or quorum) or loses clients' state on failover (NFS state kept node-local).
  */
+import { DrbdAdm, generation, readProcDrbd } from '../../lib/drbd';
+import { configFindings, drbdConfigFacts } from '../../lib/drbd-config';
 import { type Runner, describe } from '../../lib/run';
-import { find, findAll, parseXml } from '../../lib/xml';
+import { type XmlElement, find, findAll, parseXml } from '../../lib/xml';
 import type { Stack } from './model';
 
 export interface Finding {
@@ -37,19 +39,49 @@ export async function check(run: Runner, stack: Stack, cib: string, drbdconf?: s
     out.push({ level: 'warning', text: 'no fencing: a node that stops answering is assumed dead; if it still runs, both nodes serve the same data (split brain)' });
   }
   if (prop('no-quorum-policy') === 'ignore') out.push({ level: 'warning', text: 'no-quorum-policy=ignore: a partitioned node keeps running resources; use stop with corosync two_node' });
-  if (drbdconf) {
-    for (const s of stack.services) {
-      const d = await run(['drbdadm', '-c', drbdconf, 'dump', s.drbd_resource], { timeoutMs: 30_000 });
-      if (d.code !== 0) {
-        out.push({ level: 'error', text: `drbdadm dump ${s.drbd_resource}: ${describe(d)}` });
-        continue;
-      }
-      const fencing = /fencing\s+resource-and-stonith/.test(d.stdout) && /fence-peer\s+/.test(d.stdout);
-      const quorum = /quorum\s+(majority|all|\d+)/.test(d.stdout);
-      if (!fencing && !quorum) {
-        out.push({ level: 'warning', text: `DRBD ${s.drbd_resource} has neither fencing (fencing resource-and-stonith with a fence-peer handler) nor quorum: DRBD alone cannot stop a split brain` });
-      }
+  out.push(...nfsStateFindings(doc));
+  if (drbdconf) out.push(...(await drbdFindings(run, stack, drbdconf)));
+  return out;
+}
+
+/**
+ * An nfs-export that starts the server with its state on the node's own disk: after a failover
+ * the new server knows none of the clients, and they lose their locks and opens ("lost 1 locks").
+ */
+function nfsStateFindings(doc: XmlElement): Finding[] {
+  const out: Finding[] = [];
+  for (const p of findAll(doc, 'primitive')) {
+    if (p.attrs.provider !== 'ocfkit' || p.attrs.type !== 'nfs-export') continue;
+    const attr = (name: string) => findAll(p, 'nvpair').find((n) => n.attrs.name === name)?.attrs.value;
+    const manage = (attr('manage_server') ?? 'true').toLowerCase();
+    if (attr('nfs_shared_infodir') || ['false', 'no', '0', 'off', 'n'].includes(manage)) continue;
+    out.push({
+      level: 'error',
+      text: `${p.attrs.id}: no nfs_shared_infodir: the NFS server keeps its clients' state on this node, so every failover loses their locks and opens; set nfs_shared_infodir to a directory on the replicated filesystem (e.g. <directory>/.nfs-state), or manage_server=false if something else runs the server`,
+    });
+  }
+  return out;
+}
+
+/** Fencing or quorum, and what the configuration gets wrong for the loaded module. */
+async function drbdFindings(run: Runner, stack: Stack, drbdconf: string): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const adm = new DrbdAdm(run, drbdconf);
+  const proc = readProcDrbd();
+  if (!proc) out.push({ level: 'warning', text: 'no DRBD module is loaded here: the handlers and auto-promote were not checked against it (run check on a cluster node)' });
+  for (const s of stack.services) {
+    const d = await adm.dump(s.drbd_resource);
+    const facts = d.code === 0 ? drbdConfigFacts(d.stdout, s.drbd_resource) : undefined;
+    if (!facts) {
+      out.push({ level: 'error', text: `DRBD ${s.drbd_resource}: ${describe(d)}` });
+      continue;
     }
+    const fencing = facts.fencing === 'resource-and-stonith' && facts.handlers['fence-peer'] !== undefined;
+    const quorum = facts.quorum !== undefined && facts.quorum !== 'off';
+    if (!fencing && !quorum) {
+      out.push({ level: 'warning', text: `DRBD ${s.drbd_resource} has neither fencing (fencing resource-and-stonith with a fence-peer handler) nor quorum: DRBD alone cannot stop a split brain` });
+    }
+    if (proc) out.push(...configFindings(facts, generation(proc.version)));
   }
   return out;
 }

@@ -20,15 +20,25 @@ export function graceFor(lease: number): number {
   return Math.max(90, lease + 30);
 }
 
+/**
+ * Where the NFS server keeps its clients' state: given, or a directory on the replicated
+ * filesystem, so the server that takes over knows the clients (node-local state loses their
+ * locks and opens on every failover).
+ */
+function infodirFor(s: Service): { dir: string; defaulted: boolean } {
+  return s.nfs_shared_infodir ? { dir: s.nfs_shared_infodir, defaulted: false } : { dir: `${s.directory.replace(/\/+$/, '')}/.nfs-state`, defaulted: true };
+}
+
 function serviceSteps(s: Service): Step[] {
   const id = ids(s);
+  const infodir = infodirFor(s);
   const pcs = (...a: string[]) => ['pcs', ...a];
   const exportParams = [
     `directory=${s.directory}`,
     `clientspec=${s.clients.join(' ')}`,
     `options=${s.export_options}`,
     ...(s.fsid ? [`fsid=${s.fsid}`] : []),
-    ...(s.nfs_shared_infodir ? [`nfs_shared_infodir=${s.nfs_shared_infodir}`] : []),
+    `nfs_shared_infodir=${infodir.dir}`,
     `nfs_server_scope=${s.ip.replace(/:/g, '-')}`,
     `nfs_ip=${s.ip}`,
     ...(s.nfsv4_lease_time ? [`nfsv4_lease_time=${s.nfsv4_lease_time}`, `nfsv4_grace_time=${graceFor(s.nfsv4_lease_time)}`] : []),
@@ -46,7 +56,7 @@ function serviceSteps(s: Service): Step[] {
         'op', 'monitor', 'interval=20s', 'op', 'monitor', 'interval=61s', 'timeout=60s', 'OCF_CHECK_LEVEL=20'),
     },
     {
-      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover.${s.nfsv4_lease_time ? ` NFSv4 lease ${s.nfsv4_lease_time} s (the kernel's default is 90); the grace period, ${graceFor(s.nfsv4_lease_time)} s, also covers the address moving and the clients' retries, and ends early once every known client has reclaimed.` : ''}`,
+      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover; the clients' state in ${infodir.dir}${infodir.defaulted ? ' (by default: on the replicated filesystem, so the server taking over knows them; --infodir or "nfs_shared_infodir" sets another)' : ''}.${s.nfsv4_lease_time ? ` NFSv4 lease ${s.nfsv4_lease_time} s (the kernel's default is 90); the grace period, ${graceFor(s.nfsv4_lease_time)} s, also covers the address moving and the clients' retries, and ends early once every known client has reclaimed.` : ''}`,
       argv: pcs('resource', 'create', id.export, 'ocf:ocfkit:nfs-export', ...exportParams, 'op', 'monitor', 'interval=10s'),
     },
     {

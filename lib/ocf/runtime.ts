@@ -74,6 +74,14 @@ function exitReasonLine(env: NodeJS.ProcessEnv, reason: string): string {
   return `${prefix}${reason.replace(/\s*\n\s*/g, ' ')}\n`;
 }
 
+/**
+ * Codes that answer the action rather than report its failure: 0, 7 (stopped), and 8 from a
+ * monitor (running promoted). A reason with them describes the state; the agent logs it itself.
+ */
+function answersQuestion(action: string, code: number): boolean {
+  return code === OCF.SUCCESS || code === OCF.NOT_RUNNING || (action === 'monitor' && code === OCF.RUNNING_PROMOTED);
+}
+
 /** A code an OCF caller can read: 0–9; anything else (a crash, a signal) becomes 1. */
 function clamp(code: number): number {
   return Number.isInteger(code) && code >= 0 && code <= 9 ? code : OCF.ERR_GENERIC;
@@ -197,7 +205,7 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
   const code = clamp(outcome.code);
   if (outcome.reason) {
     // The exit reason is what `pcs status` shows; the log line keeps it with the action and time.
-    if (code !== OCF.SUCCESS && code !== OCF.NOT_RUNNING) log.err(`failed (${codeName(code)}): ${outcome.reason}`);
+    if (!answersQuestion(action, code)) log.err(`failed (${codeName(code)}): ${outcome.reason}`);
     io.stderr(exitReasonLine(env, outcome.reason));
   }
   trace?.note(`${action} -> ${code} (${codeName(code)})${outcome.reason ? `: ${outcome.reason}` : ''}`);

@@ -1,6 +1,6 @@
 /**
  * The lab driven from the host (scripts/lab/lab.sh): two guests node1 and node2 on Debian's 6.1
- * kernel (DRBD 8.4, kernel nfsd), linked privately (192.0.2.11, 192.0.2.12) and by DRBD's own link,
+ * kernel (DRBD 8.4, or a DRBD 9 module installed for that kernel; kernel nfsd), linked privately (192.0.2.11, 192.0.2.12) and by DRBD's own link,
  * with a hand-started Corosync + Pacemaker cluster and a fence device that resets a guest's qemu.
  * Shared by the lab tests (test/lab/lab.ts adds their vitest hooks) and the bench's lab parts, so
  * it imports no test framework.
@@ -24,7 +24,8 @@ export const DRBD_LAB = '/lab/bin/drbd-lab';
 /**
  * r0 made on both nodes and fully synced from node1, then Secondary on both, as a new pair is
  * handed over; undefined, or what failed. node1 does not wait for its peer (node2 is set up after
- * it: waiting cost a minute in vain each time). SYNC_COPY: where node1 keeps /proc/drbd mid-sync.
+ * it: waiting cost a minute in vain each time). SYNC_COPY: where node1 keeps the state mid-sync
+ * (/proc/drbd on 8.4, `drbdsetup events2 --now r0` on 9).
  */
 export function drbdPair(opts: { syncCopy?: string; fencing?: boolean } = {}): string | undefined {
   const fencing = opts.fencing ? ['fencing'] : [];
@@ -94,13 +95,12 @@ export function labSh(node: Node, script: string, args: string[] = [], timeoutS 
   return labExec(node, ['bash', '-c', script, 'lab-sh', ...args], timeoutS);
 }
 
-/** `drbdadm cstate|dstate|role r0` on NODE, e.g. Connected, UpToDate/UpToDate, Primary/Secondary. */
-export function drbdState(node: Node, what: 'cstate' | 'dstate' | 'role'): string {
-  return labShOk(node, 'drbdadm "$1" r0', [what], 30).trim();
-}
-
-/** Whether r0 on NODE has UpToDate data on both sides. */
-export const drbdSynced = (node: Node): boolean => drbdState(node, 'dstate') === 'UpToDate/UpToDate';
+/**
+ * Whether r0 on NODE has UpToDate data on both sides, in drbdadm's words (`dstate` prints
+ * local/peer on 8.4 and 9 alike). For the bench, which runs under plain Node and cannot import the
+ * agent's parsers; the lab tests read the state through them (test/lab/lab.ts, drbdView).
+ */
+export const drbdSynced = (node: Node): boolean => labShOk(node, 'drbdadm dstate r0', [], 30).trim() === 'UpToDate/UpToDate';
 
 /** Whether the kernel on node holds a POSIX write lock on file (as /proc/locks shows it, by inode). */
 export function writeLockHeld(node: Node, file: string): boolean {

@@ -1,5 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requireSandbox, sh } from './netns';
@@ -36,7 +36,7 @@ describe('ocfkit stack plan', () => {
     expect(cmds).toContain('pcs stonith create fence-node1 fence_dummy type=file pcmk_host_list=node1');
     expect(cmds).toContain('pcs property set stonith-enabled=true');
     expect(cmds.find((c) => c.includes('ocf:ocfkit:drbd-promote'))).toContain('promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true');
-    expect(cmds).toContain("pcs resource create nfs-export ocf:ocfkit:nfs-export directory=/srv/nfs 'clientspec=192.0.2.0/24 [fd00::]/64' options=rw,sync,no_subtree_check nfs_server_scope=192.0.2.10 nfs_ip=192.0.2.10 op monitor interval=10s");
+    expect(cmds).toContain("pcs resource create nfs-export ocf:ocfkit:nfs-export directory=/srv/nfs 'clientspec=192.0.2.0/24 [fd00::]/64' options=rw,sync,no_subtree_check nfs_shared_infodir=/srv/nfs/.nfs-state nfs_server_scope=192.0.2.10 nfs_ip=192.0.2.10 op monitor interval=10s");
     expect(cmds.slice(-6)).toEqual([
       'pcs constraint colocation add nfs-fs with Promoted nfs-drbd-clone INFINITY',
       'pcs constraint order promote nfs-drbd-clone then start nfs-fs',
@@ -142,6 +142,71 @@ describe('ocfkit stack apply, check, simulate', () => {
   });
 });
 
+describe('ocfkit stack from the fewest flags', () => {
+  const minimal = ['--nodes', 'node1,node2', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', '/srv/nfs', '--fstype', 'xfs', '--ip', '192.0.2.10/24', '--clients', '192.0.2.0/24', '--fencing', 'fence_dummy', '--fence-option', 'type=file'];
+
+  it('plan keeps the NFS client state on the replicated filesystem and says so; apply, then check: clean', () => {
+    const p = ocfkit('stack', 'plan', ...minimal);
+    expect(p.status, p.stderr).toBe(0);
+    const exp = p.stdout.split('\n').find((l) => l.startsWith('pcs resource create nfs-export'))!;
+    expect(exp).toContain(' nfs_shared_infodir=/srv/nfs/.nfs-state ');
+    const why = p.stdout.split('\n')[p.stdout.split('\n').indexOf(exp) - 1]!;
+    expect(why).toMatch(/^# .*the clients' state in \/srv\/nfs\/\.nfs-state \(by default: on the replicated filesystem/);
+    const cib = join(work, 'minimal.xml');
+    const a = ocfkit('stack', 'apply', ...minimal, '--cib', cib);
+    expect(a.status, a.stderr).toBe(0);
+    expect(readFileSync(cib, 'utf8')).toMatch(/name="nfs_shared_infodir" value="\/srv\/nfs\/\.nfs-state"/);
+    const c = ocfkit('stack', 'check', ...minimal, '--cib', cib);
+    expect(c.status, c.stdout + c.stderr).toBe(0);
+    expect(c.stdout).toBe('checked: clean\n');
+  });
+
+  it('check fails an nfs-export whose server keeps its state on the node, unless manage_server=false', () => {
+    const cib = join(work, 'local-state.xml');
+    expect(ocfkit('stack', 'apply', ...minimal, '--cib', cib).status).toBe(0);
+    const withState = readFileSync(cib, 'utf8');
+    const nvpair = /<nvpair [^>]*name="nfs_shared_infodir"[^>]*\/>/.exec(withState)![0];
+    writeFileSync(cib, withState.replace(nvpair, ''));
+    const c = ocfkit('stack', 'check', ...minimal, '--cib', cib);
+    expect(c.status).toBe(1);
+    expect(c.stdout).toMatch(/^ERROR: nfs-export: no nfs_shared_infodir: .* every failover loses their locks and opens/m);
+    writeFileSync(cib, withState.replace(nvpair, nvpair.replace(/nfs_shared_infodir/g, 'manage_server').replace(/value="[^"]*"/, 'value="false"')));
+    const m = ocfkit('stack', 'check', ...minimal, '--cib', cib);
+    expect(m.status, m.stdout).toBe(0);
+  });
+
+  it('check --drbdconf on DRBD 9 and 8.4: auto-promote, handlers of the wrong generation, two-node quorum', () => {
+    const cib = join(work, 'drbdconf.xml');
+    expect(ocfkit('stack', 'apply', ...minimal, '--cib', cib).status).toBe(0);
+    const standin = join(__dirname, '..', 'standins', 'proc-drbd-standin');
+    const samples = join(__dirname, '..', 'samples');
+    const check = (version: '9' | '8.4', res: string) => {
+      const f = join(work, `drbd-${version}-${Math.random().toString(36).slice(2)}.conf`);
+      const ids = version === '9' ? ['node-id 1; ', 'node-id 0; '] : ['', ''];
+      writeFileSync(f, `resource r0 {\n  device /dev/drbd0 minor 0;\n  disk /dev/vda;\n  meta-disk internal;\n${res}  on ${hostname()} { ${ids[0]}address 192.0.2.1:7789; }\n  on peer { ${ids[1]}address 192.0.2.2:7789; }\n}\n`);
+      const proc = join(samples, version === '9' ? 'drbd9/s01-secondary-connected-node1-proc-drbd.txt' : 'drbd/lab-84-connected-secondary.txt');
+      return sh([standin, proc, bin, 'stack', 'check', ...minimal, '--cib', cib, '--drbdconf', f]);
+    };
+    const fenced9 = '  net { fencing resource-and-stonith; }\n  handlers { fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh"; unfence-peer "/usr/lib/drbd/crm-unfence-peer.9.sh"; }\n';
+    const plain = check('9', fenced9);
+    expect(plain.status, plain.stdout + plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^WARNING: DRBD r0 has auto-promote yes \(the DRBD 9 default\): .*set options \{ auto-promote no; \}/m);
+    const clean = check('9', `  options { auto-promote no; }\n${fenced9}`);
+    expect(clean.stdout).toBe('checked: clean\n');
+    const quorum = check('9', '  options { auto-promote no; quorum majority; }\n');
+    expect(quorum.status).toBe(0);
+    expect(quorum.stdout).toMatch(/^WARNING: DRBD r0 has quorum majority with two nodes: .*neither serves; add a third node, a diskless tie-breaker/m);
+    const old = check('9', `  options { auto-promote no; }\n${fenced9.replace('crm-fence-peer.9.sh', 'crm-fence-peer.sh')}`);
+    expect(old.status).toBe(1);
+    expect(old.stdout).toContain('ERROR: DRBD r0: handler fence-peer runs crm-fence-peer.sh, which is for DRBD 8.4; the loaded module is DRBD 9: use crm-fence-peer.9.sh');
+    const fenced84 = '  disk { fencing resource-and-stonith; }\n  handlers { fence-peer "/usr/lib/drbd/crm-fence-peer.sh"; after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh"; }\n';
+    expect(check('8.4', fenced84).stdout).toBe('checked: clean\n');
+    const nine = check('8.4', fenced84.replace('crm-fence-peer.sh', 'crm-fence-peer.9.sh'));
+    expect(nine.status).toBe(1);
+    expect(nine.stdout).toContain('which is for DRBD 9; the loaded module is DRBD 8.4: use crm-fence-peer.sh');
+  });
+});
+
 describe('ocfkit doctor', () => {
   it("reads a cluster's state from XML: placement, promotion scores, failed actions with their codes", () => {
     const cfg = config('doctor', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
@@ -164,5 +229,22 @@ describe('ocfkit doctor', () => {
     expect(d.stdout).toMatch(/nfs-drbd \(ocf:ocfkit:drbd-promote\): Promoted on node1/);
     expect(d.stdout).toContain('promotion score nfs-drbd on node1: 10000');
     expect(d.stdout).toMatch(/FAILED nfs-ip_monitor_10000 on node1: .* \(rc 1\)/);
+  });
+
+  it('on DRBD 9 (stand-ins: /proc/drbd and drbdsetup from the captured samples, the real drbdadm): the state and the auto-promote warning', () => {
+    const standins = join(__dirname, '..', 'standins');
+    const dir = mkdtempSync(join(tmpdir(), 'ocfkit-doctor-drbd-'));
+    mkdirSync(join(dir, 'bin'));
+    symlinkSync(join(standins, 'drbdsetup-standin'), join(dir, 'bin', 'drbdsetup'));
+    copyFileSync(join(__dirname, '..', 'samples', 'drbd9', 's05-link-down-primary-node1-events2-now.txt'), join(dir, 'events2-now.txt'));
+    const conf = join(dir, 'drbd.conf');
+    writeFileSync(conf, `resource r0 {\n  device /dev/drbd0 minor 0;\n  disk /dev/vda;\n  meta-disk internal;\n  on ${hostname()} { node-id 1; address ipv4 192.0.2.1:7789; }\n  on peer { node-id 0; address ipv4 192.0.2.2:7789; }\n}\n`);
+    const proc = join(__dirname, '..', 'samples', 'drbd9', 's01-secondary-connected-node1-proc-drbd.txt');
+    // doctor reads /etc/drbd.conf: the test's configuration is bound over it, inside the stand-in's namespace.
+    const d = sh([join(standins, 'proc-drbd-standin'), proc, 'env', `PATH=${dir}/bin:/usr/sbin:/usr/bin:/sbin:/bin`, `DRBD_STANDIN_DIR=${dir}`, 'CIB_file=/nonexistent',
+      'bash', '-c', 'mount --bind "$1" /etc/drbd.conf && shift && exec "$@"', 'bind', conf, bin, 'doctor']);
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toContain('drbd r0: Primary, disk UpToDate; node2 Connecting Unknown, peer disk DUnknown');
+    expect(d.stdout).toMatch(/^ {2}WARNING: DRBD r0 has auto-promote yes \(the DRBD 9 default\): .*options \{ auto-promote no; \}/m);
   });
 });

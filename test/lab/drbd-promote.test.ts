@@ -1,14 +1,15 @@
 /**
- * drbd-promote against real DRBD 8.4 (Debian's 6.1 kernel) in the qemu lab: ocf-tester on a
- * guest, a refused demote that names who holds the device, and the agent as a promotable clone
- * under the fenced two-node cluster (promotion, standby failover and failback, data compared by
- * checksum). Run with `bash scripts/test.sh lab`.
+ * drbd-promote against real DRBD in the qemu lab: Debian's in-tree 8.4, or DRBD 9 where a 9 module
+ * is installed for the guests' kernel (LAB_DRBD, README "The lab"). ocf-tester on a guest, a
+ * refused demote that names who holds the device, and the agent as a promotable clone under the
+ * fenced two-node cluster (promotion, standby failover and failback, data compared by checksum).
+ * State is read as the agent reads it: events2 on 9, /proc/drbd on 8.4. Run with
+ * `bash scripts/test.sh lab`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ProcDrbdMinor, parseProcDrbd } from '../../lib/drbd';
-import { DRBD_LAB, type Node, drbdPair, drbdState, drbdSynced, crmMon, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, xpath } from './lab';
+import { DRBD_LAB, type DrbdView, type Node, crmMon, drbdInSync, drbdPair, drbdRead, drbdView, lab, labDir, labDrbd, labExec, labOk, labSh, labShOk, root, useLab, viewOf, waitFor, xpath } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
@@ -18,7 +19,7 @@ const WRITE = `set -eu
 head -c 4194304 /dev/urandom >/tmp/blk.$1
 dd if=/tmp/blk.$1 of=/dev/drbd0 bs=1M count=4 oflag=direct status=none
 sha256sum </tmp/blk.$1 | cut -d' ' -f1`;
-// On the Primary (8.4 refuses to open the device of a Secondary).
+// On the Primary (8.4 refuses to open the device of a Secondary; 9 would auto-promote where allowed).
 const READ = `set -eu -o pipefail
 dd if=/dev/drbd0 bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1`;
 
@@ -36,16 +37,16 @@ function commandsOf(action: string, env: string[] = []): { status: number | null
 }
 
 /**
- * /proc/drbd on NODE, read through the agent's own parser; minor 0's line. With
- * LAB_CAPTURE_SAMPLES=1 the text is also saved as test/samples/drbd/lab-84-NAME.txt (the unit
- * tests' captured samples come from here).
+ * r0 on NODE read through the agent's own parsers (events2 on 9, /proc/drbd on 8.4). With
+ * LAB_CAPTURE_SAMPLES=1 the text is also saved as test/samples/drbd/lab-84-NAME.txt (8.4; the unit
+ * tests' captured samples come from here) or lab-9-NAME-events2.txt (9).
  */
-function procDrbd(node: Node, name: string, file = '/proc/drbd'): ProcDrbdMinor {
-  const text = labShOk(node, 'cat "$1"', [file], 30);
-  const p = parseProcDrbd(text);
-  expect(p.version, text).toMatch(/^8\.4\./);
-  if (process.env.LAB_CAPTURE_SAMPLES === '1') writeFileSync(join(root, 'test', 'samples', 'drbd', `lab-84-${name}.txt`), text);
-  return p.minors.get(0) ?? { minor: 0, cs: 'Unconfigured', role: 'Unconfigured', peerRole: 'Unknown', disk: 'Diskless', peerDisk: 'DUnknown' };
+function seen(node: Node, name: string, file?: string): DrbdView {
+  const { res, text } = drbdRead(node, file);
+  if (process.env.LAB_CAPTURE_SAMPLES === '1') {
+    writeFileSync(join(root, 'test', 'samples', 'drbd', labDrbd() === '9' ? `lab-9-${name}-events2.txt` : `lab-84-${name}.txt`), text);
+  }
+  return viewOf(res);
 }
 
 /** Where the clone is promoted and unpromoted, from crm_mon's XML. */
@@ -60,19 +61,20 @@ function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
 
 describe('drbd-promote on real DRBD 8.4', () => {
   useLab({
-    setup: () => drbdPair({ syncCopy: '/tmp/proc-drbd.sync' }),
+    setup: () => drbdPair({ syncCopy: '/tmp/drbd-state.sync' }),
   });
 
-  it('the agent reads /proc/drbd of the real module in each state it meets here', () => {
-    const syncing = procDrbd('node1', 'sync-start', '/tmp/proc-drbd.sync');
+  it('the agent reads the real module in each state it meets here (events2 on 9, /proc/drbd on 8.4)', () => {
+    const syncing = seen('node1', 'sync-start', '/tmp/drbd-state.sync');
     // The forced promotion starts a full sync (bitmap exchange, then SyncSource); it may be over.
-    expect(syncing.cs).toMatch(/^(WFBitMapS|WFSyncUUID|SyncSource|PausedSyncS|Connected)$/);
+    expect(syncing.connection).toBe('Connected');
+    expect(syncing.replication).toMatch(/^(WFBitMapS|WFSyncUUID|SyncSource|PausedSyncS|Established)$/);
     expect(syncing.role).toBe('Primary');
-    expect(procDrbd('node1', 'connected-secondary')).toMatchObject({ cs: 'Connected', role: 'Secondary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate' });
+    expect(seen('node1', 'connected-secondary')).toMatchObject({ connection: 'Connected', replication: 'Established', role: 'Secondary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate' });
     const v = labShOk('node1', 'drbdadm --version', [], 30);
-    if (process.env.LAB_CAPTURE_SAMPLES === '1') writeFileSync(join(root, 'test', 'samples', 'drbd', 'lab-84-drbdadm-version.txt'), v);
-    // drbd-utils 9.22 names the 8.4 module's version only as a code (0x08040b: 8.4.11).
-    expect(v).toMatch(/^DRBD_KERNEL_VERSION_CODE=0x0804/m);
+    if (process.env.LAB_CAPTURE_SAMPLES === '1') writeFileSync(join(root, 'test', 'samples', 'drbd', `lab-${labDrbd()}-drbdadm-version.txt`), v);
+    // drbd-utils 9.22 names an 8.4 module's version only as a code (0x08040b: 8.4.11); a 9 module's in both forms.
+    expect(v).toMatch(labDrbd() === '9' ? /^DRBD_KERNEL_VERSION_CODE=0x09/m : /^DRBD_KERNEL_VERSION_CODE=0x0804/m);
   });
 
   it('passes ocf-tester on a guest (the peer connected, Secondary)', () => {
@@ -88,18 +90,24 @@ describe('drbd-promote on real DRBD 8.4', () => {
     expect(agent('node1', 'monitor').status).toBe(0);
     expect(agent('node1', 'promote').status).toBe(0);
     expect(agent('node1', 'monitor').status).toBe(8);
-    expect(procDrbd('node1', 'connected-primary')).toMatchObject({ cs: 'Connected', role: 'Primary', peerRole: 'Secondary' });
+    expect(seen('node1', 'connected-primary')).toMatchObject({ connection: 'Connected', role: 'Primary', peerRole: 'Secondary' });
     expect(agent('node1', 'demote').status).toBe(0);
   });
 
-  it('reads the configuration once per action; a pre-notification other than pre-start runs nothing', () => {
-    const sh = (c: string[]) => c.filter((l) => / sh-minor /.test(l)).length;
+  it('reads the configuration once per action (8.4) or only events2 (9); a pre-notification other than pre-start runs nothing', () => {
+    // 8.4: /proc/drbd names minors, `drbdadm sh-minor` maps them, once per action. 9: events2 names
+    // the resource, read before and after the state change, and the configuration is not read at all.
+    const nine = labDrbd() === '9';
+    const reads = (c: string[]) => c.filter((l) => (nine ? /drbdsetup events2 --now r0/ : / sh-minor /).test(l)).length;
+    const configReads = (c: string[]) => c.filter((l) => / sh-minor /.test(l)).length;
     const p = commandsOf('promote');
     expect(p.status).toBe(0);
-    expect(sh(p.commands), p.commands.join('\n')).toBe(1);
+    expect(reads(p.commands), p.commands.join('\n')).toBe(nine ? 2 : 1);
+    expect(configReads(p.commands), p.commands.join('\n')).toBe(nine ? 0 : 1);
     const d = commandsOf('demote');
     expect(d.status).toBe(0);
-    expect(sh(d.commands), d.commands.join('\n')).toBe(1);
+    expect(reads(d.commands), d.commands.join('\n')).toBe(nine ? 2 : 1);
+    expect(configReads(d.commands), d.commands.join('\n')).toBe(nine ? 0 : 1);
     const notify = (type: string, op: string) => commandsOf('notify', [`OCF_RESKEY_CRM_meta_notify_type=${type}`, `OCF_RESKEY_CRM_meta_notify_operation=${op}`]);
     for (const op of ['demote', 'stop', 'promote']) {
       const n = notify('pre', op);
@@ -109,15 +117,18 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // A post-notification reads the state (and sets the score from it).
     const post = notify('post', 'promote');
     expect(post.status).toBe(0);
-    expect(sh(post.commands), post.commands.join('\n')).toBe(1);
+    expect(reads(post.commands), post.commands.join('\n')).toBe(1);
   });
 
-  it('a demote refused while a process holds the device names it; then it demotes', () => {
+  it('a demote refused while a process holds the device open for writing names it; then it demotes', () => {
     expect(agent('node1', 'promote').status).toBe(0);
-    const pid = labShOk('node1', 'setsid sleep 300 </dev/drbd0 >/dev/null 2>&1 & echo $!', [], 30).trim();
+    // Read-write: DRBD 9 refuses a demote only for writers (8.4 for any opener, so a writer too).
+    const pid = labShOk('node1', 'setsid sleep 300 <>/dev/drbd0 >/dev/null 2>&1 & echo $!', [], 30).trim();
     try {
       const d = agent('node1', 'demote');
       expect(d.status).toBe(1);
+      // DRBD's own cause first, within Pacemaker's 128 characters; the holders after it.
+      expect(d.reason!.slice(0, 128)).toContain('Device is held open by someone');
       expect(d.reason).toContain(`pid ${pid} (sleep) has /dev/drbd0 open`);
       expect(agent('node1', 'monitor').status).toBe(8);
     } finally {
@@ -131,27 +142,32 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // node2 alone (node1 down), with its data marked Outdated: DRBD refuses, and so does the agent.
     expect(agent('node1', 'stop').status).toBe(0);
     labShOk('node2', 'drbdadm down r0; drbdadm outdate r0; drbdadm up r0; drbdadm dstate r0', [], 120);
-    expect(procDrbd('node2', 'outdated-alone')).toMatchObject({ cs: 'WFConnection', role: 'Secondary', disk: 'Outdated', peerDisk: 'DUnknown' });
-    expect(procDrbd('node1', 'down').cs).toBe('Unconfigured');
+    // 8.4 says WFConnection, 9 Connecting: the agent's reader names both Connecting.
+    expect(seen('node2', 'outdated-alone')).toMatchObject({ connection: 'Connecting', role: 'Secondary', disk: 'Outdated', peerDisk: 'DUnknown' });
+    // Down: no minor line on 8.4, `exists -` alone on 9.
+    expect(seen('node1', 'down')).toMatchObject({ role: 'Unconfigured', connection: 'Unconfigured' });
+    const down = drbdRead('node1').text;
+    if (labDrbd() === '9') expect(down).toBe('exists -\n');
+    else expect(down).not.toMatch(/^\s*0: cs:(?!Unconfigured)/m);
     const p = agent('node2', 'promote', 180);
     expect(p.status).toBe(1);
     expect(p.reason).toContain('refusing to promote r0 to Primary without access to UpToDate data');
     expect(agent('node2', 'monitor').status).toBe(0);
     // Back to a connected, UpToDate pair: node1 brings its good data, node2 resyncs from it.
     expect(agent('node1', 'start').status).toBe(0);
-    waitFor('node2 to resync', 300, () => drbdSynced('node2'));
+    waitFor('node2 to resync', 300, () => drbdInSync('node2'));
     for (const n of NODES) expect(agent(n, 'stop').status).toBe(0);
   });
 
   it('replication link cut, both forced Primary: monitor reports it, then StandAlone; nothing is discarded', () => {
     for (const n of NODES) expect(agent(n, 'start').status).toBe(0);
-    waitFor('UpToDate on both, connected', 300, () => drbdSynced('node1') && drbdState('node1', 'cstate') === 'Connected');
+    waitFor('UpToDate on both, connected', 300, () => drbdInSync('node1'));
     const sums: Partial<Record<Node, string>> = {};
     try {
       // Both ends unplugged from the host (QMP set_link): the cluster link stays.
       for (const n of NODES) labOk(['link', n, 'repl', 'down'], 60);
       // DRBD notices the dead link through its ping timeout (ping-int 10 s by default).
-      for (const n of NODES) waitFor(`${n} to lose the peer`, 120, () => drbdState(n, 'cstate') !== 'Connected');
+      for (const n of NODES) waitFor(`${n} to lose the peer`, 120, () => drbdView(n).connection !== 'Connected');
       for (const n of NODES) {
         labShOk(n, 'drbdadm primary --force r0', [], 60);
         sums[n] = labShOk(n, WRITE, [`sb-${n}`], 120).trim();
@@ -164,12 +180,13 @@ describe('drbd-promote on real DRBD 8.4', () => {
     }
     // Back on the wire: DRBD finds two diverged Primaries, and drops the connection (at least one
     // side StandAlone; the other may still wait for a connection that will be refused).
+    // (The agent's reader counts a resync as Connected, so "not Connected" also means not syncing.)
     const states = waitFor('split brain detected', 180, () => {
-      const c = NODES.map((n) => drbdState(n, 'cstate'));
-      return c.includes('StandAlone') && !c.includes('Connected') && !c.some((x) => x.startsWith('Sync')) ? c : undefined;
+      const c = NODES.map((n) => drbdView(n).connection);
+      return c.includes('StandAlone') && !c.includes('Connected') ? c : undefined;
     });
     const alone = NODES[states.indexOf('StandAlone')]!;
-    expect(procDrbd(alone, 'standalone-primary')).toMatchObject({ cs: 'StandAlone', role: 'Primary', disk: 'UpToDate', peerDisk: 'DUnknown' });
+    expect(seen(alone, 'standalone-primary')).toMatchObject({ connection: 'StandAlone', role: 'Primary', disk: 'UpToDate', peerDisk: 'DUnknown' });
     expect(labShOk(alone, 'dmesg', [], 30)).toMatch(/Split-Brain detected/);
     for (const n of NODES) {
       const m = agent(n, 'monitor');
@@ -182,7 +199,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
     // The operator's recovery: node2 gives up its changes, node1's copy wins.
     labShOk('node2', 'drbdadm secondary r0 && drbdadm disconnect r0; drbdadm connect --discard-my-data r0', [], 60);
     labShOk('node1', 'drbdadm disconnect r0; drbdadm connect r0', [], 60);
-    waitFor('node2 resynced from node1', 300, () => drbdSynced('node2') && drbdState('node2', 'cstate') === 'Connected');
+    waitFor('node2 resynced from node1', 300, () => drbdInSync('node2'));
     expect(agent('node1', 'demote').status).toBe(0);
     expect(agent('node2', 'promote').status).toBe(0);
     expect(labShOk('node2', READ, [], 120).trim()).toBe(sums.node1);
@@ -217,8 +234,8 @@ describe('drbd-promote on real DRBD 8.4', () => {
       return r.promoted.length === 1 && r.promoted[0] === q && !r.unpromoted.includes(p) ? r : undefined;
     }, 5);
     expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
-    // Down: 8.4 drops the minor from /proc/drbd (or shows it Unconfigured).
-    expect(labShOk(p, 'cat /proc/drbd', [], 30)).not.toMatch(/^\s*0: cs:(?!Unconfigured)/m);
+    // Down, as the agent reads it (8.4: no minor line; 9: `exists -`).
+    expect(drbdView(p).role).toBe('Unconfigured');
 
     // Failback: p returns as Unpromoted, resyncs; the data is the same wherever it is promoted.
     labShOk(q, 'crm_attribute -N "$1" -n standby -v off', [p], 60);
@@ -230,7 +247,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
     expect(labShOk(now, READ, [], 120).trim()).toBe(sum);
     // The promotion score the agent keeps for the unpromoted node: UpToDate with its peer known.
     const other = back.unpromoted[0] as Node;
-    waitFor(`${other} UpToDate`, 300, () => drbdSynced(other));
+    waitFor(`${other} UpToDate`, 300, () => drbdInSync(other));
     // The unpromoted monitor (every 20 s) raises it from 10 (syncing, the peer UpToDate): at most two intervals.
     const readScore = () => labSh(now, 'crm_attribute -N "$1" -n master-drbd -l reboot -G -q', [other], 60).stdout.trim();
     const score = waitFor(`${other}'s promotion score raised once it is UpToDate`, 90, () => {
@@ -261,7 +278,7 @@ describe('drbd-promote on real DRBD 8.4', () => {
       const r = roles(q);
       return r.promoted[0] === q && r.unpromoted.includes(p) ? r : undefined;
     }, 5);
-    waitFor(`${p} resynced`, 300, () => drbdSynced(p));
+    waitFor(`${p} resynced`, 300, () => drbdInSync(p));
     expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
   });
 });

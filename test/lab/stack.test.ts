@@ -14,7 +14,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DRBD_LAB, KILL_NFS_SERVER, type Node, crmMon, drbdPair, drbdState, drbdSynced, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, writeLockHeld, xpath } from './lab';
+import { DRBD_LAB, KILL_NFS_SERVER, type Node, crmMon, drbdInSync, drbdPair, drbdView, lab, labDir, labExec, labOk, labSh, labShOk, root, useLab, waitFor, writeLockHeld, xpath } from './lab';
 
 const NODES: Node[] = ['node1', 'node2'];
 const VIP = '192.0.2.100';
@@ -155,7 +155,7 @@ function writersProgress(more = 20, timeoutS = 300): void {
 const lockHeldOn = (server: Node): boolean => writeLockHeld(server, `${DIR}/w4.dat`);
 
 const other = (n: Node): Node => (n === 'node1' ? 'node2' : 'node1');
-/** The location constraint crm-fence-peer.sh places (drbd-fence-by-handler-r0-<clone>): which node it keeps promotable, or ''. */
+/** The location constraint crm-fence-peer.sh (crm-fence-peer.9.sh on 9) places (drbd-fence-by-handler-r0-<clone>): which node it keeps promotable, or ''. */
 function fencedTo(observer: Node): string {
   const xml = labShOk(observer, 'cibadmin -Q -o constraints', [], 60);
   return xpath(xml, "string(//rsc_location[starts-with(@id,'drbd-fence-by-handler-r0')]//expression[@attribute='#uname']/@value)");
@@ -236,13 +236,13 @@ describe('the HA NFS stack under a writing client', () => {
   it('the DRBD replication link cut: the stack stays, the peer may not be promoted, the client carries on; back, the peer resyncs', () => {
     const on = stackOn('node1', undefined, 60);
     const peer = other(on);
-    waitFor(`${peer} UpToDate`, 300, () => drbdSynced(peer));
+    waitFor(`${peer} UpToDate`, 300, () => drbdInSync(peer));
     const before = ackCounts();
     const t0 = Date.now();
     try {
       // Both cables of the replication link pulled; the cluster link stays.
       for (const n of NODES) labOk(['link', n, 'repl', 'down'], 60);
-      waitFor(`${on} to lose its DRBD peer`, 120, () => drbdState(on, 'cstate') !== 'Connected', 3);
+      waitFor(`${on} to lose its DRBD peer`, 120, () => drbdView(on).connection !== 'Connected', 3);
       // The primary's fence-peer handler keeps the promoted role where the current data is.
       expect(waitFor('the fencing constraint', 180, () => fencedTo(peer) || undefined, 3)).toBe(on);
       writersProgress(20, 300);
@@ -252,8 +252,9 @@ describe('the HA NFS stack under a writing client', () => {
     } finally {
       for (const n of NODES) lab(['link', n, 'repl', 'up'], 60);
     }
-    waitFor(`${peer} reconnected and resynced`, 300, () => drbdState(peer, 'cstate') === 'Connected' && drbdSynced(peer), 3);
-    // after-resync-target (crm-unfence-peer.sh) on the peer, or the agent's unfence, lifts it.
+    waitFor(`${peer} reconnected and resynced`, 300, () => drbdInSync(peer), 3);
+    // The unfence handler (8.4: after-resync-target crm-unfence-peer.sh on the peer; 9: unfence-peer
+    // crm-unfence-peer.9.sh), or the agent's unfence, lifts it.
     waitFor('the fencing constraint lifted', 180, () => fencedTo(on) === '', 5);
     const { v4, v3 } = gapSince(before, t0, t0);
     gaps.linkCut = { v4, v3, resyncedS: round1((Date.now() - t0) / 1000) };
@@ -263,7 +264,7 @@ describe('the HA NFS stack under a writing client', () => {
   it('the primary guest killed: fenced, the stack on the survivor, the client carries on', () => {
     const victim = stackOn('node1', undefined, 300);
     const survivor = other(victim);
-    waitFor(`${victim} UpToDate`, 300, () => drbdSynced(victim));
+    waitFor(`${victim} UpToDate`, 300, () => drbdInSync(victim));
     const before = ackCounts();
     const t0 = Date.now();
     labOk(['kill', victim], 60);

@@ -40,6 +40,8 @@ const agent = defineAgent({
         }
         if (ctx.params.target === 'hang') await new Promise((r) => setTimeout(r, 60_000));
         if (ctx.params.target === 'log') ctx.log.info('hello log');
+        if (ctx.params.target === 'promoted-degraded') return { code: OCF.RUNNING_PROMOTED, reason: 'peer gone' };
+        if (ctx.params.target === 'promoted-failed') return { code: OCF.FAILED_PROMOTED, reason: 'device gone' };
         return OCF.NOT_RUNNING;
       },
     },
@@ -165,6 +167,18 @@ describe('runAgent', () => {
     const lines = readFileSync(file, 'utf8');
     expect(lines).toMatch(/^\d{4}-\d\d-\d\d [\d:.]+ fake\(web\)\[\d+\]: ERROR: monitor: failed \(ERR_INSTALLED\): the thing is not installed$/m);
     expect(lines).toMatch(/^\d{4}-\d\d-\d\d [\d:.]+ fake\(web\)\[\d+\]: INFO: monitor: hello log$/m);
+  });
+});
+
+describe('what is logged as an error', () => {
+  it('8 from a monitor is its answer (running promoted), not a failure: the reason, no ERROR line; 9 is one', async () => {
+    const degraded = await call(['monitor'], { OCF_RESKEY_target: 'promoted-degraded', OCF_RESOURCE_INSTANCE: 'db' });
+    expect(degraded.code).toBe(8);
+    expect(degraded.reason).toBe('peer gone');
+    expect(degraded.err).not.toContain('ERROR');
+    const failed = await call(['monitor'], { OCF_RESKEY_target: 'promoted-failed', OCF_RESOURCE_INSTANCE: 'db' });
+    expect(failed.code).toBe(9);
+    expect(failed.err).toMatch(/ERROR: monitor: failed \(FAILED_PROMOTED\): device gone/);
   });
 });
 
