@@ -6,12 +6,13 @@ import { type Runner, run } from '../lib/run';
 import { apply } from './stack/apply';
 import { check } from './stack/check';
 import { doctor } from './doctor';
-import { type Stack, StackError, parseStack } from './stack/model';
+import { type Stack, StackError, parseDeployment, parseStack, stackOf } from './stack/model';
 import { plan, renderPlan } from './stack/plan';
 import { renderOutcomes, simulate } from './stack/simulate';
 
 interface Flags {
   config?: string;
+  site?: string;
   name: string;
   nodes?: string;
   drbdResource?: string;
@@ -38,8 +39,9 @@ export function stackFromFlags(f: Flags): Stack {
     } catch (e) {
       throw new StackError(`${f.config}: ${(e as Error).message}`);
     }
-    return parseStack(raw);
+    return stackOf(parseDeployment(raw), f.site);
   }
+  if (f.site !== undefined) throw new StackError('--site needs --config FILE naming the sites');
   const fencing =
     f.fencing === undefined || f.fencing === 'none'
       ? null
@@ -70,6 +72,7 @@ export function stackFromFlags(f: Flags): Stack {
 function withStackOptions(c: Command): Command {
   return c
     .option('-c, --config <file>', 'stack description (JSON); see README')
+    .option('--site <name>', 'with a configuration of two sites: the stack of this site')
     .option('--name <name>', 'service name, the prefix of the resource ids', 'nfs')
     .option('--nodes <a,b>', 'the two cluster nodes')
     .option('--drbd-resource <res>', 'DRBD resource name')
