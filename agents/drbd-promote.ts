@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, events2Now, parseProcDrbd, resourceFrom84 } from '../lib/drbd';
+import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, fail } from '../lib/ocf/codes';
@@ -135,6 +136,12 @@ const params = {
     longdesc: 'x.y.z; start and monitor fail (exit 5) with this or a newer module. Empty: no check.',
     check: checkVersion,
     maxLength: 16,
+  }),
+  peer_state_dir: param.string({
+    default: PEER_STATE_DIR,
+    shortdesc: 'Where the peer as last seen is recorded',
+    longdesc: 'Directory of <drbd_resource>.peer.json: the peer\'s role, disk and connection as this node last saw them, and its role when the link went away. Written by monitor only when they change; read by `ocfkit site`. Keep it on persistent storage so it survives a reboot.',
+    check: (v) => (/^\/[\w.\/-]*$/.test(v) ? undefined : `${JSON.stringify(v)} is not an absolute path of plain characters`),
   }),
   ignore_missing_notifications: param.boolean({
     default: false,
@@ -278,6 +285,17 @@ export function deviceHolders(minors: readonly number[]): string[] {
   return out;
 }
 
+/** Keeps the peer's last seen state for `ocfkit site`; a failure to write never fails the monitor. */
+function recordPeer(ctx: DrbdCtx, r: DrbdResource): void {
+  const dir = ctx.params.peer_state_dir;
+  try {
+    const next = nextPeerRecord(readPeerRecord(dir, r.name), r, new Date());
+    if (next) writePeerRecord(dir, next);
+  } catch (e) {
+    ctx.log.warn(`could not record the peer's state in ${dir}: ${(e as Error).message}`);
+  }
+}
+
 function notifyEnabled(ctx: DrbdCtx): boolean {
   return /^(true|yes|1)$/i.test(ctx.env.OCF_RESKEY_CRM_meta_notify ?? '');
 }
@@ -300,6 +318,7 @@ async function monitor(ctx: DrbdCtx) {
   // A probe that finds it stopped sets no score: a stale high score from a probe delays promotion.
   if (s.res.role === 'Unconfigured') return OCF.NOT_RUNNING;
   await applyScore(ctx, s);
+  recordPeer(ctx, s.res);
   const code = s.res.role === 'Primary' ? OCF.RUNNING_PROMOTED : OCF.SUCCESS;
   const problem = replicationProblem(s.res);
   if (problem) {

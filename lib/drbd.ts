@@ -22,6 +22,8 @@ export interface DrbdPeerDevice {
   readonly replication: string;
   readonly peerDisk: string;
   readonly peerClient: boolean;
+  /** KiB this node knows differ from the peer (events2 --statistics, status --json, /proc/drbd oos). */
+  readonly outOfSyncKiB?: number;
 }
 
 export interface DrbdConnection {
@@ -129,11 +131,13 @@ export function parseEvents2(text: string): Map<string, DrbdResource> {
           break;
         }
         const old = c.pd.get(volume);
+        const oos = kv['out-of-sync'] !== undefined && /^\d+$/.test(kv['out-of-sync']) ? Number(kv['out-of-sync']) : old?.outOfSyncKiB;
         c.pd.set(volume, {
           volume,
           replication: kv.replication ?? old?.replication ?? 'Off',
           peerDisk: kv['peer-disk'] ?? old?.peerDisk ?? 'DUnknown',
           peerClient: kv['peer-client'] !== undefined ? yes(kv['peer-client']) : (old?.peerClient ?? false),
+          ...(oos !== undefined ? { outOfSyncKiB: oos } : {}),
         });
         break;
       }
@@ -186,7 +190,8 @@ export function parseStatusJson(text: string): Map<string, DrbdResource> {
           peerRole: String(c['peer-role'] ?? 'Unknown'),
           peerDevices: arr(c.peer_devices).map((pp) => {
             const p = obj(pp);
-            return { volume: Number(p.volume ?? 0), replication: String(p['replication-state'] ?? 'Off'), peerDisk: String(p['peer-disk-state'] ?? 'DUnknown'), peerClient: bool(p['peer-client']) };
+            const oos = typeof p['out-of-sync'] === 'number' ? { outOfSyncKiB: p['out-of-sync'] } : {};
+            return { volume: Number(p.volume ?? 0), replication: String(p['replication-state'] ?? 'Off'), peerDisk: String(p['peer-disk-state'] ?? 'DUnknown'), peerClient: bool(p['peer-client']), ...oos };
           }),
         };
       }),
@@ -203,6 +208,8 @@ export interface ProcDrbdMinor {
   readonly peerRole: string;
   readonly disk: string;
   readonly peerDisk: string;
+  /** KiB out of sync (the `oos:` of the line below), when printed. */
+  readonly oosKiB?: number;
 }
 
 export interface ProcDrbd {
@@ -215,9 +222,10 @@ export interface ProcDrbd {
 export function parseProcDrbd(text: string): ProcDrbd {
   const version = /^version:\s*(\d+\.\d+\.\d+)/m.exec(text)?.[1] ?? '';
   const minors = new Map<number, ProcDrbdMinor>();
-  for (const m of text.matchAll(/^\s*(\d+):\s+cs:(\S+)(?:\s+ro:(\S+?)\/(\S+))?(?:\s+ds:(\S+?)\/(\S+))?/gm)) {
+  for (const m of text.matchAll(/^\s*(\d+):\s+cs:(\S+)(?:\s+ro:(\S+?)\/(\S+))?(?:\s+ds:(\S+?)\/(\S+))?[^\n]*(?:\n\s+ns:[^\n]*?\boos:(\d+))?/gm)) {
     const minor = Number(m[1]);
     minors.set(minor, {
+      ...(m[7] !== undefined ? { oosKiB: Number(m[7]) } : {}),
       minor,
       cs: m[2]!,
       role: m[3] ?? 'Unconfigured',
@@ -267,6 +275,7 @@ export function resourceFrom84(name: string, proc: ProcDrbd, minors: readonly nu
           replication: connection !== 'Connected' ? 'Off' : line.cs === 'Connected' ? 'Established' : line.cs,
           peerDisk: connection === 'Connected' ? line.peerDisk : 'DUnknown',
           peerClient: false,
+          ...(line.oosKiB !== undefined ? { outOfSyncKiB: line.oosKiB } : {}),
         })),
       },
     ],
