@@ -2,6 +2,7 @@
  * The pcs commands that build a stack, each with the reason it is there. Commands are argv
  * arrays (apply runs them as they are); the rendering for people quotes them for a shell.
  */
+import { boothSteps } from '../site/booth';
 import { type NfsPart, type Service, type Stack, ids } from './model';
 
 export interface Step {
@@ -114,6 +115,7 @@ export function plan(stack: Stack): Step[] {
     argv: pcs('property', 'set', 'no-quorum-policy=stop'),
   });
   steps.push({ why: 'resources stay where they run after a failover instead of moving back when the old node returns.', argv: pcs('resource', 'defaults', 'update', 'resource-stickiness=100') });
+  steps.push(...boothSteps(stack));
   for (const s of stack.services) steps.push(...serviceSteps(s, stack));
   return steps;
 }
