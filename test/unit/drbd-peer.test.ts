@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { type DrbdResource, parseEvents2, parseProcDrbd, resourceFrom84 } from '../../lib/drbd';
 import { nextPeerRecord, peerRecordPath, readPeerRecord, writePeerRecord } from '../../lib/drbd-peer';
 
-const d9 = (f: string): DrbdResource => parseEvents2(readFileSync(join('/work/shared/drbd9', f), 'utf8')).get('r0')!;
+const d9 = (f: string): DrbdResource => parseEvents2(readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8')).get('r0')!;
 const d84 = (f: string): DrbdResource => resourceFrom84('r0', parseProcDrbd(readFileSync(join(__dirname, '..', 'samples', 'drbd', f), 'utf8')), [0]);
 const t = (s: number) => new Date(Date.UTC(2026, 11, 1, 21, 0, s));
 

@@ -10,7 +10,7 @@ import { type DrbdResource, parseEvents2, parseProcDrbd, resourceFrom84 } from '
 import { type PeerRecord, nextPeerRecord } from '../../lib/drbd-peer';
 import { parseXml } from '../../lib/xml';
 
-const d9 = (f: string): DrbdResource => parseEvents2(readFileSync(join('/work/shared/drbd9', f), 'utf8')).get('r0')!;
+const d9 = (f: string): DrbdResource => parseEvents2(readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8')).get('r0')!;
 const d84 = (f: string): DrbdResource => resourceFrom84('r0', parseProcDrbd(readFileSync(join(__dirname, '..', 'samples', 'drbd', f), 'utf8')), [0]);
 const t = (s: number) => new Date(Date.UTC(2026, 11, 1, 21, 0, s));
 

@@ -71,7 +71,7 @@ describe('check: DRBD settings that make a takeover across sites unsafe', () => 
     expect(siteDrbdFindings('r0', dump('', '    options {\n        auto-promote no;\n    }\n'))).toEqual([]);
   });
   it('the captured DRBD 9 dump (no auto-promote set) is warned about', () => {
-    const text = require('node:fs').readFileSync('/work/shared/drbd9/s01-secondary-connected-node1-drbdadm-dump.txt', 'utf8') as string;
+    const text = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', 'samples', 'drbd9', 's01-secondary-connected-node1-drbdadm-dump.txt'), 'utf8') as string;
     expect(siteDrbdFindings('r0', text).map((x) => x.text)).toEqual([expect.stringContaining('auto-promote is not set')]);
   });
 });
