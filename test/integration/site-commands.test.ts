@@ -177,3 +177,43 @@ describe('booth.conf checked by the real boothd', () => {
     expect(xml).toContain('value="192.0.2.11"');
   });
 });
+
+describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
+  const solo = join(__dirname, '..', '..', 'scripts', 'cluster', 'solo.sh');
+  const dir = join(work, 'solo');
+  const inNode = (...argv: string[]) => sh(['timeout', '60', 'bash', solo, 'exec', dir, ...argv]);
+  /** Whether the process is gone (a zombie counts as gone: it has left the node). */
+  const gone = (pid: string) => {
+    try {
+      return / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ''));
+    } catch {
+      return true;
+    }
+  };
+
+  it('a granted ticket is gone after the site restarts Pacemaker: a returning site cannot promote by itself', () => {
+    const up = sh(['env', 'SOLO_NS=ocfkit-site-solo', 'SOLO_NODE=sitea', 'timeout', '120', 'bash', solo, 'up', dir]);
+    expect(up.status, up.stderr).toBe(0);
+    try {
+      expect(inNode('crm_ticket', '--ticket', 'ticket-nfs', '--grant', '--force').status).toBe(0);
+      expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).toMatch(/<ticket_state id="ticket-nfs" granted="true"/);
+      // The CIB on disk never holds ticket state: it lives in the status section only.
+      expect(readFileSync(join(dir, 'node', 'lib-pacemaker', 'cib', 'cib.xml'), 'utf8')).not.toContain('ticket_state');
+      const old = readFileSync(join(dir, 'pacemakerd.pid'), 'utf8').trim();
+      expect(inNode('pacemakerd', '--shutdown').status).toBe(0);
+      for (let i = 0; i < 60 && !gone(old); i++) sh(['sleep', '0.5']);
+      expect(gone(old)).toBe(true);
+      // Its own session, its stdio off our pipes: the node keeps it, and this call returns at once.
+      expect(inNode('sh', '-c', 'setsid -f pacemakerd </dev/null >/var/log/pacemaker/pacemakerd-again.stdout 2>&1').status).toBe(0);
+      let dc = false;
+      for (let i = 0; i < 60 && !dc; i++) {
+        dc = /current_dc present="true"/.test(inNode('crm_mon', '-1', '--output-as=xml').stdout);
+        if (!dc) sh(['sleep', '1']);
+      }
+      expect(dc).toBe(true);
+      expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).not.toContain('ticket_state');
+    } finally {
+      sh(['timeout', '120', 'bash', solo, 'down', dir]);
+    }
+  });
+});
