@@ -206,27 +206,20 @@ export async function main(args: readonly string[]): Promise<number> {
       else if (f.outputAs === 'text') process.stdout.write(renderText(views));
       else throw new StackError(`--output-as ${f.outputAs}: text or xml`);
     });
-  withSiteOptions(site.command('takeover').argument('[service]').description('serve here after the other site is lost: grant the ticket, guarded'))
-    .option('--all', 'every service')
-    .option('--accept-data-loss', 'serve even though the other site may have acknowledged writes this copy lacks')
-    .action(async (name: string | undefined, f: SiteFlags) => {
-      const st = siteStack(f);
-      code = await takeover(siteCtx(f, st), servicesOf(st, name, f.all), !!f.acceptDataLoss);
-    });
-  withSiteOptions(site.command('handover').argument('[service]').description('planned switch, both sites up: run at the serving site, then at --to'))
-    .option('--all', 'every service')
-    .requiredOption('--to <site>', 'the site that is to serve')
-    .action(async (name: string | undefined, f: SiteFlags) => {
-      const st = siteStack(f);
-      code = await handover(siteCtx(f, st), servicesOf(st, name, f.all), f.to!);
-    });
-  withSiteOptions(site.command('rejoin').argument('[service]').description('at a returning site: reconnect DRBD as the sync target; never promotes'))
-    .option('--all', 'every service')
-    .option('--discard-local', "after a split brain: throw away this site's writes since the split")
-    .action(async (name: string | undefined, f: SiteFlags) => {
-      const st = siteStack(f);
-      code = await rejoin(siteCtx(f, st), servicesOf(st, name, f.all), !!f.discardLocal);
-    });
+  /** A site command acting on one service or --all. */
+  const acting = (cmd: string, what: string, act: (ctx: SiteCtx, services: Service[], f: SiteFlags) => Promise<number>) =>
+    withSiteOptions(site.command(cmd).argument('[service]').description(what))
+      .option('--all', 'every service')
+      .action(async (name: string | undefined, f: SiteFlags) => {
+        const st = siteStack(f);
+        code = await act(siteCtx(f, st), servicesOf(st, name, f.all), f);
+      });
+  acting('takeover', 'serve here after the other site is lost: grant the ticket, guarded', (c, s, f) => takeover(c, s, !!f.acceptDataLoss))
+    .option('--accept-data-loss', 'serve even though the other site may have acknowledged writes this copy lacks');
+  acting('handover', 'planned switch, both sites up: run at the serving site, then at --to', (c, s, f) => handover(c, s, f.to!))
+    .requiredOption('--to <site>', 'the site that is to serve');
+  acting('rejoin', 'at a returning site: reconnect DRBD as the sync target; never promotes', (c, s, f) => rejoin(c, s, !!f.discardLocal))
+    .option('--discard-local', "after a split brain: throw away this site's writes since the split");
   program
     .command('doctor')
     .description("this node's view: cluster, DRBD, mounts, exports, addresses, scores, failed actions")

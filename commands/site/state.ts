@@ -145,10 +145,19 @@ export async function siteStates(src: Sources, stack: Stack, names: readonly str
   const services = pick(stack, names);
   const tickets = await ticketStates(src.run);
   const where = await placements(src.run);
-  const booth = stack.site?.booth ? await boothList(src.run) : undefined;
+  const booth = stack.site?.booth ? await boothView(src.run) : undefined;
   const out: ServiceState[] = [];
   for (const s of services) out.push(await serviceState(src, stack, s, tickets, where, booth));
   return out;
+}
+
+/** Booth's view, or an empty one when boothd does not answer: the rest of the state still counts. */
+export async function boothView(run: Runner): Promise<Map<string, BoothTicket>> {
+  try {
+    return await boothList(run);
+  } catch {
+    return new Map();
+  }
 }
 
 export class SiteError extends Error {}

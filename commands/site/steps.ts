@@ -6,8 +6,7 @@ import type { Deadline } from '../../lib/ocf/deadline';
 import { type Runner, describe } from '../../lib/run';
 import type { Service, Stack } from '../stack/model';
 import { boothGrant, boothRevoke } from './booth';
-import { type ServiceState, type Sources, placements, serviceState, ticketStates } from './state';
-import { boothList } from './booth';
+import { type ServiceState, type Sources, boothView, placements, serviceState, ticketStates } from './state';
 
 export interface SiteCtx {
   readonly stack: Stack;
@@ -25,7 +24,7 @@ export function clockFrom(start = performance.now()): () => string {
 }
 
 export async function stateOf(ctx: SiteCtx, s: Service): Promise<ServiceState> {
-  const booth = ctx.stack.site?.booth ? await boothList(ctx.src.run) : undefined;
+  const booth = ctx.stack.site?.booth ? await boothView(ctx.src.run) : undefined;
   return serviceState(ctx.src, ctx.stack, s, await ticketStates(ctx.src.run), await placements(ctx.src.run), booth);
 }
 
