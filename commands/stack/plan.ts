@@ -111,7 +111,9 @@ export function plan(stack: Stack): Step[] {
     steps.push({ why: 'WARNING: fencing is off (fencing: none). A node that stops answering is assumed dead; if it is not, both nodes serve the same data. Use only for tests.', argv: pcs('property', 'set', 'stonith-enabled=false') });
   }
   steps.push({
-    why: 'two nodes: corosync two_node keeps quorum on the survivor, so losing quorum means something is wrong: stop rather than serve.',
+    why: stack.site
+      ? `site ${stack.site.name}'s own cluster: a part of it that loses quorum stops rather than serves (the other site is not part of this quorum; the ticket decides between the sites).`
+      : 'two nodes: corosync two_node keeps quorum on the survivor, so losing quorum means something is wrong: stop rather than serve.',
     argv: pcs('property', 'set', 'no-quorum-policy=stop'),
   });
   steps.push({ why: 'resources stay where they run after a failover instead of moving back when the old node returns.', argv: pcs('resource', 'defaults', 'update', 'resource-stickiness=100') });

@@ -58,7 +58,8 @@ describe('ocfkit stack --site', () => {
       const node = site === 'a' ? 'node1' : 'node2';
       const [idle, granted, revoked] = s.stdout.split(/^OK {3}/m).slice(1);
       expect(idle).toMatch(/^start without ticket-etcd, ticket-nfs$/m);
-      expect(idle).not.toMatch(/promote|start \w+-fs/);
+      expect(idle).not.toMatch(/^\s+(promote \S+|start \S+-fs) on/m);
+      expect(idle).toMatch(/^\s+nfs-drbd Unpromoted on /m);
       expect(granted).toMatch(/^ticket-etcd, ticket-nfs granted to site /m);
       const order = [`promote nfs-drbd on ${node}`, `start nfs-fs on ${node}`, `start nfs-export on ${node}`, `start nfs-ip on ${node}`].map((l) => granted!.indexOf(l));
       expect(order.every((i) => i >= 0)).toBe(true);
