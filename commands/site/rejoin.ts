@@ -35,7 +35,7 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         if (r.code !== 0 && !/already|Connected/i.test(r.stderr)) ctx.say(`${ctx.clock()} ${s.name}: ${describe(r)}`);
         connectTried = true;
         // A handshake that finds both sides changed since they last agreed ends StandAlone again.
-        const after = await waitUntil({ ...ctx, waitMs: HANDSHAKE_MS }, s, 'the handshake', (x) => x.link?.connection === 'Connected');
+        const after = await waitUntil({ ...ctx, waitMs: Math.min(HANDSHAKE_MS, ctx.waitMs) }, s, 'the handshake', (x) => x.link?.connection === 'Connected');
         if (!after) splitBrain = after === undefined && (await stateOf(ctx, s)).link?.connection === 'StandAlone';
         continue;
       }
