@@ -123,6 +123,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
   const link = linkToOtherSite(drbd, other);
   const p = stackPlacement(s, where);
   const bt = booth?.get(s.ticket);
+  const record = recordFor(readPeerRecord(src.stateDir, s.drbd_resource), link, other);
   return {
     service: s,
     site: stack.site!.name,
@@ -130,10 +131,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
     ...(bt ? { booth: bt } : {}),
     ...(drbd ? { drbd } : {}),
     ...(link ? { link } : {}),
-    ...(() => {
-      const record = recordFor(readPeerRecord(src.stateDir, s.drbd_resource), link, other);
-      return record ? { record } : {};
-    })(),
+    ...(record ? { record } : {}),
     ...(p.promotedOn ? { promotedOn: p.promotedOn } : {}),
     stackRunning: p.stackRunning,
     stackParts: p.parts,
