@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
-import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, events2Now, parseProcDrbd, resourceFrom84 } from '../lib/drbd';
+import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, parseProcDrbd, resourceState } from '../lib/drbd';
 import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
@@ -171,13 +171,9 @@ async function status(ctx: DrbdCtx, adm: DrbdAdm): Promise<Status | undefined> {
   const proc = procDrbd();
   if (!proc) return undefined;
   const res = ctx.params.drbd_resource;
-  if (compareVersions(proc.version, '9.0.0') >= 0) {
-    const r = await events2Now(ctx.run, res);
-    return { version: proc.version, res: r ?? { name: res, role: 'Unconfigured', suspended: false, devices: [], connections: [] } };
-  }
-  const minors = await adm.minors(res);
-  if (!minors) throw fail.installed(`resource ${res} is not in ${ctx.params.drbdconf}`);
-  return { version: proc.version, res: resourceFrom84(res, proc, minors) };
+  const r = await resourceState(ctx.run, adm, res, proc);
+  if (!r) throw fail.installed(`resource ${res} is not in ${ctx.params.drbdconf}`);
+  return { version: proc.version, res: r };
 }
 
 function checkModuleVersion(ctx: DrbdCtx, version: string): void {

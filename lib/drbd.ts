@@ -336,9 +336,22 @@ export class DrbdAdm {
   }
 }
 
-/** DRBD 9's view of one resource; an empty map entry means it is down. */
-export async function events2Now(run: Runner, res: string): Promise<DrbdResource | undefined> {
-  const r = await run(['drbdsetup', 'events2', '--now', res], { timeoutMs: 10_000 });
+/** DRBD 9's view of one resource (with --statistics: out-of-sync amounts too); undefined when it is down. */
+export async function events2Now(run: Runner, res: string, statistics = false): Promise<DrbdResource | undefined> {
+  const r = await run(['drbdsetup', 'events2', '--now', ...(statistics ? ['--statistics'] : []), res], { timeoutMs: 10_000 });
   if (r.code !== 0 && !/No such resource|not defined/i.test(r.stderr)) throw new Error(`drbdsetup events2 failed: ${describe(r)}`);
   return parseEvents2(r.stdout).get(res);
+}
+
+/**
+ * One resource's state from whichever generation is loaded (`proc` is /proc/drbd): events2 on
+ * DRBD 9, the minors' /proc/drbd lines on 8.4. A resource that is down reads as Unconfigured;
+ * undefined when 8.4's configuration does not name it.
+ */
+export async function resourceState(run: Runner, adm: DrbdAdm, res: string, proc: ProcDrbd, statistics = false): Promise<DrbdResource | undefined> {
+  if (compareVersions(proc.version, '9.0.0') >= 0) {
+    return (await events2Now(run, res, statistics)) ?? { name: res, role: 'Unconfigured', suspended: false, devices: [], connections: [] };
+  }
+  const minors = await adm.minors(res);
+  return minors ? resourceFrom84(res, proc, minors) : undefined;
 }

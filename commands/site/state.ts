@@ -4,7 +4,7 @@
  * node last saw it (drbd-promote's record), and where Pacemaker runs the service's stack.
  */
 import { readFileSync } from 'node:fs';
-import { type DrbdConnection, DrbdAdm, type DrbdResource, compareVersions, parseEvents2, parseProcDrbd, resourceFrom84 } from '../../lib/drbd';
+import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
 import { type PeerRecord, type PeerSeen, readPeerRecord } from '../../lib/drbd-peer';
 import { type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
@@ -98,19 +98,13 @@ export function procDrbdFile(): string | undefined {
   }
 }
 
-/** DRBD here with out-of-sync amounts: events2 --statistics on DRBD 9, /proc/drbd on 8.4. */
+/** DRBD here with out-of-sync amounts (events2 --statistics on DRBD 9, /proc/drbd's oos on 8.4). */
 export async function drbdHere(src: Sources, res: string): Promise<DrbdResource | undefined> {
   const text = src.procDrbd();
   if (text === undefined) return undefined;
-  const proc = parseProcDrbd(text);
-  if (compareVersions(proc.version, '9.0.0') >= 0) {
-    const r = await src.run(['drbdsetup', 'events2', '--now', '--statistics', res], { timeoutMs: 10_000 });
-    if (r.code !== 0 && !/No such resource|not defined/i.test(r.stderr)) throw new Error(`drbdsetup events2 failed: ${describe(r)}`);
-    return parseEvents2(r.stdout).get(res) ?? { name: res, role: 'Unconfigured', suspended: false, devices: [], connections: [] };
-  }
-  const minors = await new DrbdAdm(src.run, src.drbdconf).minors(res);
-  if (!minors) throw new Error(`DRBD resource ${res} is not in ${src.drbdconf}`);
-  return resourceFrom84(res, proc, minors);
+  const r = await resourceState(src.run, new DrbdAdm(src.run, src.drbdconf), res, parseProcDrbd(text), true);
+  if (!r) throw new Error(`DRBD resource ${res} is not in ${src.drbdconf}`);
+  return r;
 }
 
 function otherSiteNodes(stack: Stack): string[] {
