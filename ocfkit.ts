@@ -32,7 +32,7 @@ function ocfkitCommand(args: readonly string[]): Promise<number> | number {
     return 0;
   }
   process.stderr.write(
-    `usage: ocfkit <agent> <action>   (agents: ${Object.keys(AGENTS).join(', ')})\n       ocfkit stack plan|apply|check|simulate …   (ocfkit stack --help)\n       ocfkit doctor | --version | agents\n`,
+    `usage: ocfkit <agent> <action>   (agents: ${Object.keys(AGENTS).join(', ')})\n       ocfkit stack plan|apply|check|simulate|booth-conf …   (ocfkit stack --help)\n       ocfkit site status|takeover|handover|rejoin …   (ocfkit site --help)\n       ocfkit doctor | --version | agents\n`,
   );
   return first === undefined || first === 'help' || first === '--help' ? 0 : OCF.ERR_ARGS;
 }

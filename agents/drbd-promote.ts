@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpat
 import { dirname } from 'node:path';
 import { stateDir } from '../lib/background';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
-import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, events2Now, generation, readProcDrbd, resourceFrom84 } from '../lib/drbd';
+import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
+import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, fail } from '../lib/ocf/codes';
@@ -140,6 +141,12 @@ const params = {
     check: checkVersion,
     maxLength: 16,
   }),
+  peer_state_dir: param.string({
+    default: PEER_STATE_DIR,
+    shortdesc: 'Where the peer as last seen is recorded',
+    longdesc: 'Directory of <drbd_resource>.peer.json: the peer\'s role, disk and connection as this node last saw them, and its role when the link went away. Written by monitor only when they change; read by `ocfkit site`. Keep it on persistent storage so it survives a reboot.',
+    check: (v) => (/^\/[\w.\/-]*$/.test(v) ? undefined : `${JSON.stringify(v)} is not an absolute path of plain characters`),
+  }),
   ignore_missing_notifications: param.boolean({
     default: false,
     shortdesc: 'Do not warn when the clone lacks notify=true',
@@ -164,15 +171,9 @@ async function status(ctx: DrbdCtx, adm: DrbdAdm): Promise<Status | undefined> {
   const proc = readProcDrbd();
   if (!proc) return undefined;
   const res = ctx.params.drbd_resource;
-  if (generation(proc.version) === 9) {
-    const r = await events2Now(ctx.run, res);
-    // Only a resource that is down can be missing from the configuration: no sh-minor on the way of every monitor.
-    if (!r && !(await adm.minors(res))) throw fail.installed(adm.notConfigured(res));
-    return { version: proc.version, res: r ?? { name: res, role: 'Unconfigured', suspended: false, devices: [], connections: [] } };
-  }
-  const minors = await adm.minors(res);
-  if (!minors) throw fail.installed(adm.notConfigured(res));
-  return { version: proc.version, res: resourceFrom84(res, proc, minors) };
+  const r = await resourceState(ctx.run, adm, res, proc);
+  if (!r) throw fail.installed(adm.notConfigured(res));
+  return { version: proc.version, res: r };
 }
 
 function checkModuleVersion(ctx: DrbdCtx, version: string): void {
@@ -280,6 +281,17 @@ export function deviceHolders(minors: readonly number[]): string[] {
   return out;
 }
 
+/** Keeps the peer's last seen state for `ocfkit site`; a failure to write never fails the monitor. */
+function recordPeer(ctx: DrbdCtx, r: DrbdResource): void {
+  const dir = ctx.params.peer_state_dir;
+  try {
+    const next = nextPeerRecord(readPeerRecord(dir, r.name), r, new Date());
+    if (next) writePeerRecord(dir, next);
+  } catch (e) {
+    ctx.log.warn(`could not record the peer's state in ${dir}: ${(e as Error).message}`);
+  }
+}
+
 function notifyEnabled(ctx: DrbdCtx): boolean {
   return /^(true|yes|1)$/i.test(ctx.env.OCF_RESKEY_CRM_meta_notify ?? '');
 }
@@ -336,6 +348,7 @@ async function monitor(ctx: DrbdCtx) {
     return OCF.NOT_RUNNING;
   }
   await applyScore(ctx, s);
+  recordPeer(ctx, s.res);
   const code = s.res.role === 'Primary' ? OCF.RUNNING_PROMOTED : OCF.SUCCESS;
   const problem = replicationProblem(s.res);
   if (!ctx.probe) logProblemChange(ctx.log, problemFile(ctx), problem);

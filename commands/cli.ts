@@ -2,16 +2,27 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Deadline } from '../lib/ocf/deadline';
-import { type Runner, run } from '../lib/run';
+import { PEER_STATE_DIR } from '../lib/drbd-peer';
+import { type Runner, run as runWith } from '../lib/run';
+import { hostname } from 'node:os';
 import { apply } from './stack/apply';
 import { check } from './stack/check';
 import { doctor } from './doctor';
-import { type Stack, StackError, parseStack } from './stack/model';
+import { boothConf } from './site/booth';
+import { EXIT } from './site/decide';
+import { handover } from './site/handover';
+import { rejoin } from './site/rejoin';
+import { SiteError, pick, procDrbdFile, siteStates } from './site/state';
+import { renderText, renderXml, view } from './site/status';
+import { type SiteCtx, clockFrom } from './site/steps';
+import { takeover } from './site/takeover';
+import { type Service, type Stack, StackError, parseDeployment, parseStack, stackOf } from './stack/model';
 import { plan, renderPlan } from './stack/plan';
 import { renderOutcomes, simulate } from './stack/simulate';
 
 interface Flags {
   config?: string;
+  site?: string;
   name: string;
   nodes?: string;
   drbdResource?: string;
@@ -38,8 +49,9 @@ export function stackFromFlags(f: Flags): Stack {
     } catch (e) {
       throw new StackError(`${f.config}: ${(e as Error).message}`);
     }
-    return parseStack(raw);
+    return stackOf(parseDeployment(raw), f.site);
   }
+  if (f.site !== undefined) throw new StackError('--site needs --config FILE naming the sites');
   const fencing =
     f.fencing === undefined || f.fencing === 'none'
       ? null
@@ -70,6 +82,7 @@ export function stackFromFlags(f: Flags): Stack {
 function withStackOptions(c: Command): Command {
   return c
     .option('-c, --config <file>', 'stack description (JSON); see README')
+    .option('--site <name>', 'with a configuration of two sites: the stack of this site')
     .option('--name <name>', 'service name, the prefix of the resource ids', 'nfs')
     .option('--nodes <a,b>', 'the two cluster nodes')
     .option('--drbd-resource <res>', 'DRBD resource name')
@@ -87,9 +100,62 @@ function withStackOptions(c: Command): Command {
     .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]));
 }
 
+interface SiteFlags {
+  config: string;
+  site?: string;
+  all?: boolean;
+  drbdconf: string;
+  stateDir: string;
+  timeout: string;
+  outputAs?: string;
+  json?: boolean;
+  acceptDataLoss?: boolean;
+  discardLocal?: boolean;
+  to?: string;
+}
+
+function withSiteOptions(c: Command): Command {
+  return c
+    .option('-c, --config <file>', 'the two-site configuration (JSON); see README', '/etc/ocfkit/stack.json')
+    .option('--site <name>', "this site (default: the site whose nodes include this host's name)")
+    .option('--drbdconf <file>', 'DRBD configuration', '/etc/drbd.conf')
+    .option('--state-dir <dir>', "where drbd-promote records the peer (its peer_state_dir)", PEER_STATE_DIR)
+    .option('--timeout <secs>', 'longest wait for each service', '300');
+}
+
+/** This site's stack: --site, or the site listing this host among its nodes. */
+function siteStack(f: SiteFlags): Stack {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(f.config, 'utf8'));
+  } catch (e) {
+    throw new StackError(`${f.config}: ${(e as Error).message}`);
+  }
+  const d = parseDeployment(raw);
+  if (!d.sites) throw new StackError(`${f.config} names no sites: ocfkit site needs a two-site configuration`);
+  const me = hostname();
+  const site = f.site ?? d.sites.find((s) => s.nodes.includes(me))?.name;
+  if (!site) throw new StackError(`this host (${me}) is in no site's nodes: say which site this is with --site`);
+  return stackOf(d, site);
+}
+
+function siteCtx(f: SiteFlags, stack: Stack): SiteCtx {
+  const secs = Number(f.timeout);
+  if (!Number.isInteger(secs) || secs < 1 || secs > 86400) throw new StackError(`--timeout ${f.timeout} is not 1 to 86400 seconds`);
+  const deadline = new Deadline((secs * stack.services.length + 120) * 1000, 'ocfkit site');
+  const run: Runner = (argv, o) => runWith(argv, { ...o, deadline });
+  return { stack, src: { run, drbdconf: f.drbdconf, stateDir: f.stateDir, procDrbd: procDrbdFile }, deadline, waitMs: secs * 1000, say: (l) => process.stdout.write(`${l}\n`), clock: clockFrom() };
+}
+
+function servicesOf(stack: Stack, name: string | undefined, all: boolean | undefined): Service[] {
+  if (all && name) throw new StackError('give a service or --all, not both');
+  if (!all && !name) throw new StackError(`name a service (${stack.services.map((s) => s.name).join(', ')}) or --all`);
+  return pick(stack, name ? [name] : []);
+}
+
 function runner(): Runner {
   const deadline = new Deadline(60 * 60_000, 'ocfkit stack');
-  return (argv, o) => run(argv, { ...o, deadline });
+  return (argv, o) => runWith(argv, { ...o, deadline });
 }
 
 export async function main(args: readonly string[]): Promise<number> {
@@ -122,6 +188,38 @@ export async function main(args: readonly string[]): Promise<number> {
       process.stdout.write(renderOutcomes(outcomes));
       if (outcomes.some((o) => !o.ok)) code = 1;
     });
+  withStackOptions(stack.command('booth-conf').description('print booth.conf for both sites and the arbitrator (a configuration with sites and booth)')).action((f: Flags) => {
+    const st = stackFromFlags(f);
+    if (!st.site?.booth) throw new StackError('booth-conf needs a configuration with sites and booth, and --site');
+    process.stdout.write(boothConf(st.site.booth, st.services.map((s) => s.ticket)));
+  });
+  const site = program.command('site').description('two-site disaster recovery: status, takeover, handover, rejoin');
+  withSiteOptions(site.command('status').argument('[service]').description('per service: the ticket, DRBD here, the peer as last seen'))
+    .option('--output-as <fmt>', 'text or xml', 'text')
+    .option('--json', 'JSON')
+    .action(async (name: string | undefined, f: SiteFlags) => {
+      const st = siteStack(f);
+      const ctx = siteCtx(f, st);
+      const views = (await siteStates(ctx.src, st, name ? [name] : [])).map((x) => view(x, st.site?.booth));
+      if (f.json) process.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
+      else if (f.outputAs === 'xml') process.stdout.write(renderXml(views));
+      else if (f.outputAs === 'text') process.stdout.write(renderText(views));
+      else throw new StackError(`--output-as ${f.outputAs}: text or xml`);
+    });
+  /** A site command acting on one service or --all. */
+  const acting = (cmd: string, what: string, act: (ctx: SiteCtx, services: Service[], f: SiteFlags) => Promise<number>) =>
+    withSiteOptions(site.command(cmd).argument('[service]').description(what))
+      .option('--all', 'every service')
+      .action(async (name: string | undefined, f: SiteFlags) => {
+        const st = siteStack(f);
+        code = await act(siteCtx(f, st), servicesOf(st, name, f.all), f);
+      });
+  acting('takeover', 'serve here after the other site is lost: grant the ticket, guarded', (c, s, f) => takeover(c, s, !!f.acceptDataLoss))
+    .option('--accept-data-loss', 'serve even though the other site may have acknowledged writes this copy lacks');
+  acting('handover', 'planned switch, both sites up: run at the serving site, then at --to', (c, s, f) => handover(c, s, f.to!))
+    .requiredOption('--to <site>', 'the site that is to serve');
+  acting('rejoin', 'at a returning site: reconnect DRBD as the sync target; never promotes', (c, s, f) => rejoin(c, s, !!f.discardLocal))
+    .option('--discard-local', "after a split brain: throw away this site's writes since the split");
   program
     .command('doctor')
     .description("this node's view: cluster, DRBD, mounts, exports, addresses, scores, failed actions")
@@ -135,7 +233,7 @@ export async function main(args: readonly string[]): Promise<number> {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return 0;
     if (err.code?.startsWith('commander.')) return err.exitCode ?? 2;
     process.stderr.write(`ocfkit: ${err.message ?? String(e)}\n`);
-    return e instanceof StackError ? 2 : 1;
+    return e instanceof StackError || e instanceof SiteError ? EXIT.USAGE : EXIT.ERROR;
   }
   return code;
 }

@@ -23,6 +23,8 @@ export interface DrbdPeerDevice {
   readonly replication: string;
   readonly peerDisk: string;
   readonly peerClient: boolean;
+  /** KiB this node knows differ from the peer (events2 --statistics, status --json, /proc/drbd oos). */
+  readonly outOfSyncKiB?: number;
 }
 
 export interface DrbdConnection {
@@ -134,11 +136,13 @@ export function parseEvents2(text: string, opts: { readonly stream?: boolean } =
           break;
         }
         const old = c.pd.get(volume);
+        const oos = kv['out-of-sync'] !== undefined && /^\d+$/.test(kv['out-of-sync']) ? Number(kv['out-of-sync']) : old?.outOfSyncKiB;
         c.pd.set(volume, {
           volume,
           replication: kv.replication ?? old?.replication ?? 'Off',
           peerDisk: kv['peer-disk'] ?? old?.peerDisk ?? 'DUnknown',
           peerClient: kv['peer-client'] !== undefined ? yes(kv['peer-client']) : (old?.peerClient ?? false),
+          ...(oos !== undefined ? { outOfSyncKiB: oos } : {}),
         });
         break;
       }
@@ -191,7 +195,8 @@ export function parseStatusJson(text: string): Map<string, DrbdResource> {
           peerRole: String(c['peer-role'] ?? 'Unknown'),
           peerDevices: arr(c.peer_devices).map((pp) => {
             const p = obj(pp);
-            return { volume: Number(p.volume ?? 0), replication: String(p['replication-state'] ?? 'Off'), peerDisk: String(p['peer-disk-state'] ?? 'DUnknown'), peerClient: bool(p['peer-client']) };
+            const oos = typeof p['out-of-sync'] === 'number' ? { outOfSyncKiB: p['out-of-sync'] } : {};
+            return { volume: Number(p.volume ?? 0), replication: String(p['replication-state'] ?? 'Off'), peerDisk: String(p['peer-disk-state'] ?? 'DUnknown'), peerClient: bool(p['peer-client']), ...oos };
           }),
         };
       }),
@@ -208,6 +213,8 @@ export interface ProcDrbdMinor {
   readonly peerRole: string;
   readonly disk: string;
   readonly peerDisk: string;
+  /** KiB out of sync (the `oos:` of the line below), when printed. */
+  readonly oosKiB?: number;
 }
 
 export interface ProcDrbd {
@@ -220,9 +227,10 @@ export interface ProcDrbd {
 export function parseProcDrbd(text: string): ProcDrbd {
   const version = /^version:\s*(\d+\.\d+\.\d+)/m.exec(text)?.[1] ?? '';
   const minors = new Map<number, ProcDrbdMinor>();
-  for (const m of text.matchAll(/^\s*(\d+):\s+cs:(\S+)(?:\s+ro:(\S+?)\/(\S+))?(?:\s+ds:(\S+?)\/(\S+))?/gm)) {
+  for (const m of text.matchAll(/^\s*(\d+):\s+cs:(\S+)(?:\s+ro:(\S+?)\/(\S+))?(?:\s+ds:(\S+?)\/(\S+))?[^\n]*(?:\n\s+ns:[^\n]*?\boos:(\d+))?/gm)) {
     const minor = Number(m[1]);
     minors.set(minor, {
+      ...(m[7] !== undefined ? { oosKiB: Number(m[7]) } : {}),
       minor,
       cs: m[2]!,
       role: m[3] ?? 'Unconfigured',
@@ -281,6 +289,7 @@ export function resourceFrom84(name: string, proc: ProcDrbd, minors: readonly nu
           replication: connection !== 'Connected' ? 'Off' : line.cs === 'Connected' ? 'Established' : line.cs,
           peerDisk: connection === 'Connected' ? line.peerDisk : 'DUnknown',
           peerClient: false,
+          ...(line.oosKiB !== undefined ? { outOfSyncKiB: line.oosKiB } : {}),
         })),
       },
     ],
@@ -366,9 +375,9 @@ export class DrbdAdm {
   }
 }
 
-/** DRBD 9's view of one resource; an empty map entry means it is down. */
-export async function events2Now(run: Runner, res: string): Promise<DrbdResource | undefined> {
-  const r = await run(['drbdsetup', 'events2', '--now', res], { timeoutMs: 10_000 });
+/** DRBD 9's view of one resource (with --statistics: out-of-sync amounts too); undefined when it is down. */
+export async function events2Now(run: Runner, res: string, statistics = false): Promise<DrbdResource | undefined> {
+  const r = await run(['drbdsetup', 'events2', '--now', ...(statistics ? ['--statistics'] : []), res], { timeoutMs: 10_000 });
   if (r.code !== 0 && !/No such resource|not defined/i.test(r.stderr)) throw new Error(`drbdsetup events2 failed: ${describe(r)}`);
   return parseEvents2(r.stdout).get(res);
 }
@@ -376,4 +385,21 @@ export async function events2Now(run: Runner, res: string): Promise<DrbdResource
 /** The module's generation from its version: 9 speaks events2, 8 (8.4) only /proc/drbd. */
 export function generation(version: string): 8 | 9 {
   return compareVersions(version, '9.0.0') >= 0 ? 9 : 8;
+}
+
+/**
+ * One resource's state from whichever generation is loaded (`proc` is /proc/drbd): events2 on
+ * DRBD 9, the minors' /proc/drbd lines on 8.4. A resource that is down reads as Unconfigured;
+ * undefined when this node's configuration does not name it (on 9 asked only of a resource that is
+ * down: no sh-minor on the way of every monitor).
+ */
+export async function resourceState(run: Runner, adm: DrbdAdm, res: string, proc: ProcDrbd, statistics = false): Promise<DrbdResource | undefined> {
+  if (generation(proc.version) === 9) {
+    const r = await events2Now(run, res, statistics);
+    if (r) return r;
+    if (!(await adm.minors(res))) return undefined;
+    return { name: res, role: 'Unconfigured', suspended: false, devices: [], connections: [] };
+  }
+  const minors = await adm.minors(res);
+  return minors ? resourceFrom84(res, proc, minors) : undefined;
 }

@@ -6,6 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   pacemaker pacemaker-cli-utils corosync pcs resource-agents   # the cluster and its tools, ocf-tester
   fence-agents                                                  # fence_dummy for stack simulations with fencing
+  booth booth-pacemaker                                         # two-site tickets: boothd checks booth.conf, ocf:pacemaker:booth-site
   iproute2 iputils-arping                                       # vip
   libxml2-utils                                                 # xmllint: meta-data against DTD and RNG
   util-linux procps psmisc time                                 # unshare, nsenter, pgrep, GNU time for bench

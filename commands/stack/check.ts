@@ -1,13 +1,14 @@
 /**
  * `ocfkit stack check`: crm_verify, every agent's validate-all with the CIB's parameters, and
  * warnings for what invites a split brain (no fencing, quorum ignored, DRBD without fencing
- * handlers or quorum) or loses clients' state on failover (NFS state kept node-local).
+ * handlers or quorum) or loses clients' state on failover (NFS state kept node-local). At a
+ * site, also what makes a takeover by the other site unsafe.
  */
 import { DrbdAdm, generation, readProcDrbd } from '../../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../../lib/drbd-config';
 import { type Runner, describe } from '../../lib/run';
 import { type XmlElement, find, findAll, parseXml } from '../../lib/xml';
-import type { Stack } from './model';
+import { type Stack, ids } from './model';
 
 export interface Finding {
   readonly level: 'error' | 'warning';
@@ -38,9 +39,11 @@ export async function check(run: Runner, stack: Stack, cib: string, drbdconf?: s
   if (prop('stonith-enabled') === 'false' || stonith.length === 0) {
     out.push({ level: 'warning', text: 'no fencing: a node that stops answering is assumed dead; if it still runs, both nodes serve the same data (split brain)' });
   }
+  if (stack.site) out.push(...ticketFindings(doc, stack));
   if (prop('no-quorum-policy') === 'ignore') out.push({ level: 'warning', text: 'no-quorum-policy=ignore: a partitioned node keeps running resources; use stop with corosync two_node' });
   out.push(...nfsStateFindings(doc));
   if (drbdconf) out.push(...(await drbdFindings(run, stack, drbdconf)));
+  if (stack.site) out.push(...(await serviceUnitFindings(run)));
   return out;
 }
 
@@ -76,6 +79,10 @@ async function drbdFindings(run: Runner, stack: Stack, drbdconf: string): Promis
       out.push({ level: 'error', text: `DRBD ${s.drbd_resource}: ${describe(d)}` });
       continue;
     }
+    if (stack.site) {
+      out.push(...siteDrbdFindings(s.drbd_resource, d.stdout));
+      continue;
+    }
     const fencing = facts.fencing === 'resource-and-stonith' && facts.handlers['fence-peer'] !== undefined;
     const quorum = facts.quorum !== undefined && facts.quorum !== 'off';
     if (!fencing && !quorum) {
@@ -84,4 +91,52 @@ async function drbdFindings(run: Runner, stack: Stack, drbdconf: string): Promis
     if (proc) out.push(...configFindings(facts, generation(proc.version)));
   }
   return out;
+}
+
+/** Ticket constraints of the site's services: present, on the promoted role, with a loss-policy. */
+export function ticketFindings(doc: XmlElement, stack: Stack): Finding[] {
+  const out: Finding[] = [];
+  const tickets = findAll(doc, 'rsc_ticket');
+  for (const s of stack.services) {
+    const clone = ids(s).clone;
+    const mine = tickets.filter((t) => t.attrs.ticket === s.ticket && t.attrs.rsc === clone);
+    if (mine.length === 0) {
+      out.push({ level: 'error', text: `${clone} is not bound to ticket ${s.ticket}: this site would promote without it, while the other site serves` });
+      continue;
+    }
+    for (const t of mine) {
+      if (!t.attrs['loss-policy']) out.push({ level: 'warning', text: `ticket constraint ${t.attrs.id} has no loss-policy: a revoked ${s.ticket} stops the whole clone instead of demoting it (use loss-policy=demote)` });
+      const role = t.attrs['rsc-role'];
+      if (role !== 'Promoted' && role !== 'Master') out.push({ level: 'warning', text: `ticket constraint ${t.attrs.id} binds ${role ?? 'every role'} of ${clone}: without the ticket DRBD should still run Unpromoted as the sync target (rsc-role=Promoted)` });
+    }
+  }
+  return out;
+}
+
+/**
+ * DRBD settings that break a takeover across sites: a fence-peer handler that asks this cluster to
+ * fence a peer that is in the other cluster (crm-fence-peer places a constraint the other cluster
+ * never sees), and auto-promote, which lets any opener promote without the ticket.
+ */
+export function siteDrbdFindings(res: string, dump: string): Finding[] {
+  const out: Finding[] = [];
+  if (/fence-peer\s+"?[^;]*crm-fence-peer/.test(dump)) {
+    out.push({ level: 'warning', text: `DRBD ${res}: the fence-peer handler is crm-fence-peer, which fences the peer through this cluster's CIB; the peer is in the other site's cluster, so it freezes I/O for nothing or fails: use fencing dont-care (or resource-only with a handler that reaches the other site) and let the ticket keep one side Primary` });
+  }
+  const auto = /auto-promote\s+(yes|no)/.exec(dump)?.[1];
+  if (auto === 'yes') out.push({ level: 'warning', text: `DRBD ${res}: auto-promote yes lets anything that opens the device promote it, with or without the ticket: set auto-promote no in its options` });
+  else if (auto === undefined && /\bnode-id\b/.test(dump)) {
+    // drbdadm dump prints only what is set; DRBD 9 (node-id in the configuration) defaults to auto-promote yes.
+    out.push({ level: 'warning', text: `DRBD ${res}: auto-promote is not set, and DRBD 9 defaults it to yes: anything that opens the device promotes it without the ticket; set auto-promote no in its options` });
+  }
+  return out;
+}
+
+/** drbd.service would bring DRBD up (and with auto-promote, Primary) at boot, outside the cluster. */
+async function serviceUnitFindings(run: Runner): Promise<Finding[]> {
+  const r = await run(['systemctl', 'is-enabled', 'drbd.service'], { timeoutMs: 10_000 });
+  if (r.stdout.trim() === 'enabled') {
+    return [{ level: 'warning', text: 'drbd.service is enabled on this node: at boot it brings DRBD up outside Pacemaker, where no ticket guards it; disable it (systemctl disable drbd.service)' }];
+  }
+  return [];
 }

@@ -2,7 +2,8 @@
  * The pcs commands that build a stack, each with the reason it is there. Commands are argv
  * arrays (apply runs them as they are); the rendering for people quotes them for a shell.
  */
-import { type Service, type Stack, ids } from './model';
+import { boothSteps } from '../site/booth';
+import { type NfsPart, type Service, type Stack, ids } from './model';
 
 export interface Step {
   readonly why: string;
@@ -25,52 +26,82 @@ export function graceFor(lease: number): number {
  * filesystem, so the server that takes over knows the clients (node-local state loses their
  * locks and opens on every failover).
  */
-function infodirFor(s: Service): { dir: string; defaulted: boolean } {
-  return s.nfs_shared_infodir ? { dir: s.nfs_shared_infodir, defaulted: false } : { dir: `${s.directory.replace(/\/+$/, '')}/.nfs-state`, defaulted: true };
+function infodirFor(s: Service, n: NfsPart): { dir: string; defaulted: boolean } {
+  return n.nfs_shared_infodir ? { dir: n.nfs_shared_infodir, defaulted: false } : { dir: `${s.directory.replace(/\/+$/, '')}/.nfs-state`, defaulted: true };
 }
 
-function serviceSteps(s: Service): Step[] {
+function drbdAndMount(s: Service, stack: Stack): Step[] {
   const id = ids(s);
-  const infodir = infodirFor(s);
   const pcs = (...a: string[]) => ['pcs', ...a];
-  const exportParams = [
-    `directory=${s.directory}`,
-    `clientspec=${s.clients.join(' ')}`,
-    `options=${s.export_options}`,
-    ...(s.fsid ? [`fsid=${s.fsid}`] : []),
-    `nfs_shared_infodir=${infodir.dir}`,
-    `nfs_server_scope=${s.ip.replace(/:/g, '-')}`,
-    `nfs_ip=${s.ip}`,
-    ...(s.nfsv4_lease_time ? [`nfsv4_lease_time=${s.nfsv4_lease_time}`, `nfsv4_grace_time=${graceFor(s.nfsv4_lease_time)}`] : []),
-  ];
+  // At a site, the clone runs on the site's own nodes; its other DRBD peer is at the other site.
+  const cloneMax = stack.site ? stack.nodes.length : 2;
   return [
     {
       why: `${s.name}: DRBD resource ${s.drbd_resource} as a promotable clone: one instance per node, one promoted; notifications let a starting peer reconnect. Monitors differ per role, as Pacemaker requires.`,
       argv: pcs('resource', 'create', id.drbd, 'ocf:ocfkit:drbd-promote', `drbd_resource=${s.drbd_resource}`,
         'op', 'monitor', 'interval=10s', 'role=Promoted', 'op', 'monitor', 'interval=20s', 'role=Unpromoted',
-        'promotable', 'promoted-max=1', 'promoted-node-max=1', 'clone-max=2', 'clone-node-max=1', 'notify=true'),
+        'promotable', 'promoted-max=1', 'promoted-node-max=1', `clone-max=${cloneMax}`, 'clone-node-max=1', 'notify=true'),
     },
     {
       why: `${s.name}: the ${s.fstype} filesystem on ${s.device}, mounted at ${s.directory}; a deep monitor (depth 20) writes and reads back a status file, catching a device that stopped accepting I/O.`,
       argv: pcs('resource', 'create', id.fs, 'ocf:ocfkit:fs-mount', `device=${s.device}`, `directory=${s.directory}`, `fstype=${s.fstype}`,
         'op', 'monitor', 'interval=20s', 'op', 'monitor', 'interval=61s', 'timeout=60s', 'OCF_CHECK_LEVEL=20'),
     },
+  ];
+}
+
+function nfsSteps(s: Service, n: NfsPart): Step[] {
+  const id = ids(s);
+  const infodir = infodirFor(s, n);
+  const pcs = (...a: string[]) => ['pcs', ...a];
+  const exportParams = [
+    `directory=${s.directory}`,
+    `clientspec=${n.clients.join(' ')}`,
+    `options=${n.export_options}`,
+    ...(n.fsid ? [`fsid=${n.fsid}`] : []),
+    `nfs_shared_infodir=${infodir.dir}`,
+    `nfs_server_scope=${n.ip.replace(/:/g, '-')}`,
+    `nfs_ip=${n.ip}`,
+    ...(n.nfsv4_lease_time ? [`nfsv4_lease_time=${n.nfsv4_lease_time}`, `nfsv4_grace_time=${graceFor(n.nfsv4_lease_time)}`] : []),
+  ];
+  return [
     {
-      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover; the clients' state in ${infodir.dir}${infodir.defaulted ? ' (by default: on the replicated filesystem, so the server taking over knows them; --infodir or "nfs_shared_infodir" sets another)' : ''}.${s.nfsv4_lease_time ? ` NFSv4 lease ${s.nfsv4_lease_time} s (the kernel's default is 90); the grace period, ${graceFor(s.nfsv4_lease_time)} s, also covers the address moving and the clients' retries, and ends early once every known client has reclaimed.` : ''}`,
+      why: `${s.name}: the export, with one fsid and one server scope on both nodes so clients keep their file handles and locks across a failover; the clients' state in ${infodir.dir}${infodir.defaulted ? ' (by default: on the replicated filesystem, so the server taking over knows them; --infodir or "nfs_shared_infodir" sets another)' : ''}.${n.nfsv4_lease_time ? ` NFSv4 lease ${n.nfsv4_lease_time} s (the kernel's default is 90); the grace period, ${graceFor(n.nfsv4_lease_time)} s, also covers the address moving and the clients' retries, and ends early once every known client has reclaimed.` : ''}`,
       argv: pcs('resource', 'create', id.export, 'ocf:ocfkit:nfs-export', ...exportParams, 'op', 'monitor', 'interval=10s'),
     },
     {
       why: `${s.name}: the floating address clients mount through; it comes up last and goes down first, so a client never reaches a node that does not serve yet. failure-timeout lets it come back by itself after a link outage on every node. Start and stop get 40 s (the agent's default is 20): both end as soon as the address is added or removed, and seconds lost on a loaded node are no reason to fail the start or fence the node on a stop.`,
-      argv: pcs('resource', 'create', id.ip, 'ocf:ocfkit:vip', `ip=${s.ip}`, `cidr_netmask=${s.cidr_netmask}`, ...(s.nic ? [`nic=${s.nic}`] : []),
+      argv: pcs('resource', 'create', id.ip, 'ocf:ocfkit:vip', `ip=${n.ip}`, `cidr_netmask=${n.cidr_netmask}`, ...(n.nic ? [`nic=${n.nic}`] : []),
         'op', 'monitor', 'interval=10s', 'start', 'timeout=40s', 'stop', 'timeout=40s', 'meta', 'failure-timeout=60s'),
     },
+  ];
+}
+
+function serviceSteps(s: Service, stack: Stack): Step[] {
+  const id = ids(s);
+  const pcs = (...a: string[]) => ['pcs', ...a];
+  const steps = [
+    ...drbdAndMount(s, stack),
+    ...(s.nfs ? nfsSteps(s, s.nfs) : []),
     { why: `${s.name}: mount only where DRBD is Primary …`, argv: pcs('constraint', 'colocation', 'add', id.fs, 'with', 'Promoted', id.clone, 'INFINITY') },
     { why: '… and only after it was promoted.', argv: pcs('constraint', 'order', 'promote', id.clone, 'then', 'start', id.fs) },
-    { why: `${s.name}: export where it is mounted …`, argv: pcs('constraint', 'colocation', 'add', id.export, 'with', id.fs, 'INFINITY') },
-    { why: '… after the mount (and unexport before the unmount).', argv: pcs('constraint', 'order', 'start', id.fs, 'then', 'start', id.export) },
-    { why: `${s.name}: the address goes where the export is …`, argv: pcs('constraint', 'colocation', 'add', id.ip, 'with', id.export, 'INFINITY') },
-    { why: '… after the export (and away before the unexport).', argv: pcs('constraint', 'order', 'start', id.export, 'then', 'start', id.ip) },
   ];
+  if (s.nfs) {
+    steps.push(
+      { why: `${s.name}: export where it is mounted …`, argv: pcs('constraint', 'colocation', 'add', id.export, 'with', id.fs, 'INFINITY') },
+      { why: '… after the mount (and unexport before the unmount).', argv: pcs('constraint', 'order', 'start', id.fs, 'then', 'start', id.export) },
+      { why: `${s.name}: the address goes where the export is …`, argv: pcs('constraint', 'colocation', 'add', id.ip, 'with', id.export, 'INFINITY') },
+      { why: '… after the export (and away before the unexport).', argv: pcs('constraint', 'order', 'start', id.export, 'then', 'start', id.ip) },
+    );
+  }
+  if (stack.site) {
+    const other = stack.site.sites.find((x) => x.name !== stack.site!.name)!.name;
+    steps.push({
+      why: `${s.name}: site ${stack.site.name} promotes only while it holds ticket ${s.ticket}; the other site (${other}) holds it otherwise. Losing the ticket demotes DRBD here (loss-policy=demote), which first stops everything placed with the promoted role; without a loss-policy Pacemaker would stop the whole clone and, for a ticket revoked by booth, could leave the data Primary nowhere to hand over from.`,
+      argv: pcs('constraint', 'ticket', 'add', s.ticket, 'Promoted', id.clone, 'loss-policy=demote', `id=${id.ticket}`),
+    });
+  }
+  return steps;
 }
 
 export function plan(stack: Stack): Step[] {
@@ -90,11 +121,14 @@ export function plan(stack: Stack): Step[] {
     steps.push({ why: 'WARNING: fencing is off (fencing: none). A node that stops answering is assumed dead; if it is not, both nodes serve the same data. Use only for tests.', argv: pcs('property', 'set', 'stonith-enabled=false') });
   }
   steps.push({
-    why: 'two nodes: corosync two_node keeps quorum on the survivor, so losing quorum means something is wrong: stop rather than serve.',
+    why: stack.site
+      ? `site ${stack.site.name}'s own cluster: a part of it that loses quorum stops rather than serves (the other site is not part of this quorum; the ticket decides between the sites).`
+      : 'two nodes: corosync two_node keeps quorum on the survivor, so losing quorum means something is wrong: stop rather than serve.',
     argv: pcs('property', 'set', 'no-quorum-policy=stop'),
   });
   steps.push({ why: 'resources stay where they run after a failover instead of moving back when the old node returns.', argv: pcs('resource', 'defaults', 'update', 'resource-stickiness=100') });
-  for (const s of stack.services) steps.push(...serviceSteps(s));
+  steps.push(...boothSteps(stack));
+  for (const s of stack.services) steps.push(...serviceSteps(s, stack));
   return steps;
 }
 

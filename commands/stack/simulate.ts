@@ -96,13 +96,13 @@ export interface Scenario {
 }
 
 export const SCENARIOS: readonly Scenario[] = [
-  { name: 'node failure', args: (s) => ['--node-fail', s.nodes[0]], survivor: (s) => s.nodes[1] },
+  { name: 'node failure', args: (s) => ['--node-fail', s.nodes[0]!], survivor: (s) => s.nodes[1]! },
   {
     name: 'filesystem failure',
     args: (s) => s.services.map((v) => `--op-inject=${ids(v).fs}_monitor_20000@${s.nodes[0]}=1`).flatMap((o) => [o]),
-    survivor: (s) => s.nodes[0],
+    survivor: (s) => s.nodes[0]!,
   },
-  { name: 'replication link loss', args: (s) => ['--node-fail', s.nodes[0]], survivor: (s) => s.nodes[1], needsFencing: true },
+  { name: 'replication link loss', args: (s) => ['--node-fail', s.nodes[0]!], survivor: (s) => s.nodes[1]!, needsFencing: true },
 ];
 
 export interface Outcome {
@@ -118,6 +118,11 @@ async function must(run: Runner, argv: string[], env?: NodeJS.ProcessEnv) {
   return r;
 }
 
+/** The resources placed with the promoted DRBD, in start order. */
+function stackOf(s: Stack['services'][number], id: ReturnType<typeof ids>): string[] {
+  return s.nfs ? [id.fs, id.export, id.ip] : [id.fs];
+}
+
 /** Checks the end state: every service promoted/started on `survivor`, the stack in order in the graph. */
 export function judge(stack: Stack, survivor: string, placements: readonly Placement[], graph: readonly Action[]): string[] {
   const problems: string[] = [];
@@ -128,13 +133,13 @@ export function judge(stack: Stack, survivor: string, placements: readonly Place
     if (promoted.length !== 1 || promoted[0]!.nodes[0] !== survivor) {
       problems.push(`${id.drbd} is promoted on ${promoted.map((p) => p.nodes.join(',')).join(' and ') || 'no node'}, not on ${survivor}`);
     }
-    for (const r of [id.fs, id.export, id.ip]) {
+    for (const r of stackOf(s, id)) {
       const p = where(r).filter((x) => x.role === 'Started');
       if (p.length !== 1 || p[0]!.nodes.length !== 1 || p[0]!.nodes[0] !== survivor) problems.push(`${r} runs on ${p.flatMap((x) => x.nodes).join(' and ') || 'no node'}, not on ${survivor}`);
     }
     // In the graph, each start waits for the one before it.
     const act = (rsc: string, op: string) => graph.find((a) => a.resource === rsc && a.op === op && a.node === survivor);
-    const chain = [act(id.drbd, 'promote'), act(id.fs, 'start'), act(id.export, 'start'), act(id.ip, 'start')];
+    const chain = [act(id.drbd, 'promote'), ...stackOf(s, id).map((r) => act(r, 'start'))];
     for (let i = 1; i < chain.length; i++) {
       const [a, b] = [chain[i - 1], chain[i]];
       if (a && b && !waitsFor(graph, b, a)) problems.push(`${b.op} ${b.resource} does not wait for ${a.op} ${a.resource}`);
@@ -143,8 +148,18 @@ export function judge(stack: Stack, survivor: string, placements: readonly Place
   return problems;
 }
 
-/** Runs every scenario against `cib` (a CIB file holding the stack). */
-export async function simulate(run: Runner, stack: Stack, cib: string, scores = { preferred: 10000, other: 1000 }): Promise<Outcome[]> {
+interface Prepared {
+  readonly dir: string;
+  readonly steady: string;
+  readonly steadyGraph: string;
+  readonly state: (file: string) => Promise<Placement[]>;
+}
+
+/**
+ * The stack's nodes up, with the promotion scores the DRBD agent would set (the first node
+ * preferred), settled into a steady state.
+ */
+async function prepare(run: Runner, stack: Stack, cib: string, scores: { preferred: number; other: number }): Promise<Prepared> {
   const dir = mkdtempSync(join(tmpdir(), 'ocfkit-sim-'));
   const base = join(dir, 'base.xml');
   copyFileSync(cib, base);
@@ -157,16 +172,25 @@ export async function simulate(run: Runner, stack: Stack, cib: string, scores = 
   await must(run, ['crm_simulate', '-x', base, '-S', '--quorum=true', ...stack.nodes.flatMap((n) => ['--node-up', n]), '-O', up]);
   for (const s of stack.services) {
     const attr = `master-${ids(s).drbd}`;
-    await must(run, ['crm_attribute', '-N', stack.nodes[0], '-l', 'reboot', '-n', attr, '-v', String(scores.preferred)], env(up));
-    await must(run, ['crm_attribute', '-N', stack.nodes[1], '-l', 'reboot', '-n', attr, '-v', String(scores.other)], env(up));
+    for (const [i, n] of stack.nodes.entries()) {
+      await must(run, ['crm_attribute', '-N', n, '-l', 'reboot', '-n', attr, '-v', String(i === 0 ? scores.preferred : scores.other)], env(up));
+    }
   }
   const steady = join(dir, 'steady.xml');
-  const g0 = join(dir, 'steady-graph.xml');
-  await must(run, ['crm_simulate', '-x', up, '-S', '-O', steady, '-G', g0]);
-  const outcomes: Outcome[] = [];
+  const steadyGraph = join(dir, 'steady-graph.xml');
+  await must(run, ['crm_simulate', '-x', up, '-S', '-O', steady, '-G', steadyGraph]);
   const state = async (file: string) => parseCrmMon((await must(run, ['crm_mon', '-1', '--output-as=xml', '--inactive'], env(file))).stdout);
-  const initialProblems = judge(stack, stack.nodes[0], await state(steady), parseGraph(readFileSync(g0, 'utf8')));
-  outcomes.push({ scenario: 'start', ok: initialProblems.length === 0, story: sentences(parseGraph(readFileSync(g0, 'utf8'))), problems: initialProblems });
+  return { dir, steady, steadyGraph, state };
+}
+
+/** Runs every scenario against `cib` (a CIB file holding the stack). */
+export async function simulate(run: Runner, stack: Stack, cib: string, scores = { preferred: 10000, other: 1000 }): Promise<Outcome[]> {
+  if (stack.site) return simulateSite(run, stack, cib, scores);
+  const { dir, steady, steadyGraph, state } = await prepare(run, stack, cib, scores);
+  const outcomes: Outcome[] = [];
+  const g0 = parseGraph(readFileSync(steadyGraph, 'utf8'));
+  const initialProblems = judge(stack, stack.nodes[0]!, await state(steady), g0);
+  outcomes.push({ scenario: 'start', ok: initialProblems.length === 0, story: sentences(g0), problems: initialProblems });
   for (const sc of SCENARIOS) {
     const out = join(dir, `${sc.name.replace(/\W+/g, '-')}.xml`);
     const g = join(dir, `${sc.name.replace(/\W+/g, '-')}-graph.xml`);
@@ -178,6 +202,62 @@ export async function simulate(run: Runner, stack: Stack, cib: string, scores = 
     }
     outcomes.push({ scenario: sc.name, ok: problems.length === 0, story: sentences(graph), problems });
   }
+  return outcomes;
+}
+
+/** Problems when anything of a service is promoted or started (the site does not hold its ticket). */
+export function judgeIdle(stack: Stack, placements: readonly Placement[]): string[] {
+  const problems: string[] = [];
+  const where = (rsc: string) => placements.filter((p) => p.resource === rsc || p.resource.startsWith(`${rsc}:`));
+  for (const s of stack.services) {
+    const id = ids(s);
+    const promoted = where(id.drbd).filter((p) => p.role === 'Promoted' || p.role === 'Master');
+    if (promoted.length) problems.push(`${id.drbd} is promoted on ${promoted.flatMap((p) => p.nodes).join(', ')} without ticket ${s.ticket}`);
+    for (const r of stackOf(s, id)) {
+      const on = where(r).filter((x) => x.role === 'Started').flatMap((x) => x.nodes);
+      if (on.length) problems.push(`${r} runs on ${on.join(', ')} without ticket ${s.ticket}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * One site: without its tickets nothing is promoted (DRBD runs Unpromoted, as the other site's
+ * sync target); granting them promotes and starts each stack in order; revoking demotes again.
+ */
+export async function simulateSite(run: Runner, stack: Stack, cib: string, scores = { preferred: 10000, other: 1000 }): Promise<Outcome[]> {
+  const { dir, steady, steadyGraph, state } = await prepare(run, stack, cib, scores);
+  const tickets = stack.services.map((s) => s.ticket);
+  const outcomes: Outcome[] = [];
+  const g0 = parseGraph(readFileSync(steadyGraph, 'utf8'));
+  const steadyState = await state(steady);
+  const idle = judgeIdle(stack, steadyState);
+  const roles = steadyState.filter((p) => stack.services.some((s) => p.resource.startsWith(`${ids(s).drbd}:`) || p.resource === ids(s).drbd) && p.nodes.length);
+  const story = [...sentences(g0), ...roles.map((p) => `${p.resource.replace(/:\d+$/, '')} ${p.role} on ${p.nodes.join(', ')}`)];
+  outcomes.push({ scenario: `start without ${tickets.join(', ')}`, ok: idle.length === 0, story, problems: idle });
+  const granted = join(dir, 'granted.xml');
+  const gg = join(dir, 'granted-graph.xml');
+  await must(run, ['crm_simulate', '-x', steady, '-S', ...tickets.flatMap((t) => ['--ticket-grant', t]), '-O', granted, '-G', gg]);
+  const grantGraph = parseGraph(readFileSync(gg, 'utf8'));
+  const grantProblems = judge(stack, stack.nodes[0]!, await state(granted), grantGraph);
+  outcomes.push({ scenario: `${tickets.join(', ')} granted to site ${stack.site!.name}`, ok: grantProblems.length === 0, story: sentences(grantGraph), problems: grantProblems });
+  const revoked = join(dir, 'revoked.xml');
+  const rg = join(dir, 'revoked-graph.xml');
+  await must(run, ['crm_simulate', '-x', granted, '-S', ...tickets.flatMap((t) => ['--ticket-revoke', t]), '-O', revoked, '-G', rg]);
+  const revokeGraph = parseGraph(readFileSync(rg, 'utf8'));
+  const revokeProblems = judgeIdle(stack, await state(revoked));
+  // Stops run in the reverse order of the starts, the demote last.
+  for (const s of stack.services) {
+    const id = ids(s);
+    const act = (rsc: string, op: string) => revokeGraph.find((a) => a.resource === rsc && a.op === op);
+    const chain = [...stackOf(s, id).reverse().map((r) => act(r, 'stop')), act(id.drbd, 'demote')];
+    for (let i = 1; i < chain.length; i++) {
+      const [a, b] = [chain[i - 1], chain[i]];
+      if (!b) revokeProblems.push(`revoking ${s.ticket} does not ${i === chain.length - 1 ? `demote ${id.drbd}` : 'stop the stack'}`);
+      else if (a && !waitsFor(revokeGraph, b, a)) revokeProblems.push(`${b.op} ${b.resource} does not wait for ${a.op} ${a.resource}`);
+    }
+  }
+  outcomes.push({ scenario: `${tickets.join(', ')} revoked`, ok: revokeProblems.length === 0, story: sentences(revokeGraph), problems: revokeProblems });
   return outcomes;
 }
 

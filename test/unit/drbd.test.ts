@@ -15,7 +15,7 @@ describe('DRBD 9 events2', () => {
     expect(r.suspended).toBe(true);
     expect(r.devices).toEqual([{ volume: 1, minor: 1, disk: 'Attaching', client: false, quorum: true }]);
     expect(r.connections).toEqual([
-      { peer: 'bar', connection: 'Connected', peerRole: 'Primary', peerDevices: [{ volume: 1, replication: 'Established', peerDisk: 'UpToDate', peerClient: true }] },
+      { peer: 'bar', connection: 'Connected', peerRole: 'Primary', peerDevices: [{ volume: 1, replication: 'Established', peerDisk: 'UpToDate', peerClient: true, outOfSyncKiB: 1 }] },
     ]);
   });
 
@@ -60,7 +60,7 @@ describe('DRBD 9 status --json', () => {
     expect(r.role).toBe('Secondary');
     expect(r.devices).toEqual([{ volume: 0, minor: 2, disk: 'UpToDate', client: false, quorum: true }]);
     expect(r.connections[0]).toMatchObject({ peer: 'SLE15-sp1-gm-drbd1145296-node1', connection: 'Connected', peerRole: 'Primary' });
-    expect(r.connections[0]!.peerDevices[0]).toEqual({ volume: 0, replication: 'Established', peerDisk: 'UpToDate', peerClient: false });
+    expect(r.connections[0]!.peerDevices[0]).toEqual({ volume: 0, replication: 'Established', peerDisk: 'UpToDate', peerClient: false, outOfSyncKiB: 0 });
   });
 });
 
@@ -68,7 +68,7 @@ describe('DRBD 8.4 /proc/drbd', () => {
   it('reads the version and each minor, including unconfigured ones and gaps', () => {
     const p = parseProcDrbd(sample('proc-drbd-syncing.txt'));
     expect(p.version).toBe('8.4.11');
-    expect(p.minors.get(0)).toEqual({ minor: 0, cs: 'SyncSource', role: 'Primary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'Inconsistent' });
+    expect(p.minors.get(0)).toEqual({ minor: 0, cs: 'SyncSource', role: 'Primary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'Inconsistent', oosKiB: 1024 });
     expect(p.minors.get(2)?.cs).toBe('Unconfigured');
     expect(p.minors.get(3)).toMatchObject({ cs: 'StandAlone', peerRole: 'Unknown', peerDisk: 'DUnknown' });
     expect(parseProcDrbd(sample('proc-drbd-83.txt')).minors.get(0)?.cs).toBe('Connected');
@@ -106,8 +106,8 @@ describe('DRBD 8.4 captured in the lab (Debian 6.1 kernel, drbd-utils 9.22)', ()
   const r0 = (state: string) => resourceFrom84('r0', lab(state), [0]);
 
   it('reads every state the lab tests pass through', () => {
-    expect(lab('sync-start').minors.get(0)).toEqual({ minor: 0, cs: 'WFBitMapS', role: 'Primary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'Inconsistent' });
-    expect(lab('connected-secondary').minors.get(0)).toEqual({ minor: 0, cs: 'Connected', role: 'Secondary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate' });
+    expect(lab('sync-start').minors.get(0)).toEqual({ minor: 0, cs: 'WFBitMapS', role: 'Primary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'Inconsistent', oosKiB: 262100 });
+    expect(lab('connected-secondary').minors.get(0)).toEqual({ minor: 0, cs: 'Connected', role: 'Secondary', peerRole: 'Secondary', disk: 'UpToDate', peerDisk: 'UpToDate', oosKiB: 0 });
     expect(lab('connected-primary').minors.get(0)).toMatchObject({ cs: 'Connected', role: 'Primary', peerRole: 'Secondary' });
     expect(lab('outdated-alone').minors.get(0)).toMatchObject({ cs: 'WFConnection', role: 'Secondary', peerRole: 'Unknown', disk: 'Outdated', peerDisk: 'DUnknown' });
     // StandAlone has no protocol letter: two blanks before the flags.

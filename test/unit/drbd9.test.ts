@@ -99,10 +99,13 @@ describe('DRBD 9.2.19: the three machine outputs agree', () => {
     const text = sample(`${file}-${kind}.txt`);
     return (kind === 'status-json' ? parseStatusJson(text) : parseEvents2(text)).get('r0');
   };
+  // The three agree on the state; only --statistics and --json carry out-of-sync amounts.
+  const withoutAmounts = (r: unknown) => JSON.parse(JSON.stringify(r, (k, v) => (k === 'outOfSyncKiB' ? undefined : v)));
   it.each(STATES.map(([file]) => ({ file })))('$file: events2 --now, with --statistics, and status --json', ({ file }) => {
     const now = read(file, 'events2-now');
-    expect(read(file, 'events2-now-statistics')).toEqual(now);
-    expect(read(file, 'status-json')).toEqual(now);
+    expect(withoutAmounts(read(file, 'events2-now-statistics'))).toEqual(withoutAmounts(now));
+    expect(withoutAmounts(read(file, 'status-json'))).toEqual(withoutAmounts(now));
+    expect(JSON.stringify(read(file, 'events2-now-statistics'))).toMatch(/outOfSyncKiB|"devices":\[\]/);
   });
 });
 

@@ -1,0 +1,158 @@
+/**
+ * The decisions of `ocfkit site takeover|handover|rejoin` on a service's state, without side
+ * effects: what to do, or why not, with the exit code that says which refusal it was.
+ */
+import type { DrbdResource } from '../../lib/drbd';
+import type { ServiceState } from './state';
+
+/** Exit codes of `ocfkit site` (README: "Site disaster recovery"). */
+export const EXIT = {
+  OK: 0,
+  ERROR: 1,
+  USAGE: 2,
+  /** The peer is connected (takeover: use handover), or this step is for the other site. */
+  WRONG_STEP: 3,
+  /** This site's data is not UpToDate: promoting it would serve stale data. */
+  NOT_UPTODATE: 4,
+  /** The other site may hold acknowledged writes this one lacks: needs --accept-data-loss. */
+  DATA_LOSS: 5,
+  /** A bounded wait ran out. */
+  TIMEOUT: 6,
+  /** Split brain: needs --discard-local at the returning site. */
+  SPLIT_BRAIN: 7,
+} as const;
+
+export type Decision =
+  | { readonly kind: 'done'; readonly say: string }
+  | { readonly kind: 'refuse'; readonly code: number; readonly say: string }
+  | { readonly kind: 'act'; readonly say: string; readonly warnings: readonly string[] };
+
+const disks = (r: DrbdResource) => r.devices.map((d) => d.disk).join('/') || 'none';
+const allUpToDate = (r: DrbdResource) => r.devices.length > 0 && r.devices.every((d) => d.disk === 'UpToDate');
+const connected = (s: ServiceState) => s.link?.connection === 'Connected';
+const peerUpToDate = (s: ServiceState) => !!s.link && s.link.peerDevices.length > 0 && s.link.peerDevices.every((p) => p.peerDisk === 'UpToDate');
+
+export function outOfSyncKiB(s: ServiceState): number | undefined {
+  const v = s.link?.peerDevices.map((p) => p.outOfSyncKiB);
+  if (!v || v.length === 0 || v.some((x) => x === undefined)) return undefined;
+  return (v as number[]).reduce((a, b) => a + b, 0);
+}
+
+function serving(s: ServiceState): boolean {
+  return s.ticket.granted && s.drbd?.role === 'Primary' && s.stackRunning;
+}
+
+/** `site takeover`: the guarded promotion at the standby site after the other site is lost. */
+export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decision {
+  const name = s.service.name;
+  if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site} (ticket ${s.service.ticket} granted, ${s.promotedOn} Primary, stack running)` };
+  if (!s.drbd) return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: the DRBD module is not loaded on this node: run takeover on the node of site ${s.site} that runs ${s.service.drbd_resource}` };
+  if (s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is down on this node: start the cluster (pcs cluster start) so drbd-promote brings it up, then run takeover again` };
+  if (connected(s)) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: the other site's DRBD peer ${s.link!.peer} is connected (${s.link!.peerRole}): this is not a disaster, use \`ocfkit site handover ${name} --to ${s.site}\`` };
+  }
+  if (!allUpToDate(s.drbd)) {
+    return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: data here is ${disks(s.drbd)}, not UpToDate: it is older than the other site's, or incomplete (a resync was cut). Promoting it would serve stale data; bring the other site back instead, or resync first` };
+  }
+  const warnings: string[] = [];
+  const lost = s.record?.lost;
+  if (!s.record || !s.record.lastConnected) {
+    const why = `${name}: there is no record of the peer ever being connected (drbd-promote's monitor writes it; was it running here?): whether the other site wrote after this copy was made is unknown`;
+    if (!acceptDataLoss) return { kind: 'refuse', code: EXIT.DATA_LOSS, say: `${why}. Pass --accept-data-loss to serve this copy anyway` };
+    warnings.push(`${why}; --accept-data-loss given`);
+  } else if (lost && lost.peerRole === 'Primary') {
+    const why = `${name}: the other site (${s.link?.peer ?? 'peer'}) was Primary when the link went away, between ${lost.lastRecordedConnected} and ${lost.noticedDown}: writes it acknowledged after that moment are not here`;
+    if (!acceptDataLoss) return { kind: 'refuse', code: EXIT.DATA_LOSS, say: `${why}. If the other site is really gone, pass --accept-data-loss to serve this copy; when it comes back, \`site rejoin\` reports the split brain and discards its writes only with --discard-local` };
+    warnings.push(`${why}; --accept-data-loss given`);
+  } else if (lost) {
+    warnings.push(`${name}: the other site was ${lost.peerRole} when the link went away (between ${lost.lastRecordedConnected} and ${lost.noticedDown})`);
+  }
+  if (s.ticket.standby) warnings.push(`${name}: ticket ${s.service.ticket} is in standby here: granting it does not clear standby (crm_ticket --ticket ${s.service.ticket} --activate)`);
+  return { kind: 'act', say: `${name}: granting ${s.service.ticket} to site ${s.site}`, warnings };
+}
+
+/** `site handover --to OTHER`, run at the serving site: revoke, then wait until DRBD is Secondary and both disks UpToDate. */
+export function decideRelease(s: ServiceState, to: string): Decision {
+  const name = s.service.name;
+  if (!s.drbd || s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not running on this node` };
+  if (!s.ticket.granted && s.drbd.role !== 'Primary') {
+    if (connected(s) && allUpToDate(s.drbd) && peerUpToDate(s)) return { kind: 'done', say: `${name}: released at site ${s.site} (no ticket, Secondary, both disks UpToDate): now run \`ocfkit site handover ${name} --to ${to}\` at site ${to}` };
+  }
+  if (!connected(s)) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: the other site's peer is not connected (${s.link?.connection ?? 'no link'}): a handover needs both sites up and in sync; if site ${to} must serve without this one, run \`ocfkit site takeover ${name}\` there` };
+  }
+  if (!peerUpToDate(s)) {
+    const oos = outOfSyncKiB(s);
+    return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: the peer's disk is ${s.link!.peerDevices.map((p) => p.peerDisk).join('/')}${oos !== undefined ? ` (${oos} KiB out of sync)` : ''}: wait for the resync to finish before handing over` };
+  }
+  return { kind: 'act', say: `${name}: revoking ${s.service.ticket} at site ${s.site}`, warnings: [] };
+}
+
+/** Whether a release has finished: this side Secondary, connected, both disks UpToDate. */
+export function released(s: ServiceState): boolean {
+  return !!s.drbd && s.drbd.role === 'Secondary' && !s.stackRunning && connected(s) && allUpToDate(s.drbd) && peerUpToDate(s);
+}
+
+/** `site handover --to THIS`, run at the receiving site: grant once the other side has let go. */
+export function decideAcquire(s: ServiceState): Decision {
+  const name = s.service.name;
+  if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site}` };
+  if (!s.drbd || s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not running on this node` };
+  if (!connected(s)) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: the other site's peer is not connected (${s.link?.connection ?? 'no link'}): a handover needs both sites; if the other site is lost, use \`ocfkit site takeover ${name}\`` };
+  }
+  if (s.link!.peerRole === 'Primary') {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: the other site is still Primary: run \`ocfkit site handover ${name} --to ${s.site}\` there first (it revokes the ticket and waits until it is Secondary)` };
+  }
+  if (!allUpToDate(s.drbd) || !peerUpToDate(s)) {
+    return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: disks here ${disks(s.drbd)}, peer ${s.link!.peerDevices.map((p) => p.peerDisk).join('/')}: wait until both are UpToDate` };
+  }
+  return { kind: 'act', say: `${name}: granting ${s.service.ticket} to site ${s.site}`, warnings: [] };
+}
+
+export type RejoinStep =
+  | Decision
+  | { readonly kind: 'wait'; readonly say: string }
+  | { readonly kind: 'connect'; readonly say: string }
+  | { readonly kind: 'discard'; readonly say: string };
+
+/**
+ * `site rejoin` at a site coming back after the other took over. It never promotes; it watches DRBD
+ * reconnect as the sync target, and on a split brain says what each side has and resolves only with
+ * --discard-local. `splitBrain` says DRBD refused the connection after a handshake (StandAlone again
+ * after a connect).
+ */
+export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain: boolean): RejoinStep {
+  const name = s.service.name;
+  if (s.ticket.granted) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: this site still holds ticket ${s.service.ticket}, so it is not a returning site. If the other site serves now, revoke it here first (crm_ticket --ticket ${s.service.ticket} --revoke --force: the stack stops and DRBD demotes), then run rejoin` };
+  }
+  if (!s.drbd || s.drbd.role === 'Unconfigured') {
+    return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not up on this node: start the cluster (pcs cluster start); without the ticket drbd-promote starts it Secondary` };
+  }
+  if (s.drbd.role === 'Primary') {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: DRBD is Primary here without the ticket: something outside Pacemaker promoted it (auto-promote, drbd.service, by hand); stop it (drbdadm secondary ${s.service.drbd_resource}) and run rejoin again` };
+  }
+  const link = s.link;
+  const oos = outOfSyncKiB(s);
+  if (link?.connection === 'Connected') {
+    const repl = link.peerDevices.map((p) => p.replication).join('/');
+    if (allUpToDate(s.drbd) && peerUpToDate(s)) return { kind: 'done', say: `${name}: connected to the other site, both disks UpToDate: rejoined (hand back with \`ocfkit site handover ${name} --to ${s.site}\`, first at the serving site)` };
+    return { kind: 'wait', say: `${name}: connected, ${repl}, disk here ${disks(s.drbd)}${oos !== undefined ? `, ${oos} KiB to go` : ''}` };
+  }
+  if (link?.connection === 'StandAlone' || splitBrain) {
+    if (!splitBrain) return { kind: 'connect', say: `${name}: DRBD is StandAlone here: connecting (drbdadm connect ${s.service.drbd_resource})` };
+    const wrote = `this site has ${oos ?? 'an unknown amount of'} KiB marked out of sync (written here, or not yet received, since the sites last agreed)`;
+    const lost = s.record?.lost;
+    const when = lost ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}` : '';
+    if (!discardLocal) {
+      return {
+        kind: 'refuse',
+        code: EXIT.SPLIT_BRAIN,
+        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect. ${wrote}${when}. The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first)`,
+      };
+    }
+    return { kind: 'discard', say: `${name}: split brain: discarding this site's writes (${wrote}): drbdadm connect --discard-my-data` };
+  }
+  return { kind: 'wait', say: `${name}: waiting for the other site's peer (${link?.connection ?? 'no link'})` };
+}

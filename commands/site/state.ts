@@ -1,0 +1,164 @@
+/**
+ * What `ocfkit site` knows about a service at this site: whether this cluster holds its ticket
+ * (the CIB's status section, or booth's view), DRBD here from machine output, the peer as this
+ * node last saw it (drbd-promote's record), and where Pacemaker runs the service's stack.
+ */
+import { readFileSync } from 'node:fs';
+import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
+import { type PeerRecord, type PeerSeen, readPeerRecord } from '../../lib/drbd-peer';
+import { type Runner, describe } from '../../lib/run';
+import { findAll, parseXml } from '../../lib/xml';
+import { type Service, type Stack, ids } from '../stack/model';
+import { type Placement, parseCrmMon } from '../stack/simulate';
+import { type BoothTicket, boothList } from './booth';
+
+export interface TicketHere {
+  readonly granted: boolean;
+  readonly standby: boolean;
+  /** Seconds since the epoch, as Pacemaker records it. */
+  readonly lastGranted?: number;
+}
+
+export interface ServiceState {
+  readonly service: Service;
+  readonly site: string;
+  readonly ticket: TicketHere;
+  /** Booth's view when the deployment uses booth. */
+  readonly booth?: BoothTicket;
+  /** undefined: the DRBD module is not loaded here. */
+  readonly drbd?: DrbdResource;
+  /** The replication link to the other site's peer (the only one, or the one named after its nodes). */
+  readonly link?: DrbdConnection;
+  readonly record?: PeerSeen;
+  /** The node here where DRBD is promoted, and whether every resource placed with it runs there. */
+  readonly promotedOn?: string;
+  readonly stackRunning: boolean;
+  readonly stackParts: ReadonlyArray<{ readonly resource: string; readonly on: readonly string[] }>;
+}
+
+/** Ticket states from the CIB's status section (`cibadmin -Q --scope status`). */
+export function parseTicketStates(xml: string): Map<string, TicketHere> {
+  const out = new Map<string, TicketHere>();
+  for (const t of findAll(parseXml(xml), 'ticket_state')) {
+    const lg = Number(t.attrs['last-granted']);
+    out.set(t.attrs.id ?? '', { granted: t.attrs.granted === 'true', standby: t.attrs.standby === 'true', ...(Number.isFinite(lg) && lg > 0 ? { lastGranted: lg } : {}) });
+  }
+  return out;
+}
+
+export async function ticketStates(run: Runner): Promise<Map<string, TicketHere>> {
+  const r = await run(['cibadmin', '-Q', '--scope', 'status'], { timeoutMs: 15_000 });
+  if (r.code !== 0) throw new Error(`reading the cluster's ticket states: ${describe(r)}`);
+  return parseTicketStates(r.stdout);
+}
+
+/** The connection to the other site: named after one of its nodes, else the only one. */
+export function linkToOtherSite(r: DrbdResource | undefined, otherNodes: readonly string[]): DrbdConnection | undefined {
+  if (!r) return undefined;
+  return r.connections.find((c) => otherNodes.includes(c.peer)) ?? (r.connections.length === 1 ? r.connections[0] : undefined);
+}
+
+export function recordFor(rec: PeerRecord | undefined, link: DrbdConnection | undefined, otherNodes: readonly string[]): PeerSeen | undefined {
+  if (!rec) return undefined;
+  if (link && rec.peers[link.peer]) return rec.peers[link.peer];
+  const names = Object.keys(rec.peers);
+  const named = names.find((n) => otherNodes.includes(n));
+  return named ? rec.peers[named] : names.length === 1 ? rec.peers[names[0]!] : undefined;
+}
+
+/** Where the service's stack runs here, from crm_mon's placements. */
+export function stackPlacement(s: Service, placements: readonly Placement[]) {
+  const id = ids(s);
+  const where = (rsc: string) => placements.filter((p) => p.resource === rsc || p.resource.startsWith(`${rsc}:`));
+  const promotedOn = where(id.drbd).find((p) => (p.role === 'Promoted' || p.role === 'Master') && p.nodes.length)?.nodes[0];
+  const parts = (s.nfs ? [id.fs, id.export, id.ip] : [id.fs]).map((resource) => ({ resource, on: where(resource).filter((p) => p.role === 'Started').flatMap((p) => p.nodes) }));
+  const stackRunning = promotedOn !== undefined && parts.every((p) => p.on.length === 1 && p.on[0] === promotedOn);
+  return { promotedOn, stackRunning, parts };
+}
+
+export async function placements(run: Runner): Promise<Placement[]> {
+  const r = await run(['crm_mon', '-1', '--output-as=xml', '--inactive'], { timeoutMs: 15_000 });
+  if (r.code !== 0 || !r.stdout.trim().startsWith('<')) throw new Error(`asking Pacemaker where resources run: ${describe(r)}`);
+  return parseCrmMon(r.stdout);
+}
+
+export interface Sources {
+  readonly run: Runner;
+  readonly drbdconf: string;
+  readonly stateDir: string;
+  /** /proc/drbd's text, or undefined when the module is not loaded (tests pass it in). */
+  readonly procDrbd: () => string | undefined;
+}
+
+export function procDrbdFile(): string | undefined {
+  try {
+    return readFileSync('/proc/drbd', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** DRBD here with out-of-sync amounts (events2 --statistics on DRBD 9, /proc/drbd's oos on 8.4). */
+export async function drbdHere(src: Sources, res: string): Promise<DrbdResource | undefined> {
+  const text = src.procDrbd();
+  if (text === undefined) return undefined;
+  const r = await resourceState(src.run, new DrbdAdm(src.run, src.drbdconf), res, parseProcDrbd(text), true);
+  if (!r) throw new Error(`DRBD resource ${res} is not in ${src.drbdconf}`);
+  return r;
+}
+
+function otherSiteNodes(stack: Stack): string[] {
+  return stack.site!.sites.filter((s) => s.name !== stack.site!.name).flatMap((s) => s.nodes);
+}
+
+export async function serviceState(src: Sources, stack: Stack, s: Service, tickets: Map<string, TicketHere>, where: readonly Placement[], booth?: Map<string, BoothTicket>): Promise<ServiceState> {
+  const drbd = await drbdHere(src, s.drbd_resource);
+  const other = otherSiteNodes(stack);
+  const link = linkToOtherSite(drbd, other);
+  const p = stackPlacement(s, where);
+  const bt = booth?.get(s.ticket);
+  const record = recordFor(readPeerRecord(src.stateDir, s.drbd_resource), link, other);
+  return {
+    service: s,
+    site: stack.site!.name,
+    ticket: tickets.get(s.ticket) ?? { granted: false, standby: false },
+    ...(bt ? { booth: bt } : {}),
+    ...(drbd ? { drbd } : {}),
+    ...(link ? { link } : {}),
+    ...(record ? { record } : {}),
+    ...(p.promotedOn ? { promotedOn: p.promotedOn } : {}),
+    stackRunning: p.stackRunning,
+    stackParts: p.parts,
+  };
+}
+
+/** Every named service's state at this site (all when `names` is empty). */
+export async function siteStates(src: Sources, stack: Stack, names: readonly string[]): Promise<ServiceState[]> {
+  const services = pick(stack, names);
+  const tickets = await ticketStates(src.run);
+  const where = await placements(src.run);
+  const booth = stack.site?.booth ? await boothView(src.run) : undefined;
+  const out: ServiceState[] = [];
+  for (const s of services) out.push(await serviceState(src, stack, s, tickets, where, booth));
+  return out;
+}
+
+/** Booth's view, or an empty one when boothd does not answer: the rest of the state still counts. */
+export async function boothView(run: Runner): Promise<Map<string, BoothTicket>> {
+  try {
+    return await boothList(run);
+  } catch {
+    return new Map();
+  }
+}
+
+export class SiteError extends Error {}
+
+export function pick(stack: Stack, names: readonly string[]): Service[] {
+  if (names.length === 0) return [...stack.services];
+  return names.map((n) => {
+    const s = stack.services.find((x) => x.name === n);
+    if (!s) throw new SiteError(`no service ${n} in the configuration (${stack.services.map((x) => x.name).join(', ')})`);
+    return s;
+  });
+}

@@ -1,0 +1,84 @@
+/** `ocfkit site status [SERVICE]`: per service, the ticket, DRBD here and the peer as last seen. */
+import type { Booth } from '../stack/model';
+import { siteOfAddress } from './booth';
+import { outOfSyncKiB } from './decide';
+import type { ServiceState } from './state';
+
+export interface StatusView {
+  readonly service: string;
+  readonly site: string;
+  readonly ticket: string;
+  readonly ticketGrantedHere: boolean;
+  readonly ticketStandby: boolean;
+  readonly ticketLastGranted?: string;
+  /** Booth's leader as a site name (or its address, or NONE). */
+  readonly boothLeader?: string;
+  readonly boothExpires?: string;
+  readonly role: string;
+  readonly disk: string;
+  readonly promotedOn?: string;
+  readonly stackRunning: boolean;
+  readonly connection: string;
+  readonly peer?: string;
+  readonly peerRole: string;
+  readonly peerDisk: string;
+  readonly outOfSyncKiB?: number;
+  readonly peerLastSeenConnected?: string;
+  readonly linkLost?: { readonly between: string; readonly and: string; readonly peerRole: string; readonly localRole: string };
+}
+
+export function view(st: ServiceState, booth?: Booth): StatusView {
+  const oos = outOfSyncKiB(st);
+  const lost = st.record?.lost;
+  const leader = st.booth ? (booth ? (siteOfAddress(booth, st.booth.leader) ?? st.booth.leader) : st.booth.leader) : undefined;
+  return {
+    service: st.service.name,
+    site: st.site,
+    ticket: st.service.ticket,
+    ticketGrantedHere: st.ticket.granted,
+    ticketStandby: st.ticket.standby,
+    ...(st.ticket.lastGranted ? { ticketLastGranted: new Date(st.ticket.lastGranted * 1000).toISOString() } : {}),
+    ...(leader ? { boothLeader: leader } : {}),
+    ...(st.booth?.expires ? { boothExpires: st.booth.expires } : {}),
+    role: st.drbd?.role ?? 'not loaded',
+    disk: st.drbd?.devices.map((d) => d.disk).join('/') || 'none',
+    ...(st.promotedOn ? { promotedOn: st.promotedOn } : {}),
+    stackRunning: st.stackRunning,
+    connection: st.link?.connection ?? 'none',
+    ...(st.link ? { peer: st.link.peer } : {}),
+    // Live while connected; otherwise what this node recorded last.
+    peerRole: st.link?.connection === 'Connected' ? st.link.peerRole : (st.record?.lost?.peerRole ?? st.record?.peerRole ?? 'Unknown'),
+    peerDisk: st.link?.connection === 'Connected' ? st.link.peerDevices.map((p) => p.peerDisk).join('/') : (st.record?.lost?.peerDisk ?? st.record?.peerDisk ?? 'DUnknown'),
+    ...(oos !== undefined ? { outOfSyncKiB: oos } : {}),
+    ...(st.record?.lastConnected ? { peerLastSeenConnected: st.link?.connection === 'Connected' ? 'now' : st.record.lastConnected } : {}),
+    ...(lost ? { linkLost: { between: lost.lastRecordedConnected, and: lost.noticedDown, peerRole: lost.peerRole, localRole: lost.localRole } } : {}),
+  };
+}
+
+export function renderText(views: readonly StatusView[]): string {
+  const out: string[] = [];
+  for (const v of views) {
+    const held = v.boothLeader !== undefined ? `booth leader ${v.boothLeader}${v.boothExpires ? ` (expires ${v.boothExpires})` : ''}; ` : '';
+    out.push(`${v.service} at site ${v.site}: ticket ${v.ticket} ${held}${v.ticketGrantedHere ? 'GRANTED here' : 'not granted here'}${v.ticketStandby ? ' (standby)' : ''}${v.ticketLastGranted ? `, last granted ${v.ticketLastGranted}` : ''}`);
+    out.push(`  here:  DRBD ${v.role}, disk ${v.disk}; stack ${v.stackRunning ? `running on ${v.promotedOn}` : 'not running'}`);
+    const live = v.connection === 'Connected';
+    out.push(`  link:  ${v.connection}${v.peer ? ` to ${v.peer}` : ''}${v.outOfSyncKiB !== undefined ? `, ${v.outOfSyncKiB} KiB out of sync` : ''}`);
+    out.push(`  peer:  ${live ? '' : 'last seen '}${v.peerRole}, disk ${v.peerDisk}${!live && v.peerLastSeenConnected ? `; last recorded connected ${v.peerLastSeenConnected}` : ''}${!live && !v.peerLastSeenConnected ? '; never recorded connected on this node' : ''}`);
+    if (v.linkLost) out.push(`  lost:  the link went between ${v.linkLost.between} and ${v.linkLost.and}; the peer was ${v.linkLost.peerRole}, this node ${v.linkLost.localRole}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export function renderXml(views: readonly StatusView[]): string {
+  const out = ['<?xml version="1.0"?>', '<ocfkit-site>'];
+  for (const v of views) {
+    const { linkLost, ...flat } = v;
+    const attrs = Object.entries(flat).map(([k, x]) => ` ${k.replace('KiB', 'Kib').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}="${esc(String(x))}"`).join('');
+    if (!linkLost) out.push(`  <service${attrs}/>`);
+    else out.push(`  <service${attrs}>`, `    <link-lost between="${esc(linkLost.between)}" and="${esc(linkLost.and)}" peer-role="${esc(linkLost.peerRole)}" local-role="${esc(linkLost.localRole)}"/>`, '  </service>');
+  }
+  out.push('</ocfkit-site>');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,82 @@
+/**
+ * What takeover, handover and rejoin share: the ticket commands (Pacemaker's own, or booth's), a
+ * bounded wait that prints a line whenever what it watches changes, and each step's time.
+ */
+import type { Deadline } from '../../lib/ocf/deadline';
+import { type Runner, describe } from '../../lib/run';
+import type { Service, Stack } from '../stack/model';
+import { boothGrant, boothRevoke } from './booth';
+import { type ServiceState, type Sources, boothView, placements, serviceState, ticketStates } from './state';
+
+export interface SiteCtx {
+  readonly stack: Stack;
+  readonly src: Sources;
+  readonly deadline: Deadline;
+  /** Longest wait for one service's stack to change. */
+  readonly waitMs: number;
+  readonly say: (line: string) => void;
+  /** Seconds since the command began, for each line. */
+  readonly clock: () => string;
+}
+
+export function clockFrom(start = performance.now()): () => string {
+  return () => `${((performance.now() - start) / 1000).toFixed(1).padStart(6)}s`;
+}
+
+export async function stateOf(ctx: SiteCtx, s: Service): Promise<ServiceState> {
+  const booth = ctx.stack.site?.booth ? await boothView(ctx.src.run) : undefined;
+  return serviceState(ctx.src, ctx.stack, s, await ticketStates(ctx.src.run), await placements(ctx.src.run), booth);
+}
+
+async function must(run: Runner, argv: string[], what: string): Promise<void> {
+  const r = await run(argv, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`${what}: ${describe(r)}`);
+}
+
+/**
+ * Grants the ticket to this site. By hand, Pacemaker cannot know whether the other site holds it:
+ * --force says the operator (or takeover's checks) decided. With booth, booth decides and refuses
+ * while the other site still holds an unexpired ticket.
+ */
+export async function grantHere(ctx: SiteCtx, s: Service): Promise<void> {
+  const b = ctx.stack.site?.booth;
+  if (b) await must(ctx.src.run, boothGrant(s.ticket, b.sites[ctx.stack.site!.name]!), `booth grant ${s.ticket}`);
+  else await must(ctx.src.run, ['crm_ticket', '--ticket', s.ticket, '--grant', '--force'], `granting ${s.ticket}`);
+}
+
+export async function revokeHere(ctx: SiteCtx, s: Service): Promise<void> {
+  const b = ctx.stack.site?.booth;
+  if (b) await must(ctx.src.run, boothRevoke(s.ticket, b.sites[ctx.stack.site!.name]!), `booth revoke ${s.ticket}`);
+  else await must(ctx.src.run, ['crm_ticket', '--ticket', s.ticket, '--revoke', '--force'], `revoking ${s.ticket}`);
+}
+
+/** One line for what a wait watches: roles, disks, the link, the stack's parts. */
+export function summary(st: ServiceState): string {
+  const d = st.drbd;
+  const drbd = d ? `DRBD ${d.role} ${d.devices.map((x) => x.disk).join('/') || '-'}` : 'DRBD not loaded';
+  const link = st.link ? `link ${st.link.connection}${st.link.connection === 'Connected' ? `, peer ${st.link.peerRole} ${st.link.peerDevices.map((p) => `${p.peerDisk}${p.replication !== 'Established' ? ` ${p.replication}` : ''}`).join('/')}` : ''}` : 'no link';
+  const parts = st.stackParts.map((p) => `${p.resource} ${p.on.length ? `on ${p.on.join(',')}` : 'stopped'}`).join(', ');
+  return `ticket ${st.ticket.granted ? 'granted' : 'not granted'}; ${drbd}; ${link}; ${parts}`;
+}
+
+/**
+ * Polls the service every 2 s until `done` holds, printing a line each time the summary changes;
+ * undefined when `waitMs` (or the command's deadline) runs out first.
+ */
+export async function waitUntil(ctx: SiteCtx, s: Service, what: string, done: (st: ServiceState) => boolean): Promise<ServiceState | undefined> {
+  const stopAt = performance.now() + Math.min(ctx.waitMs, ctx.deadline.remaining());
+  let last = '';
+  for (;;) {
+    const st = await stateOf(ctx, s);
+    const line = summary(st);
+    if (line !== last) ctx.say(`${ctx.clock()} ${s.name}: ${line}`);
+    last = line;
+    if (done(st)) return st;
+    const left = stopAt - performance.now();
+    if (left <= 0) {
+      ctx.say(`${ctx.clock()} ${s.name}: gave up waiting for ${what} after ${(ctx.waitMs / 1000).toFixed(0)}s`);
+      return undefined;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(2000, left)));
+  }
+}

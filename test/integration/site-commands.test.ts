@@ -1,0 +1,219 @@
+/**
+ * `ocfkit site` against real Pacemaker tools on CIB files (crm_ticket, cibadmin, crm_mon,
+ * crm_simulate standing in for the cluster's reaction), with DRBD from captured DRBD 9 output: this
+ * kernel has no DRBD, so drbdsetup is test/standins/drbdsetup-standin, which prints the samples.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../commands/site/decide';
+import { handover } from '../../commands/site/handover';
+import { siteStates } from '../../commands/site/state';
+import type { SiteCtx } from '../../commands/site/steps';
+import { takeover } from '../../commands/site/takeover';
+import { parseDeployment, stackOf } from '../../commands/stack/model';
+import { parseEvents2 } from '../../lib/drbd';
+import { nextPeerRecord, writePeerRecord } from '../../lib/drbd-peer';
+import { Deadline } from '../../lib/ocf/deadline';
+import { run } from '../../lib/run';
+import { requireSandbox, sh } from './netns';
+
+requireSandbox();
+const bin = join(__dirname, '..', '..', 'dist', 'ocfkit');
+const samples = join(__dirname, '..', 'samples', 'drbd9');
+const work = mkdtempSync(join(tmpdir(), 'ocfkit-sitecmd-'));
+const standins = join(work, 'bin');
+mkdirSync(standins);
+symlinkSync(join(__dirname, '..', 'standins', 'drbdsetup-standin'), join(standins, 'drbdsetup'));
+
+const raw = {
+  sites: { a: { nodes: ['node1'], fencing: 'none' }, b: { nodes: ['node2'], fencing: 'none' } },
+  services: [{ name: 'nfs', drbd_resource: 'r0', device: '/dev/drbd0', directory: '/srv/nfs', fstype: 'xfs', ip: '192.0.2.10/24', clients: ['192.0.2.0/24'] }],
+};
+const cfg = join(work, 'sites.json');
+writeFileSync(cfg, JSON.stringify(raw));
+const stackB = stackOf(parseDeployment(raw), 'b');
+const banner = readFileSync(join(samples, 's01-secondary-connected-node1-proc-drbd.txt'), 'utf8');
+
+/** Site b's CIB (one node, node2) settled with DRBD Unpromoted: the standby site. */
+function standbyCib(name: string): string {
+  const cib = join(work, `${name}.xml`);
+  const a = sh([bin, 'stack', 'apply', '--config', cfg, '--site', 'b', '--cib', cib]);
+  if (a.status !== 0) throw new Error(a.stderr);
+  const env = ['env', `CIB_file=${cib}`];
+  sh([...env, 'cibadmin', '-C', '-o', 'nodes', '-X', '<node id="2" uname="node2"/>']);
+  const up = join(work, `${name}-up.xml`);
+  expect(sh(['crm_simulate', '-x', cib, '-S', '--quorum=true', '--node-up', 'node2', '-O', up]).status).toBe(0);
+  expect(sh(['env', `CIB_file=${up}`, 'crm_attribute', '-N', 'node2', '-l', 'reboot', '-n', 'master-nfs-drbd', '-v', '1000']).status).toBe(0);
+  const steady = join(work, `${name}-steady.xml`);
+  expect(sh(['crm_simulate', '-x', up, '-S', '-O', steady]).status).toBe(0);
+  return steady;
+}
+
+function ctx(cib: string, state: string, stateDir: string, lines: string[], waitMs = 3000): SiteCtx {
+  const deadline = new Deadline(120_000, 'test');
+  const env = { CIB_file: cib, PATH: `${standins}:${process.env.PATH}`, DRBDSETUP_STANDIN_STATE: join(samples, state) };
+  return {
+    stack: stackB,
+    src: { run: (argv, o) => run(argv, { ...o, deadline, env: { ...env, ...o?.env } }), drbdconf: '/etc/drbd.conf', stateDir, procDrbd: () => banner },
+    deadline,
+    waitMs,
+    say: (l) => lines.push(l),
+    clock: () => '0.0s',
+  };
+}
+
+const ticketGranted = (cib: string) => /<ticket_state[^>]*id="ticket-nfs"[^>]*granted="true"|<ticket_state[^>]*granted="true"[^>]*id="ticket-nfs"/.test(readFileSync(cib, 'utf8'));
+
+/** What node2's drbd-promote monitors would have recorded: connected to a Primary node1, then the link gone. */
+function recordPrimaryAtLoss(dir: string): void {
+  const r = (f: string) => parseEvents2(readFileSync(join(samples, f), 'utf8')).get('r0')!;
+  const a = nextPeerRecord(undefined, r('s02-primary-connected-node2-events2-now.txt'), new Date('2026-12-01T21:46:10Z'))!;
+  writePeerRecord(dir, nextPeerRecord(a, r('s05b-link-down-primary-after-write-node2-events2-now.txt'), new Date('2026-12-01T21:53:04Z'))!);
+}
+
+describe('site takeover on a CIB file', () => {
+  it('refuses without --accept-data-loss when the peer was Primary at the loss: the ticket stays ungranted', async () => {
+    const cib = standbyCib('refuse');
+    const dir = join(work, 'state-refuse');
+    recordPrimaryAtLoss(dir);
+    const lines: string[] = [];
+    const code = await takeover(ctx(cib, 's05b-link-down-primary-after-write-node2', dir, lines), stackB.services, false);
+    expect(code).toBe(EXIT.DATA_LOSS);
+    expect(lines.join('\n')).toContain('was Primary when the link went away, between 2026-12-01T21:46:10.000Z and 2026-12-01T21:53:04.000Z');
+    expect(ticketGranted(cib)).toBe(false);
+  });
+
+  it('refuses while connected (use handover), with nothing changed', async () => {
+    const cib = standbyCib('connected');
+    const lines: string[] = [];
+    expect(await takeover(ctx(cib, 's02-primary-connected-node2', join(work, 'none'), lines), stackB.services, true)).toBe(EXIT.WRONG_STEP);
+    expect(ticketGranted(cib)).toBe(false);
+  });
+
+  it('with --accept-data-loss: crm_ticket grants it; the bounded wait ends; after Pacemaker acted (crm_simulate) it is idempotent', async () => {
+    const cib = standbyCib('accept');
+    const dir = join(work, 'state-accept');
+    recordPrimaryAtLoss(dir);
+    const lines: string[] = [];
+    // No cluster acts on a CIB file: the wait for the stack runs out (exit 6), the ticket is granted.
+    const code = await takeover(ctx(cib, 's05b-link-down-primary-after-write-node2', dir, lines, 2500), stackB.services, true);
+    expect(code, lines.join('\n')).toBe(EXIT.TIMEOUT);
+    expect(ticketGranted(cib)).toBe(true);
+    expect(lines.some((l) => l.includes('WARNING') && l.includes('--accept-data-loss given'))).toBe(true);
+    // What the cluster does with the ticket: promote, mount, export, address, in order.
+    const acted = join(work, 'accept-acted.xml');
+    const g = join(work, 'accept-graph.xml');
+    expect(sh(['crm_simulate', '-x', cib, '-S', '-O', acted, '-G', g]).status).toBe(0);
+    const states = await siteStates(ctx(acted, 's07-split-brain-standalone-node2', dir, []).src, stackB, []);
+    expect(states[0]).toMatchObject({ promotedOn: 'node2', stackRunning: true, ticket: { granted: true } });
+    // node2 Primary and apart (the s07 capture): served already, nothing to do.
+    const again: string[] = [];
+    expect(await takeover(ctx(acted, 's07-split-brain-standalone-node2', dir, again), stackB.services, false)).toBe(EXIT.OK);
+    expect(again.join('\n')).toContain('already served at site b');
+  });
+});
+
+describe('site handover on a CIB file', () => {
+  it('acquire at the receiving site refuses while the other is Primary, and grants once it is Secondary', async () => {
+    const cib = standbyCib('acquire');
+    const lines: string[] = [];
+    expect(await handover(ctx(cib, 's02-primary-connected-node2', join(work, 'none'), lines), stackB.services, 'b')).toBe(EXIT.WRONG_STEP);
+    expect(ticketGranted(cib)).toBe(false);
+    const copy = join(work, 'acquire-2.xml');
+    copyFileSync(cib, copy);
+    expect(await handover(ctx(copy, 's01-secondary-connected-node2', join(work, 'none'), lines, 2000), stackB.services, 'b')).toBe(EXIT.TIMEOUT);
+    expect(ticketGranted(copy)).toBe(true);
+  });
+});
+
+describe('ocfkit site (the built binary)', () => {
+  it('status on a CIB file: the ticket, DRBD not loaded on this machine; usage errors exit 2', () => {
+    const cib = standbyCib('status');
+    expect(sh(['env', `CIB_file=${cib}`, 'crm_ticket', '--ticket', 'ticket-nfs', '--grant', '--force']).status).toBe(0);
+    const r = sh(['env', `CIB_file=${cib}`, bin, 'site', 'status', '--config', cfg, '--site', 'b', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ service: 'nfs', site: 'b', ticket: 'ticket-nfs', ticketGrantedHere: true, role: 'not loaded' });
+    const x = sh(['env', `CIB_file=${cib}`, bin, 'site', 'status', 'nfs', '--config', cfg, '--site', 'b', '--output-as=xml']);
+    expect(x.stdout).toMatch(/<service service="nfs" site="b" ticket="ticket-nfs" ticket-granted-here="true"/);
+    expect(sh([bin, 'site', 'takeover', '--config', cfg, '--site', 'b']).status).toBe(2);
+    expect(sh([bin, 'site', 'takeover', 'nope', '--config', cfg, '--site', 'b']).stderr).toContain('no service nope');
+    const t = sh(['env', `CIB_file=${cib}`, bin, 'site', 'takeover', 'nfs', '--config', cfg, '--site', 'b']);
+    expect(t.status).toBe(EXIT.ERROR);
+    expect(t.stdout).toContain('the DRBD module is not loaded on this node');
+  });
+});
+
+describe('booth.conf checked by the real boothd', () => {
+  const withBooth = { ...raw, booth: { sites: { a: '192.0.2.11', b: '192.0.2.12' }, arbitrator: '192.0.2.13', expire: 30 } };
+  const bcfg = join(work, 'booth.json');
+  writeFileSync(bcfg, JSON.stringify(withBooth));
+
+  it('boothd accepts what `stack booth-conf` writes and refuses a ticket whose resends do not fit a renewal', () => {
+    const r = sh([bin, 'stack', 'booth-conf', '--config', bcfg, '--site', 'a']);
+    expect(r.status, r.stderr).toBe(0);
+    const conf = join(work, 'booth.conf');
+    writeFileSync(conf, r.stdout);
+    // boothd reads the whole configuration first and exits at once on an error in it; a valid one
+    // goes on to look for its own address (none here), so it is still running when timeout ends it.
+    const good = sh(['timeout', '3', 'boothd', 'daemon', '-S', '-c', conf, '-l', join(work, 'booth.lock')]);
+    expect(good.status, good.stdout + good.stderr).toBe(124);
+    expect(good.stdout + good.stderr).not.toContain('ERROR');
+    const bad = join(work, 'bad.conf');
+    writeFileSync(bad, r.stdout.replace('retries = 3', 'retries = 2'));
+    const refused = sh(['timeout', '3', 'boothd', 'daemon', '-S', '-c', bad, '-l', join(work, 'bad.lock')]);
+    expect(refused.status).not.toBe(124);
+    expect(refused.stdout + refused.stderr).toContain('ERROR');
+  });
+
+  it('a booth site: pcs -f creates boothd (ocf:pacemaker:booth-site) behind the site address, crm_verify accepts it', () => {
+    const cib = join(work, 'booth-a.xml');
+    const a = sh([bin, 'stack', 'apply', '--config', bcfg, '--site', 'a', '--cib', cib]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
+    const xml = readFileSync(cib, 'utf8');
+    expect(xml).toMatch(/<group id="booth">[\s\S]*id="booth-ip"[\s\S]*type="booth-site"/);
+    expect(xml).toContain('value="192.0.2.11"');
+  });
+});
+
+describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
+  const solo = join(__dirname, '..', '..', 'scripts', 'cluster', 'solo.sh');
+  const dir = join(work, 'solo');
+  const inNode = (...argv: string[]) => sh(['timeout', '60', 'bash', solo, 'exec', dir, ...argv]);
+  /** Whether the process is gone (a zombie counts as gone: it has left the node). */
+  const gone = (pid: string) => {
+    try {
+      return / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ''));
+    } catch {
+      return true;
+    }
+  };
+
+  it('a granted ticket is gone after the site restarts Pacemaker: a returning site cannot promote by itself', () => {
+    const up = sh(['env', 'SOLO_NS=ocfkit-site-solo', 'SOLO_NODE=sitea', 'timeout', '120', 'bash', solo, 'up', dir]);
+    expect(up.status, up.stderr).toBe(0);
+    try {
+      expect(inNode('crm_ticket', '--ticket', 'ticket-nfs', '--grant', '--force').status).toBe(0);
+      expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).toMatch(/<ticket_state id="ticket-nfs" granted="true"/);
+      // The CIB on disk never holds ticket state: it lives in the status section only.
+      expect(readFileSync(join(dir, 'node', 'lib-pacemaker', 'cib', 'cib.xml'), 'utf8')).not.toContain('ticket_state');
+      const old = readFileSync(join(dir, 'pacemakerd.pid'), 'utf8').trim();
+      expect(inNode('pacemakerd', '--shutdown').status).toBe(0);
+      for (let i = 0; i < 60 && !gone(old); i++) sh(['sleep', '0.5']);
+      expect(gone(old)).toBe(true);
+      // Its own session, its stdio off our pipes: the node keeps it, and this call returns at once.
+      expect(inNode('sh', '-c', 'setsid -f pacemakerd </dev/null >/var/log/pacemaker/pacemakerd-again.stdout 2>&1').status).toBe(0);
+      let dc = false;
+      for (let i = 0; i < 60 && !dc; i++) {
+        dc = /current_dc present="true"/.test(inNode('crm_mon', '-1', '--output-as=xml').stdout);
+        if (!dc) sh(['sleep', '1']);
+      }
+      expect(dc).toBe(true);
+      expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).not.toContain('ticket_state');
+    } finally {
+      sh(['timeout', '120', 'bash', solo, 'down', dir]);
+    }
+  });
+});

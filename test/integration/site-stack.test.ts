@@ -1,0 +1,88 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requireSandbox, sh } from './netns';
+
+requireSandbox();
+const bin = join(__dirname, '..', '..', 'dist', 'ocfkit');
+const work = mkdtempSync(join(tmpdir(), 'ocfkit-site-'));
+const ocfkit = (...args: string[]) => sh([bin, ...args]);
+
+const deployment = {
+  sites: {
+    a: { nodes: ['node1'], fencing: 'none' },
+    b: { nodes: ['node2', 'node3'], fencing: { agent: 'fence_dummy', options: { type: 'file' } } },
+  },
+  services: [
+    { name: 'etcd', drbd_resource: 'r1', device: '/dev/drbd1', directory: '/var/lib/etcd', fstype: 'ext4' },
+    { name: 'nfs', drbd_resource: 'r0', device: '/dev/drbd0', directory: '/srv/nfs', fstype: 'xfs', ip: '192.0.2.10/24', clients: ['192.0.2.0/24'] },
+  ],
+};
+const cfg = join(work, 'sites.json');
+/** The <rsc_ticket …/> element with this id (pcs writes its attributes in no fixed order). */
+function ticketElement(xml: string, id: string): string {
+  const el = xml.match(/<rsc_ticket\b[^>]*\/>/g)?.find((e) => e.includes(` id="${id}"`));
+  if (!el) throw new Error(`no rsc_ticket ${id}`);
+  return el;
+}
+writeFileSync(cfg, JSON.stringify(deployment));
+
+describe('ocfkit stack --site', () => {
+  it('refuses a sites configuration without --site, and --site on a one-cluster one', () => {
+    const r = ocfkit('stack', 'plan', '--config', cfg);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('this configuration has sites: name one with --site a|b');
+    const single = join(work, 'single.json');
+    writeFileSync(single, JSON.stringify({ nodes: ['n1', 'n2'], fencing: 'none', services: [deployment.services[1]] }));
+    expect(ocfkit('stack', 'plan', '--config', single, '--site', 'a').stderr).toContain('--site a: this configuration has no sites');
+    expect(ocfkit('stack', 'plan', '--config', cfg, '--site', 'c').stderr).toContain('--site c: not one of a, b');
+  });
+
+  for (const site of ['a', 'b'] as const) {
+    it(`site ${site}: pcs -f builds a CIB crm_verify accepts; without the tickets nothing is promoted, granting starts each stack in order, revoking demotes`, () => {
+      const cib = join(work, `site-${site}.xml`);
+      const a = ocfkit('stack', 'apply', '--config', cfg, '--site', site, '--cib', cib);
+      expect(a.status, a.stderr).toBe(0);
+      expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
+      const xml = readFileSync(cib, 'utf8');
+      for (const svc of ['etcd', 'nfs']) {
+        const el = ticketElement(xml, `${svc}-ticket`);
+        for (const a of [`rsc="${svc}-drbd-clone"`, 'rsc-role="Promoted"', `ticket="ticket-${svc}"`, 'loss-policy="demote"']) expect(el).toContain(a);
+      }
+      expect(xml).not.toContain('etcd-export');
+      const c = ocfkit('stack', 'check', '--config', cfg, '--site', site, '--cib', cib);
+      expect(c.status, c.stdout + c.stderr).toBe(0);
+      const s = ocfkit('stack', 'simulate', '--config', cfg, '--site', site, '--cib', cib);
+      expect(s.status, s.stdout + s.stderr).toBe(0);
+      const node = site === 'a' ? 'node1' : 'node2';
+      const [idle, granted, revoked] = s.stdout.split(/^OK {3}/m).slice(1);
+      expect(idle).toMatch(/^start without ticket-etcd, ticket-nfs$/m);
+      expect(idle).not.toMatch(/^\s+(promote \S+|start \S+-fs) on/m);
+      expect(idle).toMatch(/^\s+nfs-drbd Unpromoted on /m);
+      expect(granted).toMatch(/^ticket-etcd, ticket-nfs granted to site /m);
+      const order = [`promote nfs-drbd on ${node}`, `start nfs-fs on ${node}`, `start nfs-export on ${node}`, `start nfs-ip on ${node}`].map((l) => granted!.indexOf(l));
+      expect(order.every((i) => i >= 0)).toBe(true);
+      expect([...order].sort((x, y) => x - y)).toEqual(order);
+      expect(granted!.indexOf(`promote etcd-drbd on ${node}`)).toBeLessThan(granted!.indexOf(`start etcd-fs on ${node}`));
+      const stops = ['stop nfs-ip', 'stop nfs-export', 'stop nfs-fs', 'demote nfs-drbd'].map((l) => revoked!.indexOf(l));
+      expect(stops.every((i) => i >= 0)).toBe(true);
+      expect([...stops].sort((x, y) => x - y)).toEqual(stops);
+    });
+  }
+
+  it('check: a ticket constraint without loss-policy, on every role, or missing, is reported', () => {
+    const cib = join(work, 'site-edit.xml');
+    expect(ocfkit('stack', 'apply', '--config', cfg, '--site', 'a', '--cib', cib).status).toBe(0);
+    let xml = readFileSync(cib, 'utf8');
+    const nfs = ticketElement(xml, 'nfs-ticket');
+    xml = xml.replace(nfs, nfs.replace(' loss-policy="demote"', '').replace(' rsc-role="Promoted"', ''));
+    xml = xml.replace(ticketElement(xml, 'etcd-ticket'), '');
+    writeFileSync(cib, xml);
+    const c = ocfkit('stack', 'check', '--config', cfg, '--site', 'a', '--cib', cib);
+    expect(c.status).toBe(1);
+    expect(c.stdout).toContain('ERROR: etcd-drbd-clone is not bound to ticket ticket-etcd');
+    expect(c.stdout).toContain('WARNING: ticket constraint nfs-ticket has no loss-policy');
+    expect(c.stdout).toContain('WARNING: ticket constraint nfs-ticket binds every role of nfs-drbd-clone');
+  });
+});

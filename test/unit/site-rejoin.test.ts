@@ -1,0 +1,86 @@
+/**
+ * The rejoin loop on a scripted sequence of captured DRBD 9 states: what it runs (drbdadm connect,
+ * disconnect, connect --discard-my-data) and when it stops. Pacemaker answers with no ticket and
+ * nothing running (the returning site).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../commands/site/decide';
+import { rejoin } from '../../commands/site/rejoin';
+import type { SiteCtx } from '../../commands/site/steps';
+import { parseDeployment, stackOf } from '../../commands/stack/model';
+import { Deadline } from '../../lib/ocf/deadline';
+import type { RunResult } from '../../lib/run';
+
+const sample = (f: string) => readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8');
+const stack = stackOf(
+  parseDeployment({
+    sites: { a: { nodes: ['node1'], fencing: 'none' }, b: { nodes: ['node2'], fencing: 'none' } },
+    services: [{ name: 'etcd', drbd_resource: 'r0', device: '/dev/drbd0', directory: '/var/lib/etcd', fstype: 'ext4' }],
+  }),
+  'b',
+);
+
+/** A site where DRBD shows `states[i]`, i moving on by what `step` says each drbdadm call does. */
+function scripted(states: string[], step: (argv: readonly string[], i: number) => number) {
+  let i = 0;
+  const calls: string[] = [];
+  const lines: string[] = [];
+  const answer = (argv: readonly string[], stdout: string, code = 0): RunResult => ({ argv, code, signal: null, stdout, stderr: '', durationMs: 1, timedOut: false, abandoned: false });
+  const ctx: SiteCtx = {
+    stack,
+    src: {
+      run: async (argv) => {
+        if (argv[0] === 'cibadmin') return answer(argv, '<status/>');
+        if (argv[0] === 'crm_mon') return answer(argv, '<pacemaker-result><resources/></pacemaker-result>');
+        if (argv[0] === 'drbdsetup') return answer(argv, sample(states[i]!));
+        calls.push(argv.slice(3).join(' '));
+        i = step(argv, i);
+        return answer(argv, '');
+      },
+      drbdconf: '/etc/drbd.conf',
+      stateDir: '/nonexistent',
+      procDrbd: () => sample('s01-secondary-connected-node1-proc-drbd.txt'),
+    },
+    deadline: new Deadline(60_000, 'test'),
+    waitMs: 50,
+    say: (l) => lines.push(l),
+    clock: () => '0.0s',
+  };
+  return { ctx, calls, lines };
+}
+
+describe('site rejoin, step by step', () => {
+  it('StandAlone, and StandAlone again after connect: a split brain, refused without --discard-local, nothing discarded', async () => {
+    const { ctx, calls, lines } = scripted(['s06-standalone-node2-events2-now-statistics.txt'], (_, i) => i);
+    expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.SPLIT_BRAIN);
+    expect(calls).toEqual(['connect r0']);
+    expect(lines.join('\n')).toContain('split brain: both sites wrote to r0 while apart');
+  });
+
+  it('with --discard-local: disconnect, connect --discard-my-data, then the resync to both UpToDate', async () => {
+    const states = ['s06-standalone-node2-events2-now-statistics.txt', 's03-sync-node2-events2-now-statistics.txt', 's01-secondary-connected-node2-events2-now-statistics.txt'];
+    let resyncPolls = 0;
+    const { ctx, calls, lines } = scripted(states, (argv, i) => (argv.includes('--discard-my-data') ? 1 : i));
+    // The resync ends on the third look at it after the discard.
+    const run = ctx.src.run;
+    const done = async (argv: readonly string[], o?: object) => ({ ...(await run(argv, o)), stdout: sample(states[2]!) });
+    const ctx2: SiteCtx = { ...ctx, src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'drbdsetup' && calls.length >= 3 && ++resyncPolls > 2 ? done(argv, o) : run(argv, o)) }, waitMs: 5000 };
+    expect(await rejoin(ctx2, stack.services, true)).toBe(EXIT.OK);
+    expect(calls).toEqual(['connect r0', 'disconnect r0', 'connect --discard-my-data r0']);
+    expect(lines.join('\n')).toMatch(/SyncTarget, disk here Inconsistent, 58904 KiB to go/);
+    expect(lines[lines.length - 1]).toContain('both disks UpToDate: rejoined');
+  });
+
+  it('Connected and in sync from the start: nothing run, exit 0', async () => {
+    const { ctx, calls } = scripted(['s01-secondary-connected-node2-events2-now-statistics.txt'], (_, i) => i);
+    expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.OK);
+    expect(calls).toEqual([]);
+  });
+
+  it('the peer never answers (Connecting): the bounded wait ends with 6', async () => {
+    const { ctx } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i);
+    expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.TIMEOUT);
+  });
+});
