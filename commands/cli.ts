@@ -92,8 +92,8 @@ function runner(): Runner {
   return (argv, o) => run(argv, { ...o, deadline });
 }
 
-export async function main(args: readonly string[]): Promise<number> {
-  let code = 0;
+/** The command tree; also what ocfkit(8) is written from. `fail` sets the exit code of an action. */
+export function commandTree(fail: (code: number) => void = () => {}): Command {
   const program = new Command('ocfkit').exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const stack = program.command('stack').description('generate, apply, check and simulate the HA NFS stack');
   withStackOptions(stack.command('plan').description('print the pcs commands, with the reason for each')).action((f: Flags) => {
@@ -112,7 +112,7 @@ export async function main(args: readonly string[]): Promise<number> {
     .action(async (f: Flags & { cib: string; drbdconf?: string }) => {
       const findings = await check(runner(), stackFromFlags(f), f.cib, f.drbdconf);
       for (const x of findings) process.stdout.write(`${x.level.toUpperCase()}: ${x.text}\n`);
-      if (findings.some((x) => x.level === 'error')) code = 1;
+      if (findings.some((x) => x.level === 'error')) fail(1);
       else process.stdout.write(`checked: ${findings.length === 0 ? 'clean' : `${findings.length} warning(s)`}\n`);
     });
   withStackOptions(stack.command('simulate').description('what Pacemaker does when a node, a resource or the link fails (crm_simulate)'))
@@ -120,7 +120,7 @@ export async function main(args: readonly string[]): Promise<number> {
     .action(async (f: Flags & { cib: string }) => {
       const outcomes = await simulate(runner(), stackFromFlags(f), f.cib);
       process.stdout.write(renderOutcomes(outcomes));
-      if (outcomes.some((o) => !o.ok)) code = 1;
+      if (outcomes.some((o) => !o.ok)) fail(1);
     });
   program
     .command('doctor')
@@ -128,6 +128,14 @@ export async function main(args: readonly string[]): Promise<number> {
     .action(async () => {
       process.stdout.write(`${(await doctor(runner())).join('\n')}\n`);
     });
+  return program;
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = commandTree((c) => {
+    code = c;
+  });
   try {
     await program.parseAsync(['node', 'ocfkit', ...args]);
   } catch (e) {

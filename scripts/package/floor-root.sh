@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prints the path of a Debian 11 (bullseye) root, the oldest glibc (2.31) the supported-systems
+# table claims, building it with debootstrap the first time only: CI pays the download once.
+#   FLOOR_ROOT_CACHE=/var/cache/ocfkit-test   where the root is kept
+#   FLOOR_MIRROR=URL                          default: the mirror apt is configured with
+set -euo pipefail
+cache=${FLOOR_ROOT_CACHE:-/var/cache/ocfkit-test}
+suite=bullseye
+root=$cache/$suite-root
+# iproute2 for a real vip monitor (its `ip -j` is 5.10, older than the one the tests usually see).
+include=iproute2
+stamp=$root/.ocfkit-root-ready
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$suite $include" ]; then echo "$root"; exit 0; fi
+mirror=${FLOOR_MIRROR:-$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\(http[^ ]*debian\)\/*$/\1/p' | head -1 || true)}
+mirror=${mirror:-http://deb.debian.org/debian}
+command -v debootstrap >/dev/null || { echo "floor-root: debootstrap is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+rm -rf "$root.tmp"
+mkdir -p "$cache"
+start=$(date +%s)
+debootstrap --variant=minbase --include="$include" "$suite" "$root.tmp" "$mirror" >"$cache/$suite-debootstrap.log" 2>&1 || {
+  echo "floor-root: debootstrap $suite from $mirror failed, see $cache/$suite-debootstrap.log" >&2; exit 1; }
+# The root only runs programs; the package cache would double its size on CI.
+rm -rf "$root.tmp"/var/cache/apt/archives/*.deb
+echo "$suite $include" >"$root.tmp/.ocfkit-root-ready"
+rm -rf "$root"
+mv "$root.tmp" "$root"
+echo "floor-root: built $root in $(( $(date +%s) - start )) s" >&2
+echo "$root"
