@@ -7,8 +7,8 @@ set -euo pipefail
 cache=${FLOOR_ROOT_CACHE:-/var/cache/ocfkit-test}
 suite=bullseye
 root=$cache/$suite-root
-# iproute2 for a real vip monitor (its `ip -j` is 5.10, older than the one the tests usually see).
-include=iproute2
+# iproute2 and arping for a real vip start, monitor and stop (ip -j 5.10, iputils 20210202: older than the usual).
+include=iproute2,iputils-arping
 stamp=$root/.ocfkit-root-ready
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$suite $include" ]; then echo "$root"; exit 0; fi
 mirror=${FLOOR_MIRROR:-$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\(http[^ ]*debian\)\/*$/\1/p' | head -1 || true)}
