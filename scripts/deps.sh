@@ -10,6 +10,9 @@ packages=(
   libxml2-utils                                                 # xmllint: meta-data against DTD and RNG
   util-linux procps psmisc time                                 # unshare, nsenter, pgrep, GNU time for bench
   e2fsprogs xfsprogs                                            # fs-mount: real ext4 and xfs on loop devices
+  rpm lintian rpmlint                                           # npm run package (rpmbuild) and its checks
+  debootstrap                                                   # the Debian 11 root of the glibc floor test
+  man-db groff-base                                             # man pages checked with man --warnings, groff -ww
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,8 +14,12 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$suite $include" ]; then echo "$roo
 mirror=${FLOOR_MIRROR:-$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\(http[^ ]*debian\)\/*$/\1/p' | head -1 || true)}
 mirror=${mirror:-http://deb.debian.org/debian}
 command -v debootstrap >/dev/null || { echo "floor-root: debootstrap is missing (scripts/deps.sh installs it)" >&2; exit 1; }
-rm -rf "$root.tmp"
 mkdir -p "$cache"
+# Two test runs at once build it once.
+exec 9>"$cache/.lock"
+flock 9
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$suite $include" ]; then echo "$root"; exit 0; fi
+rm -rf "$root.tmp"
 start=$(date +%s)
 debootstrap --variant=minbase --include="$include" "$suite" "$root.tmp" "$mirror" >"$cache/$suite-debootstrap.log" 2>&1 || {
   echo "floor-root: debootstrap $suite from $mirror failed, see $cache/$suite-debootstrap.log" >&2; exit 1; }
