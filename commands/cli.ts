@@ -7,6 +7,7 @@ import { apply } from './stack/apply';
 import { check } from './stack/check';
 import { doctor } from './doctor';
 import { type Stack, StackError, parseStack } from './stack/model';
+import { PCS_VERSIONS, type PcsVersion, detectPcsVersion, forPcs, pcsVersionOf } from './stack/pcs-version';
 import { plan, renderPlan } from './stack/plan';
 import { renderOutcomes, simulate } from './stack/simulate';
 
@@ -87,6 +88,21 @@ function withStackOptions(c: Command): Command {
     .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]));
 }
 
+/** --pcs-version, else the pcs of this node, else 0.11; and where the choice came from. */
+async function pcsTarget(f: { pcsVersion?: string }, run: Runner): Promise<{ version: PcsVersion; from: string }> {
+  if (f.pcsVersion !== undefined) {
+    try {
+      return { version: pcsVersionOf(f.pcsVersion), from: '--pcs-version' };
+    } catch (e) {
+      throw new StackError(`--pcs-version: ${(e as Error).message}`);
+    }
+  }
+  const here = await detectPcsVersion(run);
+  return here ? { version: here, from: 'pcs --version on this node' } : { version: '0.11', from: 'the default: no pcs on this machine' };
+}
+
+const PCS_VERSION_HELP = `pcs syntax of the target: ${PCS_VERSIONS.join(' or ')} (default: what pcs --version says here, else 0.11)`;
+
 function runner(): Runner {
   const deadline = new Deadline(60 * 60_000, 'ocfkit stack');
   return (argv, o) => run(argv, { ...o, deadline });
@@ -96,15 +112,23 @@ function runner(): Runner {
 export function commandTree(fail: (code: number) => void = () => {}): Command {
   const program = new Command('ocfkit').exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const stack = program.command('stack').description('generate, apply, check and simulate the HA NFS stack');
-  withStackOptions(stack.command('plan').description('print the pcs commands, with the reason for each')).action((f: Flags) => {
-    process.stdout.write(renderPlan(plan(stackFromFlags(f))));
-  });
+  withStackOptions(stack.command('plan').description('print the pcs commands, with the reason for each'))
+    .option('--pcs-version <version>', PCS_VERSION_HELP)
+    .action(async (f: Flags & { pcsVersion?: string }) => {
+      const steps = plan(stackFromFlags(f));
+      const pcs = await pcsTarget(f, runner());
+      // The first line stays the #! line: the plan is a script.
+      process.stdout.write(renderPlan(forPcs(steps, pcs.version)).replace('\n', `\n# For pcs ${pcs.version} (${pcs.from}).\n`));
+    });
   withStackOptions(stack.command('apply').description('run the plan against a CIB file (pcs -f) or the live cluster'))
     .option('--cib <file>', 'CIB file to write (created when missing)')
     .option('--live', 'apply to the running cluster')
-    .action(async (f: Flags & { cib?: string; live?: boolean }) => {
+    .option('--pcs-version <version>', PCS_VERSION_HELP)
+    .action(async (f: Flags & { cib?: string; live?: boolean; pcsVersion?: string }) => {
       if (!f.cib === !f.live) throw new StackError('give exactly one of --cib FILE and --live');
-      await apply(runner(), plan(stackFromFlags(f)), f.cib, (l) => process.stdout.write(`${l}\n`));
+      const steps = plan(stackFromFlags(f));
+      const run = runner();
+      await apply(run, forPcs(steps, (await pcsTarget(f, run)).version), f.cib, (l) => process.stdout.write(`${l}\n`));
     });
   withStackOptions(stack.command('check').description('crm_verify, validate-all of every agent, split-brain warnings'))
     .requiredOption('--cib <file>', 'CIB file (or the live cluster\'s, from cibadmin -Q)')
