@@ -218,6 +218,7 @@ describe.each([
       expect(await exited).toBe(0);
       const lines = readFileSync(log, 'utf8').trim().split('\n');
       expect(lines.length).toBeGreaterThan(2);
+      console.log(`package.test: ${family}: ${lines.length} starts of the executable during the upgrade, ${lines.filter((l) => l.startsWith(`ocfkit ${newer} `)).length} of them the new one`);
       expect(lines.filter((l) => !l.startsWith(`ocfkit ${newer} (`) && !l.startsWith(`ocfkit ${version} (`))).toEqual([]);
       expect(lines.at(-1)).toMatch(new RegExp(`^ocfkit ${newer.replace(/\./g, '\\.')} `));
       expect(ok([join(root, 'usr/sbin/ocfkit'), '--version'])).toContain(`ocfkit ${newer}`);
