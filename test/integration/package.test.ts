@@ -244,7 +244,7 @@ describe.each([
 });
 
 describe('the oldest glibc claimed: Debian 11 (bullseye, glibc 2.31)', () => {
-  it('its dpkg installs the .deb; meta-data, validate-all and vip start, monitor and stop run there', () => {
+  it('its dpkg installs the .deb; meta-data, validate-all, vip start/monitor/stop run there; its pcs 0.10 takes the plan for 0.10, not the one for 0.11', () => {
     const t0 = performance.now();
     const made = sh(['bash', join(top, 'scripts/package/floor-root.sh')]);
     expect(made.status, made.stderr).toBe(0);
@@ -277,6 +277,13 @@ describe('the oldest glibc claimed: Debian 11 (bullseye, glibc 2.31)', () => {
       'run $a/vip stop; echo "stop: $?"',
       'run env OCF_RESKEY_CRM_meta_interval=10000 $a/vip monitor; echo "monitor after stop: $?"',
       'run /usr/sbin/ocfkit stack plan --nodes a,b --drbd-resource r0 --device /dev/drbd0 --directory /srv/nfs --fstype xfs --ip 192.0.2.10/24 --clients 192.0.2.0/24 --fencing none >/dev/null; echo "stack plan: $?"',
+      // The real pcs 0.10 (and Pacemaker 2.0.5) of Debian 11: the plan written for it, and the one that is not.
+      'S="--nodes node1,node2 --drbd-resource r0 --device /dev/drbd0 --directory /srv/nfs --fstype xfs --ip 192.0.2.10/24 --nic eth0 --clients 192.0.2.0/24 --fencing none"',
+      'echo "pcs $(chroot $m pcs --version)"',
+      'for v in 0.10 0.11; do out=$(run /usr/sbin/ocfkit stack apply $S --pcs-version $v --cib /tmp/cib-$v.xml 2>&1); echo "apply $v: $?"; echo "$out" | grep -o "is not a valid role value" | head -1 | sed "s/^/apply $v refused: /"; done',
+      'run crm_verify -x /tmp/cib-0.10.xml; echo "crm_verify 0.10: $?"',
+      // Why drbd-promote needs Pacemaker 2.1 (README, "Supported systems").
+      'echo "crm_resource without --output-as: $(run crm_resource --locate -r x --output-as=xml 2>&1 | grep -c "Unknown option --output-as")"',
     ].join('\n');
     const r = sh(['unshare', '--mount', '--net', '--propagation', 'private', 'bash', '-c', inside]);
     console.log(`package.test: in the Debian 11 root:\n${r.stdout}`);
@@ -288,5 +295,11 @@ describe('the oldest glibc claimed: Debian 11 (bullseye, glibc 2.31)', () => {
     for (const [step, code] of [['validate-all', 0], ['validate-all level 10', 0], ['monitor before start', 7], ['start', 0], ['monitor', 0], ['stop', 0], ['monitor after stop', 7], ['stack plan', 0]] as const) {
       expect(r.stdout, r.stdout + r.stderr).toContain(`${step}: ${code}\n`);
     }
+    expect(r.stdout).toMatch(/^pcs 0\.10\./m);
+    expect(r.stdout).toContain('apply 0.10: 0\n');
+    expect(r.stdout).toContain('crm_verify 0.10: 0\n');
+    expect(r.stdout).toContain('apply 0.11: 1\n');
+    expect(r.stdout).toContain('apply 0.11 refused: is not a valid role value\n');
+    expect(r.stdout).toContain('crm_resource without --output-as: 1\n');
   }, 600_000);
 });

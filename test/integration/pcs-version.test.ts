@@ -1,7 +1,7 @@
 /**
- * The stack plan for each pcs a cluster may run. Only pcs 0.11 runs here; it still accepts the
- * pcs 0.10 forms (deprecated), so both plans go through the real pcs -f and crm_verify. That
- * 0.10's own parser takes them is checked against its documented syntax in test/unit/pcs-version.
+ * The stack plan for each pcs a cluster may run, through this machine's pcs 0.11, which still
+ * accepts the pcs 0.10 forms (deprecated): both plans go through the real pcs -f and crm_verify.
+ * Debian 11's pcs 0.10.8 takes the 0.10 plan and refuses the 0.11 one in package.test.ts.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
