@@ -510,6 +510,16 @@ export const drbdPromote = defineAgent({
   shortdesc: 'Promotable DRBD resource that never promotes stale data',
   longdesc:
     'Manages one DRBD resource as a promotable clone (promoted = Primary). The promotion score follows the table of ocf:linbit:drbd (adjust_master_score): never a positive score on Consistent-only, Outdated or Inconsistent data, none without quorum. Promotion never forces. State is read from drbdsetup events2 (DRBD 9) or /proc/drbd (8.4), cluster state from XML output, and every call to the cluster is bounded. Configure DRBD fencing (fencing resource-and-stonith with crm-fence-peer) or quorum, and keep drbd.service disabled: the agent cannot prevent a split brain alone.',
+  examples: [
+    {
+      why: 'DRBD resource r0 as a promotable clone (pcs 0.11; with pcs 0.10 the roles are Master and Slave and the clone options master-max, master-node-max).',
+      lines: [
+        'pcs resource create nfs-drbd ocf:ocfkit:drbd-promote drbd_resource=r0 \\',
+        '    op monitor interval=10s role=Promoted op monitor interval=20s role=Unpromoted \\',
+        '    promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true',
+      ],
+    },
+  ],
   params,
   actions: {
     start: { meta: [{ timeout: 240 }], run: start },

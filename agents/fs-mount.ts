@@ -419,6 +419,15 @@ export const fsMount = defineAgent({
   shortdesc: 'Mount a filesystem; unmount it without collateral damage',
   longdesc:
     'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Parameter names follow ocf:heartbeat:Filesystem.',
+  examples: [
+    {
+      why: 'The DRBD device mounted at /srv/nfs, with a depth-20 monitor that writes and reads back a status file.',
+      lines: [
+        'pcs resource create nfs-fs ocf:ocfkit:fs-mount device=/dev/drbd0 directory=/srv/nfs fstype=xfs \\',
+        '    op monitor interval=20s op monitor interval=61s OCF_CHECK_LEVEL=20 timeout=60s',
+      ],
+    },
+  ],
   params,
   actions: {
     start: { meta: [{ timeout: 60 }], run: start },

@@ -614,6 +614,17 @@ export const nfsExport = defineAgent({
   shortdesc: 'NFS export that survives failover without stale handles',
   longdesc:
     'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab. Every monitor also fails when nfsd has no thread left or rpc.mountd is gone (the export table outlives the server); depth 10 asks the server over RPC. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
+  examples: [
+    {
+      why: 'One directory exported to two networks, the NFS client state on the shared filesystem, sm-notify sent from the floating address.',
+      lines: [
+        'pcs resource create nfs-export ocf:ocfkit:nfs-export directory=/srv/nfs \\',
+        '    clientspec="192.0.2.0/24 2001:db8::/64" options=rw,sync,no_subtree_check \\',
+        '    nfs_shared_infodir=/srv/nfs/.nfs-state nfs_server_scope=192.0.2.10 nfs_ip=192.0.2.10 \\',
+        '    op monitor interval=10s',
+      ],
+    },
+  ],
   params,
   actions: {
     start: { meta: [{ timeout: 60 }], run: start },

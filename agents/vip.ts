@@ -394,6 +394,16 @@ export const vip = defineAgent({
   shortdesc: 'Floating IP address (IPv4 or IPv6) with link and duplicate checks',
   longdesc:
     'Adds and removes one floating address. Unlike IPaddr2, monitor reports failure when the interface is down or has no carrier (check_link_status), start refuses when another host already answers for the address (run_arping), and both ARP request and reply style announcements are sent. Parameter names follow ocf:heartbeat:IPaddr2.',
+  examples: [
+    {
+      why: 'The floating address of an NFS service on eth0; pcs resource describe lists every parameter.',
+      lines: ['pcs resource create nfs-ip ocf:ocfkit:vip ip=192.0.2.10 cidr_netmask=24 nic=eth0 \\', '    op monitor interval=10s'],
+    },
+    {
+      why: 'By hand on a node, as Pacemaker runs it: the exit code is the OCF code.',
+      lines: ['OCF_RESKEY_ip=192.0.2.10 OCF_RESKEY_nic=eth0 /usr/lib/ocf/resource.d/ocfkit/vip monitor; echo $?'],
+    },
+  ],
   params,
   actions: {
     start: { meta: [{ timeout: 20 }], run: start },

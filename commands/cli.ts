@@ -17,6 +17,7 @@ import { renderText, renderXml, view } from './site/status';
 import { type SiteCtx, clockFrom } from './site/steps';
 import { takeover } from './site/takeover';
 import { type Service, type Stack, StackError, parseDeployment, parseStack, stackOf } from './stack/model';
+import { PCS_VERSIONS, type PcsVersion, detectPcsVersion, forPcs, pcsVersionOf } from './stack/pcs-version';
 import { plan, renderPlan } from './stack/plan';
 import { renderOutcomes, simulate } from './stack/simulate';
 
@@ -152,25 +153,47 @@ function servicesOf(stack: Stack, name: string | undefined, all: boolean | undef
   if (!all && !name) throw new StackError(`name a service (${stack.services.map((s) => s.name).join(', ')}) or --all`);
   return pick(stack, name ? [name] : []);
 }
+/** --pcs-version, else the pcs of this node, else 0.11; and where the choice came from. */
+async function pcsTarget(f: { pcsVersion?: string }, run: Runner): Promise<{ version: PcsVersion; from: string }> {
+  if (f.pcsVersion !== undefined) {
+    try {
+      return { version: pcsVersionOf(f.pcsVersion), from: '--pcs-version' };
+    } catch (e) {
+      throw new StackError(`--pcs-version: ${(e as Error).message}`);
+    }
+  }
+  const here = await detectPcsVersion(run);
+  return here ? { version: here, from: 'pcs --version on this node' } : { version: '0.11', from: 'the default: no pcs on this machine' };
+}
+
+const PCS_VERSION_HELP = `pcs syntax of the target: ${PCS_VERSIONS.join(' or ')} (default: what pcs --version says here, else 0.11)`;
 
 function runner(): Runner {
   const deadline = new Deadline(60 * 60_000, 'ocfkit stack');
   return (argv, o) => runWith(argv, { ...o, deadline });
 }
 
-export async function main(args: readonly string[]): Promise<number> {
-  let code = 0;
+/** The command tree; also what ocfkit(8) is written from. `fail` sets the exit code of an action. */
+export function commandTree(fail: (code: number) => void = () => {}): Command {
   const program = new Command('ocfkit').exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const stack = program.command('stack').description('generate, apply, check and simulate the HA NFS stack');
-  withStackOptions(stack.command('plan').description('print the pcs commands, with the reason for each')).action((f: Flags) => {
-    process.stdout.write(renderPlan(plan(stackFromFlags(f))));
-  });
+  withStackOptions(stack.command('plan').description('print the pcs commands, with the reason for each'))
+    .option('--pcs-version <version>', PCS_VERSION_HELP)
+    .action(async (f: Flags & { pcsVersion?: string }) => {
+      const steps = plan(stackFromFlags(f));
+      const pcs = await pcsTarget(f, runner());
+      // The first line stays the #! line: the plan is a script.
+      process.stdout.write(renderPlan(forPcs(steps, pcs.version)).replace('\n', `\n# For pcs ${pcs.version} (${pcs.from}).\n`));
+    });
   withStackOptions(stack.command('apply').description('run the plan against a CIB file (pcs -f) or the live cluster'))
     .option('--cib <file>', 'CIB file to write (created when missing)')
     .option('--live', 'apply to the running cluster')
-    .action(async (f: Flags & { cib?: string; live?: boolean }) => {
+    .option('--pcs-version <version>', PCS_VERSION_HELP)
+    .action(async (f: Flags & { cib?: string; live?: boolean; pcsVersion?: string }) => {
       if (!f.cib === !f.live) throw new StackError('give exactly one of --cib FILE and --live');
-      await apply(runner(), plan(stackFromFlags(f)), f.cib, (l) => process.stdout.write(`${l}\n`));
+      const steps = plan(stackFromFlags(f));
+      const run = runner();
+      await apply(run, forPcs(steps, (await pcsTarget(f, run)).version), f.cib, (l) => process.stdout.write(`${l}\n`));
     });
   withStackOptions(stack.command('check').description('crm_verify, validate-all of every agent, split-brain warnings'))
     .requiredOption('--cib <file>', 'CIB file (or the live cluster\'s, from cibadmin -Q)')
@@ -178,7 +201,7 @@ export async function main(args: readonly string[]): Promise<number> {
     .action(async (f: Flags & { cib: string; drbdconf?: string }) => {
       const findings = await check(runner(), stackFromFlags(f), f.cib, f.drbdconf);
       for (const x of findings) process.stdout.write(`${x.level.toUpperCase()}: ${x.text}\n`);
-      if (findings.some((x) => x.level === 'error')) code = 1;
+      if (findings.some((x) => x.level === 'error')) fail(1);
       else process.stdout.write(`checked: ${findings.length === 0 ? 'clean' : `${findings.length} warning(s)`}\n`);
     });
   withStackOptions(stack.command('simulate').description('what Pacemaker does when a node, a resource or the link fails (crm_simulate)'))
@@ -186,7 +209,7 @@ export async function main(args: readonly string[]): Promise<number> {
     .action(async (f: Flags & { cib: string }) => {
       const outcomes = await simulate(runner(), stackFromFlags(f), f.cib);
       process.stdout.write(renderOutcomes(outcomes));
-      if (outcomes.some((o) => !o.ok)) code = 1;
+      if (outcomes.some((o) => !o.ok)) fail(1);
     });
   withStackOptions(stack.command('booth-conf').description('print booth.conf for both sites and the arbitrator (a configuration with sites and booth)')).action((f: Flags) => {
     const st = stackFromFlags(f);
@@ -212,7 +235,7 @@ export async function main(args: readonly string[]): Promise<number> {
       .option('--all', 'every service')
       .action(async (name: string | undefined, f: SiteFlags) => {
         const st = siteStack(f);
-        code = await act(siteCtx(f, st), servicesOf(st, name, f.all), f);
+        fail(await act(siteCtx(f, st), servicesOf(st, name, f.all), f));
       });
   acting('takeover', 'serve here after the other site is lost: grant the ticket, guarded', (c, s, f) => takeover(c, s, !!f.acceptDataLoss))
     .option('--accept-data-loss', 'serve even though the other site may have acknowledged writes this copy lacks');
@@ -226,6 +249,14 @@ export async function main(args: readonly string[]): Promise<number> {
     .action(async () => {
       process.stdout.write(`${(await doctor(runner())).join('\n')}\n`);
     });
+  return program;
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = commandTree((c) => {
+    code = c;
+  });
   try {
     await program.parseAsync(['node', 'ocfkit', ...args]);
   } catch (e) {

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist');
+// OCFKIT_DIST=dir OCFKIT_VERSION=x.y.z: the package test builds the newer version of an upgrade.
+const dist = process.env.OCFKIT_DIST || join(root, 'dist');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const require = createRequire(import.meta.url);
 const bundler = process.env.OCFKIT_BUNDLER || 'esbuild';
@@ -24,6 +25,7 @@ const define = { __OCFKIT_VERSION__: JSON.stringify(pkg.version) };
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
+if (process.env.OCFKIT_VERSION) define.__OCFKIT_VERSION__ = JSON.stringify(process.env.OCFKIT_VERSION);
 
 const bundle = join(dist, 'ocfkit.cjs');
 if (bundler === 'esbuild') {

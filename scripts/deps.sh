@@ -14,6 +14,9 @@ packages=(
   qemu-user                                                     # qemu-x86_64 -cpu Nehalem: the executable needs no AVX2
   e2fsprogs xfsprogs                                            # fs-mount: real ext4 and xfs on loop devices
   drbd-utils                                                    # drbd-promote: the real drbdadm reads configurations (test/standins stand in for the module)
+  rpm lintian rpmlint                                           # npm run package (rpmbuild) and its checks
+  debootstrap                                                   # the Debian 11 root of the glibc floor test
+  man-db groff-base                                             # man pages checked with man --warnings, groff -ww
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -30,7 +30,13 @@ bin=$top/dist/ocfkit
 agents=$("$bin" agents)
 # ocf-tester runs meta-data as nobody: everything must be world-readable and executable.
 install -d -m 755 "$DESTDIR$libdir" "$DESTDIR$provider" "$DESTDIR$sbin"
-install -m 755 "$bin" "$DESTDIR$libdir/ocfkit"
-for a in $agents; do ln -sfn "$target" "$DESTDIR$provider/$a"; done
-ln -sfn "$(realpath -m --relative-to="$sbin" "$libdir/ocfkit")" "$DESTDIR$sbin/ocfkit"
+# Atomic replacement, as dpkg and rpm do it: written beside the target, then renamed over it. A
+# monitor running the old executable keeps its inode; one starting now runs the old or the new
+# file, never a missing or half-written one (install(1) and ln -sf remove the target first).
+put() { mv -fT "$1" "$2"; }
+install -m 755 "$bin" "$DESTDIR$libdir/.ocfkit.new.$$"
+put "$DESTDIR$libdir/.ocfkit.new.$$" "$DESTDIR$libdir/ocfkit"
+for a in $agents; do ln -sfn "$target" "$DESTDIR$provider/.$a.new.$$" && put "$DESTDIR$provider/.$a.new.$$" "$DESTDIR$provider/$a"; done
+ln -sfn "$(realpath -m --relative-to="$sbin" "$libdir/ocfkit")" "$DESTDIR$sbin/.ocfkit.new.$$"
+put "$DESTDIR$sbin/.ocfkit.new.$$" "$DESTDIR$sbin/ocfkit"
 echo "installed ocfkit into ${DESTDIR:-/}: $libdir/ocfkit, $sbin/ocfkit, $provider/{$(echo $agents | tr ' ' ,)}"

@@ -55,6 +55,8 @@ export interface AgentDef<P extends ParamDecls> {
    * can still find what they might have left behind do it here.
    */
   readonly stopWhenInvalid?: (ctx: Ctx<P>, problems: readonly ParamProblem[]) => Promise<ActionResult>;
+  /** For the man page: how an operator creates the resource, each with why. */
+  readonly examples?: ReadonlyArray<{ readonly why: string; readonly lines: readonly string[] }>;
   /** Timeouts for the actions the runtime implements itself. */
   readonly metaDataTimeout?: number;
   readonly validateTimeout?: number;

@@ -1,0 +1,113 @@
+/**
+ * ocf_<provider>_<agent>(7), the page resource-agents ships per agent, written from the same
+ * declarations as the meta-data: parameters, actions and their timeouts cannot disagree with
+ * what the agent prints for Pacemaker. Never imported by the agents' start-up path.
+ */
+import type { AnyAgent } from './agent';
+import { OCF } from './codes';
+import type { ActionMeta } from './metadata';
+import type { ParamDecl } from './params';
+import { actionList } from './runtime';
+import { type ManHead, roffExample, roffHead, roffItem, roffParagraph, roffText } from '../roff';
+
+export interface AgentPageInput {
+  readonly agent: AnyAgent;
+  readonly provider: string;
+  /** Where the agent is installed: the SYNOPSIS path. */
+  readonly ocfRoot: string;
+  readonly date: string;
+  readonly version: string;
+}
+
+export function agentPageName(provider: string, agent: string): string {
+  return `ocf_${provider}_${agent}`;
+}
+
+function shownDefault(d: ParamDecl<unknown>): string | undefined {
+  if (d.required) return undefined;
+  if (d.metaDefault !== undefined) return d.metaDefault === '' ? undefined : d.metaDefault;
+  if (d.type === 'boolean') return d.default ? 'true' : 'false';
+  const s = String(d.default);
+  return s === '' ? undefined : s;
+}
+
+function paramItem(name: string, d: ParamDecl<unknown>): string {
+  const traits = [d.type === 'string' && d.options ? 'select' : d.type];
+  if (d.required) traits.push('required');
+  if (d.unique) traits.push('unique');
+  if (d.reloadable) traits.push('reloadable');
+  const lines = [roffParagraph(`${d.shortdesc}. ${d.longdesc}`)];
+  if (d.options) lines.push('.br', roffText(`Values: ${d.options.join(', ')}.`));
+  const dflt = shownDefault(d);
+  lines.push('.br', roffText(dflt === undefined ? (d.required ? 'No default: it must be set.' : 'Default: empty.') : `Default: ${dflt}`));
+  if (d.min !== undefined || d.max !== undefined) lines.push('.br', roffText(`Range: ${d.min ?? '…'} to ${d.max ?? '…'}.`));
+  if (d.aliases?.length) lines.push('.br', roffText(`Also accepted under the older name ${d.aliases.join(', ')}.`));
+  return roffItem(`\\fB${roffText(name)}\\fR (${traits.join(', ')})`, lines.join('\n'));
+}
+
+function actionText(a: ActionMeta): string {
+  const parts = [`timeout ${a.timeout}s`];
+  if (a.interval !== undefined) parts.push(`interval ${a.interval}s`);
+  if (a.depth !== undefined) parts.push(`depth ${a.depth}`);
+  if (a.role) parts.push(`role ${a.role}`);
+  return parts.join(', ');
+}
+
+/** What each OCF exit code means for an agent; 8 and 9 only for promotable ones. */
+function exitCodes(promotable: boolean): Array<[number, string]> {
+  const codes: Array<[number, string]> = [
+    [OCF.SUCCESS, 'success; for monitor: running (unpromoted, for a promotable agent)'],
+    [OCF.ERR_GENERIC, 'generic error; for monitor: failed (the exit reason says why)'],
+    [OCF.ERR_ARGS, 'wrong arguments'],
+    [OCF.ERR_UNIMPLEMENTED, 'action not implemented'],
+    [OCF.ERR_PERM, 'insufficient privileges'],
+    [OCF.ERR_INSTALLED, 'something this node needs is missing (a tool, a device, an interface): the resource cannot run here'],
+    [OCF.ERR_CONFIGURED, 'the parameters are wrong: the resource cannot run anywhere'],
+    [OCF.NOT_RUNNING, 'monitor: cleanly stopped'],
+  ];
+  if (promotable) codes.push([OCF.RUNNING_PROMOTED, 'monitor: running and promoted'], [OCF.FAILED_PROMOTED, 'monitor: failed while promoted']);
+  return codes;
+}
+
+export function renderAgentPage(p: AgentPageInput): string {
+  const { agent, provider } = p;
+  const page = agentPageName(provider, agent.name);
+  const path = `${p.ocfRoot}/resource.d/${provider}/${agent.name}`;
+  const actions = actionList(agent);
+  const promotable = 'promote' in agent.actions;
+  const head: ManHead = { name: page, section: 7, date: p.date, source: `ocfkit ${p.version}`, manual: 'OCF resource agents' };
+  const out: string[] = [
+    `.\\" Generated from the declarations in agents/${agent.name}.ts; edit those, not this page.`,
+    roffHead(head),
+    '.SH NAME',
+    `${roffText(page)} \\- ${roffText(agent.shortdesc)}`,
+    '.SH SYNOPSIS',
+    `.B ${roffText(path)}`,
+    '.I action',
+    '.PP',
+    roffText(`where action is one of ${[...new Set(actions.map(([n]) => n))].join(', ')}.`),
+    `Resource type \\fBocf:${roffText(provider)}:${roffText(agent.name)}\\fR; parameters arrive as \\fBOCF_RESKEY_\\fR\\fIname\\fR environment variables.`,
+    '.SH DESCRIPTION',
+    roffParagraph(agent.longdesc),
+    '.SH PARAMETERS',
+  ];
+  for (const [name, d] of Object.entries(agent.params)) out.push(paramItem(name, d as ParamDecl<unknown>));
+  out.push('.SH ACTIONS', 'Timeouts and intervals are the defaults the meta-data advertises; an operation\'s own timeout replaces them.');
+  for (const [name, a] of actions) out.push(roffItem(`\\fB${roffText(name)}\\fR`, roffText(actionText(a))));
+  out.push('.SH EXIT STATUS');
+  for (const [code, text] of exitCodes(promotable)) out.push(roffItem(`\\fB${code}\\fR`, roffText(text)));
+  out.push('.PP', 'Every failure also prints one \\fBocf\\-exit\\-reason:\\fR line on standard error; \\fBpcs status\\fR shows it.');
+  if (agent.examples?.length) {
+    out.push('.SH EXAMPLES');
+    for (const e of agent.examples) out.push('.PP', roffParagraph(e.why), roffExample(e.lines));
+  }
+  out.push(
+    '.SH SEE ALSO',
+    '.BR ocfkit (8),',
+    '.BR pcs (8),',
+    '.BR crm_resource (8),',
+    '.BR ocf\\-tester (8)',
+    '',
+  );
+  return out.join('\n');
+}
