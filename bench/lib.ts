@@ -167,11 +167,6 @@ export function prevLabel(label: string): string {
   return label.replace(/^(\S+)/, '$1@prev');
 }
 
-/** Today's label for a previous build's one, or undefined when `label` is not one. */
-export function currentOf(label: string): string | undefined {
-  return label.includes('@prev') ? label.replace('@prev', '') : undefined;
-}
-
 /** The agent (not the configuration) a label stands for: `vip@prev run_arping=false` -> `vip@prev`. */
 export function agentOf(label: string): string {
   return label.split(' ')[0] as string;
