@@ -8,6 +8,7 @@
 // BENCH_ROUNDS / BENCH_WARMUP as for the other parts; BENCH_LAB_KEEP=1 leaves the lab up; BENCH_PREV=DIR
 // adds that older build as a third contestant in the same rounds (copied into the guest's RAM, as
 // the lab does with dist/ocfkit).
+import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { drbdPair, labOk, labShOk } from '../scripts/lab/host.ts';
@@ -184,10 +185,19 @@ export async function outer(ctx: OuterCtx): Promise<number> {
           (w.prev !== undefined ? `, ocfkit@prev ${lib.fmt(w.prev)} ms` : '') + '\n')
         .join(''),
   );
-  const meta = { date, rounds: ctx.rounds, warmup: ctx.warmup, ...(prevSrc ? { prev: { dir: lib.PREV_DIR, binary: prevSrc } } : {}) };
+  const meta = {
+    date, rounds: ctx.rounds, warmup: ctx.warmup, ocfkit: buildOf(join(lib.REPO, 'dist', 'ocfkit')),
+    ...(prevSrc ? { prev: { dir: lib.PREV_DIR, ...buildOf(prevSrc) } } : {}),
+  };
   const file = lib.writeResults('lab-monitor', date, { meta, rows, ownWork: ownWork(rows) });
   process.stdout.write(`raw numbers: ${file}\n`);
   return 0;
+}
+
+/** Which executable a side ran (the guests got copies of these files). */
+function buildOf(path: string): { binary: string; version: string; sha256: string } {
+  const r = spawnSync(path, ['--version'], { encoding: 'utf8', env: { PATH: lib.EXEC_PATH }, timeout: 10_000 });
+  return { binary: path, version: r.status === 0 ? r.stdout.trim() : '?', sha256: lib.sha256(path) };
 }
 
 /** Each monitor's median less its side's meta-data median: the agent's own work past start-up. */
