@@ -22,9 +22,9 @@ import { join } from 'node:path';
 import * as lib from './lib.ts';
 
 const {
-  BenchFailure, C_FLOOR, EXEC_PATH, GNU_TIME, Invoker, LEFTOVER_GRACE_MS, REPO, RUN_SCRIPT, TRUE_BIN, binaryNote, compare,
-  die, envInt, fmt, innerEnv, loadText, must, pct, prng, readText, rebuiltNote, removeTree, round3, run, runRounds, shuffle,
-  sleepSync, stats, table, writeResults,
+  BenchFailure, C_FLOOR, EXEC_PATH, GNU_TIME, Invoker, LEFTOVER_GRACE_MS, PREV_DIR, REPO, RUN_SCRIPT, TRUE_BIN, binaryNote,
+  compare, die, envInt, fmt, innerEnv, loadText, must, pct, prevMissing, prng, readText, rebuiltNote, removeTree, round3, run,
+  runRounds, shuffle, sleepSync, stats, table, writeResults,
 } = lib;
 type Variant = lib.Variant;
 type Unit = lib.Unit;
@@ -57,8 +57,10 @@ const N_HOLDERS = HOLDERS.cwd + HOLDERS.fd + HOLDERS.mmap;
 const READY_MS = 5000; // holders must be holding within this time after spawning
 const EXIT_WAIT_MS = 5000; // holders and controls must have been reaped within this time after the stop
 
-const TARGET_MONITOR_RATIO = 1.0;
+// Issue 15's targets for the Bun executable.
+const TARGET_MONITOR_RATIO = { 0: 0.5, 20: 0.8 } as const;
 const TARGET_HOLDER_STOP_RATIO = 1.0;
+const TARGET_PEAK_MIB = 32;
 
 // Case names, as printed.
 const C_MON0 = 'monitor depth 0, running';
@@ -67,7 +69,8 @@ const C_PROBE = 'monitor, stopped (probe)';
 const C_START = 'start';
 const C_STOP = 'stop';
 const C_HOLD = `stop, ${N_HOLDERS} holders`;
-const LABELS = ['fs-mount', 'Filesystem'] as const;
+const PREV = 'fs-mount@prev'; // the previous build, with BENCH_PREV
+const LABELS = ['fs-mount', PREV, 'Filesystem'] as const;
 type Label = (typeof LABELS)[number];
 
 // The two controls: processes on the parent filesystem that no stop may signal.
@@ -325,6 +328,7 @@ function nest(t: Samples): Record<string, Samples> {
 export async function inner(): Promise<void> {
   const rawPath = process.env.BENCH_RAW ?? die('inner: BENCH_RAW not set');
   const fsMountRun = process.env.BENCH_FS_MOUNT_RUN ?? die('inner: BENCH_FS_MOUNT_RUN not set');
+  const prevRun = process.env.BENCH_FS_MOUNT_PREV_RUN;
   const devs = JSON.parse(process.env.BENCH_FS_DEVS ?? die('inner: BENCH_FS_DEVS not set')) as Dev[];
   const preloadSrc = process.env.BENCH_PRELOAD ?? die('inner: BENCH_PRELOAD not set');
   const rounds = envInt('BENCH_ROUNDS', 30, 1);
@@ -358,6 +362,7 @@ export async function inner(): Promise<void> {
   const live = new Set<Proc>();
   const variants = (d: Dev): FsVariant[] => [
     { label: 'fs-mount', path: fsMountRun, type: 'fs-mount', provider: 'ocfkit', dev: d },
+    ...(prevRun ? [{ label: PREV, path: prevRun, type: 'fs-mount', provider: 'ocfkit', dev: d } as const] : []),
     { label: 'Filesystem', path: FILESYSTEM_PATH, type: 'Filesystem', provider: 'heartbeat', dev: d },
   ];
   const mon0 = { OCF_RESKEY_CRM_meta_interval: String(MONITOR_INTERVAL) };
@@ -385,8 +390,9 @@ export async function inner(): Promise<void> {
       const id = (what: string, c: string) => `${what} ${c}|${d.fstype}|${v.label}`;
       units.push(
         { id: id('time', C_PROBE), run: () => void inv.timed(key(d.fstype, C_PROBE), v, 'monitor', {}, 7) },
+        { id: id('mem', C_PROBE), run: () => inv.memory(key(d.fstype, C_PROBE), v, 'monitor', {}, 7) },
         {
-          // One mount for the three running-monitor measurements, taken in an order shuffled afresh each time.
+          // One mount for the four running-monitor measurements, taken in an order shuffled afresh each time.
           id: id('time+mem', 'monitors, running'),
           run: () =>
             withMount(v, () => {
@@ -398,6 +404,10 @@ export async function inner(): Promise<void> {
                   inv.timed(key(d.fstype, C_MON20), v, 'monitor', mon20, 0);
                 },
                 () => inv.memory(key(d.fstype, C_MON0), v, 'monitor', mon0, 0),
+                () => {
+                  inv.untimed(v, 'monitor', 0, mon20);
+                  inv.memory(key(d.fstype, C_MON20), v, 'monitor', mon20, 0);
+                },
               ];
               for (const m of shuffle(ms, rnd)) m();
             }),
@@ -410,10 +420,10 @@ export async function inner(): Promise<void> {
           },
         },
         {
-          id: id('mem', C_START),
+          id: id('mem', `${C_START}+${C_STOP}`),
           run: () => {
             inv.memory(key(d.fstype, C_START), v, 'start', {}, 0);
-            down(v);
+            inv.memory(key(d.fstype, C_STOP), v, 'stop', {}, 0);
           },
         },
       );
@@ -575,6 +585,7 @@ function report(raw: Raw) {
   const out: string[] = [];
   const say = (s = '') => out.push(s);
   const caseOrder = [C_MON0, C_MON20, C_PROBE, C_START, C_STOP, C_HOLD];
+  const hasPrev = raw.fstypes.some((fs) => raw.timing[fs]?.[C_MON0]?.[PREV]);
 
   const summary: Record<string, Record<string, Record<string, unknown>>> = {};
   const rows: string[][] = [];
@@ -586,19 +597,28 @@ function report(raw: Raw) {
       (summary[fs] as Record<string, Record<string, unknown>>)[c] = {};
       const base = t['Filesystem'];
       for (const l of LABELS.filter((x) => t[x])) {
-        const { s, entry, rMed, rMin, rPair } = compare(t[l] as number[], l !== 'Filesystem' ? base : undefined);
+        const { s, entry, rMed, rMin, rPair, rPrev, rPrevPair } = compare(
+          t[l] as number[], l !== 'Filesystem' ? base : undefined, l === 'fs-mount' ? t[PREV] : undefined,
+        );
         (summary[fs][c] as Record<string, unknown>)[l] = entry;
-        rows.push([c, fs, l, String(s.n), fmt(s.median), fmt(s.p10), fmt(s.p90), fmt(s.min), rMed, rMin, rPair]);
+        rows.push([c, fs, l, String(s.n), fmt(s.median), fmt(s.p10), fmt(s.p90), fmt(s.min), rMed, rMin, rPair,
+          ...(hasPrev ? [rPrev, rPrevPair] : [])]);
       }
     }
   }
   if (raw.floor.length > 0) {
     const s = stats(raw.floor);
-    rows.push([C_FLOOR, '', TRUE_BIN, String(s.n), fmt(s.median), fmt(s.p10), fmt(s.p90), fmt(s.min), '', '', '']);
+    rows.push([C_FLOOR, '', TRUE_BIN, String(s.n), fmt(s.median), fmt(s.p10), fmt(s.p90), fmt(s.min), '', '', '',
+      ...(hasPrev ? ['', ''] : [])]);
   }
   say('Latency, ms (wall time of spawnSync, agent exit to exit; nothing subtracted)');
-  say(table(['case', 'fs', 'agent', 'n', 'median', 'p10', 'p90', 'min', 'fs-mount/Filesystem median', 'min', 'paired'], rows, 3));
-  say('  ratio columns: median of fs-mount / median of Filesystem; min / min; "paired" = median of the per-round ratios');
+  say(table(['case', 'fs', 'agent', 'n', 'median', 'p10', 'p90', 'min', '/Filesystem median', 'min', 'paired',
+    ...(hasPrev ? ['/prev median', 'paired'] : [])], rows, 3));
+  say('  /Filesystem columns: median of the row / median of Filesystem; min / min; "paired" = median of the per-round ratios');
+  if (hasPrev) {
+    say(`  "${PREV}" = the previous build (BENCH_PREV=${PREV_DIR ?? '?'}), interleaved in the same rounds; /prev columns:`);
+    say('  today\'s fs-mount against it (median / median, and the median of the per-round ratios).');
+  }
   say(`  depth 0: interval ${MONITOR_INTERVAL}; depth 20: interval ${DEEP_INTERVAL}, OCF_CHECK_LEVEL=20, right after an untimed`);
   say('  depth-20 monitor by the same agent (the status file exists, as for a recurring monitor); probe: interval 0.');
   say(
@@ -613,7 +633,7 @@ function report(raw: Raw) {
   const memSummary: Record<string, Record<string, Record<string, unknown>>> = {};
   const perAgent: Record<string, number[]> = {};
   for (const fs of raw.fstypes) {
-    for (const c of [C_MON0, C_START]) {
+    for (const c of [C_MON0, C_MON20, C_PROBE, C_START, C_STOP]) {
       const t = raw.memoryKiB[fs]?.[c];
       if (!t) continue;
       for (const l of LABELS.filter((x) => t[x])) {
@@ -627,13 +647,13 @@ function report(raw: Raw) {
   }
   for (const [a, mib] of Object.entries(perAgent)) {
     const s = stats(mib);
-    ((memSummary['all'] ??= {})['monitor+start'] ??= {})[a] = memEntry(s);
-    memRows.push(['all monitor+start runs', '', a, String(s.n), fmt(s.median), fmt(s.min), fmt(s.max)]);
+    ((memSummary['all'] ??= {})['all actions'] ??= {})[a] = memEntry(s);
+    memRows.push(['all actions', '', a, String(s.n), fmt(s.median), fmt(s.min), fmt(s.max)]);
   }
   say('Peak memory, MiB (GNU time %M: max RSS of the agent process and the children it waited for; separate runs)');
   say(table(['case', 'fs', 'agent', 'n', 'median', 'min', 'max'], memRows, 3));
-  say('  RSS includes the resident file-backed pages of the mapped binary (for fs-mount, the ~120 MiB Node executable),');
-  say('  so it depends on how those pages got into the page cache; see bench/README.md ("Peak memory").');
+  say('  RSS includes the resident file-backed pages of the mapped executable, so it depends on how those pages got');
+  say('  into the page cache; see bench/README.md ("Peak memory").');
   say();
 
   // Behaviour of the stop with holders.
@@ -708,11 +728,14 @@ function report(raw: Raw) {
     const v: Record<string, unknown> = {};
     for (const [c, name, depth] of [[C_MON0, 'monitorDepth0Ratio', 0], [C_MON20, 'monitorDepth20Ratio', 20]] as const) {
       const x = ratio(c);
-      const met = x <= TARGET_MONITOR_RATIO;
-      v[name] = { value: round3(x), target: TARGET_MONITOR_RATIO, met };
+      const target = TARGET_MONITOR_RATIO[depth];
+      const met = x <= target;
+      v[name] = { value: round3(x), target, met };
+      if (hasPrev) v[`${name}Prev`] = round3(median(c, PREV) / median(c, 'Filesystem'));
       say(
         `  fs-mount monitor / Filesystem monitor, depth ${depth} (median, ${fs}) = ${fmt(x, 2)}` +
-          `  (target ≤ ${TARGET_MONITOR_RATIO.toFixed(1)})  ${met ? 'MET' : 'NOT MET'}`,
+          `  (target ≤ ${target.toFixed(1)})  ${met ? 'MET' : 'NOT MET'}` +
+          (hasPrev ? `  (previous build: ${fmt(median(c, PREV) / median(c, 'Filesystem'), 2)})` : ''),
       );
     }
     const f = median(C_HOLD, 'fs-mount');
@@ -727,6 +750,15 @@ function report(raw: Raw) {
     );
     verdict[fs] = v;
   }
+  const peak = Math.max(...(perAgent['fs-mount'] ?? [NaN]));
+  const peakMet = peak <= TARGET_PEAK_MIB;
+  verdict['peakMiB'] = { value: round3(peak), target: TARGET_PEAK_MIB, met: peakMet,
+    ...(hasPrev ? { previousBuild: round3(Math.max(...(perAgent[PREV] ?? [NaN]))) } : {}) };
+  say(
+    `  fs-mount peak memory (max over every action's runs, all filesystems) = ${fmt(peak)} MiB` +
+      `  (target ≤ ${TARGET_PEAK_MIB} MiB)  ${peakMet ? 'MET' : 'NOT MET'}` +
+      (hasPrev ? `  (previous build: ${fmt(Math.max(...(perAgent[PREV] ?? [NaN])))} MiB)` : ''),
+  );
   return { text: out.join('\n'), summary, memSummary, behaviour, verdict };
 }
 
@@ -760,6 +792,7 @@ export function missing(): string[] {
   ] as const) {
     if (!existsSync(p)) out.push(`missing ${what}: ${p}`);
   }
+  out.push(...prevMissing(['fs-mount']));
   const tools = [[UNSHARE, 'util-linux'], ['losetup', 'mount'], ['fuser', 'psmisc; Filesystem needs it'], ['mkfs.ext4', 'e2fsprogs']];
   for (const [bin, pkg] of tools) if (run('which', [bin as string]).rc !== 0) out.push(`missing ${bin} (Debian package ${pkg})`);
   if (!PRELOAD_CANDIDATES.some((p) => existsSync(p))) {
@@ -842,8 +875,10 @@ export async function outer(ctx: OuterCtx): Promise<number> {
   const done = session.defer('fs-mount loop devices and namespace', () => cleanup());
 
   let fsm: lib.AgentBinary;
+  let prev: lib.AgentBinary | undefined;
   try {
     fsm = ctx.binaries.prepare('fs-mount', FS_MOUNT_PATH);
+    if (PREV_DIR) prev = ctx.binaries.prepare('fs-mount', join(PREV_DIR, 'fs-mount'));
   } catch (e) {
     done();
     lib.die(e instanceof Error ? e.message : String(e));
@@ -864,7 +899,8 @@ export async function outer(ctx: OuterCtx): Promise<number> {
     holderRounds,
     holderWarmup,
     seed,
-    fsMount: { path: FS_MOUNT_PATH, binary: fsm.binary, sha256: fsm.sha256, ranFrom: fsm.ranFrom, snapshot: fsm.snapshot },
+    fsMount: lib.binaryMeta(fsm),
+    ...(prev ? { fsMountPrev: lib.binaryMeta(prev) } : {}),
     filesystem: { path: FILESYSTEM_PATH, package: run('dpkg-query', ['-W', '-f', '${Version}', 'resource-agents']).out },
     env: {
       PATH: EXEC_PATH, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: INSTANCE, OCF_RESKEY_CRM_meta_timeout: String(TIMEOUT_MS),
@@ -915,6 +951,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       BENCH_OUTER_MNTNS: readlinkSync('/proc/self/ns/mnt'),
       BENCH_MNTNS_FILE: nsFile,
       BENCH_FS_MOUNT_RUN: fsm.ranFrom,
+      ...(prev ? { BENCH_FS_MOUNT_PREV_RUN: prev.ranFrom } : {}),
       BENCH_FS_DEVS: JSON.stringify(devs),
       BENCH_PRELOAD: preload,
       BENCH_SCRATCH: scratch,
@@ -953,6 +990,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
         `${cpus().length} CPUs, load ${loadText(meta.loadavgBefore as number[])} → ` +
         `${loadText(loadavg())}, ${raw.durationSec.toFixed(0)} s\n` +
         `fs-mount: ${binaryNote(fsm)}; ` +
+        (prev ? `${PREV}: ${binaryNote(prev)}; ` : '') +
         `Filesystem: resource-agents ${String((meta.filesystem as { package: string }).package)}\n` +
         `devices: ${devs.map((d) => `${d.fstype} on ${d.device}`).join(', ')}${typesNote} ` +
         `(fresh, ${IMAGE_MIB} MiB sparse images on ` +

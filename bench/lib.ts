@@ -125,12 +125,13 @@ export function round3(x: number): number {
 
 /**
  * One latency row's numbers: the statistics of `xs` and, against the reference agent's samples `base` of the same
- * rounds, median/median, min/min and the median of the per-round ratios ("paired").
+ * rounds, median/median, min/min and the median of the per-round ratios ("paired"); against `prev`, the previous
+ * build's samples of the same rounds (BENCH_PREV), median/median and paired.
  */
-export function compare(xs: readonly number[], base: readonly number[] | undefined) {
+export function compare(xs: readonly number[], base: readonly number[] | undefined, prev?: readonly number[]) {
   const s = stats(xs);
   const entry: Record<string, unknown> = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round3(v)]));
-  const cells = { rMed: '', rMin: '', rPair: '' };
+  const cells = { rMed: '', rMin: '', rPair: '', rPrev: '', rPrevPair: '' };
   if (base) {
     const b = stats(base);
     const paired = xs.map((x, i) => x / (base[i] as number));
@@ -141,7 +142,41 @@ export function compare(xs: readonly number[], base: readonly number[] | undefin
     cells.rMin = fmt(s.min / b.min, 2);
     cells.rPair = fmt(pct(paired, 0.5), 2);
   }
+  if (prev && prev.length === xs.length) {
+    const m = pct(prev, 0.5);
+    const paired = pct(xs.map((x, i) => x / (prev[i] as number)), 0.5);
+    entry.ratioPrevMedian = round3(s.median / m);
+    entry.ratioPrevPairedMedian = round3(paired);
+    cells.rPrev = fmt(s.median / m, 2);
+    cells.rPrevPair = fmt(paired, 2);
+  }
   return { s, entry, ...cells };
+}
+
+// ---------------------------------------------------------------------------------------------- the previous build
+
+/**
+ * BENCH_PREV=DIR: an older ocfkit build (its executable and agent links, as `npm run build` or
+ * scripts/bench-prev.sh leave them), run as a third contestant in the same interleaved rounds, so that a change of
+ * runtime or build is measured against what it replaces on the same machine, at the same load.
+ */
+export const PREV_DIR = process.env.BENCH_PREV ? resolve(process.env.BENCH_PREV) : undefined;
+
+/** The previous build's label for one of today's: `vip run_arping=false` -> `vip@prev run_arping=false`. */
+export function prevLabel(label: string): string {
+  return label.replace(/^(\S+)/, '$1@prev');
+}
+
+/** The agent (not the configuration) a label stands for: `vip@prev run_arping=false` -> `vip@prev`. */
+export function agentOf(label: string): string {
+  return label.split(' ')[0] as string;
+}
+
+/** What BENCH_PREV lacks for these agents (nothing when it is unset). */
+export function prevMissing(agents: readonly string[]): string[] {
+  if (!PREV_DIR) return [];
+  return agents.filter((a) => !existsSync(join(PREV_DIR as string, a)))
+    .map((a) => `BENCH_PREV: no ${a} in ${PREV_DIR} (scripts/bench-prev.sh REV DIR builds one)`);
 }
 
 // ---------------------------------------------------------------------------------------------- text
@@ -529,9 +564,20 @@ export class Binaries {
   }
 }
 
+/** `ocfkit --version` of the build (run on the configured file, never on the private copy whose cache was dropped). */
+export function buildVersion(b: AgentBinary): string {
+  const r = spawnSync(b.binary.path, ['--version'], { encoding: 'utf8', env: { PATH: EXEC_PATH }, timeout: 10_000 });
+  return r.status === 0 ? r.stdout.trim() : '?';
+}
+
+/** An agent binary as the results JSON records it. */
+export function binaryMeta(b: AgentBinary) {
+  return { path: b.path, binary: b.binary, sha256: b.sha256, ranFrom: b.ranFrom, snapshot: b.snapshot, version: buildVersion(b) };
+}
+
 /** What the header says about how an agent binary ran. */
 export function binaryNote(b: AgentBinary): string {
-  return `${b.path} (sha256 ${b.sha256.slice(0, 12)}…, ` +
+  return `${b.path} (${buildVersion(b)}, sha256 ${b.sha256.slice(0, 12)}…, ` +
     `${b.snapshot ? 'run from a private copy whose page cache was dropped first' : 'run in place'})`;
 }
 

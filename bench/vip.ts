@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import * as lib from './lib.ts';
 
 const {
-  BenchFailure, C_FLOOR, EXEC_PATH, GNU_TIME, Invoker, LEFTOVER_GRACE_MS, REPO, RUN_SCRIPT, TRUE_BIN, binaryNote, compare,
-  die, envInt, fmt, innerEnv, loadText, must, pct, prng, readText, rebuiltNote, removeTree, round3, run, runRounds, sleepSync,
-  stats, table, writeResults,
+  BenchFailure, C_FLOOR, EXEC_PATH, GNU_TIME, Invoker, LEFTOVER_GRACE_MS, PREV_DIR, REPO, RUN_SCRIPT, TRUE_BIN, agentOf,
+  binaryNote, compare, die, envInt, fmt, innerEnv, loadText, must, pct, prevLabel, prevMissing, prng, readText, rebuiltNote,
+  removeTree, round3, run, runRounds, sleepSync, stats, table, writeResults,
 } = lib;
 type Variant = lib.Variant;
 type Unit = lib.Unit;
@@ -35,8 +35,9 @@ const NETMASK = '24';
 const INSTANCE = 'bench_ip';
 const MONITOR_INTERVAL = 10000;
 
-const TARGET_MONITOR_RATIO = 1.0;
-const TARGET_PEAK_MIB = 64;
+// Issue 15's targets for the Bun executable.
+const TARGET_MONITOR_RATIO = 0.6;
+const TARGET_PEAK_MIB = 32;
 
 // Case names, as printed.
 const C_MD = 'meta-data';
@@ -48,7 +49,7 @@ const C_STOP = 'stop';
 // ---------------------------------------------------------------------------------------------- shared types
 
 interface VipVariant extends Variant {
-  readonly label: string; // 'vip', 'vip run_arping=false', 'IPaddr2'
+  readonly label: string; // 'vip', 'vip run_arping=false', 'IPaddr2'; with BENCH_PREV also 'vip@prev' …
   readonly agent: 'vip' | 'IPaddr2';
   readonly type: string;
   readonly provider: string;
@@ -98,6 +99,7 @@ function agentEnv(v: VipVariant, extra: Readonly<Record<string, string>>): Recor
 export async function inner(): Promise<void> {
   const rawPath = process.env.BENCH_RAW ?? die('inner: BENCH_RAW not set');
   const vipRun = process.env.BENCH_VIP_RUN ?? die('inner: BENCH_VIP_RUN not set');
+  const prevRun = process.env.BENCH_VIP_PREV_RUN;
   const rounds = envInt('BENCH_ROUNDS', 30, 1);
   const warmup = envInt('BENCH_WARMUP', 3, 0);
   const seed = envInt('BENCH_SEED', 0, 0);
@@ -110,6 +112,7 @@ export async function inner(): Promise<void> {
   const IPADDR2: VipVariant = {
     label: 'IPaddr2', agent: 'IPaddr2', path: IPADDR2_PATH, type: 'IPaddr2', provider: 'heartbeat', params: {},
   };
+  const prev = (v: VipVariant): VipVariant[] => (prevRun ? [{ ...v, label: prevLabel(v.label), path: prevRun }] : []);
 
   // Both agents keep volatile state in /run/resource-agents (IPaddr2: send_arp pid file; vip: announcer pids).
   // `ip netns exec` gave this process a private mount namespace (slave of the host's), so a tmpfs here hides
@@ -126,8 +129,9 @@ export async function inner(): Promise<void> {
 
   /** Bring the address up for a running-monitor case. vip comes up with run_arping=false: the end state is the
    *  same (address + announcers), this start is not measured, and it saves the 500 ms probe per round. */
-  const up = (v: VipVariant) => inv.untimed(v.agent === 'vip' ? VIP_NOARP : v, 'start', 0);
-  const down = (v: VipVariant) => inv.untimed(v.agent === 'vip' ? VIP_NOARP : v, 'stop', 0);
+  const noArp = (v: VipVariant): VipVariant => (v.agent === 'vip' ? { ...v, params: VIP_NOARP.params } : v);
+  const up = (v: VipVariant) => inv.untimed(noArp(v), 'start', 0);
+  const down = (v: VipVariant) => inv.untimed(noArp(v), 'stop', 0);
 
   /** Invariant between units: the floating address is on no interface, so the two agents never overlap. */
   const assertDown = (after: string): void => {
@@ -138,10 +142,12 @@ export async function inner(): Promise<void> {
   };
 
   const units: Unit[] = [{ id: `${C_FLOOR}|${TRUE_BIN}`, run: () => inv.floor() }];
-  for (const v of [VIP_DEFAULT, IPADDR2]) {
+  for (const v of [VIP_DEFAULT, ...prev(VIP_DEFAULT), IPADDR2]) {
     units.push(
       { id: `time ${C_MD}|${v.label}`, run: () => void inv.timed(C_MD, v, 'meta-data', {}, 0) },
+      { id: `mem ${C_MD}|${v.label}`, run: () => inv.memory(C_MD, v, 'meta-data', {}, 0) },
       { id: `time ${C_PROBE}|${v.label}`, run: () => void inv.timed(C_PROBE, v, 'monitor', {}, 7) },
+      { id: `mem ${C_PROBE}|${v.label}`, run: () => inv.memory(C_PROBE, v, 'monitor', {}, 7) },
       {
         id: `time ${C_MON}|${v.label}`,
         run: () => {
@@ -166,7 +172,7 @@ export async function inner(): Promise<void> {
       },
     );
   }
-  for (const v of [VIP_DEFAULT, VIP_NOARP, IPADDR2]) {
+  for (const v of [VIP_DEFAULT, VIP_NOARP, ...prev(VIP_DEFAULT), ...prev(VIP_NOARP), IPADDR2]) {
     units.push(
       {
         id: `time ${C_START}+${C_STOP}|${v.label}`,
@@ -176,10 +182,10 @@ export async function inner(): Promise<void> {
         },
       },
       {
-        id: `mem ${C_START}|${v.label}`,
+        id: `mem ${C_START}+${C_STOP}|${v.label}`,
         run: () => {
           inv.memory(C_START, v, 'start', {}, 0);
-          inv.untimed(v, 'stop', 0);
+          inv.memory(C_STOP, v, 'stop', {}, 0);
         },
       },
     );
@@ -206,8 +212,10 @@ function report(raw: Raw) {
   const out: string[] = [];
   const say = (s = '') => out.push(s);
   const caseOrder = [C_MON, C_PROBE, C_START, C_STOP, C_MD, C_FLOOR];
-  const labelOrder = ['vip', 'vip run_arping=false', 'IPaddr2', TRUE_BIN];
+  const ours = ['vip', 'vip run_arping=false'];
+  const labelOrder = [...ours, ...ours.map(prevLabel), 'IPaddr2', TRUE_BIN];
   const labels = (t: Record<string, number[]>) => labelOrder.filter((l) => t[l]);
+  const hasPrev = Object.values(raw.timing).some((t) => t[prevLabel('vip')]);
 
   const summary: Record<string, Record<string, unknown>> = {};
   const rows: string[][] = [];
@@ -217,20 +225,29 @@ function report(raw: Raw) {
     summary[c] = {};
     const base = t['IPaddr2'];
     for (const l of labels(t)) {
-      const { s, entry, rMed, rMin, rPair } = compare(t[l] as number[], l !== 'IPaddr2' ? base : undefined);
+      const isAgent = l !== 'IPaddr2' && l !== TRUE_BIN;
+      const { s, entry, rMed, rMin, rPair, rPrev, rPrevPair } = compare(
+        t[l] as number[], isAgent ? base : undefined, ours.includes(l) ? t[prevLabel(l)] : undefined,
+      );
       summary[c][l] = entry;
-      rows.push([c, l, String(s.n), fmt(s.median), fmt(s.p10), fmt(s.p90), fmt(s.min), rMed, rMin, rPair]);
+      rows.push([c, l, String(s.n), fmt(s.median), fmt(s.p10), fmt(s.p90), fmt(s.min), rMed, rMin, rPair,
+        ...(hasPrev ? [rPrev, rPrevPair] : [])]);
     }
   }
   say('Latency, ms (wall time of spawnSync, agent exit to exit; nothing subtracted)');
   say(
     table(
-      ['case', 'agent', 'n', 'median', 'p10', 'p90', 'min', 'vip/IPaddr2 median', 'min', 'paired'],
+      ['case', 'agent', 'n', 'median', 'p10', 'p90', 'min', '/IPaddr2 median', 'min', 'paired',
+        ...(hasPrev ? ['/prev median', 'paired'] : [])],
       rows,
       2,
     ),
   );
-  say('  ratio columns: median of vip / median of IPaddr2; min / min; "paired" = median of the per-round ratios');
+  say('  /IPaddr2 columns: median of the row / median of IPaddr2; min / min; "paired" = median of the per-round ratios');
+  if (hasPrev) {
+    say(`  "@prev" = the previous build (BENCH_PREV=${PREV_DIR ?? '?'}), interleaved in the same rounds; /prev columns:`);
+    say('  today\'s build against it (median / median, and the median of the per-round ratios).');
+  }
   say('  "vip" = default parameters (run_arping=true: 500 ms duplicate-address probe before adding);');
   say('  "vip run_arping=false" is like-for-like with IPaddr2, whose run_arping defaults to false.');
   say(`  "${C_FLOOR}" = spawnSync of ${TRUE_BIN} from the harness: the fixed cost included in every row.`);
@@ -239,7 +256,7 @@ function report(raw: Raw) {
   const memRows: string[][] = [];
   const memSummary: Record<string, Record<string, unknown>> = {};
   const perAgent: Record<string, number[]> = {};
-  for (const c of [C_MON, C_START]) {
+  for (const c of [C_MON, C_PROBE, C_START, C_STOP, C_MD]) {
     const t = raw.memoryKiB[c];
     if (!t) continue;
     memSummary[c] = {};
@@ -248,25 +265,23 @@ function report(raw: Raw) {
       const s = stats(mib);
       memSummary[c][l] = { n: s.n, medianMiB: round3(s.median), maxMiB: round3(s.max), minMiB: round3(s.min) };
       memRows.push([c, l, String(s.n), fmt(s.median), fmt(s.min), fmt(s.max)]);
-      const agent = l.startsWith('vip') ? 'vip' : l;
-      (perAgent[agent] ??= []).push(...mib);
+      (perAgent[agentOf(l)] ??= []).push(...mib);
     }
   }
   for (const [a, mib] of Object.entries(perAgent)) {
     const s = stats(mib);
     memSummary['all'] ??= {};
     memSummary['all'][a] = { n: s.n, medianMiB: round3(s.median), maxMiB: round3(s.max), minMiB: round3(s.min) };
-    memRows.push(['all monitor+start runs', a, String(s.n), fmt(s.median), fmt(s.min), fmt(s.max)]);
+    memRows.push(['all actions', a, String(s.n), fmt(s.median), fmt(s.min), fmt(s.max)]);
   }
   say('Peak memory, MiB (GNU time %M: max RSS of the agent process and the children it waited for; separate runs)');
   say(table(['case', 'agent', 'n', 'median', 'min', 'max'], memRows, 2));
-  say('  RSS includes the resident file-backed pages of the mapped binary (for vip, the ~120 MiB Node executable),');
-  say('  so it depends on how those pages got into the page cache; see bench/README.md ("Peak memory").');
+  say('  RSS includes the resident file-backed pages of the mapped executable, so it depends on how those pages got');
+  say('  into the page cache; see bench/README.md ("Peak memory").');
   say();
 
-  const vMon = raw.timing[C_MON]?.['vip'] ?? [];
-  const iMon = raw.timing[C_MON]?.['IPaddr2'] ?? [];
-  const monRatio = pct(vMon, 0.5) / pct(iMon, 0.5);
+  const iMon = pct(raw.timing[C_MON]?.['IPaddr2'] ?? [], 0.5);
+  const monRatio = pct(raw.timing[C_MON]?.['vip'] ?? [], 0.5) / iMon;
   const vipPeak = Math.max(...(perAgent['vip'] ?? [NaN]));
   const monMet = monRatio <= TARGET_MONITOR_RATIO;
   const memMet = vipPeak <= TARGET_PEAK_MIB;
@@ -276,13 +291,20 @@ function report(raw: Raw) {
       `  (target ≤ ${TARGET_MONITOR_RATIO.toFixed(1)})  ${monMet ? 'MET' : 'NOT MET'}`,
   );
   say(
-    `  vip peak memory (max over all vip monitor+start runs) = ${fmt(vipPeak)} MiB` +
+    `  vip peak memory (max over every action's runs) = ${fmt(vipPeak)} MiB` +
       `  (target ≤ ${TARGET_PEAK_MIB} MiB)  ${memMet ? 'MET' : 'NOT MET'}`,
   );
-  const verdict = {
+  const verdict: Record<string, unknown> = {
     monitorRatio: { value: round3(monRatio), target: TARGET_MONITOR_RATIO, met: monMet },
     vipPeakMiB: { value: round3(vipPeak), target: TARGET_PEAK_MIB, met: memMet },
   };
+  if (hasPrev) {
+    const p = prevLabel('vip');
+    const prevRatio = pct(raw.timing[C_MON]?.[p] ?? [], 0.5) / iMon;
+    const prevPeak = Math.max(...(perAgent[p] ?? [NaN]));
+    say(`  for comparison, the previous build: monitor ratio ${fmt(prevRatio, 2)}, peak memory ${fmt(prevPeak)} MiB`);
+    verdict.previousBuild = { monitorRatio: round3(prevRatio), peakMiB: round3(prevPeak) };
+  }
   return { text: out.join('\n'), summary, memSummary, verdict };
 }
 
@@ -297,7 +319,7 @@ export function missing(): string[] {
   ] as const) {
     if (!existsSync(p)) out.push(`missing ${what}: ${p}`);
   }
-  return out;
+  return [...out, ...prevMissing(['vip'])];
 }
 
 export interface OuterCtx {
@@ -348,8 +370,10 @@ export async function outer(ctx: OuterCtx): Promise<number> {
   const dropNamespace = session.defer(`namespace ${ns}`, () => cleanup());
 
   let vip: lib.AgentBinary;
+  let prev: lib.AgentBinary | undefined;
   try {
     vip = ctx.binaries.prepare('vip', VIP_PATH);
+    if (PREV_DIR) prev = ctx.binaries.prepare('vip', join(PREV_DIR, 'vip'));
   } catch (e) {
     dropNamespace();
     lib.die(e instanceof Error ? e.message : String(e));
@@ -365,7 +389,8 @@ export async function outer(ctx: OuterCtx): Promise<number> {
     rounds,
     warmup,
     seed,
-    vip: { path: VIP_PATH, binary: vip.binary, sha256: vip.sha256, ranFrom: vip.ranFrom, snapshot: vip.snapshot },
+    vip: lib.binaryMeta(vip),
+    ...(prev ? { vipPrev: lib.binaryMeta(prev) } : {}),
     ipaddr2: { path: IPADDR2_PATH, package: run('dpkg-query', ['-W', '-f', '${Version}', 'resource-agents']).out },
     env: {
       PATH: EXEC_PATH, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: INSTANCE, OCF_RESKEY_ip: FLOAT_IP,
@@ -395,6 +420,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       BENCH_SEED: String(seed),
       BENCH_OUTER_MNTNS: readlinkSync('/proc/self/ns/mnt'),
       BENCH_VIP_RUN: vip.ranFrom,
+      ...(prev ? { BENCH_VIP_PREV_RUN: prev.ranFrom } : {}),
       BENCH_SCRATCH: scratch,
     });
     const [rc, sig] = await session.runChild(
@@ -427,6 +453,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
         `${cpus().length} CPUs, load ${loadText(meta.loadavgBefore as number[])} → ` +
         `${loadText(loadavg())}, ${raw.durationSec.toFixed(0)} s\n` +
         `vip: ${binaryNote(vip)}; ` +
+        (prev ? `vip@prev: ${binaryNote(prev)}; ` : '') +
         `IPaddr2: resource-agents ${String((meta.ipaddr2 as { package: string }).package)}\n` +
         `harness runs inside the namespace (re-executed under ip netns exec); agents get a Pacemaker-like ` +
         `environment; ${raw.privateRsctmp ? 'private tmpfs on /run/resource-agents' : 'host /run/resource-agents'}\n\n` +
