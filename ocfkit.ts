@@ -4,7 +4,7 @@
  * imports it.
  */
 import { basename } from 'node:path';
-import { AGENTS } from './agents';
+import { AGENT_NAMES, agentNamed } from './agents';
 import { withHostname } from './lib/hostname-exec';
 import { OCF } from './lib/ocf/codes';
 import { runAgent } from './lib/ocf/runtime';
@@ -19,7 +19,8 @@ function fatal(e: unknown): never {
 
 function ocfkitCommand(args: readonly string[]): Promise<number> | number {
   const [first, ...rest] = args;
-  if (first && AGENTS[first]) return runAgent(AGENTS[first], rest);
+  const agent = first ? agentNamed(first) : undefined;
+  if (agent) return agent.then((a) => runAgent(a, rest));
   if (first === '--version' || first === 'version') {
     process.stdout.write(`ocfkit ${VERSION} (${RUNTIME})\n`);
     return 0;
@@ -28,11 +29,11 @@ function ocfkitCommand(args: readonly string[]): Promise<number> | number {
   // Loaded only here: agent start-ups never evaluate commander or the commands' code.
   if (first === 'stack' || first === 'doctor' || first === 'site') return (require('./commands/cli') as typeof import('./commands/cli')).main(args);
   if (first === 'agents') {
-    process.stdout.write(`${Object.keys(AGENTS).join('\n')}\n`);
+    process.stdout.write(`${AGENT_NAMES.join('\n')}\n`);
     return 0;
   }
   process.stderr.write(
-    `usage: ocfkit <agent> <action>   (agents: ${Object.keys(AGENTS).join(', ')})\n       ocfkit stack plan|apply|check|simulate|booth-conf …   (ocfkit stack --help)\n       ocfkit site status|takeover|handover|rejoin …   (ocfkit site --help)\n       ocfkit doctor | --version | agents\n`,
+    `usage: ocfkit <agent> <action>   (agents: ${AGENT_NAMES.join(', ')})\n       ocfkit stack plan|apply|check|simulate|booth-conf …   (ocfkit stack --help)\n       ocfkit site status|takeover|handover|rejoin …   (ocfkit site --help)\n       ocfkit doctor | --version | agents\n`,
   );
   return first === undefined || first === 'help' || first === '--help' ? 0 : OCF.ERR_ARGS;
 }
@@ -47,8 +48,8 @@ export function calledAs(): string {
 }
 
 export function dispatch(name: string, args: readonly string[]): Promise<number> | number {
-  const agent = AGENTS[name];
-  if (agent) return runAgent(agent, args);
+  const agent = agentNamed(name);
+  if (agent) return agent.then((a) => runAgent(a, args));
   return ocfkitCommand(args);
 }
 

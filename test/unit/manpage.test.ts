@@ -3,7 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENTS } from '../../agents';
+import { allAgents } from '../../agents';
+
+const AGENTS = await allAgents();
 import { commandTree } from '../../commands/cli';
 import { renderCommandPage } from '../../commands/manpage';
 import type { ParamDecl } from '../../lib/ocf/params';

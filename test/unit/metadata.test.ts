@@ -1,6 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { AGENTS } from '../../agents';
+import { allAgents } from '../../agents';
+
+const AGENTS = await allAgents();
 import { ocfApiFor, renderMetadata } from '../../lib/ocf/metadata';
 import { param } from '../../lib/ocf/params';
 import { metadataFor } from '../../lib/ocf/runtime';
