@@ -135,11 +135,12 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     say(text.replace(/\n+$/, '').split('\n').map((l) => `    ${l}`).join('\n'));
   };
   const tell = (f: Failover) => {
-    show(`pcs status before the ${f.kind}:`, f.pcsBefore);
+    const event = f.kind === 'graceful move' ? 'the move' : 'the kill';
+    show(`pcs status before ${event}:`, f.pcsBefore);
     say(`  what the cluster did (${f.transitions.length} transition${f.transitions.length === 1 ? '' : 's'}, read from the scheduler's saved inputs as \`ocfkit stack simulate\` reads them):`);
     for (const t of f.transitions) say(`    ${t.input}: ${t.actions.join(', ')}`);
-    show(`pcs status after the ${f.kind}:`, f.pcsAfter);
-    say(`  the stack ran on ${f.to} again ${f.stackBackS}s after the ${f.kind === 'graceful move' ? 'standby' : 'kill'}; the client's longest pause: NFSv4.2 ${f.pause.v4}s, NFSv3 ${f.pause.v3}s`);
+    show(`pcs status after ${event}:`, f.pcsAfter);
+    say(`  the stack ran on ${f.to} again ${f.stackBackS}s after ${event}; the client's longest pause: NFSv4.2 ${f.pause.v4}s, NFSv3 ${f.pause.v3}s`);
   };
 
   try {
