@@ -23,6 +23,7 @@ import {
   lockHeldOn,
   lostRecords,
   markTransitions,
+  NODES,
   other,
   pcsStatus,
   prepareDrbd,
@@ -169,26 +170,37 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
       watch(`the NFSv4 writer's lock on ${on}`, 120, () => lockHeldOn(on));
     });
 
-    // The graceful move: standby on the node that serves.
-    on = step(`graceful move: ${on} put in standby, the stack moves to ${other(on)}`, () => {
-      const from = on;
+    /**
+     * One failover under the client's writes, from the stack on FROM to TO: pcs status before, the
+     * failure (CAUSE), the stack running on TO, the writers on again, the lock back; what it took.
+     * MARKED: the nodes whose DC may compute the transitions (a killed node keeps none).
+     */
+    const failover = (kind: FailoverKind, from: Node, cause: () => void, marked: readonly Node[]): Failover => {
       const to = other(from);
+      const tag = kind === 'graceful move' ? 'move' : 'kill';
       const pcsBefore = pcsStatus(to);
-      opts.hooks?.before?.('graceful move', from);
-      markTransitions('move');
+      opts.hooks?.before?.(kind, from);
+      markTransitions(tag, marked);
       const countsBefore = ackCounts();
       const f0 = Date.now();
-      labShOk(to, 'crm_attribute -N "$1" -n standby -v on', [from], 60);
-      stackOn(to, to, 600);
+      cause();
+      stackOn(to, to, 900);
       const stackBackS = round1((Date.now() - f0) / 1000);
       writersProgress(20, 600);
       watch(`the NFSv4 lock reclaimed on ${to}`, 120, () => lockHeldOn(to));
       writersClean();
       const countsAfter = ackCounts();
-      const f: Failover = { kind: 'graceful move', from, to, pcsBefore, pcsAfter: pcsStatus(to), transitions: transitionsSince('move'), countsBefore, countsAfter, pause: gapsBetween(countsBefore, countsAfter), stackBackS };
-      opts.hooks?.moved?.('graceful move', from, to);
+      const f: Failover = { kind, from, to, pcsBefore, pcsAfter: pcsStatus(to), transitions: transitionsSince(tag, marked), countsBefore, countsAfter, pause: gapsBetween(countsBefore, countsAfter), stackBackS };
+      opts.hooks?.moved?.(kind, from, to);
       res.failovers.push(f);
       tell(f);
+      return f;
+    };
+
+    // The graceful move: standby on the node that serves.
+    on = step(`graceful move: ${on} put in standby, the stack moves to ${other(on)}`, () => {
+      const from = on;
+      const { to } = failover('graceful move', from, () => labShOk(other(from), 'crm_attribute -N "$1" -n standby -v on', [from], 60), NODES);
       // Out of standby, the old node returns as Unpromoted; the stack stays (stickiness).
       labShOk(to, 'crm_attribute -N "$1" -n standby -v off', [from], 60);
       watch(`${from} back as Unpromoted`, 600, () => unpromoted(to).includes(from), 5);
@@ -199,26 +211,12 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     // The killed primary: its qemu ends; the survivor fences it and takes over.
     const killed = step(`killed primary: ${on}'s qemu killed, the cluster fences it and ${other(on)} takes over`, () => {
       const victim = on;
-      const survivor = other(victim);
       watch(`${victim}'s DRBD data UpToDate on both sides`, 300, () => drbdSynced(victim));
-      const pcsBefore = pcsStatus(survivor);
-      opts.hooks?.before?.('primary killed', victim);
-      markTransitions('kill', [survivor]);
-      const countsBefore = ackCounts();
-      const f0 = Date.now();
-      const k = lab(['kill', victim], 60);
-      if (k.status !== 0) throw new Error(`lab.sh kill ${victim} exited ${k.status}:\n${k.out}`);
-      stackOn(survivor, survivor, 900);
-      const stackBackS = round1((Date.now() - f0) / 1000);
-      writersProgress(20, 600);
-      watch(`the NFSv4 lock reclaimed on ${survivor}`, 120, () => lockHeldOn(survivor));
-      writersClean();
-      const countsAfter = ackCounts();
-      const f: Failover = { kind: 'primary killed', from: victim, to: survivor, pcsBefore, pcsAfter: pcsStatus(survivor), transitions: transitionsSince('kill', [survivor]), countsBefore, countsAfter, pause: gapsBetween(countsBefore, countsAfter), stackBackS };
-      opts.hooks?.moved?.('primary killed', victim, survivor);
-      res.failovers.push(f);
-      tell(f);
-      return survivor;
+      const kill = () => {
+        const k = lab(['kill', victim], 60);
+        if (k.status !== 0) throw new Error(`lab.sh kill ${victim} exited ${k.status}:\n${k.out}`);
+      };
+      return failover('primary killed', victim, kill, [other(victim)]).to;
     });
 
     if (opts.finish !== false) {
