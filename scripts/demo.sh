@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command (npm run demo): the whole HA NFS stack in the qemu lab failing over
 # under a writing client (scripts/lab/demo.ts says what it shows), then the lab torn down.
-#   bash scripts/demo.sh [--plain] [--json FILE] [--keep]   (root, qemu; ~N min on 2 cores, TCG)
+#   bash scripts/demo.sh [--plain] [--json FILE] [--keep]   (root, qemu; 6.5 min on 2 idle cores, TCG)
 #   bash scripts/demo.sh --quick     the one-node demo without qemu (scripts/demo-quick.sh)
 # --plain: no live line (CI; the default when stdout is no terminal); --json FILE: the whole
 # output and every number as JSON; --keep: leave the lab up, the client still writing.
