@@ -1,5 +1,5 @@
 /**
- * The README demo end to end: scripts/demo.sh starts a one-node Corosync + Pacemaker cluster in
+ * The README demo end to end: `scripts/demo.sh --quick` starts a one-node Corosync + Pacemaker cluster in
  * private namespaces, runs ocf:ocfkit:vip under it, cuts the link and restores it, then tears the
  * node down. It checks every step itself (non-zero exit otherwise); this test also checks what a
  * reader of its output is promised.
@@ -10,11 +10,11 @@ import { describe, expect, it } from 'vitest';
 
 const root = join(__dirname, '..', '..');
 
-describe('scripts/demo.sh', () => {
+describe('scripts/demo.sh --quick', () => {
   it('runs the floating address under Pacemaker, fails its monitor on link loss and recovers', () => {
     if (process.getuid?.() !== 0) throw new Error('the demo needs root (namespaces, corosync, pacemaker)');
     // SIGTERM on timeout: the demo's EXIT trap still tears the node down.
-    const r = spawnSync('bash', [join(root, 'scripts', 'demo.sh')], {
+    const r = spawnSync('bash', [join(root, 'scripts', 'demo.sh'), '--quick'], {
       cwd: root,
       encoding: 'utf8',
       // scripts/test.sh has just built dist/: the demo uses it as it is.

@@ -1,15 +1,16 @@
 /**
  * drbd-promote against real DRBD in the qemu lab: Debian's in-tree 8.4, or DRBD 9 where a 9 module
  * is installed for the guests' kernel (LAB_DRBD, README "The lab"). ocf-tester on a guest, a
- * refused demote that names who holds the device, and the agent as a promotable clone under the
- * fenced two-node cluster (promotion, standby failover and failback, data compared by checksum).
- * State is read as the agent reads it: events2 on 9, /proc/drbd on 8.4. Run with
- * `bash scripts/test.sh lab`.
+ * refused demote that names who holds the device, no promotion without UpToDate data, and a split
+ * brain. State is read as the agent reads it: events2 on 9, /proc/drbd on 8.4. The agent as a
+ * promotable clone under the fenced two-node cluster (standby failover and failback, the promoted
+ * guest killed, data compared by checksum) is proven in the stack test (test/lab/stack.test.ts),
+ * under the whole stack. Run with `bash scripts/test.sh lab`.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DRBD_LAB, type DrbdView, type Node, crmMon, drbdInSync, drbdPair, drbdRead, drbdView, lab, labDir, labDrbd, labExec, labOk, labSh, labShOk, root, useLab, viewOf, waitFor, xpath } from './lab';
+import { type DrbdView, type Node, drbdInSync, drbdPair, drbdRead, drbdView, lab, labDrbd, labExec, labOk, labSh, labShOk, root, useLab, viewOf, waitFor } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
@@ -47,16 +48,6 @@ function seen(node: Node, name: string, file?: string): DrbdView {
     writeFileSync(join(root, 'test', 'samples', 'drbd', labDrbd() === '9' ? `lab-9-${name}-events2.txt` : `lab-84-${name}.txt`), text);
   }
   return viewOf(res);
-}
-
-/** Where the clone is promoted and unpromoted, from crm_mon's XML. */
-function roles(node: Node): { promoted: string[]; unpromoted: string[] } {
-  const xml = crmMon(node).xml;
-  const on = (role: string) => {
-    const n = Number(xpath(xml, `count(//clone[@id='drbd-clone']/resource[@role='${role}'])`));
-    return Array.from({ length: n }, (_, i) => xpath(xml, `string((//clone[@id='drbd-clone']/resource[@role='${role}'])[${i + 1}]/node/@name)`));
-  };
-  return { promoted: on('Promoted'), unpromoted: on('Unpromoted') };
 }
 
 describe('drbd-promote on real DRBD 8.4', () => {
@@ -205,80 +196,5 @@ describe('drbd-promote on real DRBD 8.4', () => {
     expect(labShOk('node2', READ, [], 120).trim()).toBe(sums.node1);
     expect(agent('node2', 'demote').status).toBe(0);
     for (const n of NODES) expect(agent(n, 'stop').status).toBe(0);
-  });
-
-  it('as a promotable clone under the fenced cluster: promotes one node; a standby moves it with the data intact', () => {
-    const c = lab(['cluster'], 900);
-    expect(c.status, c.out).toBe(0);
-    const clone = `<clone id="drbd-clone"><meta_attributes id="drbd-clone-meta">
-<nvpair id="dc-1" name="promotable" value="true"/><nvpair id="dc-2" name="promoted-max" value="1"/>
-<nvpair id="dc-3" name="promoted-node-max" value="1"/><nvpair id="dc-4" name="clone-max" value="2"/>
-<nvpair id="dc-5" name="clone-node-max" value="1"/><nvpair id="dc-6" name="notify" value="true"/></meta_attributes>
-<primitive id="drbd" class="ocf" provider="ocfkit" type="drbd-promote">
-<instance_attributes id="drbd-ia"><nvpair id="drbd-ia-res" name="drbd_resource" value="r0"/></instance_attributes>
-<operations><op id="drbd-mon-p" name="monitor" interval="10s" role="Promoted" timeout="60s"/>
-<op id="drbd-mon-u" name="monitor" interval="20s" role="Unpromoted" timeout="60s"/></operations></primitive></clone>`;
-    const add = labExec('node1', ['cibadmin', '-C', '-o', 'resources', '-X', clone], 120);
-    expect(add.status, add.out).toBe(0);
-    const first = waitFor('one node promoted, the other unpromoted', 600, () => {
-      const r = roles('node1');
-      return r.promoted.length === 1 && r.unpromoted.length === 1 ? r : undefined;
-    }, 5);
-    const p = first.promoted[0] as Node;
-    const q = first.unpromoted[0] as Node;
-    const sum = labShOk(p, WRITE, ['a'], 120).trim();
-
-    labShOk(q, 'crm_attribute -N "$1" -n standby -v on', [p], 60);
-    waitFor(`${q} promoted, ${p} stopped`, 600, () => {
-      const r = roles(q);
-      return r.promoted.length === 1 && r.promoted[0] === q && !r.unpromoted.includes(p) ? r : undefined;
-    }, 5);
-    expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
-    // Down, as the agent reads it (8.4: no minor line; 9: `exists -`).
-    expect(drbdView(p).role).toBe('Unconfigured');
-
-    // Failback: p returns as Unpromoted, resyncs; the data is the same wherever it is promoted.
-    labShOk(q, 'crm_attribute -N "$1" -n standby -v off', [p], 60);
-    const back = waitFor('both instances running again', 600, () => {
-      const r = roles(q);
-      return r.promoted.length === 1 && r.unpromoted.length === 1 ? r : undefined;
-    }, 5);
-    const now = back.promoted[0] as Node;
-    expect(labShOk(now, READ, [], 120).trim()).toBe(sum);
-    // The promotion score the agent keeps for the unpromoted node: UpToDate with its peer known.
-    const other = back.unpromoted[0] as Node;
-    waitFor(`${other} UpToDate`, 300, () => drbdInSync(other));
-    // The unpromoted monitor (every 20 s) raises it from 10 (syncing, the peer UpToDate): at most two intervals.
-    const readScore = () => labSh(now, 'crm_attribute -N "$1" -n master-drbd -l reboot -G -q', [other], 60).stdout.trim();
-    const score = waitFor(`${other}'s promotion score raised once it is UpToDate`, 90, () => {
-      const v = readScore();
-      return ['1000', '10000'].includes(v) ? v : undefined;
-    }, 5);
-    expect(['1000', '10000']).toContain(score);
-  });
-
-  it('the promoted guest killed (qemu gone): fenced, the survivor promoted with the data; the node returns and resyncs', () => {
-    const before = roles('node1');
-    expect(before.promoted.length).toBe(1);
-    const p = before.promoted[0] as Node;
-    const q = (p === 'node1' ? 'node2' : 'node1') as Node;
-    const sum = labShOk(p, WRITE, ['kill'], 120).trim();
-    labOk(['kill', p], 60);
-    waitFor(`${q} promoted after ${p} died`, 600, () => {
-      const r = roles(q);
-      return r.promoted.length === 1 && r.promoted[0] === q ? r : undefined;
-    }, 5);
-    expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
-    // Pacemaker fenced the dead node (reboot), and the lab's power switch started it again.
-    expect(readFileSync(join(labDir, 'run', 'fence-helper.log'), 'utf8')).toMatch(new RegExp(`asked reboot ${p} -> 0 on`));
-    labOk(['wait', p, '300'], 360);
-    expect(labExec(p, ['bash', DRBD_LAB, 'config'], 60).status).toBe(0);
-    labOk(['cluster'], 900);
-    waitFor(`${p} back as Unpromoted`, 600, () => {
-      const r = roles(q);
-      return r.promoted[0] === q && r.unpromoted.includes(p) ? r : undefined;
-    }, 5);
-    waitFor(`${p} resynced`, 300, () => drbdInSync(p));
-    expect(labShOk(q, READ, [], 120).trim()).toBe(sum);
   });
 });

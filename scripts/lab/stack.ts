@@ -1,0 +1,315 @@
+/**
+ * The whole HA NFS stack in the lab, as the demo (scripts/lab/demo.ts) and the stack test
+ * (test/lab/stack.test.ts) both drive it: the `ocfkit stack` plan on the fenced two-node cluster,
+ * a client guest writing numbered, fsynced records over NFSv4.2 (holding a POSIX lock) and NFSv3
+ * through the floating address, and the readings both report from (crm_mon's XML, the writers'
+ * acknowledgements, the records on the disk, the transitions the DC computed). No test framework:
+ * every failure is a thrown Error naming what did not happen.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseGraph, sentences } from '../../commands/stack/simulate';
+import { type Node, crmMon, drbdPair, labDir, labExec, labSh, labShOk, root, waitFor, writeLockHeld, xpath } from './host';
+
+export const NODES: readonly Node[] = ['node1', 'node2'];
+export const VIP = '192.0.2.100';
+export const DIR = '/srv/nfs';
+const WRITER = '/lab/bin/nfs-writer';
+export const WRITERS = ['w4', 'w3'] as const;
+export type Writer = (typeof WRITERS)[number];
+// The export is the NFSv4 pseudo-root (fsid=root): the guests' own root is overlayfs on 9p, which
+// nfsd cannot walk for a pseudo-root (see scripts/lab/README.md). v3 mounts it by path.
+export const STACK = [
+  '--nodes', 'node1,node2', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', DIR, '--fstype', 'ext4',
+  '--ip', `${VIP}/24`, '--nic', 'eth0', '--clients', '192.0.2.0/24', '--export-options', 'rw,sync,no_subtree_check,no_root_squash',
+  '--fsid', 'root', '--infodir', `${DIR}/.nfs-state`, '--nfsv4-lease-time', '10', '--fencing', 'fence_ocfkit_lab',
+];
+/** The promotable clone `ocfkit stack` names for r0's service, and its DRBD primitive. */
+export const CLONE = 'nfs-drbd-clone';
+export const DRBD_RSC = 'nfs-drbd';
+
+/**
+ * Hooked by the demo for its live line: called on every poll of a wait with what it waits for
+ * and since when (ms).
+ */
+export const progress: { onPoll?: (what: string, sinceMs: number) => void } = {};
+
+/** waitFor, reporting each poll to progress.onPoll. */
+export function watch<T>(what: string, timeoutS: number, fn: () => T | undefined | false, stepS = 2): T {
+  const t0 = Date.now();
+  return waitFor(what, timeoutS, () => {
+    progress.onPoll?.(what, t0);
+    return fn();
+  }, stepS);
+}
+
+// node1, Primary once: the filesystem the stack mounts.
+const MKFS = `set -eu
+drbdadm primary r0
+mkfs.ext4 -q -F /dev/drbd0
+drbdadm secondary r0`;
+
+/** r0 as the stack runs it (resource-and-stonith, crm-fence-peer handlers), synced, with ext4, down for Pacemaker. */
+export function prepareDrbd(): void {
+  const pair = drbdPair({ fencing: true });
+  if (pair) throw new Error(pair);
+  const fs = labSh('node1', MKFS, [], 300);
+  if (fs.status !== 0) throw new Error(`mkfs failed:\n${fs.out}`);
+  // Pacemaker brings DRBD up itself.
+  for (const n of NODES) labShOk(n, 'drbdadm down r0', [], 60);
+}
+
+// In a private mount namespace on the host: the lab's fence agent shown in /usr/sbin (where pcs
+// looks for fence agents) through a read-only overlay, then the command. $1: the extra directory.
+const WITH_FENCE_AGENT = `set -eu
+extra=$1; shift
+mount -t overlay overlay -o "lowerdir=$extra:/usr/sbin" /usr/sbin
+exec "$@"`;
+
+/**
+ * What \`ocfkit stack apply --live\` does, with its pcs steps run on the host: pcs (Python) takes
+ * ~25 s a call in a TCG guest, so the 16 steps took 7.5 min there (measured; --live itself passed
+ * in the lab that way). The guest's CIB, \`ocfkit stack apply --cib\` on a copy on the host (the
+ * built binary and the lab's fence agent visible to pcs only inside a private mount namespace),
+ * then one \`pcs cluster cib-push … diff-against=\` in the guest, as --live ends. Returns what
+ * apply printed.
+ */
+export function applyStack(): string {
+  const work = mkdtempSync(join(tmpdir(), 'ocfkit-lab-stack-'));
+  try {
+    const share = join(labDir, 'run', 'share');
+    const orig = join(share, 'stack-orig.xml');
+    const next = join(share, 'stack-new.xml');
+    writeFileSync(orig, labShOk('node1', 'cibadmin --query', [], 60));
+    copyFileSync(orig, next);
+    const extra = join(work, 'sbin');
+    mkdirSync(extra);
+    copyFileSync(join(root, 'scripts', 'lab', 'guest', 'fence_ocfkit_lab'), join(extra, 'fence_ocfkit_lab'));
+    const r = spawnSync(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'bash', join(root, 'scripts', 'ocf-sandbox.sh'), join(work, 'sandbox'),
+        'bash', '-c', WITH_FENCE_AGENT, 'with-fence-agent', extra, join(root, 'dist', 'ocfkit'), 'stack', 'apply', '--cib', next, ...STACK],
+      { encoding: 'utf8', timeout: 600_000 },
+    );
+    if (r.status !== 0) throw new Error(`ocfkit stack apply --cib exited ${r.status}:\n${r.stdout}${r.stderr}${r.error ?? ''}`);
+    const push = labExec('node1', ['pcs', 'cluster', 'cib-push', '/lab/stack-new.xml', 'diff-against=/lab/stack-orig.xml'], 300);
+    if (push.status !== 0) throw new Error(`pcs cluster cib-push exited ${push.status}:\n${push.out}`);
+    return `${r.stdout}${push.stdout}`;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+// client: both mounts through the floating address (hard: a failover is a pause, never an error),
+// and the two writers, detached.
+const CLIENT_START = `set -eu
+mkdir -p /mnt/v4 /mnt/v3
+mount -t nfs4 -o vers=4.2,hard,timeo=10,retrans=3 "$1:/" /mnt/v4
+mount -t nfs -o vers=3,hard,timeo=10,retrans=3,nolock "$1:$2" /mnt/v3
+rm -f /tmp/stop-writers
+setsid python3 "$3" /mnt/v4/w4.dat /tmp/w4.ack /tmp/stop-writers --lock </dev/null >/tmp/w4.out 2>&1 &
+setsid python3 "$3" /mnt/v3/w3.dat /tmp/w3.ack /tmp/stop-writers </dev/null >/tmp/w3.out 2>&1 &
+for _ in $(seq 1 100); do [ -s /tmp/w4.ack ] && [ -s /tmp/w3.ack ] && break; sleep 0.2; done
+cat /tmp/w4.ack /tmp/w3.ack | tail -n 2`;
+
+/** The client mounts through the floating address and both writers start. */
+export function startClient(): void {
+  const c = labSh('client', CLIENT_START, [VIP, DIR, WRITER], 300);
+  if (c.status !== 0) throw new Error(`the client did not start writing:\n${c.out}`);
+}
+
+/** The writers stop (each writes STOPPED to its log). */
+export function stopWriters(): void {
+  labShOk('client', 'touch /tmp/stop-writers; for _ in $(seq 1 100); do grep -q STOPPED /tmp/w4.ack && grep -q STOPPED /tmp/w3.ack && exit 0; sleep 0.3; done; exit 1', [], 120);
+}
+
+export interface Acks {
+  /** acknowledged record numbers */
+  acked: number[];
+  /** [time, number] of each acknowledgement */
+  times: Array<[number, number]>;
+  errors: string[];
+}
+
+export function acks(name: Writer): Acks {
+  const text = labShOk('client', 'cat "$1"', [`/tmp/${name}.ack`], 60);
+  const out: Acks = { acked: [], times: [], errors: [] };
+  for (const line of text.split('\n')) {
+    const m = /^(\d+) (\d+\.\d+)$/.exec(line);
+    if (m) {
+      out.acked.push(Number(m[1]));
+      out.times.push([Number(m[2]), Number(m[1])]);
+    } else if (line.startsWith('ERR')) out.errors.push(line);
+  }
+  return out;
+}
+
+/**
+ * The longest pause between two acknowledgements from the FROMth on, up to the TOth (seconds): the
+ * client's view of a failover.
+ */
+export function longestGap(a: Acks, from: number, to = a.times.length): number {
+  let gap = 0;
+  for (let i = Math.max(1, from); i < Math.min(to, a.times.length); i++) gap = Math.max(gap, a.times[i]![0] - a.times[i - 1]![0]);
+  return gap;
+}
+
+export type Counts = Record<Writer, number>;
+export const ackCounts = (): Counts => ({ w4: acks('w4').acked.length, w3: acks('w3').acked.length });
+export const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Each writer's longest pause since the counts C, up to the counts UNTIL (s). */
+export function gapsBetween(c: Counts, until?: Counts): { v4: number; v3: number } {
+  return { v4: round1(longestGap(acks('w4'), c.w4, until?.w4)), v3: round1(longestGap(acks('w3'), c.w3, until?.w3)) };
+}
+
+/** Both writers' errors so far; throws naming them when there are any. */
+export function writersClean(): void {
+  const errors = WRITERS.flatMap((w) => acks(w).errors.map((e) => `${w}: ${e}`));
+  if (errors.length > 0) throw new Error(`the client's writers failed:\n${errors.join('\n')}`);
+}
+
+/** Waits until both writers acknowledged at least MORE records past what they had. */
+export function writersProgress(more = 20, timeoutS = 300): void {
+  const base = ackCounts();
+  watch(`both writers to acknowledge ${more} more records`, timeoutS, () => acks('w4').acked.length >= base.w4 + more && acks('w3').acked.length >= base.w3 + more, 3);
+}
+
+/**
+ * The records each writer saw acknowledged that are missing from its file on SERVER: the demo's
+ * "0 lost" and the stack test's check of it.
+ */
+export function lostRecords(server: Node): Record<Writer, { acked: number; lost: number[] }> {
+  const out = {} as Record<Writer, { acked: number; lost: number[] }>;
+  for (const w of WRITERS) {
+    const a = acks(w);
+    const onDisk = new Set(labShOk(server, 'cat "$1"', [`${DIR}/${w}.dat`], 120).split('\n').map((l) => Number(l.trim().split(' ')[0])).filter((n) => n > 0));
+    out[w] = { acked: a.acked.length, lost: a.acked.filter((n) => !onDisk.has(n)) };
+  }
+  return out;
+}
+
+export interface Placement {
+  promoted: string;
+  fs: string;
+  exp: string;
+  ip: string;
+  failed: string;
+}
+
+/** Where each part of the stack runs, from crm_mon's XML on NODE (a node name, or '' when stopped). */
+export function placement(node: Node): Placement {
+  const xml = crmMon(node).xml;
+  const on = (id: string) => xpath(xml, `string(//resource[@id='${id}' and @role='Started' and @failed='false']/node/@name)`);
+  return {
+    promoted: xpath(xml, `string(//clone[@id='${CLONE}']/resource[@role='Promoted']/node/@name)`),
+    fs: on('nfs-fs'),
+    exp: on('nfs-export'),
+    ip: on('nfs-ip'),
+    failed: xpath(xml, 'string(//failures/failure[1]/@op_key)'),
+  };
+}
+
+/** Waits until the whole stack runs on one node (ON, or either when undefined); returns it. */
+export function stackOn(observer: Node, on: Node | undefined, timeoutS = 600): Node {
+  return watch(`the stack running on ${on ?? 'one node'}`, timeoutS, () => {
+    const p = placement(observer);
+    const n = p.promoted;
+    return n !== '' && (on === undefined || n === on) && p.fs === n && p.exp === n && p.ip === n ? (n as Node) : undefined;
+  }, 5);
+}
+
+/** The nodes where the DRBD clone runs Unpromoted, from crm_mon's XML on OBSERVER. */
+export function unpromoted(observer: Node): string[] {
+  const xml = crmMon(observer).xml;
+  const n = Number(xpath(xml, `count(//clone[@id='${CLONE}']/resource[@role='Unpromoted'])`));
+  return Array.from({ length: n }, (_, i) => xpath(xml, `string((//clone[@id='${CLONE}']/resource[@role='Unpromoted'])[${i + 1}]/node/@name)`));
+}
+
+/** The v4 writer's lock, as the server holding the export sees it: a POSIX write lock on w4.dat. */
+export const lockHeldOn = (server: Node): boolean => writeLockHeld(server, `${DIR}/w4.dat`);
+
+export const other = (n: Node): Node => (n === 'node1' ? 'node2' : 'node1');
+
+/**
+ * `pcs status` of the cluster as it is now: the CIB with its status section taken on OBSERVER,
+ * shown by the host's pcs (`pcs -f`, with the guests' corosync.conf): the same text as in the
+ * guest, without the ~25 s that starting pcs takes there under TCG.
+ */
+export function pcsStatus(observer: Node): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ocfkit-lab-pcs-'));
+  try {
+    const cib = join(dir, 'cib.xml');
+    const conf = join(dir, 'corosync.conf');
+    writeFileSync(cib, labShOk(observer, 'cibadmin --query', [], 60));
+    writeFileSync(conf, labShOk(observer, 'cat /etc/corosync/corosync.conf', [], 30));
+    const r = spawnSync('pcs', ['-f', cib, '--corosync_conf', conf, 'status'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`pcs -f … status exited ${r.status}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A mark on NODES (a file's mtime) from which transitionsSince() reads what the cluster did. */
+export function markTransitions(tag: string, nodes: readonly Node[] = NODES): void {
+  for (const n of nodes) labShOk(n, 'touch "/tmp/transitions-$1"', [tag], 30);
+}
+
+export interface Transition {
+  /** where the DC saved the scheduler's input: node:file */
+  input: string;
+  /** the transition as sentences (commands/stack/simulate.ts) */
+  actions: string[];
+}
+
+// The scheduler's inputs the DC saved since the mark (pe-warn-* when it fences, pe-error-* when it
+// found errors), copied to the share with their times kept.
+const COPY_PE = `set -eu
+out=/lab/transitions/$1/$(hostname); mkdir -p "$out"
+find /var/lib/pacemaker/pengine -name 'pe-*.bz2' -newer "/tmp/transitions-$1" -exec cp -p {} "$out/" \\;`;
+
+/**
+ * What the cluster did since markTransitions(TAG), as `ocfkit stack simulate` reads it: each
+ * scheduler input the DC saved, replayed by crm_simulate on the host (-G, the transition graph)
+ * and told as sentences, in the order the DCs computed them; transitions with nothing to do left
+ * out. Nodes that do not answer (a killed one) are skipped.
+ */
+export function transitionsSince(tag: string, nodes: readonly Node[] = NODES): Transition[] {
+  const base = join(labDir, 'run', 'share', 'transitions', tag);
+  rmSync(base, { recursive: true, force: true });
+  for (const n of nodes) labSh(n, COPY_PE, [tag], 60);
+  const files: Array<{ node: string; name: string; path: string; mtime: number; seq: number }> = [];
+  for (const node of safeList(base)) {
+    for (const name of safeList(join(base, node))) {
+      const path = join(base, node, name);
+      files.push({ node, name, path, mtime: statSync(path).mtimeMs, seq: Number(/-(\d+)\.bz2$/.exec(name)?.[1] ?? 0) });
+    }
+  }
+  files.sort((a, b) => a.mtime - b.mtime || a.seq - b.seq);
+  const out: Transition[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'ocfkit-lab-pe-'));
+  try {
+    for (const f of files) {
+      const graph = join(dir, 'graph.xml');
+      const r = spawnSync('crm_simulate', ['-x', f.path, '-R', '-G', graph], { encoding: 'utf8', timeout: 60_000 });
+      if (r.status !== 0) throw new Error(`crm_simulate -x ${f.node}:${f.name} exited ${r.status}: ${r.stderr}`);
+      const actions = sentences(parseGraph(readFileSync(graph, 'utf8')));
+      if (actions.length > 0) out.push({ input: `${f.node}:${f.name}`, actions });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
+  }
+  return out;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
