@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { stateDir } from '../lib/background';
+import { MinorsCache } from '../lib/drbd-minors-cache';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
@@ -176,6 +177,15 @@ async function status(ctx: DrbdCtx, adm: DrbdAdm): Promise<Status | undefined> {
   return { version: proc.version, res: r };
 }
 
+/**
+ * drbdadm for this action. Monitors and notifications reuse the minors an earlier action read
+ * while the configuration files are unchanged; start, stop, promote, demote and validate read them
+ * afresh and keep what they read.
+ */
+function drbdadm(ctx: DrbdCtx, reuse = false): DrbdAdm {
+  return new DrbdAdm(ctx.run, ctx.params.drbdconf, { cache: new MinorsCache(stateDir(ctx.env)), reuse });
+}
+
 function checkModuleVersion(ctx: DrbdCtx, version: string): void {
   const { require_drbd_module_version_ge: ge, require_drbd_module_version_lt: lt } = ctx.params;
   if (ge && compareVersions(version, ge) < 0) throw fail.installed(`DRBD module ${version} is older than ${ge} (require_drbd_module_version_ge)`);
@@ -215,7 +225,7 @@ async function applyScore(ctx: DrbdCtx, s: Status): Promise<void> {
   }
   if (ctx.params.unfence_if_all_uptodate && s.res.role === 'Primary' && s.res.devices.every((x) => x.disk === 'UpToDate') && s.res.connections.every((c) => c.peerDevices.every((p) => p.peerDisk === 'UpToDate'))) {
     // Clears a fencing constraint a fence-peer handler left behind once the peer caught up.
-    const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+    const adm = drbdadm(ctx);
     const r = await adm.exec(['unfence-peer', s.res.name], 10_000);
     if (r.code !== 0) ctx.log.warn(`unfence-peer ${s.res.name}: ${describe(r)}`);
   }
@@ -332,7 +342,7 @@ export function logProblemChange(log: Logger, file: string, problem: string | un
 }
 
 async function monitor(ctx: DrbdCtx) {
-  const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+  const adm = drbdadm(ctx, true);
   let s: Status | undefined;
   try {
     s = await status(ctx, adm);
@@ -356,7 +366,7 @@ async function monitor(ctx: DrbdCtx) {
 }
 
 async function start(ctx: DrbdCtx) {
-  const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+  const adm = drbdadm(ctx);
   if (!readProcDrbd()) {
     const r = await ctx.run(['modprobe', '-s', 'drbd'], { timeoutMs: 30_000 });
     if (!readProcDrbd()) throw fail.installed(`the DRBD kernel module is not available: ${describe(r)}`);
@@ -397,7 +407,7 @@ async function start(ctx: DrbdCtx) {
 const PROMOTE_BACKOFF_MS = 5_000;
 
 async function promote(ctx: DrbdCtx) {
-  const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+  const adm = drbdadm(ctx);
   const res = ctx.params.drbd_resource;
   const began = performance.now();
   let s = await status(ctx, adm);
@@ -424,7 +434,7 @@ async function promote(ctx: DrbdCtx) {
 }
 
 async function demote(ctx: DrbdCtx) {
-  const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+  const adm = drbdadm(ctx);
   const res = ctx.params.drbd_resource;
   let s = await status(ctx, adm);
   if (!s || s.res.role === 'Unconfigured') return OCF.NOT_RUNNING;
@@ -441,7 +451,7 @@ async function demote(ctx: DrbdCtx) {
 }
 
 async function stop(ctx: DrbdCtx) {
-  const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+  const adm = drbdadm(ctx);
   const res = ctx.params.drbd_resource;
   const sc = scores(ctx);
   let s: Status | undefined;
@@ -484,7 +494,7 @@ async function notify(ctx: DrbdCtx) {
   // Only a peer's start needs anything before the fact; a move sends several pre-notifications.
   if (type === 'pre' && op !== 'start') return OCF.SUCCESS;
   try {
-    const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+    const adm = drbdadm(ctx, true);
     const res = ctx.params.drbd_resource;
     let s = await status(ctx, adm);
     if (!s || s.res.role === 'Unconfigured') return OCF.SUCCESS;
@@ -550,7 +560,7 @@ export const drbdPromote = defineAgent({
   async validateHost(ctx) {
     for (const bin of ['drbdadm', 'drbdsetup', 'crm_attribute']) if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
     if (!existsSync(ctx.params.drbdconf)) throw fail.installed(`${ctx.params.drbdconf} does not exist on this node`);
-    const adm = new DrbdAdm(ctx.run, ctx.params.drbdconf);
+    const adm = drbdadm(ctx);
     const res = ctx.params.drbd_resource;
     if (!(await adm.minors(res))) throw fail.installed(adm.notConfigured(res));
     // What the configuration gets wrong for the loaded module (auto-promote on 9 above all): warnings, not a failure.

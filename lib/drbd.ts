@@ -4,6 +4,7 @@
  * kernel speaks /proc/drbd, which names minors, not resources (`drbdadm sh-minor` maps them).
  * No policy here: the promotion score table lives in the agent.
  */
+import { type MinorsCache, configFingerprint } from './drbd-minors-cache';
 import { readFileSync } from 'node:fs';
 import { type RunResult, type Runner, describe } from './run';
 
@@ -317,10 +318,18 @@ export function compareVersions(a: string, b: string): number {
 /** The characters DRBD allows in a resource name (drbd-utils' own check). */
 export const RESOURCE_NAME = /^[-%+./0-9:=@A-Z_a-z]{1,128}$/;
 
+/** Where `DrbdAdm.minors` keeps its answers between actions, and whether this action may use them. */
+export interface MinorsKeeping {
+  readonly cache: MinorsCache;
+  /** Monitors reuse a kept answer; actions that change state read afresh and keep what they read. */
+  readonly reuse: boolean;
+}
+
 export class DrbdAdm {
   constructor(
     private readonly run: Runner,
     private readonly conf: string,
+    private readonly keeping?: MinorsKeeping,
   ) {}
 
   argv(...args: string[]): string[] {
@@ -344,19 +353,31 @@ export class DrbdAdm {
   /**
    * The minors of `res` per the configuration; undefined when the configuration does not name it.
    * Read once per instance (one action): the configuration does not change under an action, and
-   * each `drbdadm sh-minor` parses the whole of it (0.25–0.5 s in a slow guest).
+   * each `drbdadm sh-minor` parses the whole of it (0.25–0.5 s in a slow guest). With `keeping`,
+   * also kept across actions while the configuration files are unchanged (lib/drbd-minors-cache.ts).
    */
   async minors(res: string): Promise<number[] | undefined> {
     const known = this.minorsRead.get(res);
     if (known) return known;
     if (this.minorsFailed.has(res)) return undefined;
+    // Taken before sh-minor reads the files: a change made meanwhile makes the kept answer unused.
+    const fingerprint = this.keeping ? configFingerprint(this.conf) : undefined;
+    if (fingerprint && this.keeping?.reuse) {
+      const kept = this.keeping.cache.get(this.conf, res, fingerprint);
+      if (kept) {
+        this.minorsRead.set(res, kept);
+        return kept;
+      }
+    }
     const r = await this.exec(['sh-minor', res], 10_000);
     const minors = r.code === 0 ? r.stdout.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number) : [];
     if (minors.length === 0) {
       this.minorsFailed.set(res, r);
+      this.keeping?.cache.forget(res);
       return undefined;
     }
     this.minorsRead.set(res, minors);
+    if (fingerprint) this.keeping?.cache.put(this.conf, res, fingerprint, minors);
     return minors;
   }
 

@@ -65,6 +65,96 @@ export function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...process.env, PATH: searchPath(process.env.PATH).join(':'), LC_ALL: 'C', LANG: 'C', ...extra };
 }
 
+/** What a started command reports back, whichever runtime spawned it. */
+interface ChildEvents {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** It could not be started (ENOENT, EACCES). */
+  error(code: string): void;
+  /** It exited and both its pipes closed. */
+  close(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+interface Child {
+  readonly pid: number | undefined;
+  /** Stops reading its pipes and holding the event loop: an unkillable command's pipes never close. */
+  abandon(): void;
+}
+
+/** The parts of Bun's own spawn that run() uses (lib/ is typed for Node; Bun is there at run time). */
+interface BunSubprocess {
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly exited: Promise<number>;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  unref(): void;
+}
+interface BunSpawn {
+  spawn(opts: { cmd: string[]; env: NodeJS.ProcessEnv; stdin: 'ignore' | Uint8Array; stdout: 'pipe'; stderr: 'pipe'; detached: boolean }): BunSubprocess;
+}
+const bun = (globalThis as { Bun?: BunSpawn }).Bun;
+
+/**
+ * Under Bun (the product), its own spawn: half the CPU of node:child_process's emulation per command
+ * (5.6 vs 10.2 ms measured), which each monitor pays once or twice. Node (the unit tests) keeps
+ * child_process; both start the command as its own session and process group leader.
+ */
+function startChild(file: string, args: string[], env: NodeJS.ProcessEnv, input: string | undefined, on: ChildEvents): Child {
+  if (bun) return startBunChild(bun, file, args, env, input, on);
+  const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env, detached: true });
+  child.stdout?.setEncoding('utf8').on('data', on.stdout);
+  child.stderr?.setEncoding('utf8').on('data', on.stderr);
+  if (input !== undefined) {
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
+  }
+  child.on('error', (e: NodeJS.ErrnoException) => on.error(e.code ?? e.message));
+  child.on('close', on.close);
+  return {
+    pid: child.pid,
+    abandon() {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.unref();
+    },
+  };
+}
+
+function startBunChild(b: BunSpawn, file: string, args: string[], env: NodeJS.ProcessEnv, input: string | undefined, on: ChildEvents): Child {
+  let proc: BunSubprocess;
+  try {
+    proc = b.spawn({ cmd: [file, ...args], env, stdin: input === undefined ? 'ignore' : Buffer.from(input), stdout: 'pipe', stderr: 'pipe', detached: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    queueMicrotask(() => on.error(err.code ?? err.message));
+    return { pid: undefined, abandon() {} };
+  }
+  const readers = [proc.stdout.getReader(), proc.stderr.getReader()] as const;
+  const pump = async (reader: ReadableStreamDefaultReader<Uint8Array>, sink: (text: string) => void) => {
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        sink(decoder.decode(value, { stream: true }));
+      }
+      sink(decoder.decode());
+    } catch {
+      // cancelled by abandon()
+    }
+  };
+  void Promise.all([pump(readers[0], on.stdout), pump(readers[1], on.stderr), proc.exited]).then(() => on.close(proc.exitCode, proc.signalCode));
+  return {
+    pid: proc.pid,
+    abandon() {
+      for (const r of readers) r.cancel().catch(() => undefined);
+      proc.unref();
+    },
+  };
+}
+
 /**
  * Runs argv (never through a shell) in its own process group, bounded by the action's deadline
  * and the call's own timeout: TERM to the whole group on expiry, KILL after the grace period.
@@ -97,32 +187,25 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
       finish({ code: null, signal: null, abandoned: false, spawnError: 'empty command' });
       return;
     }
-    const child = spawn(file, args, {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: childEnv(opts.env),
-      detached: true,
+    const child: Child = startChild(file, args, childEnv(opts.env), opts.input, {
+      stdout: (d) => {
+        if (stdout.length < MAX_CAPTURE) stdout += d;
+      },
+      stderr: (d) => {
+        if (stderr.length < MAX_CAPTURE) stderr += d;
+      },
+      error: (code) => finish({ code: null, signal: null, abandoned: false, spawnError: code }),
+      close: (code, signal) => finish({ code, signal, abandoned: false }),
     });
     pid = child.pid;
     if (pid !== undefined) live.add(pid);
     const group = (sig: NodeJS.Signals) => {
       try {
-        if (child.pid) process.kill(-child.pid, sig);
+        if (pid !== undefined) process.kill(-pid, sig);
       } catch {
         // already gone
       }
     };
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      if (stdout.length < MAX_CAPTURE) stdout += d;
-    });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      if (stderr.length < MAX_CAPTURE) stderr += d;
-    });
-    if (opts.input !== undefined) {
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(opts.input);
-    }
-    child.on('error', (e: NodeJS.ErrnoException) => finish({ code: null, signal: null, abandoned: false, spawnError: e.code ?? e.message }));
-    child.on('close', (code, signal) => finish({ code, signal, abandoned: false }));
     timers.push(
       setTimeout(() => {
         timedOut = true;
@@ -133,9 +216,7 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
             timers.push(
               setTimeout(() => {
                 // Unkillable (D state): stop waiting so the action can still answer in time.
-                child.stdout?.destroy();
-                child.stderr?.destroy();
-                child.unref();
+                child.abandon();
                 finish({ code: null, signal: null, abandoned: true });
               }, AFTER_KILL_MS),
             );

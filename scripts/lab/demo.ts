@@ -18,7 +18,7 @@ import {
   type Counts,
   type Transition,
   ackCounts,
-  applyStack,
+  applyStackLive,
   gapsBetween,
   lockHeldOn,
   lostRecords,
@@ -158,7 +158,7 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
       if (r.status !== 0) throw new Error(`lab.sh cluster exited ${r.status}:\n${r.out}`);
     });
     let on = step('ocfkit stack apply: the plan (fencing, DRBD clone, fs-mount, nfs-export, vip, in order) pushed in one change', () => {
-      const printed = applyStack();
+      const printed = applyStackLive();
       say(printed.replace(/\n+$/, '').split('\n').map((l) => `    ${l}`).join('\n'));
       return stackOn('node1', undefined, 900);
     });

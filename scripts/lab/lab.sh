@@ -31,7 +31,7 @@
 #   lab.sh bench-up [--keep]     from nothing: time to guests ready and to cluster online (JSON)
 #
 # Environment: LAB_DIR (default /var/tmp/ocfkit-lab), LAB_MEM (MiB per node, 1024), LAB_CLIENT_MEM
-# (MiB, 512), LAB_TB_MB (TCG translation cache per guest, 128), LAB_SMP (vCPUs per node, 1; 2 made
+# (MiB, 512), LAB_TB_MB (TCG translation cache per guest, 1024), LAB_SMP (vCPUs per node, 1; 2 made
 # the stack's start 7 % faster, measured once), LAB_DISK_MB (DRBD disk per node, 64: every full
 # sync copies all of it), LAB_BOOT_TIMEOUT (240 s), LAB_EXEC_TIMEOUT (300 s), LAB_CLUSTER_TIMEOUT (300 s),
 # LAB_TOKEN_MS (corosync token, 10000: a lost node is noticed after ~2.2x that), LAB_KERNEL (a
@@ -50,7 +50,7 @@ self=$here/lab.sh
 LAB_DIR=${LAB_DIR:-/var/tmp/ocfkit-lab}
 LAB_MEM=${LAB_MEM:-1024}
 LAB_CLIENT_MEM=${LAB_CLIENT_MEM:-512}
-LAB_TB_MB=${LAB_TB_MB:-128}
+LAB_TB_MB=${LAB_TB_MB:-1024}
 LAB_SMP=${LAB_SMP:-1}
 LAB_DISK_MB=${LAB_DISK_MB:-64}
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-240}

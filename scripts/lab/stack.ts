@@ -7,11 +7,11 @@
  * every failure is a thrown Error naming what did not happen.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGraph, sentences } from '../../commands/stack/simulate';
-import { type Node, crmMon, drbdPair, labDir, labExec, labSh, labShOk, root, waitFor, writeLockHeld, xpath } from './host';
+import { type Node, crmMon, drbdPair, labDir, labExec, labSh, labShOk, waitFor, writeLockHeld, xpath } from './host';
 
 export const NODES: readonly Node[] = ['node1', 'node2'];
 export const VIP = '192.0.2.100';
@@ -61,45 +61,14 @@ export function prepareDrbd(): void {
   for (const n of NODES) labShOk(n, 'drbdadm down r0', [], 60);
 }
 
-// In a private mount namespace on the host: the lab's fence agent shown in /usr/sbin (where pcs
-// looks for fence agents) through a read-only overlay, then the command. $1: the extra directory.
-const WITH_FENCE_AGENT = `set -eu
-extra=$1; shift
-mount -t overlay overlay -o "lowerdir=$extra:/usr/sbin" /usr/sbin
-exec "$@"`;
-
 /**
- * What \`ocfkit stack apply --live\` does, with its pcs steps run on the host: pcs (Python) takes
- * ~25 s a call in a TCG guest, so the 16 steps took 7.5 min there (measured; --live itself passed
- * in the lab that way). The guest's CIB, \`ocfkit stack apply --cib\` on a copy on the host (the
- * built binary and the lab's fence agent visible to pcs only inside a private mount namespace),
- * then one \`pcs cluster cib-push … diff-against=\` in the guest, as --live ends. Returns what
- * apply printed.
+ * `ocfkit stack apply --live` on node1, as an operator runs it there: every pcs step against a copy
+ * of the cluster's CIB in the guest, then one push. Returns what it printed.
  */
-export function applyStack(): string {
-  const work = mkdtempSync(join(tmpdir(), 'ocfkit-lab-stack-'));
-  try {
-    const share = join(labDir, 'run', 'share');
-    const orig = join(share, 'stack-orig.xml');
-    const next = join(share, 'stack-new.xml');
-    writeFileSync(orig, labShOk('node1', 'cibadmin --query', [], 60));
-    copyFileSync(orig, next);
-    const extra = join(work, 'sbin');
-    mkdirSync(extra);
-    copyFileSync(join(root, 'scripts', 'lab', 'guest', 'fence_ocfkit_lab'), join(extra, 'fence_ocfkit_lab'));
-    const r = spawnSync(
-      'unshare',
-      ['--mount', '--propagation', 'private', 'bash', join(root, 'scripts', 'ocf-sandbox.sh'), join(work, 'sandbox'),
-        'bash', '-c', WITH_FENCE_AGENT, 'with-fence-agent', extra, join(root, 'dist', 'ocfkit'), 'stack', 'apply', '--cib', next, ...STACK],
-      { encoding: 'utf8', timeout: 600_000 },
-    );
-    if (r.status !== 0) throw new Error(`ocfkit stack apply --cib exited ${r.status}:\n${r.stdout}${r.stderr}${r.error ?? ''}`);
-    const push = labExec('node1', ['pcs', 'cluster', 'cib-push', '/lab/stack-new.xml', 'diff-against=/lab/stack-orig.xml'], 300);
-    if (push.status !== 0) throw new Error(`pcs cluster cib-push exited ${push.status}:\n${push.out}`);
-    return `${r.stdout}${push.stdout}`;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+export function applyStackLive(timeoutS = 900): string {
+  const r = labExec('node1', ['/opt/ocfkit/ocfkit', 'stack', 'apply', '--live', ...STACK], timeoutS);
+  if (r.status !== 0) throw new Error(`ocfkit stack apply --live on node1 exited ${r.status}:\n${r.out}`);
+  return r.stdout;
 }
 
 // client: both mounts through the floating address (hard: a failover is a pause, never an error),

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -182,6 +182,25 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     expect(r.reason!.slice(0, 128)).toMatch(/^r0 cannot be demoted: `drbdadm secondary r0` exited 11: (r0|0): State change failed: \(-12\) Device is held open by someone/);
     if (version === '9') expect(r.reason).toContain('drbd0 opened by sleep (pid 2345)');
     expect(s.calls()).toContain('secondary r0');
+  });
+
+  it('DRBD 8.4: monitors reuse the minors start read until a configuration file changes; promote reads them afresh', () => {
+    const s = scenario({ version: '8.4', drbdadm: { up: [0, ''], adjust: [0, ''] } });
+    const shMinors = () => s.calls().split('\n').filter((l) => / sh-minor r0$/.test(l)).length;
+    expect(s.run('monitor').code).toBe(8);
+    expect(shMinors()).toBe(1);
+    for (let i = 0; i < 3; i++) expect(s.run('monitor').code).toBe(8);
+    expect(shMinors()).toBe(1);
+    expect(readdirSync(join(s.dir, 'run', 'ocfkit'))).toContain('drbd-minors-r0.json');
+    // The resource moved to minor 1 in the file: the next monitor asks drbdadm, and reads minor 1
+    // (which the sample's /proc/drbd does not have: stopped).
+    writeFileSync(join(s.dir, 'drbd.conf'), conf['8.4'].replace('/dev/drbd0 minor 0', '/dev/drbd1 minor 1'));
+    expect(s.run('monitor').code).toBe(7);
+    expect(shMinors()).toBe(2);
+    expect(s.run('monitor').code).toBe(7);
+    expect(shMinors(), s.calls()).toBe(2);
+    s.run('promote');
+    expect(shMinors()).toBe(3);
   });
 
   it.each(['9', '8.4'] as const)('DRBD %s: a resource missing from the configuration: validate-all and start 5 naming the file, probe 7, stop 0', (version) => {

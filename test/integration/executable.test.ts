@@ -94,6 +94,15 @@ describe('what the environment can still do', () => {
     const b = withEnv(['BUN_BE_BUN=1'], ['--version']);
     expect(b.stdout.trim()).toMatch(/^1\.\d+\.\d+$/);
   });
+
+  it('BUN_JSC_* sets JavaScriptCore options: a tiny stack limit fails the action, dumpOptions prints them', () => {
+    const d = withEnv(['BUN_JSC_dumpOptions=1']);
+    expect(d.status).toBe(0);
+    expect(d.stderr).toContain('Modified JSC options');
+    const small = withEnv(['BUN_JSC_maxPerThreadStackUsage=1000']);
+    expect(small.status).not.toBe(0);
+    expect(small.stderr).toContain('Maximum call stack size exceeded');
+  });
 });
 
 describe('output and exit reasons are never cut', () => {
