@@ -86,7 +86,8 @@ describe('drbd-promote on real DRBD 8.4', () => {
   });
 
   it('reads the configuration once per state change (8.4; monitors and notifications reuse it) or only events2 (9); a pre-notification other than pre-start runs nothing', () => {
-    // 8.4: /proc/drbd names minors, `drbdadm sh-minor` maps them, once per action. 9: events2 names
+    // 8.4: /proc/drbd names minors, `drbdadm sh-minor` maps them, once per state-changing action
+    // (monitors and notifications reuse what it kept while the files are unchanged). 9: events2 names
     // the resource, read before and after the state change, and the configuration is not read at all.
     const nine = labDrbd() === '9';
     const reads = (c: string[]) => c.filter((l) => (nine ? /drbdsetup events2 --now r0/ : / sh-minor /).test(l)).length;
