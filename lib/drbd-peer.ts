@@ -95,6 +95,17 @@ export function nextPeerRecord(prev: PeerRecord | undefined, r: DrbdResource, no
   return changed ? { resource: r.name, peers } : undefined;
 }
 
+/**
+ * The record as it stands now: the stored one with the live state folded in, without writing it.
+ * A reader between two monitors (the link went a second ago) must see the loss, and which role the
+ * peer had then, before drbd-promote's next monitor records it. A resource that is down has no
+ * connections to observe: the stored record stands.
+ */
+export function peerRecordNow(stored: PeerRecord | undefined, r: DrbdResource | undefined, now: Date): PeerRecord | undefined {
+  if (!r || r.connections.length === 0) return stored;
+  return nextPeerRecord(stored, r, now) ?? stored;
+}
+
 /** Writes the record atomically: a reader (or a crash) sees the old file or the new one, never half. */
 export function writePeerRecord(dir: string, rec: PeerRecord): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });

@@ -3,7 +3,7 @@
 #   scripts/test.sh            everything (root: namespaces, addresses, mounts, qemu guests)
 #   scripts/test.sh unit       unit tests only (no root)
 #   scripts/test.sh integration [vitest args]
-#   scripts/test.sh lab [vitest args]   the qemu lab only (root; ~45 min of TCG time)
+#   scripts/test.sh lab [vitest args]   the qemu lab only (root; ~33 min of TCG time, 14 of them the two-site test)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

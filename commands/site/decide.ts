@@ -141,7 +141,9 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
     return { kind: 'wait', say: `${name}: connected, ${repl}, disk here ${disks(s.drbd)}${oos !== undefined ? `, ${oos} KiB to go` : ''}` };
   }
   if (link?.connection === 'StandAlone' || splitBrain) {
-    if (!splitBrain) return { kind: 'connect', say: `${name}: DRBD is StandAlone here: connecting (drbdadm connect ${s.service.drbd_resource})` };
+    // With --discard-local, straight to the discarding connect: a plain one would meet the peer's
+    // connect and be refused again. (It discards only what a split brain puts against the peer.)
+    if (!splitBrain && !discardLocal) return { kind: 'connect', say: `${name}: DRBD is StandAlone here: connecting (drbdadm connect ${s.service.drbd_resource})` };
     const wrote = `this site has ${oos ?? 'an unknown amount of'} KiB marked out of sync (written here, or not yet received, since the sites last agreed)`;
     const lost = s.record?.lost;
     const when = lost ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}` : '';
@@ -149,7 +151,7 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
       return {
         kind: 'refuse',
         code: EXIT.SPLIT_BRAIN,
-        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect. ${wrote}${when}. The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first)`,
+        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect (or the other site's DRBD gave up after refusing, and does not take the connection). ${wrote}${when}. The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first); DRBD at the serving site dropped the connection too: run \`drbdadm connect ${s.service.drbd_resource}\` on its node (that keeps its data)`,
       };
     }
     return { kind: 'discard', say: `${name}: split brain: discarding this site's writes (${wrote}): drbdadm connect --discard-my-data` };

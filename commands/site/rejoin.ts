@@ -12,11 +12,19 @@ import { type SiteCtx, stateOf, waitUntil } from './steps';
 
 /** How long after a connect DRBD gets to either connect or refuse (a split brain ends StandAlone again). */
 const HANDSHAKE_MS = 20_000;
+/** Right after `pcs cluster start` Pacemaker has yet to start drbd-promote here: how long rejoin waits for it. */
+const DRBD_UP_MS = 90_000;
+
+const drbdUp = (x: { drbd?: { role: string } }) => !!x.drbd && x.drbd.role !== 'Unconfigured';
 
 async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promise<number> {
   const adm = new DrbdAdm(ctx.src.run, ctx.src.drbdconf);
   let splitBrain = false;
   let connectTried = false;
+  if (!drbdUp(await stateOf(ctx, s))) {
+    ctx.say(`${ctx.clock()} ${s.name}: DRBD ${s.drbd_resource} is not up here yet: waiting for Pacemaker to start it (Secondary: this site has no ticket)`);
+    await waitUntil({ ...ctx, waitMs: Math.min(DRBD_UP_MS, ctx.waitMs) }, s, 'DRBD to be started here', drbdUp);
+  }
   for (;;) {
     const st = await stateOf(ctx, s);
     const d = decideRejoin(st, discardLocal, splitBrain);
@@ -34,9 +42,16 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         const r = await adm.exec(['connect', s.drbd_resource], 30_000);
         if (r.code !== 0 && !/already|Connected/i.test(r.stderr)) ctx.say(`${ctx.clock()} ${s.name}: ${describe(r)}`);
         connectTried = true;
-        // A handshake that finds both sides changed since they last agreed ends StandAlone again.
+        // A handshake that finds both sides changed since they last agreed ends StandAlone again. DRBD
+        // had given up here (StandAlone) for a reason: if the peer does not take the connection either,
+        // it gave up too, after the same refused handshake. Either way this side goes back to
+        // StandAlone, so that the serving site's `drbdadm connect` waits for the next step here rather
+        // than meeting this side's plain connect and refusing again.
         const after = await waitUntil({ ...ctx, waitMs: Math.min(HANDSHAKE_MS, ctx.waitMs) }, s, 'the handshake', (x) => x.link?.connection === 'Connected');
-        if (!after) splitBrain = after === undefined && (await stateOf(ctx, s)).link?.connection === 'StandAlone';
+        if (!after) {
+          splitBrain = true;
+          if ((await stateOf(ctx, s)).link?.connection !== 'StandAlone') await adm.exec(['disconnect', s.drbd_resource], 30_000);
+        }
         continue;
       }
       case 'discard': {
@@ -46,6 +61,10 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         if (r.code !== 0) throw new Error(`drbdadm connect --discard-my-data ${s.drbd_resource}: ${describe(r)}`);
         splitBrain = false;
         discardLocal = false;
+        // At a split brain DRBD drops the connection on both sides: the serving site waits StandAlone
+        // and will not take this side's connect until it connects too. Its data is kept either way.
+        const others = ctx.stack.site!.sites.filter((x) => x.name !== ctx.stack.site!.name).map((x) => x.name).join(', ');
+        ctx.say(`${ctx.clock()} ${s.name}: if DRBD at site ${others} shows StandAlone (drbdadm cstate ${s.drbd_resource}), run \`drbdadm connect ${s.drbd_resource}\` on its serving node: it keeps that site's data and resyncs this side from it`);
         continue;
       }
       case 'wait': {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
-import { type PeerRecord, type PeerSeen, readPeerRecord } from '../../lib/drbd-peer';
+import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
 import { type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
 import { type Service, type Stack, ids } from '../stack/model';
@@ -117,7 +117,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
   const link = linkToOtherSite(drbd, other);
   const p = stackPlacement(s, where);
   const bt = booth?.get(s.ticket);
-  const record = recordFor(readPeerRecord(src.stateDir, s.drbd_resource), link, other);
+  const record = recordFor(peerRecordNow(readPeerRecord(src.stateDir, s.drbd_resource), drbd, new Date()), link, other);
   return {
     service: s,
     site: stack.site!.name,

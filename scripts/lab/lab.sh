@@ -12,7 +12,12 @@
 #                                CIB with stonith enabled (device fence-lab); returns when both
 #                                nodes are online with quorum and fence-lab is started. Idempotent:
 #                                restarts the stack only where it is not running (e.g. after fencing).
+#   lab.sh sites                 instead of `cluster`: two one-node clusters, site a on node1 and
+#                                site b on node2 (each its own corosync + pacemakerd, no fencing),
+#                                whose CIB and /var/lib/ocfkit live in the share (as on a disk: they
+#                                survive a power cut). Returns when both are online. Idempotent.
 #   lab.sh wait NODE [SECS]      wait until NODE answers commands (after a reboot or a fence)
+#   lab.sh start NODE            power NODE on again after a kill (a fresh qemu on the same disk)
 #   lab.sh kill NODE             cut NODE's power: SIGKILL its qemu (no shutdown, nothing flushed).
 #   lab.sh link NODE main|repl up|down
 #                                plug or pull one of NODE's cables (QMP set_link: the guest sees its
@@ -454,14 +459,14 @@ cmd_fence_helper() {
 
 # --- cluster ------------------------------------------------------------------------------------
 
-write_cluster_files() {
-  local c=$SHARE/cluster n i=0
-  mkdir -p "$c"
-  {
-    cat <<EOF
+# corosync_conf NAME NODE...: the lab's corosync.conf for a cluster of NODEs (two_node with two).
+corosync_conf() {
+  local name=$1 n i=0
+  shift
+  cat <<EOF
 totem {
     version: 2
-    cluster_name: ocfkit-lab
+    cluster_name: $name
     transport: knet
     crypto_cipher: none
     crypto_hash: none
@@ -469,21 +474,19 @@ totem {
 }
 nodelist {
 EOF
-    for n in "${CLUSTER_NODES[@]}"; do
-      i=$((i + 1))
-      cat <<EOF
+  for n in "$@"; do
+    i=$((i + 1))
+    cat <<EOF
     node {
         ring0_addr: ${IP[$n]}
         name: $n
         nodeid: $i
     }
 EOF
-    done
-    cat <<'EOF'
-}
-quorum {
-    provider: corosync_votequorum
-    two_node: 1
+  done
+  printf '}\nquorum {\n    provider: corosync_votequorum\n'
+  [ $# = 2 ] && printf '    two_node: 1\n'
+  cat <<'EOF'
 }
 logging {
     to_logfile: yes
@@ -493,32 +496,28 @@ logging {
     timestamp: on
 }
 EOF
-  } >"$c/corosync.conf"
-  # Seeded CIB (accepted without cib.xml.sig). Stonith is on, with the lab fence device.
-  # dc-deadtime 5s: the DC is elected soon after both controllers are up; op timeout 120s: TCG is
-  # slow (a Node start alone takes seconds in a guest).
-  cat >"$c/cib.xml" <<EOF
+}
+
+# seed_cib NAME STONITH RESOURCES: a CIB accepted without cib.xml.sig. dc-deadtime 5s: the DC is
+# elected soon after the controllers are up; op timeout 120s: TCG is slow (a start alone takes
+# seconds in a guest).
+seed_cib() {
+  local stonith_timeout=''
+  [ "$2" = true ] && stonith_timeout='
+        <nvpair id="cib-bootstrap-options-stonith-timeout" name="stonith-timeout" value="120s"/>'
+  cat <<EOF
 <cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
   <configuration>
     <crm_config>
       <cluster_property_set id="cib-bootstrap-options">
-        <nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="true"/>
-        <nvpair id="cib-bootstrap-options-stonith-timeout" name="stonith-timeout" value="120s"/>
+        <nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="$2"/>$stonith_timeout
         <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="5s"/>
         <nvpair id="cib-bootstrap-options-cluster-recheck-interval" name="cluster-recheck-interval" value="1min"/>
-        <nvpair id="cib-bootstrap-options-cluster-name" name="cluster-name" value="ocfkit-lab"/>
+        <nvpair id="cib-bootstrap-options-cluster-name" name="cluster-name" value="$1"/>
       </cluster_property_set>
     </crm_config>
     <nodes/>
-    <resources>
-      <primitive id="fence-lab" class="stonith" type="fence_ocfkit_lab">
-        <instance_attributes id="fence-lab-instance_attributes">
-          <nvpair id="fence-lab-instance_attributes-pcmk_host_list" name="pcmk_host_list" value="${CLUSTER_NODES[*]}"/>
-        </instance_attributes>
-        <operations>
-          <op id="fence-lab-monitor-interval-60s" name="monitor" interval="60s" timeout="60s"/>
-        </operations>
-      </primitive>
+    <resources>$3
     </resources>
     <constraints/>
     <op_defaults>
@@ -530,6 +529,73 @@ EOF
   <status/>
 </cib>
 EOF
+}
+
+# The two-node cluster: stonith on, with the lab fence device.
+write_cluster_files() {
+  local c=$SHARE/cluster
+  mkdir -p "$c"
+  corosync_conf ocfkit-lab "${CLUSTER_NODES[@]}" >"$c/corosync.conf"
+  seed_cib ocfkit-lab true "
+      <primitive id=\"fence-lab\" class=\"stonith\" type=\"fence_ocfkit_lab\">
+        <instance_attributes id=\"fence-lab-instance_attributes\">
+          <nvpair id=\"fence-lab-instance_attributes-pcmk_host_list\" name=\"pcmk_host_list\" value=\"${CLUSTER_NODES[*]}\"/>
+        </instance_attributes>
+        <operations>
+          <op id=\"fence-lab-monitor-interval-60s\" name=\"monitor\" interval=\"60s\" timeout=\"60s\"/>
+        </operations>
+      </primitive>" >"$c/cib.xml"
+}
+
+# Site mode (issue 17's lab proof): each of node1 and node2 is a one-node cluster of its own, site a
+# and site b, with nothing to fence (the other site is another cluster; tickets decide between them).
+declare -A SITE=([node1]=a [node2]=b)
+
+write_site_files() {
+  local n d
+  for n in "${CLUSTER_NODES[@]}"; do
+    d=$SHARE/cluster/site-$n
+    mkdir -p "$d" "$SHARE/persist/$n/pacemaker" "$SHARE/persist/$n/ocfkit"
+    corosync_conf "site-${SITE[$n]}" "$n" >"$d/corosync.conf"
+    seed_cib "site-${SITE[$n]}" false '' >"$d/cib.xml"
+  done
+}
+
+# Both sites' clusters, each node on its own; the CIB and /var/lib/ocfkit of each are kept in the
+# share, so a site that loses power comes back with its configuration and drbd-promote's records.
+cmd_sites() {
+  local t0 n pids=() rc=0 i
+  t0=$(now)
+  for n in "${CLUSTER_NODES[@]}"; do
+    qemu_pid "$n" >/dev/null || die "$n is not running (lab.sh up, or lab.sh start $n)"
+    [ -s "$SHARE/mbox/$n/boot" ] || wait_ready "$n" "$LAB_BOOT_TIMEOUT"
+  done
+  refresh_share
+  write_site_files
+  for n in "${CLUSTER_NODES[@]}"; do
+    (cmd_exec -t "$((LAB_CLUSTER_TIMEOUT + 10))" "$n" bash -c 'set -e; c=/lab/bin/cluster-node; n=$(hostname)
+      bash $c start-corosync "/lab/cluster/site-$n" "/lab/persist/$n"
+      bash $c wait-quorate 120; bash $c start-pacemaker; bash $c wait-online "$1" --no-fence "$n"' \
+      - "$LAB_CLUSTER_TIMEOUT" 2>&1 | sed "s/^/$n: /" >&2
+    exit "${PIPESTATUS[0]}") &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || rc=1; done
+  [ "$rc" = 0 ] || die "a site's cluster did not come online (lab.sh logs)"
+  say "sites online (a: node1, b: node2, one-node clusters) after $(elapsed "$t0") s"
+}
+
+cmd_start() {
+  local node=${1:-}
+  [ -n "$node" ] || usage
+  known_node "$node"
+  if qemu_pid "$node" >/dev/null; then
+    say "$node: already running"
+  else
+    start_guest "$node"
+  fi
+  wait_ready "$node" "$LAB_BOOT_TIMEOUT"
+  say "$node: powered on and answering"
 }
 
 # run "$@" on every cluster node at once; fails if any fails (all outputs shown, prefixed).
@@ -796,6 +862,8 @@ main() {
   down) cmd_down "$@" ;;
   exec) cmd_exec "$@" ;;
   cluster) cmd_cluster "$@" ;;
+  sites) cmd_sites "$@" ;;
+  start) cmd_start "$@" ;;
   wait)
     [ $# -ge 1 ] || usage
     known_node "$1"

@@ -51,9 +51,12 @@ drbdadm primary r0
 mkfs.ext4 -q -F /dev/drbd0
 drbdadm secondary r0`;
 
-/** r0 as the stack runs it (resource-and-stonith, crm-fence-peer handlers), synced, with ext4, down for Pacemaker. */
-export function prepareDrbd(): void {
-  const pair = drbdPair({ fencing: true });
+/**
+ * r0 synced, with ext4, down for Pacemaker: as the stack runs it (resource-and-stonith, crm-fence-peer
+ * handlers), or without fencing, as two sites run it (the peer is in another cluster).
+ */
+export function prepareDrbd(fencing = true): void {
+  const pair = drbdPair({ fencing });
   if (pair) throw new Error(pair);
   const fs = labSh('node1', MKFS, [], 300);
   if (fs.status !== 0) throw new Error(`mkfs failed:\n${fs.out}`);
@@ -154,7 +157,8 @@ export function lostRecords(server: Node): Record<Writer, { acked: number; lost:
   const out = {} as Record<Writer, { acked: number; lost: number[] }>;
   for (const w of WRITERS) {
     const a = acks(w);
-    const onDisk = new Set(labShOk(server, 'cat "$1"', [`${DIR}/${w}.dat`], 120).split('\n').map((l) => Number(l.trim().split(' ')[0])).filter((n) => n > 0));
+    // A record ends its line; a client that appended past a shorter file (served from an older copy) leaves a hole of NULs before it.
+    const onDisk = new Set(labShOk(server, 'cat "$1"', [`${DIR}/${w}.dat`], 120).split('\n').map((l) => Number(/(\d{10}) \d+\.\d{3}$/.exec(l)?.[1] ?? 0)).filter((n) => n > 0));
     out[w] = { acked: a.acked.length, lost: a.acked.filter((n) => !onDisk.has(n)) };
   }
   return out;

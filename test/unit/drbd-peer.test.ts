@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type DrbdResource, parseEvents2, parseProcDrbd, resourceFrom84 } from '../../lib/drbd';
-import { nextPeerRecord, peerRecordPath, readPeerRecord, writePeerRecord } from '../../lib/drbd-peer';
+import { nextPeerRecord, peerRecordNow, peerRecordPath, readPeerRecord, writePeerRecord } from '../../lib/drbd-peer';
 
 const d9 = (f: string): DrbdResource => parseEvents2(readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8')).get('r0')!;
 const d84 = (f: string): DrbdResource => resourceFrom84('r0', parseProcDrbd(readFileSync(join(__dirname, '..', 'samples', 'drbd', f), 'utf8')), [0]);
@@ -38,6 +38,22 @@ describe('the peer as last seen (DRBD 9 samples, node2 the Secondary)', () => {
     const b = nextPeerRecord(a, d9('s01-secondary-connected-node2-events2-now.txt'), t(5))!;
     const c = nextPeerRecord(b, d9('s05-link-down-primary-node2-events2-now.txt'), t(9))!;
     expect(c.peers.node1!.lost).toMatchObject({ peerRole: 'Secondary', lastRecordedConnected: t(5).toISOString() });
+  });
+});
+
+describe('the record as it stands now (what `ocfkit site` reads)', () => {
+  it('folds in a loss no monitor has recorded yet: the peer was Primary when the link went', () => {
+    const stored = nextPeerRecord(undefined, d9('s02-primary-connected-node2-events2-now.txt'), t(0))!;
+    const now = peerRecordNow(stored, d9('s05b-link-down-primary-after-write-node2-events2-now.txt'), t(3))!;
+    expect(now.peers.node1!.lost).toEqual({ lastRecordedConnected: t(0).toISOString(), noticedDown: t(3).toISOString(), peerRole: 'Primary', peerDisk: 'UpToDate', localRole: 'Secondary' });
+  });
+
+  it('keeps the stored record when nothing changed, when DRBD is down here, or when it is not loaded', () => {
+    const stored = nextPeerRecord(undefined, d9('s02-primary-connected-node2-events2-now.txt'), t(0))!;
+    expect(peerRecordNow(stored, d9('s02-primary-connected-node2-events2-now.txt'), t(9))).toBe(stored);
+    expect(peerRecordNow(stored, { name: 'r0', role: 'Unconfigured', suspended: false, devices: [], connections: [] }, t(9))).toBe(stored);
+    expect(peerRecordNow(stored, undefined, t(9))).toBe(stored);
+    expect(peerRecordNow(undefined, undefined, t(9))).toBeUndefined();
   });
 });
 

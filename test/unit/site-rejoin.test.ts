@@ -59,6 +59,14 @@ describe('site rejoin, step by step', () => {
     expect(lines.join('\n')).toContain('split brain: both sites wrote to r0 while apart');
   });
 
+  it('StandAlone, then the peer does not take the connect (it gave up after the refused handshake): split brain, back to StandAlone', async () => {
+    // connect → Connecting (waiting for a peer that stays StandAlone); disconnect → StandAlone again.
+    const { ctx, calls, lines } = scripted(['s06-standalone-node2-events2-now-statistics.txt', 's05-link-down-primary-node2-events2-now.txt'], (argv) => (argv.includes('disconnect') ? 0 : 1));
+    expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.SPLIT_BRAIN);
+    expect(calls).toEqual(['connect r0', 'disconnect r0']);
+    expect(lines.join('\n')).toContain('run `drbdadm connect r0` on its node (that keeps its data)');
+  });
+
   it('with --discard-local: disconnect, connect --discard-my-data, then the resync to both UpToDate', async () => {
     const states = ['s06-standalone-node2-events2-now-statistics.txt', 's03-sync-node2-events2-now-statistics.txt', 's01-secondary-connected-node2-events2-now-statistics.txt'];
     let resyncPolls = 0;
@@ -66,9 +74,12 @@ describe('site rejoin, step by step', () => {
     // The resync ends on the third look at it after the discard.
     const run = ctx.src.run;
     const done = async (argv: readonly string[], o?: object) => ({ ...(await run(argv, o)), stdout: sample(states[2]!) });
-    const ctx2: SiteCtx = { ...ctx, src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'drbdsetup' && calls.length >= 3 && ++resyncPolls > 2 ? done(argv, o) : run(argv, o)) }, waitMs: 5000 };
+    const ctx2: SiteCtx = { ...ctx, src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'drbdsetup' && calls.length >= 2 && ++resyncPolls > 2 ? done(argv, o) : run(argv, o)) }, waitMs: 5000 };
     expect(await rejoin(ctx2, stack.services, true)).toBe(EXIT.OK);
-    expect(calls).toEqual(['connect r0', 'disconnect r0', 'connect --discard-my-data r0']);
+    // Given --discard-local, no plain connect first: it would meet the peer's and be refused again.
+    expect(calls).toEqual(['disconnect r0', 'connect --discard-my-data r0']);
+    // The serving site dropped the connection too: what to run there, keeping its data.
+    expect(lines.join('\n')).toMatch(/if DRBD at site a shows StandAlone .*run `drbdadm connect r0` on its serving node: it keeps that site's data/);
     expect(lines.join('\n')).toMatch(/SyncTarget, disk here Inconsistent, 58904 KiB to go/);
     expect(lines[lines.length - 1]).toContain('both disks UpToDate: rejoined');
   });
