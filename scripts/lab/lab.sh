@@ -563,25 +563,18 @@ write_site_files() {
 
 # Both sites' clusters, each node on its own; the CIB and /var/lib/ocfkit of each are kept in the
 # share, so a site that loses power comes back with its configuration and drbd-promote's records.
+# Each guest finds its own site's files by its host name.
 cmd_sites() {
-  local t0 n pids=() rc=0 i
+  local t0
   t0=$(now)
-  for n in "${CLUSTER_NODES[@]}"; do
-    qemu_pid "$n" >/dev/null || die "$n is not running (lab.sh up, or lab.sh start $n)"
-    [ -s "$SHARE/mbox/$n/boot" ] || wait_ready "$n" "$LAB_BOOT_TIMEOUT"
-  done
-  refresh_share
+  cluster_nodes_up "(lab.sh up, or lab.sh start NODE)"
   write_site_files
-  for n in "${CLUSTER_NODES[@]}"; do
-    (cmd_exec -t "$((LAB_CLUSTER_TIMEOUT + 10))" "$n" bash -c 'set -e; c=/lab/bin/cluster-node; n=$(hostname)
-      bash $c start-corosync "/lab/cluster/site-$n" "/lab/persist/$n"
-      bash $c wait-quorate 120; bash $c start-pacemaker; bash $c wait-online "$1" --no-fence "$n"' \
-      - "$LAB_CLUSTER_TIMEOUT" 2>&1 | sed "s/^/$n: /" >&2
-    exit "${PIPESTATUS[0]}") &
-    pids+=($!)
-  done
-  for i in "${pids[@]}"; do wait "$i" || rc=1; done
-  [ "$rc" = 0 ] || die "a site's cluster did not come online (lab.sh logs)"
+  on_cluster_nodes bash -c 'exec bash /lab/bin/cluster-node start-corosync "/lab/cluster/site-$(hostname)" "/lab/persist/$(hostname)"' ||
+    die "corosync did not start"
+  on_cluster_nodes bash /lab/bin/cluster-node wait-quorate 120 || die "corosync did not become quorate"
+  on_cluster_nodes bash /lab/bin/cluster-node start-pacemaker || die "pacemakerd did not start"
+  on_cluster_nodes bash -c 'exec bash /lab/bin/cluster-node wait-online "$1" --no-fence "$(hostname)"' - "$((LAB_CLUSTER_TIMEOUT - 10))" ||
+    die "a site's cluster did not come online (lab.sh logs)"
   say "sites online (a: node1, b: node2, one-node clusters) after $(elapsed "$t0") s"
 }
 
@@ -609,14 +602,20 @@ on_cluster_nodes() {
   return $rc
 }
 
-cmd_cluster() {
-  local t0 n
-  t0=$(now)
+# cluster_nodes_up HINT: every cluster node running and answering (dies with HINT if one is not), the share fresh.
+cluster_nodes_up() {
+  local n
   for n in "${CLUSTER_NODES[@]}"; do
-    qemu_pid "$n" >/dev/null || die "$n is not running (lab.sh up)"
+    qemu_pid "$n" >/dev/null || die "$n is not running $1"
     [ -s "$SHARE/mbox/$n/boot" ] || wait_ready "$n" "$LAB_BOOT_TIMEOUT"
   done
   refresh_share
+}
+
+cmd_cluster() {
+  local t0
+  t0=$(now)
+  cluster_nodes_up "(lab.sh up)"
   on_cluster_nodes bash /lab/bin/cluster-node start-corosync || die "corosync did not start"
   on_cluster_nodes bash /lab/bin/cluster-node wait-quorate 120 || die "corosync did not become quorate"
   say "corosync quorate on ${CLUSTER_NODES[*]} after $(elapsed "$t0") s"

@@ -3,16 +3,16 @@
  * Pacemaker cluster (`lab.sh sites`), DRBD r0 between them on the replication link without fencing
  * (the peer is in the other cluster), each site's stack from `ocfkit stack apply --site`, bound to
  * ticket-nfs. The client writes through the floating address, which either site brings up on the
- * shared link. What the site test (test/lab/site.test.ts) and the bench (bench/lab-site.ts) share:
- * the setup and the readings. No test framework: a harness failure throws, and what the product
- * did (exit codes, output, records) is returned for the caller to judge.
+ * shared link. The site test's (test/lab/site.test.ts) setup and readings, kept free of the test
+ * framework for a bench part to drive later: a harness failure throws, and what the product did
+ * (exit codes, output, records) is returned for the caller to judge.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Node, type Result, drbdPair, lab, labDir, labExec, labOk, labSh, labShOk, root, waitFor } from './host';
-import { DIR, VIP, placement, startClient, watch } from './stack';
+import { DRBD_LAB, type Node, type Result, labDir, labExec, labOk, labSh, labShOk, root, waitFor } from './host';
+import { DIR, VIP, placement, prepareDrbd, startClient, watch } from './stack';
 
 export type SiteName = 'a' | 'b';
 export const SITE_NODE: Record<SiteName, Node> = { a: 'node1', b: 'node2' };
@@ -106,10 +106,7 @@ export function siteStatus(s: SiteName): Array<Record<string, unknown>> {
  * online; both stacks applied; the ticket granted to site a and its stack running; the client writing.
  */
 export function prepareSites(): { applied: Record<SiteName, string> } {
-  const pair = drbdPair({ fencing: false });
-  if (pair) throw new Error(pair);
-  labShOk('node1', 'set -e; drbdadm primary r0; mkfs.ext4 -q -F /dev/drbd0; drbdadm secondary r0', [], 300);
-  for (const n of ['node1', 'node2'] as const) labShOk(n, 'drbdadm down r0', [], 60);
+  prepareDrbd(false);
   labOk(['sites'], 900);
   mkdirSync(hostSiteDir(), { recursive: true });
   writeFileSync(join(hostSiteDir(), 'stack.json'), `${JSON.stringify(SITES, null, 1)}\n`);
@@ -129,8 +126,7 @@ export function prepareSites(): { applied: Record<SiteName, string> } {
 export function powerOn(s: SiteName): void {
   const n = SITE_NODE[s];
   labOk(['start', n], 400);
-  labOk(['exec', n, 'bash', '/lab/bin/drbd-lab', 'config'], 120);
+  labOk(['exec', n, 'bash', DRBD_LAB, 'config'], 120);
   labOk(['sites'], 900);
 }
 
-export { lab };
