@@ -3,6 +3,7 @@
  * effects: what to do, or why not, with the exit code that says which refusal it was.
  */
 import type { DrbdResource } from '../../lib/drbd';
+import { type Handshake, describeHandshake } from '../../lib/drbd-handshake';
 import type { ServiceState } from './state';
 
 /** Exit codes of `ocfkit site` (README: "Site disaster recovery"). */
@@ -122,7 +123,7 @@ export type RejoinStep =
  * --discard-local. `splitBrain` says DRBD refused the connection after a handshake (StandAlone again
  * after a connect).
  */
-export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain: boolean): RejoinStep {
+export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain: boolean, handshake?: Handshake): RejoinStep {
   const name = s.service.name;
   if (s.ticket.granted) {
     return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: this site still holds ticket ${s.service.ticket}, so it is not a returning site. If the other site serves now, revoke it here first (crm_ticket --ticket ${s.service.ticket} --revoke --force: the stack stops and DRBD demotes), then run rejoin` };
@@ -147,14 +148,15 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
     const wrote = `this site has ${oos ?? 'an unknown amount of'} KiB marked out of sync (written here, or not yet received, since the sites last agreed)`;
     const lost = s.record?.lost;
     const when = lost ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}` : '';
+    const gis = handshake ? ` ${describeHandshake(handshake)}` : '';
     if (!discardLocal) {
       return {
         kind: 'refuse',
         code: EXIT.SPLIT_BRAIN,
-        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect (or the other site's DRBD gave up after refusing, and does not take the connection). ${wrote}${when}. The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first); DRBD at the serving site dropped the connection too: run \`drbdadm connect ${s.service.drbd_resource}\` on its node (that keeps its data)`,
+        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect (or the other site's DRBD gave up after refusing, and does not take the connection). ${wrote}${when}.${gis} The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first); DRBD at the serving site dropped the connection too: run \`drbdadm connect ${s.service.drbd_resource}\` on its node (that keeps its data)`,
       };
     }
-    return { kind: 'discard', say: `${name}: split brain: discarding this site's writes (${wrote}): drbdadm connect --discard-my-data` };
+    return { kind: 'discard', say: `${name}: split brain: discarding this site's writes (${wrote}).${gis} Running drbdadm connect --discard-my-data` };
   }
   return { kind: 'wait', say: `${name}: waiting for the other site's peer (${link?.connection ?? 'no link'})` };
 }

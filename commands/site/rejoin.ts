@@ -5,9 +5,11 @@
  * --discard-local.
  */
 import { DrbdAdm } from '../../lib/drbd';
+import { type Handshake, kernelMessages, lastHandshake } from '../../lib/drbd-handshake';
 import { describe } from '../../lib/run';
 import type { Service } from '../stack/model';
 import { EXIT, decideRejoin } from './decide';
+import type { ServiceState } from './state';
 import { type SiteCtx, stateOf, waitUntil } from './steps';
 
 /** How long after a connect DRBD gets to either connect or refuse (a split brain ends StandAlone again). */
@@ -17,17 +19,31 @@ const DRBD_UP_MS = 90_000;
 
 const drbdUp = (x: { drbd?: { role: string } }) => !!x.drbd && x.drbd.role !== 'Unconfigured';
 
+/** The last handshake of the service's first volume, for the split-brain report; the report goes on without it. */
+async function handshakeOf(ctx: SiteCtx, st: ServiceState): Promise<Handshake | undefined> {
+  const minor = st.drbd?.devices[0]?.minor;
+  if (minor === undefined) return undefined;
+  try {
+    return lastHandshake(await kernelMessages(ctx.src.run), minor);
+  } catch (e) {
+    ctx.say(`${ctx.clock()} ${st.service.name}: the kernel log could not be read for DRBD's generation identifiers (${(e as Error).message})`);
+    return undefined;
+  }
+}
+
 async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promise<number> {
   const adm = new DrbdAdm(ctx.src.run, ctx.src.drbdconf);
   let splitBrain = false;
   let connectTried = false;
+  let handshake: Handshake | undefined;
   if (!drbdUp(await stateOf(ctx, s))) {
     ctx.say(`${ctx.clock()} ${s.name}: DRBD ${s.drbd_resource} is not up here yet: waiting for Pacemaker to start it (Secondary: this site has no ticket)`);
     await waitUntil({ ...ctx, waitMs: Math.min(DRBD_UP_MS, ctx.waitMs) }, s, 'DRBD to be started here', drbdUp);
   }
   for (;;) {
     const st = await stateOf(ctx, s);
-    const d = decideRejoin(st, discardLocal, splitBrain);
+    if ((splitBrain || st.link?.connection === 'StandAlone') && !handshake) handshake = await handshakeOf(ctx, st);
+    const d = decideRejoin(st, discardLocal, splitBrain, handshake);
     switch (d.kind) {
       case 'done':
         ctx.say(`${ctx.clock()} ok   ${d.say}`);

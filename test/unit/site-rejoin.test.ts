@@ -14,6 +14,16 @@ import { Deadline } from '../../lib/ocf/deadline';
 import type { RunResult } from '../../lib/run';
 
 const sample = (f: string) => readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8');
+/**
+ * `dmesg --json` at node2 up to the split brain of the DRBD 9 capture: its captured messages, in
+ * util-linux's JSON form.
+ */
+function dmesgJson(): string {
+  const lines = sample('capture-node2-dmesg.txt').split('\n');
+  const upTo = lines.findIndex((l) => l.includes('Split-Brain detected but unresolved'));
+  const records = lines.slice(0, upTo + 1).map((l) => /^\[\s*([\d.]+)\] (.*)$/.exec(l)).filter((m) => m !== null).map((m) => ({ pri: 6, time: Number(m[1]), msg: m[2] }));
+  return JSON.stringify({ dmesg: records }, null, 3);
+}
 const stack = stackOf(
   parseDeployment({
     sites: { a: { nodes: ['node1'], fencing: 'none' }, b: { nodes: ['node2'], fencing: 'none' } },
@@ -35,6 +45,7 @@ function scripted(states: string[], step: (argv: readonly string[], i: number) =
         if (argv[0] === 'cibadmin') return answer(argv, '<status/>');
         if (argv[0] === 'crm_mon') return answer(argv, '<pacemaker-result><resources/></pacemaker-result>');
         if (argv[0] === 'drbdsetup') return answer(argv, sample(states[i]!));
+        if (argv[0] === 'dmesg') return answer(argv, dmesgJson());
         calls.push(argv.slice(3).join(' '));
         i = step(argv, i);
         return answer(argv, '');
@@ -57,6 +68,8 @@ describe('site rejoin, step by step', () => {
     expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.SPLIT_BRAIN);
     expect(calls).toEqual(['connect r0']);
     expect(lines.join('\n')).toContain('split brain: both sites wrote to r0 while apart');
+    // Which side wrote what, from the refused handshake in the kernel log.
+    expect(lines.join('\n')).toContain("At DRBD's last handshake this site was at generation 82CBDBD24313BFCD with 16384 KiB changed (since generation CCAC704952B5A188), the other site at FB56BC7C43B0B8DD");
   });
 
   it('StandAlone, then the peer does not take the connect (it gave up after the refused handshake): split brain, back to StandAlone', async () => {
