@@ -1,6 +1,6 @@
 /**
  * DRBD's handshake lines in the kernel log, on a real DRBD 9.2 capture (the split brain of state s07
- * and its resolution) and on 8.4's form of the same lines.
+ * and its resolution) and on DRBD 8.4's from the lab's two-site test.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,17 +38,17 @@ describe('the last DRBD handshake in the kernel log', () => {
     expect(lastHandshake(node1, 1)).toBeUndefined();
   });
 
-  it("8.4's form of the lines (block drbd0: …)", () => {
-    const h = lastHandshake(
-      [
-        'block drbd0: self 9532DF0B1C2A3D4E:54F639AB12CD34EF:0000000000000000:0000000000000000 bits:2048 flags:0',
-        'block drbd0: peer C0BD4C7E8F9A0B1C:54F639AB12CD34EF:0000000000000000:0000000000000000 bits:512 flags:0',
-        'block drbd0: uuid_compare()=100 by rule 90',
-        'block drbd0: Split-Brain detected but unresolved, dropping connection!',
-      ],
-      0,
-    );
-    expect(h).toMatchObject({ self: { current: '9532DF0B1C2A3D4E', bits: 2048 }, peer: { current: 'C0BD4C7E8F9A0B1C', bits: 512 }, splitBrain: true });
+  it("8.4's form of the lines (block drbd0: …), from the two-site lab test's split brain: the generations compared without their lowest bit", () => {
+    const lab84 = readFileSync(join(__dirname, '..', 'samples', 'drbd', 'lab-84-split-brain-dmesg.txt'), 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/^\[\s*[\d.]+\] /, ''));
+    const refusedAt = lab84.findIndex((m) => m.includes('Split-Brain detected but unresolved'));
+    const h = lastHandshake(lab84.slice(0, refusedAt + 1), 0);
+    expect(h).toEqual({
+      self: { current: '48A83C7053BE9F5D', bitmap: '65FD78369738A690', history: ['DCFC1F052662179E', 'DCFB1F052662179E'], bits: 1077 },
+      peer: { current: 'E575590D6A486152', bitmap: '65FD78369738A691', history: ['DCFC1F052662179E', 'DCFB1F052662179E'], bits: 4096 },
+      splitBrain: true,
+    });
+    expect(describeHandshake(h!)).toContain('Both moved on from generation 65FD78369738A690');
+    expect(lastHandshake(lab84, 0)?.splitBrain).toBe(false);
   });
 
   it('reads the messages of dmesg --json', () => {
