@@ -2,7 +2,7 @@
 // interleaved. Run as root with `npm run bench` (Node 24, type stripping). Only node: built-ins are imported.
 // See bench/README.md for what is measured and how to read the output.
 //
-// Parts, run one after the other (BENCH_ONLY=vip, fs-mount, lab, lab-monitor or lab-failover runs one):
+// Parts, run one after the other (BENCH_ONLY=vip, fs-mount, lab, lab-monitor, lab-failover or lab-site runs one):
 //   vip       vip vs ocf:heartbeat:IPaddr2 in a private network namespace (bench/vip.ts)
 //   fs-mount  fs-mount vs ocf:heartbeat:Filesystem on loop devices, in a private mount namespace (bench/fs-mount.ts)
 //   lab       the qemu lab from nothing to guests ready and to a fenced two-node cluster online (bench/lab.ts)
@@ -10,6 +10,8 @@
 //             lab guest on real DRBD 8.4 and the kernel NFS server (bench/lab-monitor.ts)
 //   lab-failover  the NFS client's failover gap with ocfkit's agents and with the reference agents, one lab run
 //             (bench/lab-failover.ts)
+//   lab-site  the two-site runbook's steps (handover, takeover, rejoin, booth's own takeover), timed by the
+//             site lab test (bench/lab-site.ts)
 //
 // Each part has two processes: the outer (this one) sets up the namespace or devices, re-executes this file inside
 // (`node run.ts --inner PART`), always cleans up (normal exit, failure, SIGINT/SIGTERM/SIGHUP), prints the report and
@@ -21,10 +23,11 @@ import * as fsMount from './fs-mount.ts';
 import * as labPart from './lab.ts';
 import * as labFailover from './lab-failover.ts';
 import * as labMonitor from './lab-monitor.ts';
+import * as labSite from './lab-site.ts';
 import * as lib from './lib.ts';
 import * as vip from './vip.ts';
 
-const PARTS = { vip, 'fs-mount': fsMount, lab: labPart, 'lab-monitor': labMonitor, 'lab-failover': labFailover } as const;
+const PARTS = { vip, 'fs-mount': fsMount, lab: labPart, 'lab-monitor': labMonitor, 'lab-failover': labFailover, 'lab-site': labSite } as const;
 type PartName = keyof typeof PARTS;
 const isPart = (s: string | undefined): s is PartName => s !== undefined && Object.hasOwn(PARTS, s);
 

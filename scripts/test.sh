@@ -3,7 +3,8 @@
 #   scripts/test.sh            everything (root: namespaces, addresses, mounts, qemu guests)
 #   scripts/test.sh unit       unit tests only (no root)
 #   scripts/test.sh integration [vitest args]
-#   scripts/test.sh lab [vitest args]   the qemu lab only (root; ~33 min of TCG time, 14 of them the two-site test)
+#   scripts/test.sh lab [vitest args]   the qemu lab only (root; ~48 min of TCG time, 20 of them the two-site test)
+#   Everything runs the lab beside the integration tests, its output after theirs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -17,19 +18,46 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
   npx tsc --noEmit -p .
   "${vitest[@]}" --project unit "$@"
 fi
-if [ "$what" = all ] || [ "$what" = integration ]; then
+run_integration() {
   [ "$(id -u)" = 0 ] || { echo "test: integration tests need root" >&2; exit 1; }
-  npm run --silent build
   sandbox=$(mktemp -d /tmp/ocfkit-test.XXXXXX)
-  trap 'rm -rf "$sandbox"' EXIT
   # A private mount namespace: the sandboxed OCF provider and the test namespaces vanish with it.
-  unshare --mount --propagation private bash scripts/ocf-sandbox.sh "$sandbox" "${vitest[@]}" --project integration "$@"
-fi
+  rc=0
+  unshare --mount --propagation private bash scripts/ocf-sandbox.sh "$sandbox" "${vitest[@]}" --project integration "$@" || rc=$?
+  rm -rf "$sandbox"
+  return $rc
+}
 # The qemu lab (scripts/lab/README.md): real DRBD, nfsd and a fenced two-node cluster in guests.
 # A machine that cannot run qemu fails here, loudly: it never skips.
-if [ "$what" = all ] || [ "$what" = lab ]; then
+run_lab() {
   [ "$(id -u)" = 0 ] || { echo "test: the lab needs root" >&2; exit 1; }
-  bash scripts/lab/deps.sh
-  [ "$what" = all ] || npm run --silent build
   "${vitest[@]}" --project lab "$@"
-fi
+}
+
+case $what in
+integration) npm run --silent build; run_integration "$@" ;;
+lab) bash scripts/lab/deps.sh; npm run --silent build; run_lab "$@" ;;
+all)
+  [ "$(id -u)" = 0 ] || { echo "test: integration tests and the lab need root" >&2; exit 1; }
+  bash scripts/lab/deps.sh
+  npm run --silent build
+  # The lab runs beside the integration tests: its guests wait on the cluster's clocks more than
+  # they use the host's cores, and the integration tests took as long with a lab running (458 s
+  # against 462 s). Its output follows theirs.
+  lablog=$(mktemp /tmp/ocfkit-lab-test.XXXXXX)
+  run_lab "$@" >"$lablog" 2>&1 &
+  labpid=$!
+  trap 'kill "$labpid" 2>/dev/null || :' INT TERM
+  irc=0
+  run_integration "$@" || irc=$?
+  echo "test: integration tests exited $irc; waiting for the lab tests (started beside them)"
+  lrc=0
+  wait "$labpid" || lrc=$?
+  cat "$lablog"
+  rm -f "$lablog"
+  echo "test: integration tests exited $irc, lab tests $lrc"
+  [ "$irc" = 0 ] && [ "$lrc" = 0 ]
+  ;;
+unit) ;;
+*) echo "test: unknown part '$what' (unit, integration, lab, or nothing for all)" >&2; exit 2 ;;
+esac

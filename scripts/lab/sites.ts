@@ -12,6 +12,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DRBD_LAB, type Node, type Result, labDir, labExec, labOk, labSh, labShOk, root, waitFor } from './host';
+import { boothSteps } from '../../commands/site/booth';
+import { parseDeployment, stackOf } from '../../commands/stack/model';
+import { forPcs, pcsVersionOf } from '../../commands/stack/pcs-version';
+import { shellWord } from '../../commands/stack/plan';
 import { DIR, VIP, placement, prepareDrbd, startClient, watch } from './stack';
 
 export type SiteName = 'a' | 'b';
@@ -28,6 +32,11 @@ export const SITES = {
     },
   ],
 };
+/**
+ * Booth mode (scenario 5): each site's booth address on the shared link (the booth-ip resource
+ * brings it up at the site), the client as arbitrator, the shortest expiry booth.conf allows.
+ */
+export const BOOTH = { sites: { a: '192.0.2.21', b: '192.0.2.22' }, arbitrator: '192.0.2.13', expire: 30, nic: 'eth0' };
 /** In the guests (the lab share); on the host it is under $LAB_DIR/run/share. */
 export const SITES_CONF = '/lab/site/stack.json';
 const hostSiteDir = () => join(labDir, 'run', 'share', 'site');
@@ -45,24 +54,43 @@ crm_diff --original "$1" --new "$2" >"$3"; rc=$?
 [ "$rc" = 1 ] || { echo "crm_diff exited $rc (no change, or an error)"; exit 1; }
 cibadmin --patch --xml-file "$3"`;
 
-/** Site S's stack, planned by the host's ocfkit against a copy of NODE's CIB, pushed in one change. */
-export function applySite(s: SiteName): string {
+/**
+ * A change to site S's configuration: HOSTCMD (with the path of a copy of the site's live CIB as its
+ * last word) runs on the host in a private mount namespace where ocf:ocfkit:* exist (pcs checks each
+ * agent's meta-data), then the difference is pushed in the guest in one change.
+ */
+function changeSite(s: SiteName, what: string, hostCmd: readonly string[]): string {
   const node = SITE_NODE[s];
   const dir = hostSiteDir();
   labShOk(node, 'cibadmin --query >"$1"', [`/lab/site/live-${s}.xml`], 60);
   copyFileSync(join(dir, `live-${s}.xml`), join(dir, `new-${s}.xml`));
-  // pcs checks each agent's meta-data: ocf:ocfkit:* visible to it in a private mount namespace only.
   const sandbox = mkdtempSync(join(tmpdir(), 'ocfkit-lab-site-'));
   let r: SpawnSyncReturns<string>;
   try {
-    const apply = [join(root, 'dist', 'ocfkit'), 'stack', 'apply', '--config', join(dir, 'stack.json'), '--site', s, '--cib', join(dir, `new-${s}.xml`)];
-    r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', join(root, 'scripts', 'ocf-sandbox.sh'), sandbox, ...apply], { encoding: 'utf8', timeout: 300_000 });
+    r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', join(root, 'scripts', 'ocf-sandbox.sh'), sandbox, ...hostCmd, join(dir, `new-${s}.xml`)], { encoding: 'utf8', timeout: 300_000 });
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
   }
-  if (r.status !== 0) throw new Error(`ocfkit stack apply --site ${s} exited ${r.status}:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${what} at site ${s} exited ${r.status}:\n${r.stdout}${r.stderr}`);
   labShOk(node, PUSH, [`/lab/site/live-${s}.xml`, `/lab/site/new-${s}.xml`, `/lab/site/patch-${s}.xml`], 120);
   return r.stdout;
+}
+
+/** Site S's stack, planned by the host's ocfkit against a copy of NODE's CIB, pushed in one change. */
+export function applySite(s: SiteName): string {
+  return changeSite(s, 'ocfkit stack apply', [join(root, 'dist', 'ocfkit'), 'stack', 'apply', '--config', join(hostSiteDir(), 'stack.json'), '--site', s, '--cib']);
+}
+
+/**
+ * What booth mode adds to site S's applied plan: the plan's own booth steps (its address and
+ * boothd), run by the host's pcs against the site's CIB. (`stack apply` creates every resource, so it
+ * cannot run again over a configuration that has them.)
+ */
+function addBoothGroup(s: SiteName, conf: unknown): void {
+  const v = spawnSync('pcs', ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  const steps = forPcs(boothSteps(stackOf(parseDeployment(conf), s)), pcsVersionOf(v.stdout));
+  const script = `set -e\n${steps.map((st) => `${st.argv[0]} -f "$1" ${st.argv.slice(1).map(shellWord).join(' ')}`).join('\n')}\n`;
+  changeSite(s, 'the booth group', ['bash', '-c', script, 'booth-group']);
 }
 
 /** Whether site S's cluster holds the ticket (crm_ticket's answer on its node). */
@@ -122,11 +150,55 @@ export function prepareSites(): { applied: Record<SiteName, string> } {
   return { applied };
 }
 
+let boothMode = false;
+
+/** /etc/booth/booth.conf in NODE from the share (written once by `ocfkit stack booth-conf`). */
+function installBoothConf(node: Node): void {
+  labShOk(node, 'mkdir -p /etc/booth && cp /lab/site/booth.conf /etc/booth/booth.conf', [], 30);
+}
+
+/** Booth's view at NODE (`booth list`): the leader's address for the ticket, or NONE. */
+export function boothLeader(node: Node): string {
+  const r = labExec(node, ['booth', 'list'], 60);
+  return /ticket: ticket-nfs, leader: ([^,\s]+)/.exec(r.stdout)?.[1] ?? `(booth list exited ${r.status}: ${r.out.trim()})`;
+}
+
+/**
+ * Both sites switched to booth mode while site SERVING serves: the configuration gains booth; the
+ * product's booth.conf goes to both sites and the arbitrator (the client), where boothd starts
+ * alone; each site's plan is applied again, which adds its booth group (address and boothd); then
+ * booth takes over the ticket by a grant to the serving site, as an operator would start it.
+ */
+export function switchToBooth(serving: SiteName): void {
+  const dir = hostSiteDir();
+  const conf = { ...SITES, booth: BOOTH };
+  writeFileSync(join(dir, 'stack.json'), `${JSON.stringify(conf, null, 1)}\n`);
+  const bc = spawnSync(join(root, 'dist', 'ocfkit'), ['stack', 'booth-conf', '--config', join(dir, 'stack.json'), '--site', 'a'], { encoding: 'utf8', timeout: 60_000 });
+  if (bc.status !== 0) throw new Error(`ocfkit stack booth-conf exited ${bc.status}:\n${bc.stdout}${bc.stderr}`);
+  writeFileSync(join(dir, 'booth.conf'), bc.stdout);
+  boothMode = true;
+  for (const n of ['node1', 'node2', 'client'] as const) installBoothConf(n);
+  labShOk('client', 'setsid boothd daemon -c /etc/booth/booth.conf </dev/null >/dev/null 2>&1', [], 60);
+  addBoothGroup('a', conf);
+  addBoothGroup('b', conf);
+  waitFor("boothd running at both sites (their booth groups started)", 300, () => (['node1', 'node2'] as const).every((n) => labSh(n, 'pidof boothd', [], 30).status === 0), 5);
+  // boothd starts from the CIB's tickets: a ticket granted here by hand is one booth already holds
+  // ("You're granting a granted ticket"). Otherwise the operator's first grant.
+  const leader = () => boothLeader('node1') === BOOTH.sites[serving] && boothLeader('node2') === BOOTH.sites[serving];
+  try {
+    waitFor(`booth to take over ${TICKET} from the CIB at site ${serving}`, 60, leader, 5);
+  } catch {
+    labShOk(SITE_NODE[serving], 'booth grant -s "$1" "$2"', [BOOTH.sites[serving], TICKET], 120);
+  }
+  waitFor(`booth's leader for ${TICKET} to be site ${serving}, seen at both sites`, 180, leader, 5);
+}
+
 /** Site S powered on again after a kill: its DRBD configuration (a guest keeps nothing but its disk), then its cluster. */
 export function powerOn(s: SiteName): void {
   const n = SITE_NODE[s];
   labOk(['start', n], 400);
   labOk(['exec', n, 'bash', DRBD_LAB, 'config'], 120);
+  if (boothMode) installBoothConf(n);
   labOk(['sites'], 900);
 }
 

@@ -10,13 +10,17 @@
  *  3. a powered on: no ticket, never Primary; `site rejoin` resyncs it; handover back to a;
  *  4. the replication link cut while a keeps writing, then a killed: takeover at b refused, served
  *     with --accept-data-loss, and exactly what a acknowledged alone is missing; a back: `site
- *     rejoin` reports the split brain and resolves it only with --discard-local.
+ *     rejoin` reports the split brain (with both sides' generations from DRBD's refused handshake)
+ *     and resolves it only with --discard-local;
+ *  5. booth mode (both sites' plans gain their booth group, the client runs the arbitrator): the
+ *     serving site killed, the other takes the ticket by itself once it expires; the killed site back:
+ *     booth there follows, nothing promotes; rejoin; the handover back through booth.
  * Only behaviour is asserted; what each step took is printed at the end (`site timings: …`), for
  * bench/README.md until a bench part drives these scenarios.
  * Run with `bash scripts/test.sh lab test/lab/site.test.ts`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { SITE_NODE, TICKET, granted, powerOn, prepareSites, primaries, roles, servedAt, site, siteStatus } from '../../scripts/lab/sites';
+import { BOOTH, SITE_NODE, TICKET, boothLeader, granted, powerOn, prepareSites, primaries, roles, servedAt, site, siteStatus, switchToBooth, waitServedAt } from '../../scripts/lab/sites';
 import { ackCounts, acks, gapsBetween, lockHeldOn, lostRecords, round1, writersClean, writersProgress } from '../../scripts/lab/stack';
 import { drbdView, labDrbd, labOk, labShOk, useLab, waitFor } from './lab';
 
@@ -151,6 +155,8 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     expect(sb.status, sb.out).toBe(7);
     expect(sb.stdout).toMatch(/split brain: both sites wrote to r0 while apart/);
     expect(sb.stdout).toContain('--discard-local');
+    // Which side wrote what: both generations from the refused handshake, each side with changed blocks, one common ancestor.
+    expect(sb.stdout).toMatch(/At DRBD's last handshake this site was at generation [0-9A-F]{16} with [1-9]\d* KiB changed \(since generation [0-9A-F]{16}\), the other site at [0-9A-F]{16} with [1-9]\d* KiB changed \(since generation [0-9A-F]{16}\)\. Both moved on from generation [0-9A-F]{16}/);
     // Nothing was discarded: a still has its own writes, b still serves.
     expect(roles()).toEqual({ node1: 'Secondary', node2: 'Primary' });
     expect(servedAt('b')).toBe(true);
@@ -165,6 +171,50 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     expect(servedAt('b')).toBe(true);
     expect(primaries()).toEqual(['node2']);
     writersClean();
+  });
+
+  it('5. booth: the serving site (b) killed, a takes the ticket by itself once it expires; b back: no promotion until the handover', () => {
+    // Scenario 4 left b serving: it is the one killed, the issue's "A" with the names swapped.
+    switchToBooth('b');
+    expect(servedAt('b')).toBe(true);
+    const [a] = siteStatus('a');
+    expect(a).toMatchObject({ boothLeader: 'b', ticketGrantedHere: false, role: 'Secondary', connection: 'Connected' });
+    writersProgress(5);
+    const c0 = ackCounts();
+    const t0 = Date.now();
+    labOk(['kill', 'node2'], 60);
+    // No command: booth at a and the arbitrator let b's ticket expire, elect a, and a's cluster promotes.
+    waitServedAt('a', 600);
+    const takeoverS = round1((Date.now() - t0) / 1000);
+    expect(primaries(['node1'])).toEqual(['node1']);
+    expect(boothLeader('node1')).toBe(BOOTH.sites.a);
+    writersProgress(10);
+    const pause = gapsBetween(c0);
+    nothingLost('node1');
+    waitFor('the v4 lock held again on node1', 180, () => lockHeldOn('node1'), 5);
+
+    // b back: booth there follows a; no ticket, DRBD Secondary, for longer than two renewals.
+    powerOn('b');
+    for (let i = 0; i < 6; i++) {
+      expect(granted('b')).toBe(false);
+      expect(roles(['node2']).node2).not.toBe('Primary');
+      labShOk('node2', 'sleep 5', [], 30);
+    }
+    expect(boothLeader('node2')).toBe(BOOTH.sites.a);
+    const rj = site('node2', ['rejoin', 'nfs']);
+    expect(rj.status, rj.out).toBe(0);
+    // The handover back goes through booth: one command, at the serving site.
+    const c1 = ackCounts();
+    const h = site('node1', ['handover', 'nfs', '--to', 'b']);
+    expect(h.status, h.out).toBe(0);
+    expect(h.stdout).toContain('booth granted ticket-nfs to site b');
+    waitServedAt('b');
+    expect(primaries()).toEqual(['node2']);
+    expect(boothLeader('node2')).toBe(BOOTH.sites.b);
+    writersProgress(10);
+    nothingLost('node2');
+    writersClean();
+    timings['5. booth'] = { takeoverS, clientPauseS: pause, rejoinS: round1(rj.seconds), handoverS: round1(h.seconds), handoverPauseS: gapsBetween(c1) };
   });
 
   afterAll(() => console.log(`site timings: ${JSON.stringify(timings)}`));
