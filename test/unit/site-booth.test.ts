@@ -37,3 +37,45 @@ describe('booth', () => {
     expect(siteOfAddress(stackOf(parseDeployment(raw), 'a').site!.booth!, '192.0.2.12')).toBe('b');
   });
 });
+
+describe('site takeover in booth mode', () => {
+  it('grants through booth to this site, never with crm_ticket --force; the bounded wait then ends with 6', async () => {
+    const { takeover } = await import('../../commands/site/takeover');
+    const { EXIT } = await import('../../commands/site/decide');
+    const { Deadline } = await import('../../lib/ocf/deadline');
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const stack = stackOf(parseDeployment(raw), 'b');
+    const calls: string[] = [];
+    const answer = (argv: readonly string[], stdout: string) => ({ argv, code: 0, signal: null, stdout, stderr: '', durationMs: 1, timedOut: false, abandoned: false });
+    const lines: string[] = [];
+    const code = await takeover(
+      {
+        stack,
+        src: {
+          run: async (argv) => {
+            calls.push(argv.join(' '));
+            if (argv[0] === 'cibadmin') return answer(argv, '<status/>');
+            if (argv[0] === 'crm_mon') return answer(argv, '<pacemaker-result><resources/></pacemaker-result>');
+            // b's DRBD after site a went: Secondary, UpToDate, looking for its peer (DRBD 9.2 capture).
+            if (argv[0] === 'drbdsetup') return answer(argv, readFileSync(join(__dirname, '..', 'samples', 'drbd9', 's05-link-down-primary-node2-events2-now-statistics.txt'), 'utf8'));
+            return answer(argv, '');
+          },
+          drbdconf: '/etc/drbd.conf',
+          stateDir: '/nonexistent',
+          // The module's version line: DRBD 9, so the state comes from events2.
+          procDrbd: () => readFileSync(join(__dirname, '..', 'samples', 'drbd9', 's01-secondary-connected-node1-proc-drbd.txt'), 'utf8'),
+        },
+        deadline: new Deadline(60_000, 'test'),
+        waitMs: 50,
+        say: (l) => lines.push(l),
+        clock: () => '0.0s',
+      },
+      stack.services,
+      true,
+    );
+    expect(code, lines.join('\n')).toBe(EXIT.TIMEOUT);
+    expect(calls).toContain('booth grant -s 192.0.2.12 ticket-nfs');
+    expect(calls.some((c) => c.startsWith('crm_ticket'))).toBe(false);
+  });
+});
