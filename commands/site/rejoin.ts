@@ -58,6 +58,8 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         const r = await adm.exec(['connect', s.drbd_resource], 30_000);
         if (r.code !== 0 && !/already|Connected/i.test(r.stderr)) ctx.say(`${ctx.clock()} ${s.name}: ${describe(r)}`);
         connectTried = true;
+        // The connect makes a new handshake: the report must quote that one, not one read before.
+        handshake = undefined;
         // A handshake that finds both sides changed since they last agreed ends StandAlone again. DRBD
         // had given up here (StandAlone) for a reason: if the peer does not take the connection either,
         // it gave up too, after the same refused handshake. Either way this side goes back to
