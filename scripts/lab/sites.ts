@@ -4,8 +4,8 @@
  * (the peer is in the other cluster), each site's stack from `ocfkit stack apply --site`, bound to
  * ticket-nfs. The client writes through the floating address, which either site brings up on the
  * shared link. The site test's (test/lab/site.test.ts) setup and readings, kept free of the test
- * framework for a bench part to drive later: a harness failure throws, and what the product did
- * (exit codes, output, records) is returned for the caller to judge.
+ * framework: a harness failure throws, and what the product did (exit codes, output, records) is
+ * returned for the caller to judge. (bench/lab-site.ts runs that test and keeps its timings.)
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
