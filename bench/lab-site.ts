@@ -1,7 +1,7 @@
 // The lab-site part: what each step of the two-site runbook takes (issue 17), from the commands an
 // operator runs to the client writing again. The scenarios are test/lab/site.test.ts's, which
 // asserts the behaviour and prints one `site timings: {…}` line; this part runs that test
-// (`scripts/test.sh lab test/lab/site.test.ts`, ~15 min of TCG lab) BENCH_SITE_RUNS times
+// (`scripts/test.sh lab test/lab/site.test.ts`, ~20 min of TCG lab) BENCH_SITE_RUNS times
 // (default 1) and keeps the timings, with the median of each number when there are several runs.
 // A run whose test failed counts for nothing: its timings would time a failure.
 import { spawnSync } from 'node:child_process';
