@@ -12,7 +12,7 @@ import { isLocalAddress, parseAddress } from '../lib/inet';
 import * as nfsd from '../lib/nfsd';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, fail } from '../lib/ocf/codes';
-import { param } from '../lib/ocf/params';
+import { checkAbsolutePath, param } from '../lib/ocf/params';
 import { describe } from '../lib/run';
 
 const OPTION_LIST = /^[A-Za-z0-9_=:./@+-]+(,[A-Za-z0-9_=:./@+-]+)*$/;
@@ -33,7 +33,7 @@ const params = {
     required: true,
     shortdesc: 'Directory to export',
     longdesc: 'The directory to export, normally the mount point fs-mount manages. One directory per resource.',
-    check: (v) => (!v.startsWith('/') ? 'is not an absolute path' : /(^|\/)\.\.?(\/|$)/.test(v) ? 'may not contain . or .. components' : undefined),
+    check: checkAbsolutePath,
   }),
   clientspec: param.string({
     required: true,
@@ -86,7 +86,7 @@ const params = {
     shortdesc: 'NFS client state directory on the shared filesystem',
     longdesc:
       'A directory on the failover filesystem for NFSv4 client records (nfsv4recoverydir) and statd\'s monitor list, so clients can reclaim locks on the other node. Used when this resource starts the server; nothing is bind-mounted over /var/lib/nfs.',
-    check: (v) => (v.startsWith('/') && !/(^|\/)\.\.?(\/|$)/.test(v) ? undefined : 'is not an absolute path'),
+    check: checkAbsolutePath,
   }),
   nfs_server_scope: param.string({
     shortdesc: 'NFSv4 server scope, the same on every node',

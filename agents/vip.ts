@@ -2,14 +2,17 @@
  * vip: the floating service address. Parameter names follow ocf:heartbeat:IPaddr2 where the
  * meaning is the same, so `pcs resource create … ocf:ocfkit:vip ip=… cidr_netmask=…` carries over.
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { announceArgv, dadArgv, parseDadReply } from '../lib/arping';
 import { endRecorded, recordPids, spawnDetached, stateDir } from '../lib/background';
 import { type Family, familyOf, inPrefix, isNetworkOrBroadcast, maxPrefix, netmaskToPrefix, parseAddress, parseIPv4 } from '../lib/inet';
 import { type IpLink, type Placement, addArgv, delArgv, findAddress, linkProblem, onLinkRoutes, showAddresses } from '../lib/ip';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
-import { param } from '../lib/ocf/params';
+import { checkAbsolutePath, param } from '../lib/ocf/params';
 import { describe } from '../lib/run';
+import { PROC_NET_TCP, TICKLE_TCP, tickleArgv, tickleLines, tickleRecord } from '../lib/tickle';
 
 const SEND_UA = '/usr/libexec/heartbeat/send_ua';
 
@@ -148,6 +151,13 @@ const params = {
     longdesc:
       'When true, monitor fails if the interface is administratively down or has no carrier (NO-CARRIER, LOWERLAYERDOWN), and start refuses such an interface: an address there answers nobody, and Pacemaker should move it. The address is never reported as stopped while it is still configured.',
   }),
+  tickle_dir: param.string({
+    reloadable: true,
+    shortdesc: "Directory on the failover filesystem for the clients' TCP connections (tickle ACKs)",
+    longdesc:
+      "A directory on storage that moves with the address, such as the failover filesystem (portblock's tickle_dir, same file format). Each recurring monitor records the TCP connections clients hold to the address in TICKLE_DIR/ADDRESS, written only when they changed, fsynced. Start on the node taking over sends each of them tickle ACKs (tickle_tcp, from resource-agents), again at the first monitor: the clients of a node that died then reconnect as soon as the address is back, instead of at their next TCP retransmission, which backs off to 25, 51 and 102 s after the last answer. Empty: nothing is recorded or sent.",
+    check: checkAbsolutePath,
+  }),
 };
 
 type P = typeof params;
@@ -169,8 +179,13 @@ function configuredPrefix(ctx: VipCtx): number | undefined {
   return /^\d+$/.test(v) ? Number(v) : netmaskToPrefix(v);
 }
 
+/** This instance's node-local state (emptied at boot): SUFFIX names what it keeps. */
+function instanceFile(ctx: VipCtx, suffix: 'announce' | 'tickle' | 'tickle-again'): string {
+  return `${stateDir(ctx.env)}/vip-${ctx.instance.replace(/[^\w.:-]/g, '_')}.${suffix}`;
+}
+
 function announcePidFile(ctx: VipCtx): string {
-  return `${stateDir(ctx.env)}/vip-${ctx.instance.replace(/[^\w.:-]/g, '_')}.announce`;
+  return instanceFile(ctx, 'announce');
 }
 
 /** Where the address should go: the configured nic/prefix, or the on-link route that contains it. */
@@ -259,6 +274,102 @@ function endAnnouncements(ctx: VipCtx): void {
   endRecorded(announcePidFile(ctx), (argv) => (argv[0]?.endsWith('arping') || argv[0] === SEND_UA) && argv.includes(ip));
 }
 
+const TICKLES_PER_CONNECTION = 3;
+
+function readState(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+/** A budget for one command on the failover filesystem, which may be frozen: the action must still answer. */
+function sharedFsBudget(ctx: VipCtx, most: number): number {
+  return Math.max(500, Math.min(most, ctx.deadline.remaining() - 3000));
+}
+
+/**
+ * Monitor: the clients' connections to the address into TICKLE_DIR/ADDRESS, when they changed since
+ * this node last wrote them. Processes with deadlines write it (dd conv=fsync, then mv): the
+ * filesystem may be frozen, and a monitor that hangs on it would fail an address that works.
+ */
+async function recordConnections(ctx: VipCtx): Promise<void> {
+  const { ip, tickle_dir: dir } = ctx.params;
+  const tables = [PROC_NET_TCP[4], PROC_NET_TCP[6]].map((f) => readState(f) ?? '');
+  const record = tickleRecord(ip, tables);
+  const mine = instanceFile(ctx, 'tickle');
+  const last = readState(mine);
+  if (last === record) return;
+  const file = `${dir}/${ip}`;
+  const tmp = `${dir}/.${ip}.new`;
+  const w = await ctx.run(['dd', `of=${tmp}`, 'conv=fsync', 'status=none'], { input: record, timeoutMs: sharedFsBudget(ctx, 5000) });
+  const m = w.code === 0 ? await ctx.run(['mv', '-f', '-T', '--', tmp, file], { timeoutMs: sharedFsBudget(ctx, 5000) }) : undefined;
+  if (m?.code !== 0) {
+    // Said once, until a write works again: not at every monitor.
+    if (last !== '!failed') {
+      ctx.log.warn(`could not record the clients' connections to ${ip} in ${file} (${describe(m ?? w)}): after a failover they reconnect only at their next TCP retransmission`);
+    }
+    writeState(mine, '!failed');
+    return;
+  }
+  writeState(mine, record);
+  const n = record === '' ? 0 : record.split('\n').length - 1;
+  ctx.log.info(`recorded ${n} client connection(s) to ${ip} in ${file}, for the tickle ACKs of the node that takes the address over`);
+}
+
+async function sendTickles(ctx: VipCtx, lines: readonly string[], when: string): Promise<void> {
+  const { ip } = ctx.params;
+  const r = await ctx.run(tickleArgv(TICKLES_PER_CONNECTION), { input: `${lines.join('\n')}\n`, timeoutMs: Math.max(500, Math.min(3000, ctx.deadline.remaining() - 2000)) });
+  if (r.code !== 0) {
+    ctx.log.warn(`tickle ACKs to ${lines.length} client connection(s) of ${ip} (${when}) failed: ${describe(r)}`);
+    return;
+  }
+  ctx.log.info(`sent tickle ACKs to ${lines.length} client connection(s) that ${ip} had on the node before (${when}): they reconnect now, not at their next TCP retransmission`);
+}
+
+/**
+ * Start: tickle ACKs to the connections the previous node recorded. The first monitor sends them
+ * again: the client answers a tickle at the address's link-layer address in its ARP cache, which
+ * the announcements started just before may not have replaced yet.
+ */
+async function tickleRecorded(ctx: VipCtx): Promise<void> {
+  const { ip, tickle_dir: dir } = ctx.params;
+  // This node's own list starts afresh: its first monitor overwrites the previous node's.
+  rmSync(instanceFile(ctx, 'tickle'), { force: true });
+  const file = `${dir}/${ip}`;
+  if (!ctx.haveBinary(TICKLE_TCP)) {
+    ctx.log.warn(`not sending tickle ACKs: ${TICKLE_TCP} (resource-agents) is not installed; clients reconnect at their next TCP retransmission`);
+    return;
+  }
+  const r = await ctx.run(['cat', '--', file], { timeoutMs: sharedFsBudget(ctx, 3000) });
+  if (r.code !== 0) {
+    if (/No such file/.test(r.stderr)) ctx.log.info(`no client connections recorded in ${file}: no tickle ACKs to send`);
+    else ctx.log.warn(`could not read the clients' connections to ${ip} from ${file}: ${describe(r)}`);
+    return;
+  }
+  const lines = tickleLines(ip, r.stdout);
+  if (lines.length === 0) return;
+  await sendTickles(ctx, lines, 'address just added');
+  writeState(instanceFile(ctx, 'tickle-again'), `${lines.join('\n')}\n`);
+}
+
+async function tickleAgainAndRecord(ctx: VipCtx): Promise<void> {
+  const again = instanceFile(ctx, 'tickle-again');
+  const pending = readState(again);
+  if (pending !== undefined) {
+    rmSync(again, { force: true });
+    const lines = tickleLines(ctx.params.ip, pending);
+    if (lines.length > 0 && ctx.haveBinary(TICKLE_TCP)) await sendTickles(ctx, lines, 'again, at the first monitor');
+  }
+  await recordConnections(ctx);
+}
+
 async function monitor(ctx: VipCtx) {
   if (!ctx.haveBinary('ip')) {
     if (ctx.probe) return OCF.NOT_RUNNING;
@@ -279,6 +390,7 @@ async function monitor(ctx: VipCtx) {
   if (!ctx.probe && ctx.params.arp_count_refresh > 0) {
     await announce(ctx, { family: familyOfParam(ctx), nic: here.link.ifname, prefix: here.addr.prefixlen }, ctx.params.arp_count_refresh, 'arp_count_refresh');
   }
+  if (!ctx.probe && ctx.params.tickle_dir !== '') await tickleAgainAndRecord(ctx);
   return OCF.SUCCESS;
 }
 
@@ -359,6 +471,7 @@ async function start(ctx: VipCtx) {
   ctx.log.info(`added ${ip}/${t.prefix} to ${t.nic}`);
   if (t.family === 6 && !ctx.params.nodad) await waitForDad(ctx, t);
   await announce(ctx, t, ctx.params.arp_count, 'just added');
+  if (ctx.params.tickle_dir !== '') await tickleRecorded(ctx);
   return OCF.SUCCESS;
 }
 
@@ -385,6 +498,7 @@ async function removeAddress(ctx: VipCtx, ip: string, nic: string): Promise<void
 async function stop(ctx: VipCtx) {
   endAnnouncements(ctx);
   await removeAddress(ctx, ctx.params.ip, ctx.params.nic);
+  for (const f of ['tickle', 'tickle-again'] as const) rmSync(instanceFile(ctx, f), { force: true });
   return OCF.SUCCESS;
 }
 
@@ -432,7 +546,8 @@ export const vip = defineAgent({
     }
   },
   async validateHost(ctx) {
-    for (const bin of ['ip', ...(familyOfParam(ctx) === 4 && (ctx.params.run_arping || ctx.params.arp_count > 0) ? ['arping'] : [])]) {
+    const tickle = ctx.params.tickle_dir !== '' ? [TICKLE_TCP] : [];
+    for (const bin of ['ip', ...(familyOfParam(ctx) === 4 && (ctx.params.run_arping || ctx.params.arp_count > 0) ? ['arping'] : []), ...tickle]) {
       if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
     }
     const t = await resolveTarget(ctx, await addresses(ctx));

@@ -70,8 +70,8 @@ function nfsSteps(s: Service, n: NfsPart): Step[] {
       argv: pcs('resource', 'create', id.export, 'ocf:ocfkit:nfs-export', ...exportParams, 'op', 'monitor', 'interval=10s'),
     },
     {
-      why: `${s.name}: the floating address clients mount through; it comes up last and goes down first, so a client never reaches a node that does not serve yet. failure-timeout lets it come back by itself after a link outage on every node. Start and stop get 40 s (the agent's default is 20): both end as soon as the address is added or removed, and seconds lost on a loaded node are no reason to fail the start or fence the node on a stop.`,
-      argv: pcs('resource', 'create', id.ip, 'ocf:ocfkit:vip', `ip=${n.ip}`, `cidr_netmask=${n.cidr_netmask}`, ...(n.nic ? [`nic=${n.nic}`] : []),
+      why: `${s.name}: the floating address clients mount through; it comes up last and goes down first, so a client never reaches a node that does not serve yet. Its monitor records the clients' TCP connections in ${infodir.dir} (tickle_dir); the node taking over tickles them, so clients of a node that died reconnect as soon as the address is back, not at their next TCP retransmission (tens of seconds later). failure-timeout lets it come back by itself after a link outage on every node. Start and stop get 40 s (the agent's default is 20): both end as soon as the address is added or removed, and seconds lost on a loaded node are no reason to fail the start or fence the node on a stop.`,
+      argv: pcs('resource', 'create', id.ip, 'ocf:ocfkit:vip', `ip=${n.ip}`, `cidr_netmask=${n.cidr_netmask}`, ...(n.nic ? [`nic=${n.nic}`] : []), `tickle_dir=${infodir.dir}`,
         'op', 'monitor', 'interval=10s', 'start', 'timeout=40s', 'stop', 'timeout=40s', 'meta', 'failure-timeout=60s'),
     },
   ];

@@ -55,6 +55,12 @@ export const param = {
   },
 };
 
+/** A check for path parameters: absolute, without . or .. components (a path that means what it says). */
+export function checkAbsolutePath(v: string): string | undefined {
+  if (!v.startsWith('/')) return 'is not an absolute path';
+  return /(^|\/)\.\.?(\/|$)/.test(v) ? 'may not contain . or .. components' : undefined;
+}
+
 export interface ParamProblem {
   readonly param: string;
   readonly message: string;

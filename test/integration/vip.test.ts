@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AGENT_DIR, Segment, ok, requireSandbox, sh } from './netns';
+import { AGENT_DIR, Segment, ok, requireSandbox, runAgent, sh } from './netns';
 
 requireSandbox();
 let seg: Segment;
@@ -231,5 +232,115 @@ describe('vip bad input', () => {
       expect(r.reason).toMatch(reason);
     }
     expect(seg.addresses()).toEqual(before);
+  });
+});
+
+/**
+ * Tickle ACKs across a failover: node A serves a TCP client through the address and dies without
+ * a word (its link cut); node B takes the address over. Three namespaces on one bridge (the
+ * client's), the real tickle_tcp of resource-agents and the kernel's TCP on every side.
+ */
+describe('vip tickle ACKs: clients of a dead node reconnect as soon as the address is back', () => {
+  const tag = `tk${process.pid % 10000}`;
+  const [A, B, C] = ['a', 'b', 'c'].map((x) => `ok-${tag}-${x}`) as [string, string, string];
+  const dir = mkdtempSync(join(tmpdir(), 'ocfkit-tickle-'));
+  const at = (nic: string) => ({ ip: '192.0.2.10', cidr_netmask: '24', nic, tickle_dir: dir });
+  const run = (ns: string, action: string, nic: string) => runAgent('vip', action, at(nic), { HA_LOGFILE: `${dir}/ha.log`, OCF_RESKEY_CRM_meta_interval: action === 'monitor' ? '10000' : '0' }, { netns: ns, instance: 'vip-tickle' });
+  const pythons: ChildProcess[] = [];
+  const py = (ns: string, code: string, out: string) => {
+    const p = spawn('ip', ['netns', 'exec', ns, 'python3', '-u', '-c', code], { stdio: ['ignore', openSync(out, 'w'), 'inherit'] });
+    pythons.push(p);
+    return p;
+  };
+  const waitFor = (what: string, seconds: number, test: () => boolean) => {
+    const end = Date.now() + seconds * 1000;
+    while (!test()) {
+      if (Date.now() > end) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+      spawnSync('sleep', ['0.1']);
+    }
+  };
+  const text = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+  // A client that connects and waits for data; it prints how its connection ended.
+  const CLIENT = `import socket, time
+c = socket.create_connection(("192.0.2.10", 2049))
+print("port", c.getsockname()[1])
+t = time.time()
+try:
+    c.recv(10)
+    print("closed")
+except Exception as e:
+    print("ended", type(e).__name__, round(time.time() - t, 2))`;
+
+  beforeAll(() => {
+    for (const ns of [A, B, C]) {
+      spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      ok(['ip', 'netns', 'add', ns]);
+      ok(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    ok(['ip', '-n', C, 'link', 'add', 'br0', 'type', 'bridge']);
+    for (const [ns, dev, peer, addr] of [[A, 'vA', 'cA', '192.0.2.1/24'], [B, 'vB', 'cB', '192.0.2.3/24']] as const) {
+      ok(['ip', 'link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', peer, 'netns', C]);
+      ok(['ip', '-n', C, 'link', 'set', peer, 'master', 'br0', 'up']);
+      ok(['ip', '-n', ns, 'addr', 'add', addr, 'dev', dev]);
+      ok(['ip', '-n', ns, 'link', 'set', dev, 'up']);
+    }
+    ok(['ip', '-n', C, 'addr', 'add', '192.0.2.2/24', 'dev', 'br0']);
+    ok(['ip', '-n', C, 'link', 'set', 'br0', 'up']);
+  });
+  afterAll(() => {
+    for (const p of pythons) p.kill('SIGKILL');
+    for (const ns of [A, B, C]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  });
+
+  it('monitor records the connections once; start on the other node tickles them and only them; its first monitor again, then records its own', () => {
+    // The bridge forwards once its ports are up (no STP): A answers the client.
+    waitFor('the bridge to pass traffic', 20, () => sh(['ip', 'netns', 'exec', C, 'arping', '-c', '1', '-w', '1', '-I', 'br0', '192.0.2.1']).status === 0);
+    const started = run(A, 'start', 'vA');
+    expect(started.code, started.stderr).toBe(0);
+    expect(text(`${dir}/ha.log`)).toContain(`no client connections recorded in ${dir}/192.0.2.10`);
+    py(A, 'import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("192.0.2.10", 2049)); s.listen()\nconns = [s.accept() for _ in range(2)]\ntime.sleep(600)', `${dir}/server.out`);
+    waitFor('the server to listen', 20, () => sh(['ip', 'netns', 'exec', A, 'ss', '-Htln', 'src', '192.0.2.10:2049']).stdout.trim() !== '');
+    py(C, CLIENT, `${dir}/recorded.out`);
+    waitFor('the first client to connect', 20, () => text(`${dir}/recorded.out`).startsWith('port'));
+    const port = Number(/^port (\d+)/.exec(text(`${dir}/recorded.out`))![1]);
+
+    expect(run(A, 'monitor', 'vA').code).toBe(0);
+    expect(text(`${dir}/192.0.2.10`)).toBe(`192.0.2.10:2049\t192.0.2.2:${port}\n`);
+    expect(text(`${dir}/ha.log`).match(/recorded 1 client connection\(s\)/g)).toHaveLength(1);
+    // Unchanged: not written again.
+    expect(run(A, 'monitor', 'vA').code).toBe(0);
+    expect(text(`${dir}/ha.log`).match(/recorded 1 client connection\(s\)/g)).toHaveLength(1);
+
+    // A second client after the last monitor: not in the record, so never tickled.
+    py(C, CLIENT, `${dir}/unrecorded.out`);
+    waitFor('the second client to connect', 20, () => text(`${dir}/unrecorded.out`).startsWith('port'));
+
+    // A dies without a word: no FIN, no RST; its sockets stay. B takes the address over.
+    ok(['ip', '-n', A, 'link', 'set', 'vA', 'down']);
+    const took = run(B, 'start', 'vB');
+    expect(took.code, took.stderr).toBe(0);
+    expect(text(`${dir}/ha.log`)).toContain('sent tickle ACKs to 1 client connection(s) that 192.0.2.10 had on the node before (address just added)');
+    // The recorded client is reset at once (it would wait for its next retransmission otherwise: with
+    // nothing to send, forever); the other is not touched.
+    waitFor('the recorded client to be reset', 10, () => /^ended ConnectionResetError/m.test(text(`${dir}/recorded.out`)));
+    spawnSync('sleep', ['1']);
+    expect(text(`${dir}/unrecorded.out`)).toMatch(/^port \d+\n$/);
+
+    expect(run(B, 'monitor', 'vB').code).toBe(0);
+    const log = text(`${dir}/ha.log`);
+    expect(log).toContain('sent tickle ACKs to 1 client connection(s) that 192.0.2.10 had on the node before (again, at the first monitor)');
+    // B's own list (no client of its own yet) replaces A's.
+    expect(log).toContain('recorded 0 client connection(s) to 192.0.2.10');
+    expect(text(`${dir}/192.0.2.10`)).toBe('');
+    expect(run(B, 'stop', 'vB').code).toBe(0);
+  });
+
+  it('a tickle_dir that is not there (the filesystem not mounted): the monitor warns once and still succeeds', () => {
+    const gone = { ...at('vB'), tickle_dir: `${dir}/not-mounted` };
+    const env = { HA_LOGFILE: `${dir}/gone.log`, OCF_RESKEY_CRM_meta_interval: '10000' };
+    expect(runAgent('vip', 'start', gone, env, { netns: B, instance: 'vip-gone' }).code).toBe(0);
+    for (let i = 0; i < 2; i++) expect(runAgent('vip', 'monitor', gone, env, { netns: B, instance: 'vip-gone' }).code).toBe(0);
+    expect(text(`${dir}/gone.log`).match(/could not record the clients' connections to 192\.0\.2\.10 in .*not-mounted\/192\.0\.2\.10/g)).toHaveLength(1);
+    expect(runAgent('vip', 'stop', gone, env, { netns: B, instance: 'vip-gone' }).code).toBe(0);
   });
 });
