@@ -67,7 +67,10 @@ export function stack(name: StackName): Stack {
           primitive(`${p}-server`, 'heartbeat:nfsserver', { nfs_shared_infodir: `${DIR}/.nfs-ref`, nfs_ip: VIP, nfs_server_scope: VIP, nfs_init_script: '/etc/init.d/nfs-kernel-server' }, op(`${p}-server`, 'monitor', '10s')),
           primitive(`${p}-export`, 'heartbeat:exportfs', { directory: DIR, clientspec: '192.0.2.0/24', options: 'rw,sync,no_subtree_check,no_root_squash', fsid: '0' }, op(`${p}-export`, 'monitor', '10s')),
         ];
-  const ip = primitive(`${p}-ip`, agents.ip, { ip: VIP, cidr_netmask: '24', nic: 'eth0' }, op(`${p}-ip`, 'monitor', '10s'));
+  // ocfkit's as `ocfkit stack` makes it: tickle ACKs from the NFS state directory. IPaddr2 has no such
+  // parameter (a separate portblock resource would be needed, which few configure).
+  const ipParams = { ip: VIP, cidr_netmask: '24', nic: 'eth0', ...(name === 'ocfkit' ? { tickle_dir: `${DIR}/.nfs-ok` } : {}) };
+  const ip = primitive(`${p}-ip`, agents.ip, ipParams, op(`${p}-ip`, 'monitor', '10s'));
   const chain = [`${p}-fs`, ...(name === 'ocfkit' ? [`${p}-export`] : [`${p}-server`, `${p}-export`]), `${p}-ip`];
   const meta = nv(`${clone}-meta`, { promotable: 'true', 'promoted-max': '1', 'promoted-node-max': '1', 'clone-max': '2', 'clone-node-max': '1', notify: 'true' });
   const constraints = [
