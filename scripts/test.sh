@@ -3,7 +3,7 @@
 #   scripts/test.sh            everything (root: namespaces, addresses, mounts, qemu guests)
 #   scripts/test.sh unit       unit tests only (no root)
 #   scripts/test.sh integration [vitest args]
-#   scripts/test.sh lab [vitest args]   the qemu lab only (root; ~48 min of TCG time, 20 of them the two-site test)
+#   scripts/test.sh lab [vitest args]   the qemu lab only (root; 40–60 min of TCG time, a third of it the two-site test)
 #   Everything runs the lab beside the integration tests, its output after theirs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
