@@ -155,15 +155,15 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
       const missing = lost[w].lost.map((n) => acked.indexOf(n));
       expect(missing.every((i) => i >= beforeCut[w] && i < served[w]), `${w}: lost ${lost[w].lost}`).toBe(true);
     }
-    // a wrote alone: some of what it acknowledged after the cut is missing at b. Asked of both writers
-    // together, because the v4 writer's lone records can legitimately reappear at b: it holds a whole-file
-    // write lock, and with one (or a delegation) Linux's NFS client extends a write to the whole cached page
-    // (nfs_updatepage -> nfs_can_extend_write, fs/nfs/write.c). Its first record after the takeover then
-    // rewrites its 4 KiB page (128 records) from the client's cache, a's lone records in that page
-    // included: at 5 records a second the lone span often fits in one page. The v3 writer (no lock, no
-    // delegation) writes only its own 32 bytes, so its lone records stay missing.
+    // a wrote alone; whether its lone records are missing at b depends on the NFS client, not on us:
+    // Linux's client extends a write to the whole cached page when the page is up to date and the file
+    // has no lock, a whole-file lock or a delegation (nfs_updatepage -> nfs_can_extend_write,
+    // fs/nfs/write.c): both writers here. Its first record after the takeover then rewrites its 4 KiB
+    // page (128 records) from the cache, a's lone records in it included, the likelier the sooner the
+    // client is back (vip's tickle ACKs: all 83 lone records of both writers were at b in one run). Not a
+    // loss. That a wrote alone is proven by DRBD below: the split brain, with changed KiB on this side.
     const aloneAcks = alone.w4 - cut.w4 + (alone.w3 - cut.w3);
-    expect(lost.w4.lost.length + lost.w3.lost.length, `${aloneAcks} records acknowledged on a alone`).toBeGreaterThanOrEqual(Math.min(1, aloneAcks));
+    expect(aloneAcks, 'records acknowledged on a alone').toBeGreaterThan(0);
 
     // a returns: its DRBD finds both sides wrote while apart.
     powerOn('a');
