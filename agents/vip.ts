@@ -285,8 +285,12 @@ function readState(file: string): string | undefined {
 }
 
 function writeState(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  } catch {
+    // As recordPids: losing this note only means a rewrite or no second tickle, never a failed action.
+  }
 }
 
 /** A budget for one command on the failover filesystem, which may be frozen: the action must still answer. */
