@@ -4,9 +4,8 @@
  * know; what differs is how it reads state (machine output only), that every cluster call is
  * bounded, and that missing notifications degrade instead of failing.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { stateDir } from '../lib/background';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { readNote, stateDir, writeNote } from '../lib/background';
 import { MinorsCache } from '../lib/drbd-minors-cache';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
@@ -210,7 +209,37 @@ export function replicationProblem(r: DrbdResource): string | undefined {
   return undefined;
 }
 
-async function applyScore(ctx: DrbdCtx, s: Status): Promise<void> {
+/**
+ * When the score is written. `always`: monitor and start, which repair an attribute lost behind the
+ * agent's back (attrd clears a node's attributes when it leaves). `changed`: only when it differs
+ * from what this node last wrote. `promotable`: not when a positive score only becomes another
+ * positive one: for a peer that left, whose lower score (10000 to 1000) would only abort the
+ * transition that is about to promote this node; the next monitor writes it anyway.
+ */
+export type ScoreWrite = 'always' | 'changed' | 'promotable';
+
+/** The decision as the score note keeps it: `set N` or `remove`. */
+function scoreNote(d: Exclude<ScoreDecision, { kind: 'keep' }>): string {
+  return d.kind === 'set' ? `set ${d.score}` : 'remove';
+}
+
+function positiveNote(note: string): boolean {
+  const m = /^set (-?\d+)$/.exec(note);
+  return m !== null && Number(m[1]) > 0;
+}
+
+/** Whether a write of NEXT may be left out, given the note of the last one (undefined: none known). */
+export function scoreWriteNeeded(write: ScoreWrite, last: string | undefined, next: string): boolean {
+  if (write === 'always' || last === undefined) return true;
+  if (last === next) return false;
+  return write === 'changed' || !(positiveNote(last) && positiveNote(next));
+}
+
+function scoreFile(ctx: DrbdCtx): string {
+  return `${stateDir(ctx.env)}/drbd-promote-${ctx.instance.replace(/[^\w.:-]/g, '_')}.score`;
+}
+
+async function applyScore(ctx: DrbdCtx, s: Status, write: ScoreWrite = 'always'): Promise<void> {
   const table = parseScores(ctx.params.adjust_master_score)!;
   let d = promotionScore(s.res, table);
   const peerPrimary = s.res.connections.find((c) => c.connection === 'Connected' && c.peerRole === 'Primary' && c.peerDevices.every((p) => p.peerDisk === 'UpToDate'));
@@ -229,14 +258,28 @@ async function applyScore(ctx: DrbdCtx, s: Status): Promise<void> {
     const r = await adm.exec(['unfence-peer', s.res.name], 10_000);
     if (r.code !== 0) ctx.log.warn(`unfence-peer ${s.res.name}: ${describe(r)}`);
   }
+  const shown = d.kind === 'set' ? String(d.score) : d.kind;
+  if (d.kind === 'keep') {
+    ctx.log.debug(`promotion score: keep (${d.why})`);
+    return;
+  }
+  const file = scoreFile(ctx);
+  const last = readNote(file);
+  const next = scoreNote(d);
+  if (!scoreWriteNeeded(write, last, next)) {
+    ctx.log.debug(`promotion score: ${shown} (${d.why}) not written: ${last === next ? 'unchanged' : `${last} stays until the next monitor`}`);
+    return;
+  }
   const sc = scores(ctx);
   try {
     if (d.kind === 'set') await sc.set(d.score);
-    else if (d.kind === 'remove') await sc.remove();
-    ctx.log.debug(`promotion score: ${d.kind === 'set' ? d.score : d.kind} (${d.why})`);
+    else await sc.remove();
+    writeNote(file, next);
+    ctx.log.debug(`promotion score: ${shown} (${d.why})`);
   } catch (e) {
+    rmSync(file, { force: true });
     // A CIB that does not answer must not turn into a failed monitor and a recovery.
-    ctx.log.warn(`could not update the promotion score (${d.kind === 'set' ? d.score : d.kind}, ${d.why}): ${(e as Error).message}`);
+    ctx.log.warn(`could not update the promotion score (${shown}, ${d.why}): ${(e as Error).message}`);
   }
 }
 
@@ -320,12 +363,7 @@ function problemFile(ctx: DrbdCtx): string {
  * interval buries the lines that matter. The last problem logged is kept in the run directory.
  */
 export function logProblemChange(log: Logger, file: string, problem: string | undefined): void {
-  let last: string | undefined;
-  try {
-    last = readFileSync(file, 'utf8');
-  } catch {
-    last = undefined;
-  }
+  const last = readNote(file);
   if (problem === last) return;
   if (problem === undefined) {
     log.info(`replication healthy again (was: ${last})`);
@@ -333,12 +371,8 @@ export function logProblemChange(log: Logger, file: string, problem: string | un
     return;
   }
   log.warn(problem);
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, problem);
-  } catch {
-    // Without the record the warning only repeats on the next monitor.
-  }
+  // Without the record the warning only repeats on the next monitor.
+  writeNote(file, problem);
 }
 
 async function monitor(ctx: DrbdCtx) {
@@ -418,7 +452,7 @@ async function promote(ctx: DrbdCtx) {
     const r = await adm.exec(['primary', res], Math.max(1000, ctx.deadline.remaining() - 1000));
     s = (await status(ctx, adm))!;
     if (s.res.role === 'Primary') {
-      await applyScore(ctx, s);
+      await applyScore(ctx, s, 'changed');
       return OCF.SUCCESS;
     }
     const noData = r.code === 17 || /UpToDate data|Need access to UpToDate/i.test(r.stderr);
@@ -446,7 +480,7 @@ async function demote(ctx: DrbdCtx) {
     const holders = deviceHolders(s.res.devices.map((d) => d.minor));
     throw fail.generic(`${res} cannot be demoted: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
   }
-  await applyScore(ctx, s);
+  await applyScore(ctx, s, 'changed');
   return OCF.SUCCESS;
 }
 
@@ -478,6 +512,7 @@ async function stop(ctx: DrbdCtx) {
       ctx.log.info(`marked ${res} Outdated (a peer is Primary): ${describe(o)}`);
     }
   }
+  rmSync(scoreFile(ctx), { force: true });
   try {
     await sc.remove();
   } catch (e) {
@@ -505,7 +540,8 @@ async function notify(ctx: DrbdCtx) {
       s = (await status(ctx, adm)) ?? s;
     }
     if (type === 'post') {
-      await applyScore(ctx, s);
+      // A peer that stopped or demoted only lowers a positive score to another (10000 to 1000).
+      await applyScore(ctx, s, op === 'stop' || op === 'demote' ? 'promotable' : 'changed');
       logProblemChange(ctx.log, problemFile(ctx), replicationProblem(s.res));
     }
   } catch (e) {

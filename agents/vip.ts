@@ -2,17 +2,16 @@
  * vip: the floating service address. Parameter names follow ocf:heartbeat:IPaddr2 where the
  * meaning is the same, so `pcs resource create … ocf:ocfkit:vip ip=… cidr_netmask=…` carries over.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { rmSync } from 'node:fs';
 import { announceArgv, dadArgv, parseDadReply } from '../lib/arping';
-import { endRecorded, recordPids, spawnDetached, stateDir } from '../lib/background';
+import { endRecorded, readNote, recordPids, spawnDetached, stateDir, writeNote } from '../lib/background';
 import { type Family, familyOf, inPrefix, isNetworkOrBroadcast, maxPrefix, netmaskToPrefix, parseAddress, parseIPv4 } from '../lib/inet';
 import { type IpLink, type Placement, addArgv, delArgv, findAddress, linkProblem, onLinkRoutes, showAddresses } from '../lib/ip';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { checkAbsolutePath, param } from '../lib/ocf/params';
 import { describe } from '../lib/run';
-import { PROC_NET_TCP, TICKLE_TCP, tickleArgv, tickleLines, tickleRecord } from '../lib/tickle';
+import { readProcNetTcp, TICKLE_TCP, tickleArgv, tickleLines, tickleRecord } from '../lib/tickle';
 
 const SEND_UA = '/usr/libexec/heartbeat/send_ua';
 
@@ -276,26 +275,13 @@ function endAnnouncements(ctx: VipCtx): void {
 
 const TICKLES_PER_CONNECTION = 3;
 
-function readState(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function writeState(file: string, text: string): void {
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, text);
-  } catch {
-    // As recordPids: losing this note only means a rewrite or no second tickle, never a failed action.
-  }
-}
-
 /** A budget for one command on the failover filesystem, which may be frozen: the action must still answer. */
-function sharedFsBudget(ctx: VipCtx, most: number): number {
-  return Math.max(500, Math.min(most, ctx.deadline.remaining() - 3000));
+function sharedFsBudget(ctx: VipCtx, most: number, reserveMs = 3000): number {
+  return Math.max(500, Math.min(most, ctx.deadline.remaining() - reserveMs));
+}
+
+function tickleFile(ctx: VipCtx): string {
+  return `${ctx.params.tickle_dir}/${ctx.params.ip}`;
 }
 
 /**
@@ -305,12 +291,11 @@ function sharedFsBudget(ctx: VipCtx, most: number): number {
  */
 async function recordConnections(ctx: VipCtx): Promise<void> {
   const { ip, tickle_dir: dir } = ctx.params;
-  const tables = [PROC_NET_TCP[4], PROC_NET_TCP[6]].map((f) => readState(f) ?? '');
-  const record = tickleRecord(ip, tables);
+  const record = tickleRecord(ip, readProcNetTcp());
   const mine = instanceFile(ctx, 'tickle');
-  const last = readState(mine);
+  const last = readNote(mine);
   if (last === record) return;
-  const file = `${dir}/${ip}`;
+  const file = tickleFile(ctx);
   const tmp = `${dir}/.${ip}.new`;
   const w = await ctx.run(['dd', `of=${tmp}`, 'conv=fsync', 'status=none'], { input: record, timeoutMs: sharedFsBudget(ctx, 5000) });
   const m = w.code === 0 ? await ctx.run(['mv', '-f', '-T', '--', tmp, file], { timeoutMs: sharedFsBudget(ctx, 5000) }) : undefined;
@@ -319,17 +304,17 @@ async function recordConnections(ctx: VipCtx): Promise<void> {
     if (last !== '!failed') {
       ctx.log.warn(`could not record the clients' connections to ${ip} in ${file} (${describe(m ?? w)}): after a failover they reconnect only at their next TCP retransmission`);
     }
-    writeState(mine, '!failed');
+    writeNote(mine, '!failed');
     return;
   }
-  writeState(mine, record);
+  writeNote(mine, record);
   const n = record === '' ? 0 : record.split('\n').length - 1;
   ctx.log.info(`recorded ${n} client connection(s) to ${ip} in ${file}, for the tickle ACKs of the node that takes the address over`);
 }
 
 async function sendTickles(ctx: VipCtx, lines: readonly string[], when: string): Promise<void> {
   const { ip } = ctx.params;
-  const r = await ctx.run(tickleArgv(TICKLES_PER_CONNECTION), { input: `${lines.join('\n')}\n`, timeoutMs: Math.max(500, Math.min(3000, ctx.deadline.remaining() - 2000)) });
+  const r = await ctx.run(tickleArgv(TICKLES_PER_CONNECTION), { input: `${lines.join('\n')}\n`, timeoutMs: sharedFsBudget(ctx, 3000, 2000) });
   if (r.code !== 0) {
     ctx.log.warn(`tickle ACKs to ${lines.length} client connection(s) of ${ip} (${when}) failed: ${describe(r)}`);
     return;
@@ -343,10 +328,10 @@ async function sendTickles(ctx: VipCtx, lines: readonly string[], when: string):
  * the announcements started just before may not have replaced yet.
  */
 async function tickleRecorded(ctx: VipCtx): Promise<void> {
-  const { ip, tickle_dir: dir } = ctx.params;
+  const { ip } = ctx.params;
   // This node's own list starts afresh: its first monitor overwrites the previous node's.
   rmSync(instanceFile(ctx, 'tickle'), { force: true });
-  const file = `${dir}/${ip}`;
+  const file = tickleFile(ctx);
   if (!ctx.haveBinary(TICKLE_TCP)) {
     ctx.log.warn(`not sending tickle ACKs: ${TICKLE_TCP} (resource-agents) is not installed; clients reconnect at their next TCP retransmission`);
     return;
@@ -360,12 +345,12 @@ async function tickleRecorded(ctx: VipCtx): Promise<void> {
   const lines = tickleLines(ip, r.stdout);
   if (lines.length === 0) return;
   await sendTickles(ctx, lines, 'address just added');
-  writeState(instanceFile(ctx, 'tickle-again'), `${lines.join('\n')}\n`);
+  writeNote(instanceFile(ctx, 'tickle-again'), `${lines.join('\n')}\n`);
 }
 
 async function tickleAgainAndRecord(ctx: VipCtx): Promise<void> {
   const again = instanceFile(ctx, 'tickle-again');
-  const pending = readState(again);
+  const pending = readNote(again);
   if (pending !== undefined) {
     rmSync(again, { force: true });
     const lines = tickleLines(ctx.params.ip, pending);

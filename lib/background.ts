@@ -9,6 +9,29 @@ export function stateDir(env: NodeJS.ProcessEnv): string {
 }
 
 /**
+ * A node-local note under stateDir: bookkeeping that an action may lose (the next action
+ * redoes or repeats a little work) but must never fail over. Undefined when absent or unreadable.
+ */
+export function readNote(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a note (see readNote); false when it could not be written. */
+export function writeNote(file: string, text: string): boolean {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Starts argv detached from the agent (its own session, no pipes) so the action can return while
  * it works; returns its pid, or an error text when it could not be started.
  */
@@ -27,25 +50,17 @@ export function spawnDetached(argv: readonly string[]): Promise<{ pid?: number; 
 
 /** Remembers helper processes of an instance, so stop can end them. */
 export function recordPids(file: string, pids: readonly number[]): void {
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    // Keep only helpers still running: a monitor that refreshes ARP adds two every time.
-    const old = readPids(file).filter((pid) => cmdline(pid) !== undefined);
-    writeFileSync(file, `${[...old, ...pids].join('\n')}\n`);
-  } catch {
-    // Losing the record only means a burst of ARP may outlive stop by a few seconds.
-  }
+  // Keep only helpers still running: a monitor that refreshes ARP adds two every time.
+  const old = readPids(file).filter((pid) => cmdline(pid) !== undefined);
+  // Losing the record only means a burst of ARP may outlive stop by a few seconds.
+  writeNote(file, `${[...old, ...pids].join('\n')}\n`);
 }
 
 function readPids(file: string): number[] {
-  try {
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .map((l) => Number(l))
-      .filter((n) => Number.isInteger(n) && n > 1);
-  } catch {
-    return [];
-  }
+  return (readNote(file) ?? '')
+    .split('\n')
+    .map((l) => Number(l))
+    .filter((n) => Number.isInteger(n) && n > 1);
 }
 
 function cmdline(pid: number): string[] | undefined {

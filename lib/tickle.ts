@@ -9,10 +9,22 @@
  * node's kernel has no such connection and resets it, and the client reconnects at once. The file
  * format (`local:port<TAB>remote:port` per line) and name (TICKLE_DIR/ADDRESS) are portblock's.
  */
+import { readFileSync } from 'node:fs';
 import { type Family, parseAddress, sameAddress } from './inet';
 
 export const TICKLE_TCP = '/usr/libexec/heartbeat/tickle_tcp';
-export const PROC_NET_TCP = { 4: '/proc/net/tcp', 6: '/proc/net/tcp6' } as const;
+const PROC_NET_TCP = { 4: '/proc/net/tcp', 6: '/proc/net/tcp6' } as const;
+
+/** This host's TCP tables, IPv4 then IPv6; an empty text for a family the kernel does not have. */
+export function readProcNetTcp(): string[] {
+  return [PROC_NET_TCP[4], PROC_NET_TCP[6]].map((f) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  });
+}
 
 /** TCP_ESTABLISHED in include/net/tcp_states.h, as /proc/net/tcp prints it. */
 const ESTABLISHED = '01';

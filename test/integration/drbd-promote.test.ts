@@ -164,6 +164,7 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
         return { code: r.status, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1] };
       },
       calls: () => readFileSync(join(dir, 'calls'), 'utf8'),
+      cib,
     };
   }
 
@@ -228,6 +229,35 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     const q = quiet.run('validate-all', {}, { OCF_CHECK_LEVEL: '10' });
     expect(q.code, q.stderr).toBe(0);
     expect(q.stderr).not.toContain('auto-promote');
+  });
+
+  it('DRBD 9: a peer that left does not lower a positive score in the post-notifications (no transition abort); the monitor does, and losing promotability is written at once', () => {
+    const s = scenario({ version: '9', events2: 's01-secondary-connected-node2-events2-now.txt' });
+    const score = () => /<nvpair [^>]*name="master-drbd-r0" value="(-?\d+)"/.exec(readFileSync(s.cib, 'utf8'))?.[1];
+    const post = (op: string) => s.run('notify', {}, { OCF_RESKEY_CRM_meta_notify_type: 'post', OCF_RESKEY_CRM_meta_notify_operation: op, HA_debug: '1' });
+    expect(s.run('monitor', {}, { OCF_RESKEY_CRM_meta_interval: '20000' }).code).toBe(0);
+    expect(score()).toBe('10000');
+    // The peer is gone (Connecting, peer disk unknown): the table says 1000.
+    copyFileSync(join(samples, 'drbd9', 's05-link-down-primary-node2-events2-now.txt'), join(s.dir, 'events2-now.txt'));
+    for (const op of ['demote', 'stop']) {
+      const r = post(op);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('promotion score: 1000 (UpToDate, peer disk state unknown) not written: set 10000 stays until the next monitor');
+      expect(score()).toBe('10000');
+    }
+    expect(s.run('monitor', {}, { OCF_RESKEY_CRM_meta_interval: '20000' }).code).toBe(0);
+    expect(score()).toBe('1000');
+    // The same score again in a notification: no crm_attribute call.
+    expect(post('start').stderr).toContain('promotion score: 1000 (UpToDate, peer disk state unknown) not written: unchanged');
+    // No UpToDate data left here: written by the notification itself.
+    copyFileSync(join(samples, 'drbd9', 's00-inconsistent-connected-node2-events2-now.txt'), join(s.dir, 'events2-now.txt'));
+    expect(post('stop').code).toBe(0);
+    expect(score()).toBeUndefined();
+    expect(readdirSync(join(s.dir, 'run', 'ocfkit')).filter((f) => f.endsWith('.score'))).toHaveLength(1);
+    // Stop forgets what was written, so the first notification after the next start writes again.
+    copyFileSync(join(samples, 'drbd9', 's10-down-on-node2-node2-events2-now.txt'), join(s.dir, 'events2-now.txt'));
+    expect(s.run('stop').code).toBe(0);
+    expect(readdirSync(join(s.dir, 'run', 'ocfkit')).filter((f) => f.endsWith('.score'))).toHaveLength(0);
   });
 
   it('DRBD 9: a degraded Primary returns 8 with the reason on every monitor, logs the warning once, and never an ERROR', () => {

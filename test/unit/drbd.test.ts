@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ScoreTable, parseScores, promotionScore, replicationProblem } from '../../agents/drbd-promote';
+import { type ScoreTable, parseScores, promotionScore, replicationProblem, scoreWriteNeeded } from '../../agents/drbd-promote';
 import { RESOURCE_NAME, compareVersions, parseDrbdadmVersion, parseEvents2, parseProcDrbd, parseStatusJson, resourceFrom84 } from '../../lib/drbd';
 
 import { SCORE_CASES, res } from '../fixtures/drbd-states';
@@ -159,5 +159,21 @@ describe('promotion score table', () => {
     expect(replicationProblem(res('Primary', ['UpToDate'], { disks: ['UpToDate'] }))).toBeUndefined();
     expect(replicationProblem(res('Primary', ['UpToDate'], { role: 'Primary' }))).toContain('split brain');
     expect(replicationProblem(res('Secondary', ['UpToDate'], { connection: 'Connecting', disks: ['DUnknown'] }))).toContain('replication link of r0 is down (Connecting)');
+  });
+
+  it('which score writes an action may leave out', () => {
+    // Monitor and start always write; nothing known about the last write: write.
+    expect(scoreWriteNeeded('always', 'set 10000', 'set 10000')).toBe(true);
+    expect(scoreWriteNeeded('changed', undefined, 'set 10000')).toBe(true);
+    expect(scoreWriteNeeded('promotable', undefined, 'set 1000')).toBe(true);
+    // The same value again: no crm_attribute.
+    expect(scoreWriteNeeded('changed', 'set 10000', 'set 10000')).toBe(false);
+    expect(scoreWriteNeeded('changed', 'set 10000', 'set 1000')).toBe(true);
+    // A peer that left: positive to positive waits for the monitor; anything else is written (0 may still be promoted).
+    expect(scoreWriteNeeded('promotable', 'set 10000', 'set 1000')).toBe(false);
+    expect(scoreWriteNeeded('promotable', 'set 10', 'set 0')).toBe(true);
+    expect(scoreWriteNeeded('promotable', 'set 10000', 'remove')).toBe(true);
+    expect(scoreWriteNeeded('promotable', 'remove', 'set 1000')).toBe(true);
+    expect(scoreWriteNeeded('promotable', 'set 0', 'remove')).toBe(true);
   });
 });
