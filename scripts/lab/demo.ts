@@ -18,7 +18,7 @@ import {
   type Counts,
   type Transition,
   ackCounts,
-  applyStackLive,
+  applyStack,
   gapsBetween,
   lockHeldOn,
   lostRecords,
@@ -157,8 +157,8 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
       const r = lab(['cluster'], 900);
       if (r.status !== 0) throw new Error(`lab.sh cluster exited ${r.status}:\n${r.out}`);
     });
-    let on = step('ocfkit stack apply: the plan (fencing, DRBD clone, fs-mount, nfs-export, vip, in order) pushed in one change', () => {
-      const printed = applyStackLive();
+    let on = step("ocfkit stack apply: the plan (fencing, DRBD clone, fs-mount, nfs-export, vip, in order) against a copy of node1's CIB, pushed in one change", () => {
+      const printed = applyStack();
       say(printed.replace(/\n+$/, '').split('\n').map((l) => `    ${l}`).join('\n'));
       return stackOn('node1', undefined, 900);
     });

@@ -7,16 +7,15 @@
  * framework: a harness failure throws, and what the product did (exit codes, output, records) is
  * returned for the caller to judge. (bench/lab-site.ts runs that test and keeps its timings.)
  */
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DRBD_LAB, type Node, type Result, labDir, labExec, labOk, labSh, labShOk, root, waitFor } from './host';
 import { boothSteps } from '../../commands/site/booth';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
 import { forPcs, pcsVersionOf } from '../../commands/stack/pcs-version';
 import { shellWord } from '../../commands/stack/plan';
-import { DIR, VIP, placement, prepareDrbd, startClient, watch } from './stack';
+import { DIR, VIP, changeCib, placement, prepareDrbd, startClient, watch } from './stack';
 
 export type SiteName = 'a' | 'b';
 export const SITE_NODE: Record<SiteName, Node> = { a: 'node1', b: 'node2' };
@@ -46,34 +45,12 @@ export function site(node: Node, args: string[], timeoutS = 420): Result {
   return labExec(node, ['/opt/ocfkit/ocfkit', 'site', ...args, '--config', SITES_CONF], timeoutS);
 }
 
-// NODE's CIB → $1; after the host's `ocfkit stack apply --cib` wrote $2: the difference pushed in
-// one change, as `stack apply --live` does (pcs cluster cib-push diff-against=), with the guest's
-// own C tools (pcs takes ~8 s a call in a guest; on the host, under a second).
-const PUSH = `set -u
-crm_diff --original "$1" --new "$2" >"$3"; rc=$?
-[ "$rc" = 1 ] || { echo "crm_diff exited $rc (no change, or an error)"; exit 1; }
-cibadmin --patch --xml-file "$3"`;
-
 /**
- * A change to site S's configuration: HOSTCMD (with the path of a copy of the site's live CIB as its
- * last word) runs on the host in a private mount namespace where ocf:ocfkit:* exist (pcs checks each
- * agent's meta-data), then the difference is pushed in the guest in one change.
+ * A change to site S's configuration: HOSTCMD runs on the host against a copy of the site's live CIB
+ * and the difference goes to the site in one change (stack.ts, changeCib).
  */
 function changeSite(s: SiteName, what: string, hostCmd: readonly string[]): string {
-  const node = SITE_NODE[s];
-  const dir = hostSiteDir();
-  labShOk(node, 'cibadmin --query >"$1"', [`/lab/site/live-${s}.xml`], 60);
-  copyFileSync(join(dir, `live-${s}.xml`), join(dir, `new-${s}.xml`));
-  const sandbox = mkdtempSync(join(tmpdir(), 'ocfkit-lab-site-'));
-  let r: SpawnSyncReturns<string>;
-  try {
-    r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', join(root, 'scripts', 'ocf-sandbox.sh'), sandbox, ...hostCmd, join(dir, `new-${s}.xml`)], { encoding: 'utf8', timeout: 300_000 });
-  } finally {
-    rmSync(sandbox, { recursive: true, force: true });
-  }
-  if (r.status !== 0) throw new Error(`${what} at site ${s} exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  labShOk(node, PUSH, [`/lab/site/live-${s}.xml`, `/lab/site/new-${s}.xml`, `/lab/site/patch-${s}.xml`], 120);
-  return r.stdout;
+  return changeCib(SITE_NODE[s], `site-${s}`, `${what} at site ${s}`, hostCmd);
 }
 
 /** Site S's stack, planned by the host's ocfkit against a copy of NODE's CIB, pushed in one change. */

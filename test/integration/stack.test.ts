@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +141,34 @@ describe('ocfkit stack apply, check, simulate', () => {
     expect(c.status).toBe(1);
     expect(c.stdout).toContain('nfs-ip: validate-all failed: parameter ip &quot;192.0.2.999&quot;'.replace(/&quot;/g, '"'));
   });
+});
+
+describe('ocfkit stack apply --live', () => {
+  it("on a real one-node cluster: every step against a copy of the cluster's CIB, then one push; the live CIB has the whole plan", () => {
+    const solo = join(__dirname, '..', '..', 'scripts', 'cluster', 'solo.sh');
+    const state = mkdtempSync(join(tmpdir(), 'ocfkit-apply-live-'));
+    const env = { ...process.env, SOLO_NS: 'ocfkit-apply', SOLO_NODE: 'solo' };
+    const inNode = (...argv: string[]) => spawnSync('bash', [solo, 'exec', state, ...argv], { encoding: 'utf8', env, timeout: 240_000 });
+    const up = spawnSync('bash', [solo, 'up', state], { encoding: 'utf8', env, timeout: 120_000 });
+    try {
+      expect(up.status, `${up.stdout}${up.stderr}`).toBe(0);
+      // The cluster's second node need not exist for its configuration: 'ghost' is only named.
+      const flags = ['--nodes', 'solo,ghost', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', '/srv/nfs', '--fstype', 'ext4', '--ip', '192.0.2.60/24', '--nic', 'svc0', '--clients', '192.0.2.0/24', '--fencing', 'none'];
+      const steps = ocfkit('stack', 'plan', ...flags).stdout.split('\n').filter((l) => l.startsWith('pcs ')).length;
+      const a = inNode(bin, 'stack', 'apply', '--live', ...flags);
+      expect(a.status, `${a.stdout}${a.stderr}`).toBe(0);
+      expect(a.stdout).toContain(`ok   pushed to the cluster in one change (${steps} steps)`);
+      const cib = inNode('cibadmin', '--query');
+      expect(cib.status, cib.stderr).toBe(0);
+      for (const id of ['nfs-drbd', 'nfs-fs', 'nfs-export', 'nfs-ip']) expect(cib.stdout).toMatch(new RegExp(`<primitive [^>]*id="${id}"`));
+      expect(cib.stdout).toMatch(/<master |<clone [^>]*id="nfs-drbd-clone"/);
+      expect(cib.stdout.match(/<rsc_order /g)?.length).toBe(3);
+      expect(cib.stdout.match(/<rsc_colocation /g)?.length).toBe(3);
+    } finally {
+      const down = spawnSync('bash', [solo, 'down', state], { encoding: 'utf8', env, timeout: 120_000 });
+      expect(down.status, `${down.stdout}${down.stderr}`).toBe(0);
+    }
+  }, 420_000);
 });
 
 describe('ocfkit stack from the fewest flags', () => {
