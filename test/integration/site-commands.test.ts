@@ -36,8 +36,19 @@ writeFileSync(cfg, JSON.stringify(raw));
 const stackB = stackOf(parseDeployment(raw), 'b');
 const banner = readFileSync(join(samples, 's01-secondary-connected-node1-proc-drbd.txt'), 'utf8');
 
-/** Site b's CIB (one node, node2) settled with DRBD Unpromoted: the standby site. */
+let standbyBase: string | undefined;
+/**
+ * Site b's CIB (one node, node2) settled with DRBD Unpromoted: the standby site. Built once (a plan
+ * is a dozen pcs calls, then three Pacemaker tools); each caller gets its own copy as NAME.
+ */
 function standbyCib(name: string): string {
+  standbyBase ??= buildStandbyCib('standby-base');
+  const copy = join(work, `${name}-steady.xml`);
+  copyFileSync(standbyBase, copy);
+  return copy;
+}
+
+function buildStandbyCib(name: string): string {
   const cib = join(work, `${name}.xml`);
   const a = sh([bin, 'stack', 'apply', '--config', cfg, '--site', 'b', '--cib', cib]);
   if (a.status !== 0) throw new Error(a.stderr);

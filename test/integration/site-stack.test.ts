@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requireSandbox, sh } from './netns';
+import { appliedPlan } from './plans';
 
 requireSandbox();
 const bin = join(__dirname, '..', '..', 'dist', 'ocfkit');
@@ -42,7 +43,7 @@ describe('ocfkit stack --site', () => {
   for (const site of ['a', 'b'] as const) {
     it(`site ${site}: pcs -f builds a CIB crm_verify accepts; without the tickets nothing is promoted, granting starts each stack in order, revoking demotes`, () => {
       const cib = join(work, `site-${site}.xml`);
-      const a = ocfkit('stack', 'apply', '--config', cfg, '--site', site, '--cib', cib);
+      const a = appliedPlan(bin, ['--config', cfg, '--site', site], cib);
       expect(a.status, a.stderr).toBe(0);
       expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
       const xml = readFileSync(cib, 'utf8');
@@ -73,7 +74,7 @@ describe('ocfkit stack --site', () => {
 
   it('check: a ticket constraint without loss-policy, on every role, or missing, is reported', () => {
     const cib = join(work, 'site-edit.xml');
-    expect(ocfkit('stack', 'apply', '--config', cfg, '--site', 'a', '--cib', cib).status).toBe(0);
+    expect(appliedPlan(bin, ['--config', cfg, '--site', 'a'], cib).status).toBe(0);
     let xml = readFileSync(cib, 'utf8');
     const nfs = ticketElement(xml, 'nfs-ticket');
     xml = xml.replace(nfs, nfs.replace(' loss-policy="demote"', '').replace(' rsc-role="Promoted"', ''));

@@ -4,6 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requireSandbox, sh } from './netns';
+import { appliedPlan } from './plans';
 
 requireSandbox();
 const bin = join(__dirname, '..', '..', 'dist', 'ocfkit');
@@ -28,6 +29,8 @@ function config(name: string, stack: object): string {
   return f;
 }
 const fenced = { agent: 'fence_dummy', options: { type: 'file' } };
+
+const apply = (args: string[], cib: string) => appliedPlan(bin, args, cib);
 
 describe('ocfkit stack plan', () => {
   it('from flags: every resource, both orders and colocations, with reasons', () => {
@@ -99,7 +102,7 @@ describe('ocfkit stack apply, check, simulate', () => {
   it('two services with fencing: pcs -f builds a CIB that crm_verify and every validate-all accept; every scenario ends on the survivor, in order', () => {
     const cfg = config('fenced', { nodes: ['node1', 'node2'], fencing: fenced, services: [service('etcd1', 1), service('etcd2', 2)] });
     const cib = join(work, 'fenced.xml');
-    const a = ocfkit('stack', 'apply', '--config', cfg, '--cib', cib);
+    const a = apply(['--config', cfg], cib);
     expect(a.status, a.stderr).toBe(0);
     expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
     expect(readFileSync(cib, 'utf8')).toMatch(/name="nfsv4_grace_time" value="90"/);
@@ -122,7 +125,7 @@ describe('ocfkit stack apply, check, simulate', () => {
   it('without fencing: check warns, simulate fails the link-loss case as a split brain', () => {
     const cfg = config('unfenced', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
     const cib = join(work, 'unfenced.xml');
-    expect(ocfkit('stack', 'apply', '--config', cfg, '--cib', cib).status).toBe(0);
+    expect(apply(['--config', cfg], cib).status).toBe(0);
     const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
     expect(c.status).toBe(0);
     expect(c.stdout).toContain('WARNING: no fencing');
@@ -135,7 +138,7 @@ describe('ocfkit stack apply, check, simulate', () => {
   it('check reports a resource whose parameters its agent refuses', () => {
     const cfg = config('edit', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
     const cib = join(work, 'edit.xml');
-    expect(ocfkit('stack', 'apply', '--config', cfg, '--cib', cib).status).toBe(0);
+    expect(apply(['--config', cfg], cib).status).toBe(0);
     writeFileSync(cib, readFileSync(cib, 'utf8').replace('name="ip" value="192.0.2.100"', 'name="ip" value="192.0.2.999"'));
     const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
     expect(c.status).toBe(1);
@@ -182,7 +185,7 @@ describe('ocfkit stack from the fewest flags', () => {
     const why = p.stdout.split('\n')[p.stdout.split('\n').indexOf(exp) - 1]!;
     expect(why).toMatch(/^# .*the clients' state in \/srv\/nfs\/\.nfs-state \(by default: on the replicated filesystem/);
     const cib = join(work, 'minimal.xml');
-    const a = ocfkit('stack', 'apply', ...minimal, '--cib', cib);
+    const a = apply([...minimal], cib);
     expect(a.status, a.stderr).toBe(0);
     expect(readFileSync(cib, 'utf8')).toMatch(/name="nfs_shared_infodir" value="\/srv\/nfs\/\.nfs-state"/);
     const c = ocfkit('stack', 'check', ...minimal, '--cib', cib);
@@ -192,7 +195,7 @@ describe('ocfkit stack from the fewest flags', () => {
 
   it('check fails an nfs-export whose server keeps its state on the node, unless manage_server=false', () => {
     const cib = join(work, 'local-state.xml');
-    expect(ocfkit('stack', 'apply', ...minimal, '--cib', cib).status).toBe(0);
+    expect(apply([...minimal], cib).status).toBe(0);
     const withState = readFileSync(cib, 'utf8');
     const nvpair = /<nvpair [^>]*name="nfs_shared_infodir"[^>]*\/>/.exec(withState)![0];
     writeFileSync(cib, withState.replace(nvpair, ''));
@@ -206,7 +209,7 @@ describe('ocfkit stack from the fewest flags', () => {
 
   it('check --drbdconf on DRBD 9 and 8.4: auto-promote, handlers of the wrong generation, two-node quorum', () => {
     const cib = join(work, 'drbdconf.xml');
-    expect(ocfkit('stack', 'apply', ...minimal, '--cib', cib).status).toBe(0);
+    expect(apply([...minimal], cib).status).toBe(0);
     const standin = join(__dirname, '..', 'standins', 'proc-drbd-standin');
     const samples = join(__dirname, '..', 'samples');
     const check = (version: '9' | '8.4', res: string) => {
@@ -240,7 +243,7 @@ describe('ocfkit doctor', () => {
   it("reads a cluster's state from XML: placement, promotion scores, failed actions with their codes", () => {
     const cfg = config('doctor', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
     const cib = join(work, 'doctor.xml');
-    expect(ocfkit('stack', 'apply', '--config', cfg, '--cib', cib).status).toBe(0);
+    expect(apply(['--config', cfg], cib).status).toBe(0);
     const env = (f: string) => ['env', `CIB_file=${f}`];
     for (const [i, n] of ['node1', 'node2'].entries()) sh([...env(cib), 'cibadmin', '-C', '-o', 'nodes', '-X', `<node id="${i + 1}" uname="${n}"/>`]);
     const up = join(work, 'doctor-up.xml');
