@@ -71,6 +71,15 @@ crm_diff --original "$1" --new "$2" >"$3"; rc=$?
 [ "$rc" = 1 ] || { echo "crm_diff exited $rc (no change, or an error)"; exit 1; }
 cibadmin --patch --xml-file "$3"`;
 
+// In the caller's private mount namespace: the lab's fence agent ($1) among the host's /usr/sbin, where
+// pcs looks for it when it checks \`pcs stonith create … fence_ocfkit_lab\` (the guests install it at
+// boot; the host has none); $2 a scratch directory; then the command.
+const WITH_FENCE_AGENT = `set -e
+mkdir -p "$2/sbin" && cp "$1" "$2/sbin/"
+mount -t overlay lab-sbin -o "lowerdir=$2/sbin:/usr/sbin" /usr/sbin
+shift 2
+exec "$@"`;
+
 /**
  * A configuration change planned on the host and pushed to NODE's cluster in one change: HOSTCMD,
  * with the path of a copy of NODE's live CIB as its last word, runs in a private mount namespace
@@ -89,7 +98,8 @@ export function changeCib(node: Node, tag: string, what: string, hostCmd: readon
   const sandbox = mkdtempSync(join(tmpdir(), 'ocfkit-lab-cib-'));
   let r: SpawnSyncReturns<string>;
   try {
-    r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', join(root, 'scripts', 'ocf-sandbox.sh'), sandbox, ...hostCmd, join(dir, next!)], { encoding: 'utf8', timeout: 300_000 });
+    r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', WITH_FENCE_AGENT, 'lab-fence-agent', join(root, 'scripts', 'lab', 'guest', 'fence_ocfkit_lab'), sandbox,
+      'bash', join(root, 'scripts', 'ocf-sandbox.sh'), sandbox, ...hostCmd, join(dir, next!)], { encoding: 'utf8', timeout: 300_000 });
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
   }
