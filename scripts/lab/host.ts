@@ -9,6 +9,7 @@
  * positional parameters ($1, $2 ...), never text built from variables.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,7 +76,14 @@ export function lab(args: string[], timeoutS = 600): Result {
     killSignal: 'SIGTERM',
     maxBuffer: 64 * 1024 * 1024,
   });
-  return result(r, t0);
+  const res = result(r, t0);
+  trace(`${res.seconds.toFixed(2)}s rc=${res.status} lab.sh ${args.join(' ').replace(/\s+/g, ' ').slice(0, 160)}`);
+  return res;
+}
+
+/** LAB_TRACE=FILE: every lab.sh call and wait, timed, one line each (where a test's minutes go). */
+function trace(line: string): void {
+  if (process.env.LAB_TRACE) appendFileSync(process.env.LAB_TRACE, `${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 
 /** Like lab(), but throws (with the whole output) unless it exits 0. */
@@ -171,7 +179,10 @@ export function waitFor<T>(what: string, timeoutS: number, fn: () => T | undefin
   for (;;) {
     try {
       const v = fn();
-      if (v) return v;
+      if (v) {
+        trace(`waited ${((Date.now() - end) / 1000 + timeoutS).toFixed(1)}s for ${what}`);
+        return v;
+      }
     } catch (e) {
       last = e;
     }
