@@ -24,7 +24,8 @@ export default defineConfig({
         test: {
           name: 'lab',
           include: ['test/lab/**/*.test.ts'],
-          // One lab (qemu guests) at a time; TCG is slow: steps take minutes.
+          // One lab (qemu guests) per vitest process, its files one after another (scripts/test.sh
+          // runs two processes, each with its own LAB_DIR); TCG is slow: steps take minutes.
           fileParallelism: false,
           testTimeout: 900_000,
           hookTimeout: 960_000,

@@ -3,7 +3,7 @@
 #   scripts/test.sh            everything (root: namespaces, addresses, mounts, qemu guests)
 #   scripts/test.sh unit       unit tests only (no root)
 #   scripts/test.sh integration [vitest args]
-#   scripts/test.sh lab [vitest args]   the qemu lab only (root; two labs side by side, ~25 min of TCG
+#   scripts/test.sh lab [vitest args]   the qemu lab only (root; two labs side by side, ~30 min of TCG
 #                                       time; one lab when files are named)
 #   Everything runs the lab beside the integration tests, its output after theirs.
 set -euo pipefail
@@ -32,8 +32,9 @@ run_integration() {
 # A machine that cannot run qemu fails here, loudly: it never skips.
 # With no file named, two labs run side by side, each in its own $LAB_DIR (own guests, switches and
 # share): the two-site test and the NFS export test in the second, every other file in the first.
-# One lab was over 30 min, nine tenths of it one file after another waiting on the guests, while
-# the host had a core to spare once the integration tests were done.
+# One lab took 36 min here (CI: 32 min), the host only 56 % busy once the integration tests were
+# done; two took 31.5 min, the host 90 % busy (each guest waits on the cluster's timers between
+# bursts of TCG work).
 LAB_SECOND=(test/lab/site.test.ts test/lab/nfs-export.test.ts)
 run_lab() {
   [ "$(id -u)" = 0 ] || { echo "test: the lab needs root" >&2; exit 1; }
@@ -58,9 +59,9 @@ all)
   [ "$(id -u)" = 0 ] || { echo "test: integration tests and the lab need root" >&2; exit 1; }
   bash scripts/lab/deps.sh
   npm run --silent build
-  # The lab runs beside the integration tests: its guests wait on the cluster's clocks more than
-  # they use the host's cores, and the integration tests took as long with a lab running (458 s
-  # against 462 s). Its output follows theirs.
+  # The labs run beside the integration tests, which then take longer (825 s with one lab, 1465 s
+  # with two, on 2 cores) but still end first: the labs are the critical path. Their output
+  # follows the integration tests'.
   lablog=$(mktemp /tmp/ocfkit-lab-test.XXXXXX)
   run_lab "$@" >"$lablog" 2>&1 &
   labpid=$!
