@@ -18,6 +18,8 @@ const HANDSHAKE_MS = 20_000;
 const DRBD_UP_MS = 90_000;
 
 const drbdUp = (x: { drbd?: { role: string } }) => !!x.drbd && x.drbd.role !== 'Unconfigured';
+/** Trying to connect, neither connected nor given up (StandAlone). */
+const seekingPeer = (x: ServiceState) => !!x.link && x.link.connection !== 'Connected' && x.link.connection !== 'StandAlone';
 
 /** The last handshake of the service's first volume, for the split-brain report; the report goes on without it. */
 async function handshakeOf(ctx: SiteCtx, st: ServiceState): Promise<Handshake | undefined> {
@@ -35,13 +37,29 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
   const adm = new DrbdAdm(ctx.src.run, ctx.src.drbdconf);
   let splitBrain = false;
   let connectTried = false;
+  /** This run connected or discarded: a refused handshake logged before that is old news. */
+  let acted = false;
   let handshake: Handshake | undefined;
+  // A split brain can be refused before rejoin runs, and this side connect again without it:
+  // drbd-promote's start notification reconnects a StandAlone resource (found in the lab). The
+  // other site gave up StandAlone and never answers, so Connecting would be waited out for
+  // nothing: the kernel log's last handshake says it was refused.
+  const refusedBefore = async (x: ServiceState): Promise<Handshake | undefined> => {
+    if (acted || !seekingPeer(x)) return undefined;
+    const h = await handshakeOf(ctx, x);
+    return h?.splitBrain ? h : undefined;
+  };
   if (!drbdUp(await stateOf(ctx, s))) {
     ctx.say(`${ctx.clock()} ${s.name}: DRBD ${s.drbd_resource} is not up here yet: waiting for Pacemaker to start it (Secondary: this site has no ticket)`);
     await waitUntil({ ...ctx, waitMs: Math.min(DRBD_UP_MS, ctx.waitMs) }, s, 'DRBD to be started here', drbdUp);
   }
   for (;;) {
     const st = await stateOf(ctx, s);
+    const refused = splitBrain ? undefined : await refusedBefore(st);
+    if (refused) {
+      splitBrain = true;
+      handshake = refused;
+    }
     if ((splitBrain || st.link?.connection === 'StandAlone') && !handshake) handshake = await handshakeOf(ctx, st);
     const d = decideRejoin(st, discardLocal, splitBrain, handshake);
     switch (d.kind) {
@@ -58,6 +76,7 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         const r = await adm.exec(['connect', s.drbd_resource], 30_000);
         if (r.code !== 0 && !/already|Connected/i.test(r.stderr)) ctx.say(`${ctx.clock()} ${s.name}: ${describe(r)}`);
         connectTried = true;
+        acted = true;
         // The connect makes a new handshake: the report must quote that one, not one read before.
         handshake = undefined;
         // A handshake that finds both sides changed since they last agreed ends StandAlone again. DRBD
@@ -79,6 +98,7 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         if (r.code !== 0) throw new Error(`drbdadm connect --discard-my-data ${s.drbd_resource}: ${describe(r)}`);
         splitBrain = false;
         discardLocal = false;
+        acted = true;
         // At a split brain DRBD drops the connection on both sides: the serving site waits StandAlone
         // and will not take this side's connect until it connects too. Its data is kept either way.
         const others = ctx.stack.site!.sites.filter((x) => x.name !== ctx.stack.site!.name).map((x) => x.name).join(', ');
@@ -87,7 +107,7 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
       }
       case 'wait': {
         ctx.say(`${ctx.clock()} ${d.say}`);
-        const st2 = await waitUntil(ctx, s, 'the resync', (x) => decideRejoin(x, false, false).kind !== 'wait');
+        const st2 = await waitUntil(ctx, s, 'the resync', async (x) => decideRejoin(x, false, false).kind !== 'wait' || (await refusedBefore(x)) !== undefined);
         if (!st2) return EXIT.TIMEOUT;
         if (st2.link?.connection === 'StandAlone' && connectTried) splitBrain = true;
         continue;

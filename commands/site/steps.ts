@@ -63,7 +63,7 @@ export function summary(st: ServiceState): string {
  * Polls the service every 2 s until `done` holds, printing a line each time the summary changes;
  * undefined when `waitMs` (or the command's deadline) runs out first.
  */
-export async function waitUntil(ctx: SiteCtx, s: Service, what: string, done: (st: ServiceState) => boolean): Promise<ServiceState | undefined> {
+export async function waitUntil(ctx: SiteCtx, s: Service, what: string, done: (st: ServiceState) => boolean | Promise<boolean>): Promise<ServiceState | undefined> {
   const stopAt = performance.now() + Math.min(ctx.waitMs, ctx.deadline.remaining());
   let last = '';
   for (;;) {
@@ -71,7 +71,7 @@ export async function waitUntil(ctx: SiteCtx, s: Service, what: string, done: (s
     const line = summary(st);
     if (line !== last) ctx.say(`${ctx.clock()} ${s.name}: ${line}`);
     last = line;
-    if (done(st)) return st;
+    if (await done(st)) return st;
     const left = stopAt - performance.now();
     if (left <= 0) {
       ctx.say(`${ctx.clock()} ${s.name}: gave up waiting for ${what} after ${(ctx.waitMs / 1000).toFixed(0)}s`);

@@ -33,7 +33,7 @@ const stack = stackOf(
 );
 
 /** A site where DRBD shows `states[i]`, i moving on by what `step` says each drbdadm call does. */
-function scripted(states: string[], step: (argv: readonly string[], i: number) => number) {
+function scripted(states: string[], step: (argv: readonly string[], i: number) => number, dmesg = dmesgJson()) {
   let i = 0;
   const calls: string[] = [];
   const lines: string[] = [];
@@ -45,7 +45,7 @@ function scripted(states: string[], step: (argv: readonly string[], i: number) =
         if (argv[0] === 'cibadmin') return answer(argv, '<status/>');
         if (argv[0] === 'crm_mon') return answer(argv, '<pacemaker-result><resources/></pacemaker-result>');
         if (argv[0] === 'drbdsetup') return answer(argv, sample(states[i]!));
-        if (argv[0] === 'dmesg') return answer(argv, dmesgJson());
+        if (argv[0] === 'dmesg') return answer(argv, dmesg);
         calls.push(argv.slice(3).join(' '));
         i = step(argv, i);
         return answer(argv, '');
@@ -103,8 +103,24 @@ describe('site rejoin, step by step', () => {
     expect(calls).toEqual([]);
   });
 
-  it('the peer never answers (Connecting): the bounded wait ends with 6', async () => {
-    const { ctx } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i);
+  it('the peer never answers (Connecting), no refused handshake in the kernel log: the bounded wait ends with 6', async () => {
+    const { ctx } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i, JSON.stringify({ dmesg: [] }));
     expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.TIMEOUT);
+  });
+
+  it('Connecting after a handshake refused before rejoin ran (drbd-promote reconnected; the peer gave up): split brain at once, nothing run', async () => {
+    const { ctx, calls, lines } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i);
+    const waitLong: SiteCtx = { ...ctx, waitMs: 60_000 };
+    expect(await rejoin(waitLong, stack.services, false)).toBe(EXIT.SPLIT_BRAIN);
+    expect(calls).toEqual([]);
+    expect(lines.join('\n')).toContain('split brain: both sites wrote to r0 while apart');
+    expect(lines.join('\n')).toContain('--discard-local');
+  });
+
+  it('the same with --discard-local: disconnect, connect --discard-my-data; the refused handshake in the log no longer counts', async () => {
+    const states = ['s05-link-down-primary-node2-events2-now-statistics.txt', 's01-secondary-connected-node2-events2-now-statistics.txt'];
+    const { ctx, calls } = scripted(states, (argv, i) => (argv.includes('--discard-my-data') ? 1 : i));
+    expect(await rejoin({ ...ctx, waitMs: 5000 }, stack.services, true)).toBe(EXIT.OK);
+    expect(calls).toEqual(['disconnect r0', 'connect --discard-my-data r0']);
   });
 });
