@@ -33,8 +33,8 @@ run_integration() {
 # With no file named, two labs run side by side, each in its own $LAB_DIR (own guests, switches and
 # share): the two-site test and the NFS export test in the second, every other file in the first.
 # One lab took 36 min here (CI: 32 min), the host only 56 % busy once the integration tests were
-# done; two took 31.5 min, the host 90 % busy (each guest waits on the cluster's timers between
-# bursts of TCG work).
+# done; two took 32.1 and 35.2 min, the host 90-95 % busy (each guest waits on the cluster's
+# timers between bursts of TCG work).
 LAB_SECOND=(test/lab/site.test.ts test/lab/nfs-export.test.ts)
 run_lab() {
   [ "$(id -u)" = 0 ] || { echo "test: the lab needs root" >&2; exit 1; }
