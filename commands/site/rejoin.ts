@@ -21,14 +21,18 @@ const drbdUp = (x: { drbd?: { role: string } }) => !!x.drbd && x.drbd.role !== '
 /** Trying to connect, neither connected nor given up (StandAlone). */
 const seekingPeer = (x: ServiceState) => !!x.link && x.link.connection !== 'Connected' && x.link.connection !== 'StandAlone';
 
-/** The last handshake of the service's first volume, for the split-brain report; the report goes on without it. */
-async function handshakeOf(ctx: SiteCtx, st: ServiceState): Promise<Handshake | undefined> {
+/**
+ * The last handshake of the service's first volume, for the split-brain report; the report goes on
+ * without it. An unreadable kernel log is said once (`warned`): rejoin may look at every poll.
+ */
+async function handshakeOf(ctx: SiteCtx, st: ServiceState, warned: { said: boolean }): Promise<Handshake | undefined> {
   const minor = st.drbd?.devices[0]?.minor;
   if (minor === undefined) return undefined;
   try {
     return lastHandshake(await kernelMessages(ctx.src.run), minor);
   } catch (e) {
-    ctx.say(`${ctx.clock()} ${st.service.name}: the kernel log could not be read for DRBD's generation identifiers (${(e as Error).message})`);
+    if (!warned.said) ctx.say(`${ctx.clock()} ${st.service.name}: the kernel log could not be read for DRBD's generation identifiers (${(e as Error).message})`);
+    warned.said = true;
     return undefined;
   }
 }
@@ -40,13 +44,14 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
   /** This run connected or discarded: a refused handshake logged before that is old news. */
   let acted = false;
   let handshake: Handshake | undefined;
+  const unreadable = { said: false };
   // A split brain can be refused before rejoin runs, and this side connect again without it:
   // drbd-promote's start notification reconnects a StandAlone resource (found in the lab). The
   // other site gave up StandAlone and never answers, so Connecting would be waited out for
   // nothing: the kernel log's last handshake says it was refused.
   const refusedBefore = async (x: ServiceState): Promise<Handshake | undefined> => {
     if (acted || !seekingPeer(x)) return undefined;
-    const h = await handshakeOf(ctx, x);
+    const h = await handshakeOf(ctx, x, unreadable);
     return h?.splitBrain ? h : undefined;
   };
   if (!drbdUp(await stateOf(ctx, s))) {
@@ -60,7 +65,7 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
       splitBrain = true;
       handshake = refused;
     }
-    if ((splitBrain || st.link?.connection === 'StandAlone') && !handshake) handshake = await handshakeOf(ctx, st);
+    if ((splitBrain || st.link?.connection === 'StandAlone') && !handshake) handshake = await handshakeOf(ctx, st, unreadable);
     const d = decideRejoin(st, discardLocal, splitBrain, handshake);
     switch (d.kind) {
       case 'done':

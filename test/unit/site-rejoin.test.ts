@@ -117,6 +117,12 @@ describe('site rejoin, step by step', () => {
     expect(lines.join('\n')).toContain('--discard-local');
   });
 
+  it('a kernel log that cannot be read while Connecting: said once, not at every poll; the bounded wait ends with 6', async () => {
+    const { ctx, lines } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i, 'not json');
+    expect(await rejoin({ ...ctx, waitMs: 4500 }, stack.services, false)).toBe(EXIT.TIMEOUT);
+    expect(lines.filter((l) => l.includes('the kernel log could not be read'))).toHaveLength(1);
+  });
+
   it('the same with --discard-local: disconnect, connect --discard-my-data; the refused handshake in the log no longer counts', async () => {
     const states = ['s05-link-down-primary-node2-events2-now-statistics.txt', 's01-secondary-connected-node2-events2-now-statistics.txt'];
     const { ctx, calls } = scripted(states, (argv, i) => (argv.includes('--discard-my-data') ? 1 : i));
