@@ -64,6 +64,9 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
     if (refused) {
       splitBrain = true;
       handshake = refused;
+      // As after rejoin's own refused connect: back to StandAlone, or the serving site's
+      // `drbdadm connect` meets this side's attempt, is refused again and gives up (lab, scenario 4).
+      if (!discardLocal) await adm.exec(['disconnect', s.drbd_resource], 30_000);
     }
     if ((splitBrain || st.link?.connection === 'StandAlone') && !handshake) handshake = await handshakeOf(ctx, st, unreadable);
     const d = decideRejoin(st, discardLocal, splitBrain, handshake);

@@ -108,11 +108,12 @@ describe('site rejoin, step by step', () => {
     expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.TIMEOUT);
   });
 
-  it('Connecting after a handshake refused before rejoin ran (drbd-promote reconnected; the peer gave up): split brain at once, nothing run', async () => {
+  it('Connecting after a handshake refused before rejoin ran (drbd-promote reconnected; the peer gave up): split brain at once, back to StandAlone, nothing discarded', async () => {
     const { ctx, calls, lines } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i);
     const waitLong: SiteCtx = { ...ctx, waitMs: 60_000 };
     expect(await rejoin(waitLong, stack.services, false)).toBe(EXIT.SPLIT_BRAIN);
-    expect(calls).toEqual([]);
+    // Back to StandAlone, so that the serving site's connect waits for --discard-local here.
+    expect(calls).toEqual(['disconnect r0']);
     expect(lines.join('\n')).toContain('split brain: both sites wrote to r0 while apart');
     expect(lines.join('\n')).toContain('--discard-local');
   });
