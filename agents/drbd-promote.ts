@@ -5,7 +5,7 @@
  * bounded, and that missing notifications degrade instead of failing.
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
-import { readNote, stateDir, writeNote } from '../lib/background';
+import { noteAgeMs, readNote, stateDir, writeNote } from '../lib/background';
 import { MinorsCache } from '../lib/drbd-minors-cache';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
@@ -210,13 +210,19 @@ export function replicationProblem(r: DrbdResource): string | undefined {
 }
 
 /**
- * When the score is written. `always`: monitor and start, which repair an attribute lost behind the
- * agent's back (attrd clears a node's attributes when it leaves). `changed`: only when it differs
- * from what this node last wrote. `promotable`: not when a positive score only becomes another
- * positive one: for a peer that left, whose lower score (10000 to 1000) would only abort the
- * transition that is about to promote this node; the next monitor writes it anyway.
+ * When the score is written. `always`: start and probes (a probe also runs when Pacemaker restarts
+ * under a running DRBD, whose attribute attrd lost). `refresh`: recurring monitors: when it differs
+ * from what this node last wrote, or that write is SCORE_REFRESH_MS old, which repairs an attribute
+ * removed behind the agent's back (a node that leaves and rejoins gets its attributes back from its
+ * own attrd). Every write starts crm_attribute, a CIB client: on every 10 s monitor that is most of
+ * the monitor's work. `changed`: only when it differs from what this node last wrote.
+ * `promotable`: not when a positive score only becomes another positive one: for a peer that left,
+ * whose lower score (10000 to 1000) would only abort the transition that is about to promote this
+ * node; the next monitor writes it anyway.
  */
-export type ScoreWrite = 'always' | 'changed' | 'promotable';
+export type ScoreWrite = 'always' | 'refresh' | 'changed' | 'promotable';
+
+export const SCORE_REFRESH_MS = 300_000;
 
 /** The decision as the score note keeps it: `set N` or `remove`. */
 function scoreNote(d: Exclude<ScoreDecision, { kind: 'keep' }>): string {
@@ -228,9 +234,13 @@ function positiveNote(note: string): boolean {
   return m !== null && Number(m[1]) > 0;
 }
 
-/** Whether a write of NEXT may be left out, given the note of the last one (undefined: none known). */
-export function scoreWriteNeeded(write: ScoreWrite, last: string | undefined, next: string): boolean {
+/**
+ * Whether a write of NEXT is needed, given the note of the last one (undefined: none known) and how
+ * long ago that was written.
+ */
+export function scoreWriteNeeded(write: ScoreWrite, last: string | undefined, next: string, lastAgeMs = 0): boolean {
   if (write === 'always' || last === undefined) return true;
+  if (write === 'refresh') return last !== next || lastAgeMs >= SCORE_REFRESH_MS;
   if (last === next) return false;
   return write === 'changed' || !(positiveNote(last) && positiveNote(next));
 }
@@ -266,7 +276,7 @@ async function applyScore(ctx: DrbdCtx, s: Status, write: ScoreWrite = 'always')
   const file = scoreFile(ctx);
   const last = readNote(file);
   const next = scoreNote(d);
-  if (!scoreWriteNeeded(write, last, next)) {
+  if (!scoreWriteNeeded(write, last, next, last === undefined ? 0 : noteAgeMs(file))) {
     ctx.log.debug(`promotion score: ${shown} (${d.why}) not written: ${last === next ? 'unchanged' : `${last} stays until the next monitor`}`);
     return;
   }
@@ -391,7 +401,7 @@ async function monitor(ctx: DrbdCtx) {
     rmSync(problemFile(ctx), { force: true });
     return OCF.NOT_RUNNING;
   }
-  await applyScore(ctx, s);
+  await applyScore(ctx, s, ctx.probe ? 'always' : 'refresh');
   recordPeer(ctx, s.res);
   const code = s.res.role === 'Primary' ? OCF.RUNNING_PROMOTED : OCF.SUCCESS;
   const problem = replicationProblem(s.res);

@@ -60,14 +60,27 @@ export function summary(st: ServiceState): string {
 }
 
 /**
- * Polls the service every 2 s until `done` holds, printing a line each time the summary changes;
- * undefined when `waitMs` (or the command's deadline) runs out first.
+ * The pause between two readings of the state. A reading starts crm_mon and cibadmin, which on a
+ * slow or loaded node take a second or more of its CPU: the very node whose cluster is busy stopping
+ * and starting the stack the wait watches. So the wait spends at most a fifth of its time reading
+ * (four times the last reading's length), never less than 2 s between readings, never more than 10 s.
+ */
+export function pollPauseMs(readMs: number): number {
+  return Math.min(10_000, Math.max(2000, 4 * readMs));
+}
+
+/**
+ * Polls the service until `done` holds (every 2 s, longer where a reading is slow: pollPauseMs),
+ * printing a line each time the summary changes; undefined when `waitMs` (or the command's deadline)
+ * runs out first.
  */
 export async function waitUntil(ctx: SiteCtx, s: Service, what: string, done: (st: ServiceState) => boolean | Promise<boolean>): Promise<ServiceState | undefined> {
   const stopAt = performance.now() + Math.min(ctx.waitMs, ctx.deadline.remaining());
   let last = '';
   for (;;) {
+    const readAt = performance.now();
     const st = await stateOf(ctx, s);
+    const readMs = performance.now() - readAt;
     const line = summary(st);
     if (line !== last) ctx.say(`${ctx.clock()} ${s.name}: ${line}`);
     last = line;
@@ -77,6 +90,6 @@ export async function waitUntil(ctx: SiteCtx, s: Service, what: string, done: (s
       ctx.say(`${ctx.clock()} ${s.name}: gave up waiting for ${what} after ${(ctx.waitMs / 1000).toFixed(0)}s`);
       return undefined;
     }
-    await new Promise((r) => setTimeout(r, Math.min(2000, left)));
+    await new Promise((r) => setTimeout(r, Math.min(pollPauseMs(readMs), left)));
   }
 }

@@ -84,7 +84,7 @@ export function servedAt(s: SiteName): boolean {
 }
 
 export function waitServedAt(s: SiteName, timeoutS = 420): void {
-  watch(`site ${s}'s stack running on ${SITE_NODE[s]}`, timeoutS, () => servedAt(s), 3);
+  watch(`site ${s}'s stack running on ${SITE_NODE[s]}`, timeoutS, () => servedAt(s), 5);
 }
 
 /** DRBD's role on each node that answers: a node whose qemu is gone counts as nothing. */

@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGraph, sentences } from '../../commands/stack/simulate';
-import { type Node, crmMon, drbdPair, labDir, labSh, labShOk, root, waitFor, writeLockHeld, xpath } from './host';
+import { type Node, crmMon, drbdPair, labDir, labExec, labSh, labShOk, root, waitFor, writeLockHeld, xpath } from './host';
 
 export const NODES: readonly Node[] = ['node1', 'node2'];
 export const VIP = '192.0.2.100';
@@ -147,8 +147,9 @@ export interface Acks {
   errors: string[];
 }
 
-export function acks(name: Writer): Acks {
-  const text = labShOk('client', 'cat "$1"', [`/tmp/${name}.ack`], 60);
+const ackLog = (w: Writer) => `/tmp/${w}.ack`;
+
+function parseAcks(text: string): Acks {
   const out: Acks = { acked: [], times: [], errors: [] };
   for (const line of text.split('\n')) {
     const m = /^(\d+) (\d+\.\d+)$/.exec(line);
@@ -161,6 +162,27 @@ export function acks(name: Writer): Acks {
 }
 
 /**
+ * Both writers' logs, read in one command in the client (no shell): in TCG every command the
+ * client starts costs it a tenth of a second of CPU, and the tests poll these logs all along.
+ */
+export function allAcks(): Record<Writer, Acks> {
+  const r = labExec('client', ['tail', '-n', '+1', ...WRITERS.map(ackLog)], 60);
+  if (r.status !== 0) throw new Error(`reading the writers' logs failed:\n${r.out}`);
+  const out = {} as Record<Writer, Acks>;
+  // tail heads each file's text with "==> FILE <==" when given more than one.
+  for (const w of WRITERS) {
+    const head = `==> ${ackLog(w)} <==\n`;
+    const at = r.stdout.indexOf(head);
+    if (at < 0) throw new Error(`no ${ackLog(w)} in the client's answer:\n${r.out.slice(0, 500)}`);
+    const next = r.stdout.indexOf('\n==> ', at + head.length);
+    out[w] = parseAcks(r.stdout.slice(at + head.length, next < 0 ? undefined : next));
+  }
+  return out;
+}
+
+export const acks = (name: Writer): Acks => allAcks()[name];
+
+/**
  * The longest pause between two acknowledgements from the FROMth on, up to the TOth (seconds): the
  * client's view of a failover.
  */
@@ -171,24 +193,38 @@ export function longestGap(a: Acks, from: number, to = a.times.length): number {
 }
 
 export type Counts = Record<Writer, number>;
-export const ackCounts = (): Counts => ({ w4: acks('w4').acked.length, w3: acks('w3').acked.length });
+/** How many records each writer saw acknowledged, counted in the client (one command, a short answer). */
+export function ackCounts(): Counts {
+  const r = labExec('client', ['grep', '-c', '-E', '^[0-9]+ ', ...WRITERS.map(ackLog)], 60);
+  // grep exits 1 when no line matched in any file: both counts are 0 then.
+  if (r.status !== 0 && r.status !== 1) throw new Error(`counting the writers' records failed:\n${r.out}`);
+  const count = (w: Writer) => Number(new RegExp(`^${ackLog(w)}:(\\d+)$`, 'm').exec(r.stdout)?.[1] ?? Number.NaN);
+  const c = { w4: count('w4'), w3: count('w3') };
+  if (Number.isNaN(c.w4) || Number.isNaN(c.w3)) throw new Error(`no counts in the client's answer:\n${r.out}`);
+  return c;
+}
 export const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** Each writer's longest pause since the counts C, up to the counts UNTIL (s). */
 export function gapsBetween(c: Counts, until?: Counts): { v4: number; v3: number } {
-  return { v4: round1(longestGap(acks('w4'), c.w4, until?.w4)), v3: round1(longestGap(acks('w3'), c.w3, until?.w3)) };
+  const a = allAcks();
+  return { v4: round1(longestGap(a.w4, c.w4, until?.w4)), v3: round1(longestGap(a.w3, c.w3, until?.w3)) };
 }
 
 /** Both writers' errors so far; throws naming them when there are any. */
 export function writersClean(): void {
-  const errors = WRITERS.flatMap((w) => acks(w).errors.map((e) => `${w}: ${e}`));
+  const a = allAcks();
+  const errors = WRITERS.flatMap((w) => a[w].errors.map((e) => `${w}: ${e}`));
   if (errors.length > 0) throw new Error(`the client's writers failed:\n${errors.join('\n')}`);
 }
 
 /** Waits until both writers acknowledged at least MORE records past what they had. */
 export function writersProgress(more = 20, timeoutS = 300): void {
   const base = ackCounts();
-  watch(`both writers to acknowledge ${more} more records`, timeoutS, () => acks('w4').acked.length >= base.w4 + more && acks('w3').acked.length >= base.w3 + more, 3);
+  watch(`both writers to acknowledge ${more} more records`, timeoutS, () => {
+    const c = ackCounts();
+    return c.w4 >= base.w4 + more && c.w3 >= base.w3 + more;
+  }, 3);
 }
 
 /**
@@ -197,8 +233,9 @@ export function writersProgress(more = 20, timeoutS = 300): void {
  */
 export function lostRecords(server: Node): Record<Writer, { acked: number; lost: number[] }> {
   const out = {} as Record<Writer, { acked: number; lost: number[] }>;
+  const all = allAcks();
   for (const w of WRITERS) {
-    const a = acks(w);
+    const a = all[w];
     // A record ends its line; a client that appended past a shorter file (served from an older copy) leaves a hole of NULs before it.
     const onDisk = new Set(labShOk(server, 'cat "$1"', [`${DIR}/${w}.dat`], 120).split('\n').map((l) => Number(/(\d{10}) \d+\.\d{3}$/.exec(l)?.[1] ?? 0)).filter((n) => n > 0));
     out[w] = { acked: a.acked.length, lost: a.acked.filter((n) => !onDisk.has(n)) };

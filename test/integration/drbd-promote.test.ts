@@ -231,11 +231,22 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     expect(q.stderr).not.toContain('auto-promote');
   });
 
-  it('DRBD 9: a peer that left does not lower a positive score in the post-notifications (no transition abort); the monitor does, and losing promotability is written at once', () => {
+  it('DRBD 9: a recurring monitor rewrites an unchanged score only every SCORE_REFRESH_MS, a probe always; a peer that left does not lower a positive score in the post-notifications (no transition abort); the monitor does, and losing promotability is written at once', () => {
     const s = scenario({ version: '9', events2: 's01-secondary-connected-node2-events2-now.txt' });
     const score = () => /<nvpair [^>]*name="master-drbd-r0" value="(-?\d+)"/.exec(readFileSync(s.cib, 'utf8'))?.[1];
     const post = (op: string) => s.run('notify', {}, { OCF_RESKEY_CRM_meta_notify_type: 'post', OCF_RESKEY_CRM_meta_notify_operation: op, HA_debug: '1' });
     expect(s.run('monitor', {}, { OCF_RESKEY_CRM_meta_interval: '20000' }).code).toBe(0);
+    expect(score()).toBe('10000');
+    // The same score at the next recurring monitor: no crm_attribute (until SCORE_REFRESH_MS). An
+    // attribute lost behind its back stays lost until then; a probe (Pacemaker restarted) writes it.
+    const again = s.run('monitor', {}, { OCF_RESKEY_CRM_meta_interval: '20000', HA_debug: '1' });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/promotion score: 10000 \(.*\) not written: unchanged/);
+    writeFileSync(s.cib, readFileSync(s.cib, 'utf8').replace(/<nvpair [^>]*name="master-drbd-r0"[^>]*\/>/, ''));
+    expect(score()).toBeUndefined();
+    expect(s.run('monitor', {}, { OCF_RESKEY_CRM_meta_interval: '20000' }).code).toBe(0);
+    expect(score()).toBeUndefined();
+    expect(s.run('monitor').code).toBe(0);
     expect(score()).toBe('10000');
     // The peer is gone (Connecting, peer disk unknown): the table says 1000.
     copyFileSync(join(samples, 'drbd9', 's05-link-down-primary-node2-events2-now.txt'), join(s.dir, 'events2-now.txt'));

@@ -29,6 +29,7 @@ const READ_SUM = `set -eu -o pipefail
 echo 3 >/proc/sys/vm/drop_caches
 sha256sum <"$1" | cut -d' ' -f1`;
 const sumOn = (n: Node, file: string) => labShOk(n, READ_SUM, [`${DIR}/${file}`], 120).trim();
+const bootId = (n: Node) => labExec(n, ['cat', '/proc/sys/kernel/random/boot_id'], 30).stdout.trim();
 
 /** The location constraint crm-fence-peer.sh (crm-fence-peer.9.sh on 9) places (drbd-fence-by-handler-r0-<clone>): which node it keeps promotable, or ''. */
 function fencedTo(observer: Node): string {
@@ -44,6 +45,8 @@ describe('the HA NFS stack under a writing client', () => {
   /** checksums of the data written before each failover, by file */
   const sums: Record<string, string> = {};
   const fenceLog = () => readFileSync(join(labDir, 'run', 'fence-helper.log'), 'utf8');
+  /** the killed node's boot before the kill: the fence must reboot it */
+  let bootBeforeKill = '';
 
   // The folded drbd-promote cluster scenarios: the clone's roles and its data around the demo's failovers.
   const hooks = {
@@ -59,6 +62,7 @@ describe('the HA NFS stack under a writing client', () => {
       // from 10 (syncing, the peer UpToDate) once it is UpToDate: the unpromoted monitor (every 20 s)
       // sets it within two intervals.
       const peer = other(from);
+      bootBeforeKill = bootId(from);
       expect(stackOn(from, from, 60)).toBe(from);
       expect(unpromoted(from)).toEqual([peer]);
       expect(sumOn(from, 'sum-move')).toBe(sums.move);
@@ -79,9 +83,13 @@ describe('the HA NFS stack under a writing client', () => {
         expect(sumOn(to, 'sum-move')).toBe(sums.move);
         return;
       }
-      // The survivor promoted with the data; Pacemaker fenced the dead node (reboot) through the lab's power switch.
+      // The survivor promoted with the data; Pacemaker fenced the dead node (reboot) through the lab's
+      // power switch, and its fencing history says so.
       expect(sumOn(to, 'sum-kill')).toBe(sums.kill);
       expect(fenceLog()).toMatch(new RegExp(`asked reboot ${from} -> 0 on`));
+      const hist = labExec(to, ['stonith_admin', '--history', from, '--output-as=xml'], 60);
+      expect(hist.status, hist.out).toBe(0);
+      expect(xpath(hist.stdout, `count(//fence_event[@target='${from}' and @action='reboot' and @status='success'])`)).not.toBe('0');
     },
   };
 
@@ -138,12 +146,21 @@ describe('the HA NFS stack under a writing client', () => {
     }
   });
 
-  it('the killed node comes back: it rejoins as Unpromoted and resyncs, the data the same', () => {
+  it('the killed node comes back (fenced: a new boot), the cluster whole again: it rejoins as Unpromoted and resyncs, the data the same', () => {
     const kill = demo!.failovers[1]!;
     const [victim, survivor] = [kill.from, kill.to];
     labOk(['wait', victim, '300'], 360);
+    // The fence reset the guest: a new boot.
+    expect(bootId(victim)).not.toBe(bootBeforeKill);
     expect(labExec(victim, ['bash', DRBD_LAB, 'config', 'fencing'], 60).status).toBe(0);
     labOk(['cluster'], 900);
+    const st = crmMon(survivor);
+    expect(st.quorum, st.xml).toBe(true);
+    expect(st.nodes.map((n) => [n.name, n.online, n.pending, n.unclean])).toEqual([
+      ['node1', true, false, false],
+      ['node2', true, false, false],
+    ]);
+    expect(xpath(st.xml, 'string(//cluster_options/@stonith-enabled)')).toBe('true');
     waitFor(`${victim} back as Unpromoted`, 600, () => unpromoted(survivor).includes(victim), 5);
     waitFor(`${victim} resynced`, 300, () => drbdInSync(victim));
     expect(stackOn(survivor, survivor, 60)).toBe(survivor);

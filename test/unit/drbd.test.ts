@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ScoreTable, parseScores, promotionScore, replicationProblem, scoreWriteNeeded } from '../../agents/drbd-promote';
+import { SCORE_REFRESH_MS, type ScoreTable, parseScores, promotionScore, replicationProblem, scoreWriteNeeded } from '../../agents/drbd-promote';
 import { RESOURCE_NAME, compareVersions, parseDrbdadmVersion, parseEvents2, parseProcDrbd, parseStatusJson, resourceFrom84 } from '../../lib/drbd';
 
 import { SCORE_CASES, res } from '../fixtures/drbd-states';
@@ -162,7 +162,7 @@ describe('promotion score table', () => {
   });
 
   it('which score writes an action may leave out', () => {
-    // Monitor and start always write; nothing known about the last write: write.
+    // Start and probes always write; nothing known about the last write: write.
     expect(scoreWriteNeeded('always', 'set 10000', 'set 10000')).toBe(true);
     expect(scoreWriteNeeded('changed', undefined, 'set 10000')).toBe(true);
     expect(scoreWriteNeeded('promotable', undefined, 'set 1000')).toBe(true);
@@ -175,5 +175,12 @@ describe('promotion score table', () => {
     expect(scoreWriteNeeded('promotable', 'set 10000', 'remove')).toBe(true);
     expect(scoreWriteNeeded('promotable', 'remove', 'set 1000')).toBe(true);
     expect(scoreWriteNeeded('promotable', 'set 0', 'remove')).toBe(true);
+    // Recurring monitors: a change at once; the same value again only once the last write is SCORE_REFRESH_MS old.
+    expect(scoreWriteNeeded('refresh', undefined, 'set 10000')).toBe(true);
+    expect(scoreWriteNeeded('refresh', 'set 10000', 'set 1000', 1000)).toBe(true);
+    expect(scoreWriteNeeded('refresh', 'set 10000', 'remove', 1000)).toBe(true);
+    expect(scoreWriteNeeded('refresh', 'set 10000', 'set 10000', 1000)).toBe(false);
+    expect(scoreWriteNeeded('refresh', 'set 10000', 'set 10000', SCORE_REFRESH_MS)).toBe(true);
+    expect(scoreWriteNeeded('refresh', 'set 10000', 'set 10000', Number.POSITIVE_INFINITY)).toBe(true);
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../commands/site/decide';
 import { rejoin } from '../../commands/site/rejoin';
-import type { SiteCtx } from '../../commands/site/steps';
+import { type SiteCtx, pollPauseMs } from '../../commands/site/steps';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
 import { Deadline } from '../../lib/ocf/deadline';
 import type { RunResult } from '../../lib/run';
@@ -129,5 +129,14 @@ describe('site rejoin, step by step', () => {
     const { ctx, calls } = scripted(states, (argv, i) => (argv.includes('--discard-my-data') ? 1 : i));
     expect(await rejoin({ ...ctx, waitMs: 5000 }, stack.services, true)).toBe(EXIT.OK);
     expect(calls).toEqual(['disconnect r0', 'connect --discard-my-data r0']);
+  });
+});
+
+describe("the site commands' wait", () => {
+  it('reads every 2 s where a reading is quick; where it is slow, reads at most a fifth of the time, at least every 10 s', () => {
+    expect(pollPauseMs(40)).toBe(2000);
+    expect(pollPauseMs(500)).toBe(2000);
+    expect(pollPauseMs(1500)).toBe(6000);
+    expect(pollPauseMs(4000)).toBe(10_000);
   });
 });
