@@ -59,6 +59,13 @@ export function signalAllCommands(sig: NodeJS.Signals): number {
 }
 /** After KILL, how long to wait for the exit before leaving the process behind. */
 const AFTER_KILL_MS = 500;
+/**
+ * Kept after a hung command is given up, for the action to say what hung before the runtime's
+ * watchdog (100 ms past the deadline) answers for it: on a loaded node each of the timers from
+ * TERM to abandon fires late (a depth-20 monitor on a frozen filesystem said only "ran out of time"
+ * when the host was busy).
+ */
+const REPORT_MS = 300;
 
 export function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // Tools answer in English so their messages can go into exit reasons unchanged.
@@ -164,7 +171,7 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
   const grace = Math.max(50, Math.min(opts.graceMs ?? 1000, opts.deadline.remaining() / 8));
   // TERM, the grace period, KILL and the wait after it all fit inside the deadline, so a hung
   // command still leaves the action time to say what hung.
-  const limit = Math.max(0, Math.min(opts.timeoutMs ?? Infinity, opts.deadline.remaining() - grace - AFTER_KILL_MS));
+  const limit = Math.max(0, Math.min(opts.timeoutMs ?? Infinity, opts.deadline.remaining() - grace - AFTER_KILL_MS - REPORT_MS));
   const [file, ...args] = argv;
   return new Promise((resolve) => {
     let stdout = '';
