@@ -1,16 +1,21 @@
 /**
  * drbd-promote against real DRBD in the qemu lab: Debian's in-tree 8.4, or DRBD 9 where a 9 module
- * is installed for the guests' kernel (LAB_DRBD, README "The lab"). ocf-tester on a guest, a
+ * is installed for the guests' kernel (LAB_DRBD, README "The lab"). First the lab proves itself
+ * (Debian's 6.1 kernel, the DRBD module LAB_DRBD names, nfsd, both links, the project's current
+ * binary in the guests); replication moving data across a role switch and an NFS client on the other
+ * guest are proven, with more, by the stack and nfs-export tests. Then ocf-tester on a guest, a
  * refused demote that names who holds the device, no promotion without UpToDate data, and a split
  * brain. State is read as the agent reads it: events2 on 9, /proc/drbd on 8.4. The agent as a
  * promotable clone under the fenced two-node cluster (standby failover and failback, the promoted
  * guest killed, data compared by checksum) is proven in the stack test (test/lab/stack.test.ts),
  * under the whole stack. Run with `bash scripts/test.sh lab`.
  */
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DrbdView, type Node, drbdInSync, drbdPair, drbdRead, drbdView, lab, labDrbd, labExec, labOk, labSh, labShOk, root, useLab, viewOf, waitFor } from './lab';
+import { parseProcDrbd } from '../../lib/drbd';
+import { type DrbdView, type Node, drbdInSync, drbdPair, drbdRead, drbdView, lab, labDir, labDrbd, labExec, labOk, labSh, labShOk, loadedDrbd, root, useLab, viewOf, waitFor, xpath } from './lab';
 
 const AGENT = '/usr/lib/ocf/resource.d/ocfkit/drbd-promote';
 const NODES: Node[] = ['node1', 'node2'];
@@ -23,6 +28,12 @@ sha256sum </tmp/blk.$1 | cut -d' ' -f1`;
 // On the Primary (8.4 refuses to open the device of a Secondary; 9 would auto-promote where allowed).
 const READ = `set -eu -o pipefail
 dd if=/dev/drbd0 bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1`;
+
+function field(out: string, name: string): string {
+  const m = new RegExp(`^${name}=(.*)$`, 'm').exec(out);
+  if (!m) throw new Error(`no ${name}= in:\n${out}`);
+  return m[1]!;
+}
 
 function agent(node: Node, action: string, timeoutS = 120, env: string[] = []) {
   const r = labExec(node, ['env', 'OCF_ROOT=/usr/lib/ocf', 'OCF_RESOURCE_INSTANCE=drbd', 'OCF_RESKEY_drbd_resource=r0', 'OCF_RESKEY_CRM_meta_timeout=60000', ...env, AGENT, action], timeoutS);
@@ -53,6 +64,48 @@ function seen(node: Node, name: string, file?: string): DrbdView {
 describe('drbd-promote on real DRBD 8.4', () => {
   useLab({
     setup: () => drbdPair({ syncCopy: '/tmp/drbd-state.sync' }),
+  });
+
+  // The lab itself first: a lab that loads another module than LAB_DRBD names fails here, not
+  // halfway through.
+  it('boots Debian 6.1 guests that load the DRBD LAB_DRBD names (8.4 unless a 9 module is installed) and nfsd, and see the project binary', () => {
+    for (const node of ['node1', 'node2'] as const) {
+      const out = labShOk(
+        node,
+        `set -eu
+echo "host=$(hostname)"
+echo "kernel=$(uname -r)"
+modprobe drbd; modprobe nfsd
+echo "nfsd=$(test -d /sys/module/nfsd && echo loaded)"
+ip -br addr show eth0
+ip -br addr show eth1`,
+        [],
+        120,
+      );
+      expect(field(out, 'host')).toBe(node);
+      expect(field(out, 'kernel')).toMatch(/^6\.1\./);
+      // The module through the agent's own reader: the one LAB_DRBD names (a lab that loads
+      // another fails here, not halfway through the DRBD tests).
+      expect(parseProcDrbd(labShOk(node, 'cat /proc/drbd', [], 30)).version).toMatch(labDrbd() === '9' ? /^9\./ : /^8\.4\./);
+      expect(loadedDrbd(node)).toBe(labDrbd());
+      expect(field(out, 'nfsd')).toBe('loaded');
+      expect(out).toContain(node === 'node1' ? '192.0.2.11/24' : '192.0.2.12/24');
+      // The replication link, DRBD's own.
+      expect(out).toContain(node === 'node1' ? '198.51.100.11/24' : '198.51.100.12/24');
+    }
+    // The guests run the project's current binary (copied through the uncached share into their
+    // RAM, never read stale through the cached root share): ocf:ocfkit:vip answers in node1.
+    // (Compared with the lab's copy of dist/ocfkit, not dist/ itself, which a build may replace
+    // while this runs.)
+    const copy = join(labDir, 'run', 'share', 'dist');
+    const sha = createHash('sha256').update(readFileSync(join(copy, 'ocfkit'))).digest('hex');
+    expect(readFileSync(join(copy, 'ocfkit.id'), 'utf8').trim()).toBe(sha);
+    for (const node of ['node1', 'node2'] as const) {
+      expect(labShOk(node, 'cat /opt/ocfkit/ocfkit.id', [], 30).trim()).toBe(sha);
+    }
+    const md = labExec('node1', ['/usr/lib/ocf/resource.d/ocfkit/vip', 'meta-data'], 120);
+    expect(md.status, md.out).toBe(0);
+    expect(xpath(md.stdout, 'string(/resource-agent/@name)')).toBe('vip');
   });
 
   it('the agent reads the real module in each state it meets here (events2 on 9, /proc/drbd on 8.4)', () => {

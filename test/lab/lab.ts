@@ -20,7 +20,7 @@ export function loadedDrbd(node: Node): LabDrbd {
 }
 
 /**
- * LAB_DRBD=84|9 says which DRBD the tests expect (a lab whose module differs fails lab.test.ts);
+ * LAB_DRBD=84|9 says which DRBD the tests expect (a lab whose module differs fails drbd-promote.test.ts's first test);
  * auto, the default, takes the module node1 loads.
  */
 export function labDrbd(): LabDrbd {
