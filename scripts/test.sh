@@ -33,8 +33,8 @@ run_integration() {
 # With no file named, two labs run side by side, each in its own $LAB_DIR (own guests, switches and
 # share): the two-site test and the NFS export test in the second, every other file in the first.
 # One lab took 36 min here (CI: 32 min), the host only 56 % busy once the integration tests were
-# done; two took 32.1 and 35.2 min, the host 90-95 % busy (each guest waits on the cluster's
-# timers between bursts of TCG work).
+# done; two took 32.1-35.2 min, the host 90-95 % busy: the runs are CPU-bound, so what shortens them
+# is less work (README, "The lab").
 LAB_SECOND=(test/lab/site.test.ts test/lab/nfs-export.test.ts)
 run_lab() {
   [ "$(id -u)" = 0 ] || { echo "test: the lab needs root" >&2; exit 1; }
@@ -59,9 +59,9 @@ all)
   [ "$(id -u)" = 0 ] || { echo "test: integration tests and the lab need root" >&2; exit 1; }
   bash scripts/lab/deps.sh
   npm run --silent build
-  # The labs run beside the integration tests, which then take longer (825 s with one lab, 1465 s
-  # with two, on 2 cores) but still end first: the labs are the critical path. Their output
-  # follows the integration tests'.
+  # The labs run beside the integration tests, which then take longer (825 s with one lab,
+  # 1465-1896 s with two, on 2 cores) and end about with the labs. Their output follows the
+  # integration tests'.
   lablog=$(mktemp /tmp/ocfkit-lab-test.XXXXXX)
   run_lab "$@" >"$lablog" 2>&1 &
   labpid=$!
