@@ -45,6 +45,9 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
   let acted = false;
   let handshake: Handshake | undefined;
   const unreadable = { said: false };
+  // Back to StandAlone after a refused handshake, so that the serving site's `drbdadm connect`
+  // waits for the next step here rather than meeting this side's attempt and refusing again.
+  const standAlone = () => adm.exec(['disconnect', s.drbd_resource], 30_000);
   // A split brain can be refused before rejoin runs, and this side connect again without it:
   // drbd-promote's start notification reconnects a StandAlone resource (found in the lab). The
   // other site gave up StandAlone and never answers, so Connecting would be waited out for
@@ -64,9 +67,8 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
     if (refused) {
       splitBrain = true;
       handshake = refused;
-      // As after rejoin's own refused connect: back to StandAlone, or the serving site's
-      // `drbdadm connect` meets this side's attempt, is refused again and gives up (lab, scenario 4).
-      if (!discardLocal) await adm.exec(['disconnect', s.drbd_resource], 30_000);
+      // As after rejoin's own refused connect (lab, scenario 4: the serving site's connect was refused again).
+      if (!discardLocal) await standAlone();
     }
     if ((splitBrain || st.link?.connection === 'StandAlone') && !handshake) handshake = await handshakeOf(ctx, st, unreadable);
     const d = decideRejoin(st, discardLocal, splitBrain, handshake);
@@ -95,7 +97,7 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         const after = await waitUntil({ ...ctx, waitMs: Math.min(HANDSHAKE_MS, ctx.waitMs) }, s, 'the handshake', (x) => x.link?.connection === 'Connected');
         if (!after) {
           splitBrain = true;
-          if ((await stateOf(ctx, s)).link?.connection !== 'StandAlone') await adm.exec(['disconnect', s.drbd_resource], 30_000);
+          if ((await stateOf(ctx, s)).link?.connection !== 'StandAlone') await standAlone();
         }
         continue;
       }

@@ -195,7 +195,8 @@ export function longestGap(a: Acks, from: number, to = a.times.length): number {
 export type Counts = Record<Writer, number>;
 /** How many records each writer saw acknowledged, counted in the client (one command, a short answer). */
 export function ackCounts(): Counts {
-  const r = labExec('client', ['grep', '-c', '-E', '^[0-9]+ ', ...WRITERS.map(ackLog)], 60);
+  // The lines parseAcks takes for acknowledgements.
+  const r = labExec('client', ['grep', '-c', '-E', '^[0-9]+ [0-9]+\\.[0-9]+$', ...WRITERS.map(ackLog)], 60);
   // grep exits 1 when no line matched in any file: both counts are 0 then.
   if (r.status !== 0 && r.status !== 1) throw new Error(`counting the writers' records failed:\n${r.out}`);
   const count = (w: Writer) => Number(new RegExp(`^${ackLog(w)}:(\\d+)$`, 'm').exec(r.stdout)?.[1] ?? Number.NaN);

@@ -29,7 +29,7 @@ const READ_SUM = `set -eu -o pipefail
 echo 3 >/proc/sys/vm/drop_caches
 sha256sum <"$1" | cut -d' ' -f1`;
 const sumOn = (n: Node, file: string) => labShOk(n, READ_SUM, [`${DIR}/${file}`], 120).trim();
-const bootId = (n: Node) => labExec(n, ['cat', '/proc/sys/kernel/random/boot_id'], 30).stdout.trim();
+const bootId = (n: Node) => labOk(['exec', '-t', '30', n, 'cat', '/proc/sys/kernel/random/boot_id'], 90).stdout.trim();
 
 /** The location constraint crm-fence-peer.sh (crm-fence-peer.9.sh on 9) places (drbd-fence-by-handler-r0-<clone>): which node it keeps promotable, or ''. */
 function fencedTo(observer: Node): string {
