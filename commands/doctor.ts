@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
+import { CRM_MON_XML } from '../lib/cluster';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
 import { findAddress, parseAddrJson } from '../lib/ip';
@@ -20,7 +21,7 @@ export async function doctor(run: Runner): Promise<string[]> {
   say(`ocfkit doctor on ${node}`);
 
   // Cluster
-  const mon = await run(['crm_mon', '-1', '--output-as=xml', '--inactive', '-A'], { timeoutMs: 15_000 });
+  const mon = await run([...CRM_MON_XML, '-A'], { timeoutMs: 15_000 });
   const vips: Array<{ id: string; ip: string }> = [];
   if (mon.code !== 0 || !mon.stdout.trim().startsWith('<')) {
     say('cluster: not reachable from here (is pacemaker running?)');

@@ -10,6 +10,14 @@ import { type XmlElement, XmlError, find, findAll, parseXml } from './xml';
 /** Each call to the CIB gets at most this long (less if the action has less left). */
 export const CIB_CALL_MS = 10_000;
 
+/**
+ * The cluster as crm_mon shows it, one shot, as XML, with stopped resources, without the fencing
+ * history. That history makes crm_mon connect to pacemaker-fenced and wait for its answer, and the
+ * fencer is slowest when the cluster is busy (it re-reads the CIB on every change, it runs the fence
+ * agents): a reading of where resources run must not wait on it.
+ */
+export const CRM_MON_XML: readonly string[] = ['crm_mon', '-1', '--output-as=xml', '--inactive', '--fence-history=0'];
+
 export class ClusterError extends Error {
   constructor(
     message: string,

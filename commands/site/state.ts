@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
+import { CRM_MON_XML } from '../../lib/cluster';
 import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
 import { type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
@@ -46,9 +47,19 @@ export function parseTicketStates(xml: string): Map<string, TicketHere> {
   return out;
 }
 
+/**
+ * The cluster did not answer a reading (a tool timed out or failed): a wait reads again, a one-shot
+ * command reports it. A busy node can be slow to answer (a Pacemaker restart, a loaded machine);
+ * what the reading would have shown has not changed meanwhile.
+ */
+export class ReadingError extends Error {}
+
+/** Longest a reading of the CIB or of crm_mon may take: on a loaded node a few seconds is common. */
+export const READING_MS = 30_000;
+
 export async function ticketStates(run: Runner): Promise<Map<string, TicketHere>> {
-  const r = await run(['cibadmin', '-Q', '--scope', 'status'], { timeoutMs: 15_000 });
-  if (r.code !== 0) throw new Error(`reading the cluster's ticket states: ${describe(r)}`);
+  const r = await run(['cibadmin', '-Q', '--scope', 'status'], { timeoutMs: READING_MS });
+  if (r.code !== 0) throw new ReadingError(`reading the cluster's ticket states: ${describe(r)}`);
   return parseTicketStates(r.stdout);
 }
 
@@ -77,8 +88,8 @@ export function stackPlacement(s: Service, placements: readonly Placement[]) {
 }
 
 export async function placements(run: Runner): Promise<Placement[]> {
-  const r = await run(['crm_mon', '-1', '--output-as=xml', '--inactive'], { timeoutMs: 15_000 });
-  if (r.code !== 0 || !r.stdout.trim().startsWith('<')) throw new Error(`asking Pacemaker where resources run: ${describe(r)}`);
+  const r = await run([...CRM_MON_XML], { timeoutMs: READING_MS });
+  if (r.code !== 0 || !r.stdout.trim().startsWith('<')) throw new ReadingError(`asking Pacemaker where resources run: ${describe(r)}`);
   return parseCrmMon(r.stdout);
 }
 

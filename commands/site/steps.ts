@@ -6,7 +6,7 @@ import type { Deadline } from '../../lib/ocf/deadline';
 import { type Runner, describe } from '../../lib/run';
 import type { Service, Stack } from '../stack/model';
 import { boothGrant, boothRevoke } from './booth';
-import { type ServiceState, type Sources, boothView, placements, serviceState, ticketStates } from './state';
+import { ReadingError, type ServiceState, type Sources, boothView, placements, serviceState, ticketStates } from './state';
 
 export interface SiteCtx {
   readonly stack: Stack;
@@ -72,19 +72,23 @@ export function pollPauseMs(readMs: number): number {
 /**
  * Polls the service until `done` holds (every 2 s, longer where a reading is slow: pollPauseMs),
  * printing a line each time the summary changes; undefined when `waitMs` (or the command's deadline)
- * runs out first.
+ * runs out first. A reading the cluster did not answer is said and read again: the wait is in the
+ * middle of a change the cluster is making, and giving up there would leave it half watched.
  */
 export async function waitUntil(ctx: SiteCtx, s: Service, what: string, done: (st: ServiceState) => boolean | Promise<boolean>): Promise<ServiceState | undefined> {
   const stopAt = performance.now() + Math.min(ctx.waitMs, ctx.deadline.remaining());
   let last = '';
   for (;;) {
     const readAt = performance.now();
-    const st = await stateOf(ctx, s);
+    const st = await stateOf(ctx, s).catch((e: unknown) => {
+      if (!(e instanceof ReadingError)) throw e;
+      return e;
+    });
     const readMs = performance.now() - readAt;
-    const line = summary(st);
+    const line = st instanceof ReadingError ? `no answer, reading again: ${st.message}` : summary(st);
     if (line !== last) ctx.say(`${ctx.clock()} ${s.name}: ${line}`);
     last = line;
-    if (await done(st)) return st;
+    if (!(st instanceof ReadingError) && (await done(st))) return st;
     const left = stopAt - performance.now();
     if (left <= 0) {
       ctx.say(`${ctx.clock()} ${s.name}: gave up waiting for ${what} after ${(ctx.waitMs / 1000).toFixed(0)}s`);

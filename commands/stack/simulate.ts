@@ -8,6 +8,7 @@
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CRM_MON_XML } from '../../lib/cluster';
 import { type Runner, describe } from '../../lib/run';
 import { type XmlElement, findAll, parseXml } from '../../lib/xml';
 import { type Stack, ids } from './model';
@@ -179,7 +180,7 @@ async function prepare(run: Runner, stack: Stack, cib: string, scores: { preferr
   const steady = join(dir, 'steady.xml');
   const steadyGraph = join(dir, 'steady-graph.xml');
   await must(run, ['crm_simulate', '-x', up, '-S', '-O', steady, '-G', steadyGraph]);
-  const state = async (file: string) => parseCrmMon((await must(run, ['crm_mon', '-1', '--output-as=xml', '--inactive'], env(file))).stdout);
+  const state = async (file: string) => parseCrmMon((await must(run, [...CRM_MON_XML], env(file))).stdout);
   return { dir, steady, steadyGraph, state };
 }
 

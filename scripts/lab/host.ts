@@ -12,6 +12,7 @@ import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CRM_MON_XML } from '../../lib/cluster';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const labScript = join(root, 'scripts', 'lab', 'lab.sh');
@@ -147,9 +148,9 @@ export interface ClusterState {
   nodes: NodeState[];
 }
 
-/** `crm_mon -1 --output-as=xml` taken on NODE, parsed. */
+/** crm_mon's XML taken on NODE as the product reads it (without the fencer), parsed. */
 export function crmMon(node: Node): ClusterState {
-  const r = labExec(node, ['crm_mon', '-1', '--output-as=xml'], 60);
+  const r = labExec(node, [...CRM_MON_XML], 60);
   if (r.status !== 0) throw new Error(`crm_mon on ${node} exited ${r.status}: ${r.out}`);
   const xml = r.stdout;
   const count = Number(xpath(xml, 'count(//nodes/node)'));

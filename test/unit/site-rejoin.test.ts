@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../commands/site/decide';
 import { rejoin } from '../../commands/site/rejoin';
-import { type SiteCtx, pollPauseMs } from '../../commands/site/steps';
+import { type SiteCtx, pollPauseMs, waitUntil } from '../../commands/site/steps';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
 import { Deadline } from '../../lib/ocf/deadline';
 import type { RunResult } from '../../lib/run';
@@ -138,5 +138,18 @@ describe("the site commands' wait", () => {
     expect(pollPauseMs(500)).toBe(2000);
     expect(pollPauseMs(1500)).toBe(6000);
     expect(pollPauseMs(4000)).toBe(10_000);
+  });
+
+  it('a reading the cluster does not answer is said and read again; a failure of DRBD itself ends the wait', async () => {
+    const { ctx, lines } = scripted(['s01-secondary-connected-node2-events2-now-statistics.txt'], (_, i) => i);
+    let mons = 0;
+    const hung = (argv: readonly string[]): RunResult => ({ argv, code: null, signal: 'SIGKILL', stdout: '', stderr: '', durationMs: 30_000, timedOut: true, abandoned: false });
+    const slowMon: SiteCtx = { ...ctx, waitMs: 10_000, src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'crm_mon' && mons++ === 0 ? hung(argv) : ctx.src.run(argv, o)) } };
+    const st = await waitUntil(slowMon, stack.services[0]!, 'anything', () => true);
+    expect(st?.drbd?.role).toBe('Secondary');
+    expect(mons).toBe(2);
+    expect(lines[0]).toMatch(/etcd: no answer, reading again: asking Pacemaker where resources run: .*crm_mon/);
+    const noDrbd: SiteCtx = { ...ctx, src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'drbdsetup' ? hung(argv) : ctx.src.run(argv, o)) } };
+    await expect(waitUntil(noDrbd, stack.services[0]!, 'anything', () => true)).rejects.toThrow(/drbdsetup/);
   });
 });
