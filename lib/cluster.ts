@@ -1,7 +1,7 @@
 /**
  * Pacemaker's command-line tools for what agents ask of the cluster: promotion scores
  * (crm_attribute --promotion, falling back to crm_master where --promotion is missing) and where
- * a resource runs (crm_resource --locate). Always --output-as=xml, never the human text, and a
+ * a resource runs (crm_resource --locate); and the crm_mon reading the commands share. Always --output-as=xml, never the human text, and a
  * time limit on every call: a CIB that does not answer must not hang a monitor.
  */
 import { type RunResult, type Runner, describe } from './run';
