@@ -6,13 +6,38 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
-import { CRM_MON_XML } from '../lib/cluster';
+import { CRM_MON_FENCING, CRM_MON_XML, type FenceEvent, parseFenceHistory } from '../lib/cluster';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
 import { findAddress, parseAddrJson } from '../lib/ip';
 import { readMountinfo } from '../lib/mounts';
-import type { Runner } from '../lib/run';
+import { type Runner, describe } from '../lib/run';
 import { findAll, parseXml } from '../lib/xml';
+
+/** One line per fencing action that failed or is under way, and what to do about a failed one. */
+export function fencingLines(events: readonly FenceEvent[]): string[] {
+  const open = events.filter((e) => e.status === 'failed' || e.status === 'pending');
+  if (open.length === 0) return ['  no failed or pending fencing'];
+  const out = open.map((e) => {
+    const who = `asked by ${e.client} on ${e.origin}${e.delegate ? `, the device on ${e.delegate}` : ''}`;
+    return e.status === 'pending' ? `  FENCING PENDING: ${e.action} of ${e.target}, ${who}` : `  FENCING FAILED: ${e.action} of ${e.target}${e.completed ? ` at ${e.completed}` : ''}, ${who}: ${e.reason ?? 'no reason given (as when no device can fence it)'}`;
+  });
+  if (open.some((e) => e.status === 'failed')) {
+    out.push('  a node whose fencing failed is not recovered from while it is unclean (Pacemaker tries again, up to stonith-max-attempts): fix the device; `stonith_admin --confirm NODE` only for a node known to be off, never one that may still run; `stonith_admin --cleanup --history NODE` clears the record');
+  }
+  return out;
+}
+
+/** The fencer's history, read apart from the rest: the fencer may be what does not answer. */
+async function fencing(run: Runner): Promise<string[]> {
+  const r = await run([...CRM_MON_FENCING], { timeoutMs: 10_000 });
+  try {
+    if (r.code !== 0) throw new Error(describe(r));
+    return fencingLines(parseFenceHistory(r.stdout));
+  } catch (e) {
+    return [`  fencing: the fencer's history could not be read (${(e as Error).message}); is pacemaker-fenced busy or stuck? \`crm_mon -1 --fence-history=2\``];
+  }
+}
 
 export async function doctor(run: Runner): Promise<string[]> {
   const out: string[] = [];
@@ -41,6 +66,8 @@ export async function doctor(run: Runner): Promise<string[]> {
     const failures = findAll(doc, 'failure');
     for (const f of failures) say(`  FAILED ${f.attrs.op_key} on ${f.attrs.node}: ${f.attrs.exitreason || f.attrs.exitstatus} (rc ${f.attrs.exitcode})`);
     if (failures.length === 0) say('  no failed actions');
+    // A CIB file has no fencer to ask.
+    if (!process.env.CIB_file) for (const l of await fencing(run)) say(l);
     const cib = await run(['cibadmin', '-Q', '--scope', 'resources'], { timeoutMs: 15_000 });
     if (cib.code === 0) {
       const res = parseXml(cib.stdout);

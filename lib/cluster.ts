@@ -71,6 +71,42 @@ export function parseAttribute(xml: string): string | undefined {
   return find(r.doc!, 'attribute')?.attrs.value;
 }
 
+/**
+ * The fencing actions that failed or are under way, alone, from crm_mon (the fencer's history at
+ * crm_mon's default level): a reading of its own, with its own time limit, because the fencer may
+ * be the part that does not answer.
+ */
+export const CRM_MON_FENCING: readonly string[] = ['crm_mon', '-1', '--output-as=xml', '--exclude=all', '--include=fencing'];
+
+export interface FenceEvent {
+  readonly action: string;
+  readonly target: string;
+  readonly status: string;
+  /** Who asked (a node's controller, stonith_admin.PID ...) and on which node. */
+  readonly client: string;
+  readonly origin: string;
+  /** The node whose device acted; absent while none has. */
+  readonly delegate?: string;
+  readonly completed?: string;
+  readonly reason?: string;
+}
+
+/** The <fence_event>s of crm_mon's XML, newest first as crm_mon lists them. */
+export function parseFenceHistory(xml: string): FenceEvent[] {
+  const r = parseResult(xml);
+  if (r.code !== 0) throw new ClusterError(`crm_mon: ${r.message}${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+  return findAll(r.doc!, 'fence_event').map(({ attrs: a }) => ({
+    action: a.action ?? '',
+    target: a.target ?? '',
+    status: a.status ?? '',
+    client: a.client ?? '',
+    origin: a.origin ?? '',
+    ...(a.delegate ? { delegate: a.delegate } : {}),
+    ...(a.completed ? { completed: a.completed } : {}),
+    ...(a['exit-reason'] ? { reason: a['exit-reason'] } : {}),
+  }));
+}
+
 export interface PromotionTool {
   /** argv to set, query and delete the promotion score of the resource in OCF_RESOURCE_INSTANCE. */
   set(score: number): string[];

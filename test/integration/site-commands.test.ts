@@ -227,4 +227,23 @@ describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
       sh(['timeout', '120', 'bash', solo, 'down', dir]);
     }
   });
+
+  it('doctor names a failed fencing (read from the fencer apart from the rest) and what to do about it', () => {
+    const up = sh(['env', 'SOLO_NS=ocfkit-site-solo', 'SOLO_NODE=sitea', 'timeout', '120', 'bash', solo, 'up', dir]);
+    expect(up.status, up.stderr).toBe(0);
+    try {
+      const before = inNode(bin, 'doctor');
+      expect(before.status, before.stderr).toBe(0);
+      expect(before.stdout).toContain('  no failed or pending fencing');
+      // No device can fence a node the cluster does not know: the fencer records the failure.
+      const f = inNode('stonith_admin', '--reboot', 'ghost', '--timeout', '10');
+      expect(f.status, f.stderr).not.toBe(0);
+      const d = inNode(bin, 'doctor');
+      expect(d.status, d.stderr).toBe(0);
+      expect(d.stdout).toMatch(/^ {2}FENCING FAILED: reboot of ghost at \S+ \S+, asked by stonith_admin\.\d+ on sitea: /m);
+      expect(d.stdout).toContain('`stonith_admin --cleanup --history NODE` clears the record');
+    } finally {
+      sh(['timeout', '120', 'bash', solo, 'down', dir]);
+    }
+  });
 });
