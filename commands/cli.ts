@@ -245,7 +245,7 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
     .option('--discard-local', "after a split brain: throw away this site's writes since the split");
   program
     .command('doctor')
-    .description("this node's view: cluster, DRBD, mounts, exports, addresses, scores, failed actions")
+    .description("this node's view: cluster, scores, failed actions, failed or pending fencing, DRBD, mounts, exports, addresses")
     .action(async () => {
       process.stdout.write(`${(await doctor(runner())).join('\n')}\n`);
     });
