@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
 import { CRM_MON_FENCING, CRM_MON_XML, type FenceEvent, parseFenceHistory } from '../lib/cluster';
+import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
 import { findAddress, parseAddrJson } from '../lib/ip';

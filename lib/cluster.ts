@@ -1,8 +1,9 @@
 /**
  * Pacemaker's command-line tools for what agents ask of the cluster: promotion scores
  * (crm_attribute --promotion, falling back to crm_master where --promotion is missing) and where
- * a resource runs (crm_resource --locate); and the crm_mon reading the commands share. Always --output-as=xml, never the human text, and a
- * time limit on every call: a CIB that does not answer must not hang a monitor.
+ * a resource runs (crm_resource --locate); and the crm_mon readings the commands share (placements,
+ * the fencer's history). Always --output-as=xml, never the human text, and a time limit on every
+ * call: a CIB that does not answer must not hang a monitor.
  */
 import { type RunResult, type Runner, describe } from './run';
 import { type XmlElement, XmlError, find, findAll, parseXml } from './xml';
@@ -51,6 +52,11 @@ export function parseResult(xml: string): PacemakerResult {
   };
 }
 
+/** TOOL's answer with a non-zero <status>, as an error: its message and its <error>s. */
+function failed(tool: string, r: PacemakerResult): ClusterError {
+  return new ClusterError(`${tool}: ${r.message}${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+}
+
 export interface Placement {
   readonly node: string;
   readonly promoted: boolean;
@@ -59,7 +65,7 @@ export interface Placement {
 /** Nodes a resource is active on, from `crm_resource --locate --output-as=xml`. */
 export function parseLocate(xml: string): Placement[] {
   const r = parseResult(xml);
-  if (r.code !== 0) throw new ClusterError(`crm_resource --locate: ${r.message}${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+  if (r.code !== 0) throw failed('crm_resource --locate', r);
   return findAll(r.doc!, 'node').map((n) => ({ node: n.text.trim(), promoted: n.attrs.state === 'promoted' || n.attrs.state === 'master' }));
 }
 
@@ -67,7 +73,7 @@ export function parseLocate(xml: string): Placement[] {
 export function parseAttribute(xml: string): string | undefined {
   const r = parseResult(xml);
   if (r.code === 105) return undefined; // No such object: no score set
-  if (r.code !== 0) throw new ClusterError(`crm_attribute: ${r.message}${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+  if (r.code !== 0) throw failed('crm_attribute', r);
   return find(r.doc!, 'attribute')?.attrs.value;
 }
 
@@ -94,7 +100,7 @@ export interface FenceEvent {
 /** The <fence_event>s of crm_mon's XML, newest first as crm_mon lists them. */
 export function parseFenceHistory(xml: string): FenceEvent[] {
   const r = parseResult(xml);
-  if (r.code !== 0) throw new ClusterError(`crm_mon: ${r.message}${r.errors.length ? `: ${r.errors.join('; ')}` : ''}`);
+  if (r.code !== 0) throw failed('crm_mon', r);
   return findAll(r.doc!, 'fence_event').map(({ attrs: a }) => ({
     action: a.action ?? '',
     target: a.target ?? '',

@@ -4,8 +4,8 @@
  * node last saw it (drbd-promote's record), and where Pacemaker runs the service's stack.
  */
 import { readFileSync } from 'node:fs';
-import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
 import { CRM_MON_XML } from '../../lib/cluster';
+import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
 import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
 import { type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';

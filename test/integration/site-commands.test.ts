@@ -193,6 +193,16 @@ describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
   const solo = join(__dirname, '..', '..', 'scripts', 'cluster', 'solo.sh');
   const dir = join(work, 'solo');
   const inNode = (...argv: string[]) => sh(['timeout', '60', 'bash', solo, 'exec', dir, ...argv]);
+  /** FN on a one-node site cluster (node sitea) brought up for it, taken down after it whatever happens. */
+  const onSoloNode = (fn: () => void) => {
+    const up = sh(['env', 'SOLO_NS=ocfkit-site-solo', 'SOLO_NODE=sitea', 'timeout', '120', 'bash', solo, 'up', dir]);
+    expect(up.status, up.stderr).toBe(0);
+    try {
+      fn();
+    } finally {
+      sh(['timeout', '120', 'bash', solo, 'down', dir]);
+    }
+  };
   /** Whether the process is gone (a zombie counts as gone: it has left the node). */
   const gone = (pid: string) => {
     try {
@@ -203,9 +213,7 @@ describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
   };
 
   it('a granted ticket is gone after the site restarts Pacemaker: a returning site cannot promote by itself', () => {
-    const up = sh(['env', 'SOLO_NS=ocfkit-site-solo', 'SOLO_NODE=sitea', 'timeout', '120', 'bash', solo, 'up', dir]);
-    expect(up.status, up.stderr).toBe(0);
-    try {
+    onSoloNode(() => {
       expect(inNode('crm_ticket', '--ticket', 'ticket-nfs', '--grant', '--force').status).toBe(0);
       expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).toMatch(/<ticket_state id="ticket-nfs" granted="true"/);
       // The CIB on disk never holds ticket state: it lives in the status section only.
@@ -223,15 +231,11 @@ describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
       }
       expect(dc).toBe(true);
       expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).not.toContain('ticket_state');
-    } finally {
-      sh(['timeout', '120', 'bash', solo, 'down', dir]);
-    }
+    });
   });
 
   it('doctor names a failed fencing (read from the fencer apart from the rest) and what to do about it', () => {
-    const up = sh(['env', 'SOLO_NS=ocfkit-site-solo', 'SOLO_NODE=sitea', 'timeout', '120', 'bash', solo, 'up', dir]);
-    expect(up.status, up.stderr).toBe(0);
-    try {
+    onSoloNode(() => {
       const before = inNode(bin, 'doctor');
       expect(before.status, before.stderr).toBe(0);
       expect(before.stdout).toContain('  no failed or pending fencing');
@@ -242,8 +246,6 @@ describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
       expect(d.status, d.stderr).toBe(0);
       expect(d.stdout).toMatch(/^ {2}FENCING FAILED: reboot of ghost at \S+ \S+, asked by stonith_admin\.\d+ on sitea: /m);
       expect(d.stdout).toContain('`stonith_admin --cleanup --history NODE` clears the record');
-    } finally {
-      sh(['timeout', '120', 'bash', solo, 'down', dir]);
-    }
+    });
   });
 });
