@@ -5,6 +5,7 @@
  * bounded, and that missing notifications degrade instead of failing.
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { noteAgeMs, readNote, stateDir, writeNote } from '../lib/background';
 import { MinorsCache } from '../lib/drbd-minors-cache';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
@@ -13,7 +14,7 @@ import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
-import { OCF, fail } from '../lib/ocf/codes';
+import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import type { Logger } from '../lib/ocf/log';
 import { param } from '../lib/ocf/params';
 import { describe } from '../lib/run';
@@ -49,6 +50,10 @@ export function parseScores(v: string): ScoreTable | undefined {
  * Never a positive score on Consistent-only, Outdated or Inconsistent data; none without quorum.
  */
 export function promotionScore(r: DrbdResource, t: ScoreTable): ScoreDecision {
+  return positiveOnly(tableScore(r, t));
+}
+
+function tableScore(r: DrbdResource, t: ScoreTable): ScoreDecision {
   if (r.role === 'Unconfigured' || r.devices.length === 0) return { kind: 'remove', why: 'the resource is down' };
   if (r.devices.some((d) => !d.quorum)) return { kind: 'remove', why: 'no quorum' };
   const primary = r.role === 'Primary';
@@ -71,6 +76,15 @@ export function promotionScore(r: DrbdResource, t: ScoreTable): ScoreDecision {
     return { kind: 'set', score: t.consistent, why: 'only Consistent: unclear whether the data is the most recent copy' };
   }
   return { kind: 'remove', why: `disk ${r.devices.map((d) => d.disk).join('/')}: not promotable` };
+}
+
+/**
+ * Pacemaker promotes an instance whose score is 0 when nothing better exists (only a missing score
+ * keeps it Unpromoted: crm_simulate shows it), so a score of 0 or less is written as none, as the
+ * reference's set_master_score does.
+ */
+function positiveOnly(d: ScoreDecision): ScoreDecision {
+  return d.kind === 'set' && d.score <= 0 ? { kind: 'remove', why: `${d.why} (score ${d.score}: none written, Pacemaker would promote on 0)` } : d;
 }
 
 function checkVersion(v: string): string | undefined {
@@ -96,7 +110,7 @@ const params = {
     default: '0 10 1000 10000',
     shortdesc: 'Four promotion scores',
     longdesc:
-      'Four non-decreasing scores: only Consistent data; local data not UpToDate but a peer UpToDate; local UpToDate as Secondary with the peer disk state unknown; local UpToDate and Primary or the peer known. The first should stay 0: a node with only Consistent data may hold an old copy.',
+      'Four non-decreasing scores: only Consistent data; local data not UpToDate but a peer UpToDate; local UpToDate as Secondary with the peer disk state unknown; local UpToDate and Primary or the peer known. A score of 0 or less is written as no score at all (Pacemaker promotes an instance whose score is 0 when nothing better exists). The first should stay 0: a node with only Consistent data may hold an old copy.',
     check: (v) => (parseScores(v) ? undefined : `${JSON.stringify(v)} is not four non-decreasing integers`),
   }),
   wfc_timeout: param.integer({
@@ -172,8 +186,17 @@ async function status(ctx: DrbdCtx, adm: DrbdAdm): Promise<Status | undefined> {
   if (!proc) return undefined;
   const res = ctx.params.drbd_resource;
   const r = await resourceState(ctx.run, adm, res, proc);
-  if (!r) throw fail.installed(adm.notConfigured(res));
+  if (!r) {
+    // Not "not installed": a probe answering that would tell Pacemaker a running Primary is stopped.
+    if (adm.configUnreadable(res)) throw fail.generic(`cannot tell whether ${res} is up: ${adm.notConfigured(res).replace(/^resource \S+ is not configured on this node in /, 'the DRBD configuration could not be read, ')}`);
+    throw fail.installed(adm.notConfigured(res));
+  }
   return { version: proc.version, res: r };
+}
+
+/** The resource is not named by this node's configuration (as opposed to: its state could not be read). */
+function notConfiguredHere(e: unknown): boolean {
+  return e instanceof OcfError && e.code === OCF.ERR_INSTALLED;
 }
 
 /**
@@ -198,6 +221,12 @@ function scores(ctx: DrbdCtx): PromotionScores {
 /** What is wrong with replication, in words for the log and the exit reason; undefined when healthy. */
 export function replicationProblem(r: DrbdResource): string | undefined {
   if (r.role === 'Unconfigured') return undefined;
+  const link = linkProblem(r);
+  if (r.suspended) return link ? `${suspendedIo(r)}; ${link}` : suspendedIo(r);
+  return link;
+}
+
+function linkProblem(r: DrbdResource): string | undefined {
   for (const c of r.connections) {
     if (c.connection === 'StandAlone') {
       return `replication link of ${r.name} is StandAlone: DRBD will not reconnect by itself (after a split brain it refuses to); check the kernel log and resolve it by hand, nothing is discarded automatically`;
@@ -207,6 +236,19 @@ export function replicationProblem(r: DrbdResource): string | undefined {
   }
   if (r.connections.length === 0) return `${r.name} has no replication link configured or connected`;
   return undefined;
+}
+
+const SUSPENSION_CAUSE: Record<string, string> = {
+  fencing: 'the fence-peer handler has not answered yet',
+  quorum: 'quorum is lost (on-no-quorum suspend-io)',
+  'no-data': 'no UpToDate data is reachable',
+  user: 'drbdadm suspend-io was run; drbdadm resume-io ends it',
+};
+
+/** Writes to a suspended device hang: the applications above it stop, with no error of their own. */
+function suspendedIo(r: DrbdResource): string {
+  const causes = (r.suspension ?? '').split(',').filter(Boolean).map((k) => SUSPENSION_CAUSE[k] ?? k);
+  return `I/O on ${r.name} is suspended${causes.length ? `: ${causes.join('; ')}` : ''}; writes wait until DRBD resumes it`;
 }
 
 /**
@@ -359,6 +401,22 @@ function notifyEnabled(ctx: DrbdCtx): boolean {
   return /^(true|yes|1)$/i.test(ctx.env.OCF_RESKEY_CRM_meta_notify ?? '');
 }
 
+/** Volumes up without the backing disk they are configured with (a client is diskless on purpose). */
+function unattached(r: DrbdResource): number[] {
+  return r.devices.filter((d) => !d.client && (d.disk === 'Diskless' || d.disk === 'Failed')).map((d) => d.volume);
+}
+
+/**
+ * DRBD 8.4 has no `client` flag: a node meant to be diskless says `disk none` in its `on` section.
+ * Asked only when a volume came up without a disk.
+ */
+async function disklessByConfiguration(adm: DrbdAdm, res: string, version: string): Promise<boolean> {
+  if (generation(version) === 9) return false;
+  const dump = await adm.dump(res);
+  const facts = dump.code === 0 ? drbdConfigFacts(dump.stdout, res) : undefined;
+  return facts?.hosts.find((h) => h.name === hostname())?.diskless ?? false;
+}
+
 function isConnected(r: DrbdResource): boolean {
   return r.connections.length > 0 && r.connections.every((c) => c.connection === 'Connected');
 }
@@ -391,7 +449,9 @@ async function monitor(ctx: DrbdCtx) {
   try {
     s = await status(ctx, adm);
   } catch (e) {
-    if (ctx.probe) return OCF.NOT_RUNNING;
+    // Only "this node's configuration does not name it" means stopped; a state that cannot be read
+    // (events2 failing or hanging, a configuration that does not parse) is an error, never 7.
+    if (ctx.probe && notConfiguredHere(e)) return OCF.NOT_RUNNING;
     throw e;
   }
   if (!s) return OCF.NOT_RUNNING; // no module loaded: nothing can be running
@@ -425,6 +485,15 @@ async function start(ctx: DrbdCtx) {
   const first = await adm.exec(s.res.role === 'Unconfigured' ? ['up', res] : ['adjust', res], ctx.deadline.remaining() - 1000);
   s = (await status(ctx, adm))!;
   if (s.res.role === 'Unconfigured') throw fail.generic(`bringing ${res} up failed: ${adm.describe(first)}`);
+  if (unattached(s.res).length > 0 && !(await disklessByConfiguration(adm, res, s.version))) {
+    // As the reference: a second attach, then fail. Up without its disk the node serves from the
+    // peer and replication is silently gone.
+    ctx.log.warn(`${res}: volume ${unattached(s.res).join(', ')} did not attach its backing disk (${adm.describe(first)}); trying once more`);
+    const again = await adm.exec(['adjust', res], Math.max(1000, ctx.deadline.remaining() - 1000));
+    s = (await status(ctx, adm))!;
+    const still = unattached(s.res);
+    if (still.length > 0) throw fail.generic(`${res}: the backing disk of volume ${still.join(', ')} did not attach: ${adm.describe(again.code !== 0 ? again : first)}`);
+  }
   if (first.code !== 0) ctx.log.warn(`drbdadm reported a problem but ${res} is up: ${adm.describe(first)}`);
   const waitMs = Math.min(ctx.params.wfc_timeout * 1000, Math.max(0, ctx.deadline.remaining() - 3000));
   if (waitMs > 0 && !isConnected(s.res)) {
@@ -494,6 +563,29 @@ async function demote(ctx: DrbdCtx) {
   return OCF.SUCCESS;
 }
 
+/**
+ * `drbdsetup down RES`, which needs no configuration and answers 0 for a resource the kernel does
+ * not know (drbd-utils marks it missing_ok on 8.4 and 9): its 0 is DRBD's own word that RES is
+ * down. Anything else fails the stop, with WHY first: Pacemaker fences rather than start the peer
+ * beside a Primary nobody could take down.
+ */
+async function drbdsetupDown(ctx: DrbdCtx, res: string, why: string): Promise<void> {
+  if (!ctx.haveBinary('drbdsetup')) throw fail.generic(`${why}; drbdsetup is not installed, so ${res} cannot be taken down`);
+  const r = await ctx.run(['drbdsetup', 'down', res], { timeoutMs: Math.max(1000, ctx.deadline.remaining() - 1000) });
+  if (r.code !== 0) throw fail.generic(`${why}; \`drbdsetup down ${res}\` did not take it down: ${describe(r)}`);
+  ctx.log.warn(`${why}; drbdsetup down ${res} answered 0: it is down`);
+}
+
+/**
+ * The nodes promoted now other than this one and those being stopped with it, from the
+ * notification variables: only such a node keeps a newer copy once this one is down.
+ */
+export function otherPromoted(env: NodeJS.ProcessEnv, self: string): string[] {
+  const words = (v: string | undefined) => (v ?? '').split(/\s+/).filter(Boolean);
+  const stopping = new Set(words(env.OCF_RESKEY_CRM_meta_notify_stop_uname));
+  return words(env.OCF_RESKEY_CRM_meta_notify_promoted_uname ?? env.OCF_RESKEY_CRM_meta_notify_master_uname).filter((n) => n !== self && !stopping.has(n));
+}
+
 async function stop(ctx: DrbdCtx) {
   const adm = drbdadm(ctx);
   const res = ctx.params.drbd_resource;
@@ -501,8 +593,14 @@ async function stop(ctx: DrbdCtx) {
   let s: Status | undefined;
   try {
     s = await status(ctx, adm);
-  } catch {
-    s = undefined;
+  } catch (e) {
+    // Success only with proof that the resource is down; without a readable state, DRBD's own
+    // answer to `drbdsetup down` is that proof (a Primary held open refuses it).
+    const proc = readProcDrbd();
+    const nothingUp = proc && [...proc.minors.values()].every((m) => m.cs === 'Unconfigured');
+    if (!(notConfiguredHere(e) && (generation(proc?.version ?? '9.0.0') === 9 || nothingUp))) {
+      await drbdsetupDown(ctx, res, `the state of ${res} could not be read (${(e as Error).message})`);
+    }
   }
   if (s && s.res.role !== 'Unconfigured') {
     if (s.res.role === 'Primary') {
@@ -513,13 +611,16 @@ async function stop(ctx: DrbdCtx) {
         throw fail.generic(`${res} cannot be stopped, still Primary: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
       }
     }
-    const peerPrimary = (ctx.env.OCF_RESKEY_CRM_meta_notify_promoted_uname ?? ctx.env.OCF_RESKEY_CRM_meta_notify_master_uname ?? '').trim();
     const r = await adm.exec(['down', res], Math.max(1000, ctx.deadline.remaining() - 2000));
     const after = await status(ctx, adm);
-    if (after && after.res.role !== 'Unconfigured') throw fail.generic(`${res} is still up after drbdadm down: ${adm.describe(r)}`);
-    if (ctx.params.stop_outdates_secondary && peerPrimary !== '') {
+    if (after && after.res.role !== 'Unconfigured') {
+      // drbdadm needs a configuration that parses; drbdsetup does not.
+      await drbdsetupDown(ctx, res, `${res} is still up after drbdadm down: ${adm.describe(r)}`);
+    }
+    const newer = otherPromoted(ctx.env, ctx.env.OCF_RESKEY_CRM_meta_on_node || hostname());
+    if (ctx.params.stop_outdates_secondary && newer.length > 0) {
       const o = await adm.exec(['outdate', res], 10_000);
-      ctx.log.info(`marked ${res} Outdated (a peer is Primary): ${describe(o)}`);
+      ctx.log.info(`marked ${res} Outdated (${newer.join(', ')} stays Primary): ${describe(o)}`);
     }
   }
   rmSync(scoreFile(ctx), { force: true });
@@ -620,13 +721,12 @@ export const drbdPromote = defineAgent({
     }
     for (const f of configFindings(facts, generation(proc.version))) ctx.log.warn(f.text);
   },
-  async stopWhenInvalid(ctx) {
-    // As the reference does: try a plain `drbdsetup down` rather than fail a stop into fencing.
+  async stopWhenInvalid(ctx, problems) {
+    // As the reference does: a plain `drbdsetup down`, which needs no configuration. A name DRBD
+    // would refuse, or no module loaded, cannot be a resource that is up.
     const res = ctx.params.drbd_resource;
-    if (RESOURCE_NAME.test(res) && ctx.haveBinary('drbdsetup')) {
-      const r = await ctx.run(['drbdsetup', 'down', res], { timeoutMs: 30_000 });
-      ctx.log.warn(`stop with invalid parameters: drbdsetup down ${res}: ${describe(r)}`);
-    }
+    if (!RESOURCE_NAME.test(res) || !readProcDrbd()) return OCF.SUCCESS;
+    await drbdsetupDown(ctx, res, `stop with invalid parameters (${problems.map((p) => (p.param ? `${p.param}: ${p.message}` : p.message)).join('; ')})`);
     return OCF.SUCCESS;
   },
 });

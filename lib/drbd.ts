@@ -41,6 +41,8 @@ export interface DrbdResource {
   /** Primary, Secondary, or Unconfigured (down). */
   readonly role: string;
   readonly suspended: boolean;
+  /** Why I/O is suspended, in DRBD's word (user, no-data, fencing, quorum); 8.4 only says that it is. */
+  readonly suspension?: string;
   readonly devices: DrbdDevice[];
   readonly connections: DrbdConnection[];
 }
@@ -63,7 +65,7 @@ const yes = (v: string | undefined) => v !== undefined && v !== 'no' && v !== 'f
  * `stream`: the output of `events2` without `--now`, its changes applied past the `exists -`.
  */
 export function parseEvents2(text: string, opts: { readonly stream?: boolean } = {}): Map<string, DrbdResource> {
-  type Mut = { name: string; role: string; suspended: boolean; devices: Map<number, DrbdDevice>; conns: Map<string, { c: Omit<DrbdConnection, 'peerDevices'>; pd: Map<number, DrbdPeerDevice> }> };
+  type Mut = { name: string; role: string; suspended: boolean; suspension?: string; devices: Map<number, DrbdDevice>; conns: Map<string, { c: Omit<DrbdConnection, 'peerDevices'>; pd: Map<number, DrbdPeerDevice> }> };
   const res = new Map<string, Mut>();
   const get = (name: string): Mut => {
     let r = res.get(name);
@@ -95,7 +97,10 @@ export function parseEvents2(text: string, opts: { readonly stream?: boolean } =
     switch (object) {
       case 'resource':
         if (kv.role) r.role = kv.role;
-        if (kv.suspended !== undefined) r.suspended = yes(kv.suspended);
+        if (kv.suspended !== undefined) {
+          r.suspended = yes(kv.suspended);
+          r.suspension = r.suspended ? kv.suspended : undefined;
+        }
         break;
       case 'device': {
         const volume = Number(kv.volume ?? 0);
@@ -155,6 +160,7 @@ export function parseEvents2(text: string, opts: { readonly stream?: boolean } =
       name,
       role: r.role,
       suspended: r.suspended,
+      ...(r.suspension ? { suspension: r.suspension } : {}),
       devices: [...r.devices.values()].sort((a, b) => a.volume - b.volume),
       connections: [...r.conns.values()].map(({ c, pd }) => ({ ...c, peerDevices: [...pd.values()].sort((a, b) => a.volume - b.volume) })),
     });
@@ -180,10 +186,12 @@ export function parseStatusJson(text: string): Map<string, DrbdResource> {
   for (const rr of arr(data)) {
     const r = obj(rr);
     const name = String(r.name ?? '');
+    const suspension = ['user', 'no-data', 'fencing', 'quorum'].filter((k) => bool(r[`suspended-${k}`])).join(',');
     out.set(name, {
       name,
       role: String(r.role ?? 'Unknown'),
       suspended: bool(r.suspended),
+      ...(suspension ? { suspension } : {}),
       devices: arr(r.devices).map((dd) => {
         const d = obj(dd);
         return { volume: Number(d.volume ?? 0), minor: Number(d.minor ?? -1), disk: String(d['disk-state'] ?? 'DUnknown'), client: bool(d.client), quorum: d.quorum === undefined ? true : bool(d.quorum) };
@@ -216,6 +224,8 @@ export interface ProcDrbdMinor {
   readonly peerDisk: string;
   /** KiB out of sync (the `oos:` of the line below), when printed. */
   readonly oosKiB?: number;
+  /** I/O suspended: `s` in the first place of the flags after the protocol (`C s-----`). */
+  readonly suspended?: boolean;
 }
 
 export interface ProcDrbd {
@@ -228,10 +238,11 @@ export interface ProcDrbd {
 export function parseProcDrbd(text: string): ProcDrbd {
   const version = /^version:\s*(\d+\.\d+\.\d+)/m.exec(text)?.[1] ?? '';
   const minors = new Map<number, ProcDrbdMinor>();
-  for (const m of text.matchAll(/^\s*(\d+):\s+cs:(\S+)(?:\s+ro:(\S+?)\/(\S+))?(?:\s+ds:(\S+?)\/(\S+))?[^\n]*(?:\n\s+ns:[^\n]*?\boos:(\d+))?/gm)) {
+  for (const m of text.matchAll(/^\s*(\d+):\s+cs:(\S+)(?:\s+ro:(\S+?)\/(\S+))?(?:\s+ds:(\S+?)\/(\S+))?(?:\s+[A-C]\s+([rs])\S*)?[^\n]*(?:\n\s+ns:[^\n]*?\boos:(\d+))?/gm)) {
     const minor = Number(m[1]);
     minors.set(minor, {
-      ...(m[7] !== undefined ? { oosKiB: Number(m[7]) } : {}),
+      ...(m[8] !== undefined ? { oosKiB: Number(m[8]) } : {}),
+      ...(m[7] === 's' ? { suspended: true } : {}),
       minor,
       cs: m[2]!,
       role: m[3] ?? 'Unconfigured',
@@ -275,10 +286,11 @@ export function resourceFrom84(name: string, proc: ProcDrbd, minors: readonly nu
   }
   const role = lines.some(({ line }) => line.role === 'Primary') ? 'Primary' : 'Secondary';
   const connection = NOT_CONNECTED_84[first.cs] ?? 'Connected';
+  const suspended = lines.some(({ line }) => line.suspended === true);
   return {
     name,
     role,
-    suspended: false,
+    suspended,
     devices: lines.map(({ volume, line }) => ({ volume, minor: line.minor, disk: line.disk, client: false, quorum: true })),
     connections: [
       {
@@ -388,6 +400,18 @@ export class DrbdAdm {
   notConfigured(res: string): string {
     const r = this.minorsFailed.get(res);
     return `resource ${res} is not configured on this node in ${this.conf}${r ? `: ${this.describe(r)}` : ''}`;
+  }
+
+  /**
+   * Whether the last `minors` found nothing because the configuration could not be read (a parse
+   * error, a timeout), not because it does not name `res` or is missing: then nobody can tell from it
+   * whether the resource is up. drbdadm says "not defined" with exit 1; a parse error exits 10.
+   */
+  configUnreadable(res: string): boolean {
+    const r = this.minorsFailed.get(res);
+    if (!r) return false;
+    if (r.code === 1 && /not defined in your config/.test(r.stderr)) return false;
+    return !/^Can not open /m.test(r.stderr);
   }
 
   /** `drbdadm dump RES`: the resource's configuration as drbdadm reads it (lib/drbd-config.ts parses it). */

@@ -130,6 +130,12 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     readonly procDrbd?: string;
     /** drbdadm state changes: subcommand → [exit code, stderr] */
     readonly drbdadm?: Record<string, [number, string]>;
+    /** `drbdsetup down`: [exit code, stderr] */
+    readonly drbdsetupDown?: [number, string];
+    /** The events2 sample a state change answered 0 leads to: drbdadm subcommand (or drbdsetup-down) → sample */
+    readonly after?: Record<string, string>;
+    /** events2 hangs, printing nothing */
+    readonly events2Hangs?: boolean;
   }
 
   function scenario(s: Scenario) {
@@ -143,6 +149,12 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
       writeFileSync(join(dir, `drbdadm-${sub}.rc`), `${rc}\n`);
       writeFileSync(join(dir, `drbdadm-${sub}.stderr`), stderr);
     }
+    if (s.drbdsetupDown) {
+      writeFileSync(join(dir, 'drbdsetup-down.rc'), `${s.drbdsetupDown[0]}\n`);
+      writeFileSync(join(dir, 'drbdsetup-down.stderr'), s.drbdsetupDown[1]);
+    }
+    for (const [sub, sample] of Object.entries(s.after ?? {})) copyFileSync(join(samples, 'drbd9', sample), join(dir, `events2-now.after-${sub}.txt`));
+    if (s.events2Hangs) writeFileSync(join(dir, 'events2-now.hang'), '');
     const procFile = join(samples, s.procDrbd ?? proc[s.version]);
     const cib = cibWithThisNode();
     return {
@@ -205,7 +217,8 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
   });
 
   it.each(['9', '8.4'] as const)('DRBD %s: a resource missing from the configuration: validate-all and start 5 naming the file, probe 7, stop 0', (version) => {
-    const s = scenario({ version, events2: 's10-down-on-node2-node2-events2-now.txt' });
+    // 8.4 cannot tell from /proc/drbd which resource minor 0 belongs to: stop asks drbdsetup down.
+    const s = scenario({ version, events2: 's10-down-on-node2-node2-events2-now.txt', drbdsetupDown: [0, ''] });
     const p = { drbd_resource: 'r9' };
     for (const [action, env] of [['validate-all', { OCF_CHECK_LEVEL: '10' }], ['start', {}]] as const) {
       const r = s.run(action, p, env);
@@ -216,6 +229,92 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     expect(s.run('stop', p).code).toBe(0);
     // Nothing was brought up or torn down for a resource this node does not have.
     expect(s.calls()).not.toMatch(/drbdadm .*\b(up|down|adjust) r9/);
+    expect(s.calls().includes('drbdsetup down r9'), s.calls()).toBe(version === '8.4');
+  });
+
+  // What drbdsetup says when a Primary's device is open (the first line of DRBD 9's refused demote above).
+  const downRefused: [number, string] = [11, 'r0: State change failed: (-12) Device is held open by someone\n'];
+
+  it('DRBD 9: events2 hanging: a probe is an error (not 7); stop succeeds only on drbdsetup down\'s 0', () => {
+    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', events2Hangs: true, drbdsetupDown: downRefused });
+    const probe = s.run('monitor');
+    expect(probe.code, probe.stderr).toBe(1);
+    expect(probe.reason).toMatch(/drbdsetup events2 .*did not finish|timed out|within/);
+    const refused = s.run('stop');
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.reason).toMatch(/^the state of r0 could not be read \(.*\); `drbdsetup down r0` did not take it down: .*exited 11: r0: State change failed: \(-12\) Device is held open/);
+    writeFileSync(join(s.dir, 'drbdsetup-down.rc'), '0\n');
+    writeFileSync(join(s.dir, 'drbdsetup-down.stderr'), '');
+    const down = s.run('stop');
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stderr).toContain('drbdsetup down r0 answered 0: it is down');
+  }, 60_000);
+
+  it('DRBD 8.4: a drbd.conf that does not parse (the running resource unmapped): probe 1 naming drbdadm\'s parse error, stop only through drbdsetup down', () => {
+    const s = scenario({ version: '8.4', drbdsetupDown: downRefused });
+    writeFileSync(join(s.dir, 'drbd.conf'), conf['8.4'].replace('  meta-disk internal;\n', '  meta-disk internal\n  bogus-keyword 3;\n'));
+    const probe = s.run('monitor');
+    expect(probe.code, probe.stderr).toBe(1);
+    expect(probe.reason).toMatch(/^cannot tell whether r0 is up: the DRBD configuration could not be read, .*drbd\.conf: `drbdadm sh-minor r0` exited 10: .*Parse error/);
+    expect(s.run('stop').code).toBe(1);
+    writeFileSync(join(s.dir, 'drbdsetup-down.rc'), '0\n');
+    expect(s.run('stop').code).toBe(0);
+    expect(s.calls()).not.toMatch(/drbdadm .* down r0/);
+  });
+
+  it('DRBD 9: drbdadm down failing on a configuration that does not parse falls back to drbdsetup down', () => {
+    const parseError = "drbd.conf:5: Parse error: ';' expected,\n\tbut got 'bogus-keyword' (TK 281)\n";
+    const s = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { down: [10, parseError] }, drbdsetupDown: [0, ''], after: { 'drbdsetup-down': 's10-down-on-node2-node2-events2-now.txt' } });
+    const r = s.run('stop');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/r0 is still up after drbdadm down: `drbdadm down r0` exited 10: .*Parse error.*; drbdsetup down r0 answered 0/);
+    const refused = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { down: [10, parseError] }, drbdsetupDown: downRefused });
+    expect(refused.run('stop').code).toBe(1);
+  });
+
+  it('DRBD 9 and 8.4: a stop with parameters that no longer validate returns 0 only when drbdsetup down does', () => {
+    for (const version of ['9', '8.4'] as const) {
+      const s = scenario({ version, events2: 's01-secondary-connected-node1-events2-now.txt', drbdsetupDown: downRefused });
+      const r = s.run('stop', { wfc_timeout: 'forever' });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.reason).toMatch(/^stop with invalid parameters \(.*wfc_timeout.*\); `drbdsetup down r0` did not take it down/);
+      writeFileSync(join(s.dir, 'drbdsetup-down.rc'), '0\n');
+      expect(s.run('stop', { wfc_timeout: 'forever' }).code).toBe(0);
+      // A name DRBD would refuse cannot be up.
+      expect(s.run('stop', { drbd_resource: 'r0;reboot' }).code).toBe(0);
+      expect(s.calls()).not.toContain('r0;reboot');
+    }
+  });
+
+  it('DRBD 9: start fails when the backing disk did not attach, after a second attempt', () => {
+    const s = scenario({ version: '9', events2: 's09-diskless-detached-node2-events2-now.txt', drbdadm: { adjust: [0, ''] } });
+    const r = s.run('start', {}, { OCF_RESKEY_CRM_meta_notify: 'true' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toMatch(/^r0: the backing disk of volume 0 did not attach/);
+    expect(s.calls().split('\n').filter((l) => / adjust r0$/.test(l))).toHaveLength(2);
+  });
+
+  it('DRBD 9: stop_outdates_secondary outdates only for another node that stays Primary', () => {
+    const self = hostname();
+    const cases: Array<[Record<string, string>, boolean]> = [
+      [{ OCF_RESKEY_CRM_meta_notify_promoted_uname: self }, false],
+      [{ OCF_RESKEY_CRM_meta_notify_promoted_uname: 'node1', OCF_RESKEY_CRM_meta_notify_stop_uname: `${self} node1` }, false],
+      [{ OCF_RESKEY_CRM_meta_notify_master_uname: `node1 ${self}`, OCF_RESKEY_CRM_meta_notify_stop_uname: self }, true],
+      [{ OCF_RESKEY_CRM_meta_notify_promoted_uname: 'node1', OCF_RESKEY_CRM_meta_on_node: 'node1' }, false],
+    ];
+    for (const [env, outdated] of cases) {
+      const s = scenario({ version: '9', events2: 's02-primary-connected-node2-events2-now.txt', drbdadm: { down: [0, ''], outdate: [0, ''] }, after: { down: 's10-down-on-node2-node2-events2-now.txt' } });
+      const r = s.run('stop', { stop_outdates_secondary: 'true' }, env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(s.calls().includes('outdate r0'), JSON.stringify(env)).toBe(outdated);
+    }
+  });
+
+  it('DRBD 9: a Primary whose I/O is suspended says so in the monitor\'s reason', () => {
+    const s = scenario({ version: '9', events2: 's11b-quorum-lost-suspend-io-node1-events2-now.txt' });
+    const r = s.run('monitor', {}, { OCF_RESKEY_CRM_meta_interval: '10000' });
+    expect(r.code, r.stderr).toBe(8);
+    expect(r.reason).toMatch(/^I\/O on r0 is suspended: quorum is lost \(on-no-quorum suspend-io\); writes wait until DRBD resumes it; replication link of r0 is down \(Connecting\)/);
   });
 
   it('DRBD 9: a resource in the configuration but down is simply stopped (probe 7), and validate-all warns about auto-promote', () => {
