@@ -158,7 +158,7 @@ const params = {
   peer_state_dir: param.string({
     default: PEER_STATE_DIR,
     shortdesc: 'Where the peer as last seen is recorded',
-    longdesc: 'Directory of <drbd_resource>.peer.json: the peer\'s role, disk and connection as this node last saw them, and its role when the link went away. Written by monitor only when they change; read by `ocfkit site`. Keep it on persistent storage so it survives a reboot.',
+    longdesc: 'Directory of <drbd_resource>.peer.json: the peer\'s role, disk and connection as this node last saw them, and its role when the link went away. Written by start, promote, demote, notifications and monitor, only when they change; read by `ocfkit site`. Keep it on persistent storage so it survives a reboot.',
     check: (v) => (/^\/[\w.\/-]*$/.test(v) ? undefined : `${JSON.stringify(v)} is not an absolute path of plain characters`),
   }),
   ignore_missing_notifications: param.boolean({
@@ -513,6 +513,7 @@ async function start(ctx: DrbdCtx) {
     s = (await status(ctx, adm))!;
   }
   await applyScore(ctx, s);
+  recordPeer(ctx, s.res);
   return OCF.SUCCESS;
 }
 
@@ -532,6 +533,7 @@ async function promote(ctx: DrbdCtx) {
     s = (await status(ctx, adm))!;
     if (s.res.role === 'Primary') {
       await applyScore(ctx, s, 'changed');
+      recordPeer(ctx, s.res);
       return OCF.SUCCESS;
     }
     const noData = r.code === 17 || /UpToDate data|Need access to UpToDate/i.test(r.stderr);
@@ -560,6 +562,7 @@ async function demote(ctx: DrbdCtx) {
     throw fail.generic(`${res} cannot be demoted: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
   }
   await applyScore(ctx, s, 'changed');
+  recordPeer(ctx, s.res);
   return OCF.SUCCESS;
 }
 
@@ -653,6 +656,7 @@ async function notify(ctx: DrbdCtx) {
     if (type === 'post') {
       // A peer that stopped or demoted only lowers a positive score to another (10000 to 1000).
       await applyScore(ctx, s, op === 'stop' || op === 'demote' ? 'promotable' : 'changed');
+      recordPeer(ctx, s.res);
       logProblemChange(ctx.log, problemFile(ctx), replicationProblem(s.res));
     }
   } catch (e) {

@@ -5,7 +5,6 @@
  * (`block drbd0: self …`) and 9 (`drbd r0/0 drbd0 node2: self …`) log the pair in the same form:
  * `self|peer CURRENT:BITMAP:HISTORY1:HISTORY2 bits:N flags:F`.
  */
-import { type Runner, describe } from './run';
 
 export interface HandshakeSide {
   /** The data generation this side writes under. */
@@ -24,18 +23,23 @@ export interface Handshake {
   readonly splitBrain: boolean;
 }
 
-const GI_LINE = /\bdrbd(\d+)(?: \S+)?: (self|peer) ([0-9A-F]{16}):([0-9A-F]{16}):([0-9A-F]{16}):([0-9A-F]{16}) bits:(\d+) flags:/;
-const SPLIT_BRAIN = /\bdrbd(\d+)(?: \S+)?: Split-Brain detected but unresolved/;
+const GI_LINE = /\bdrbd(\d+)(?: (\S+))?: (self|peer) ([0-9A-F]{16}):([0-9A-F]{16}):([0-9A-F]{16}):([0-9A-F]{16}) bits:(\d+) flags:/;
+const SPLIT_BRAIN = /\bdrbd(\d+)(?: (\S+))?: Split-Brain detected but unresolved/;
 
-/** The last self/peer pair logged for MINOR, with whether a split brain followed it. */
-export function lastHandshake(messages: readonly string[], minor: number): Handshake | undefined {
+/**
+ * The last self/peer pair logged for MINOR, with whether a split brain followed it. DRBD 9 names the
+ * peer in each line: with PEER, only that connection's lines count (with several peers their
+ * handshakes interleave); 8.4 has one peer and names none.
+ */
+export function lastHandshake(messages: readonly string[], minor: number, peer?: string): Handshake | undefined {
   let self: HandshakeSide | undefined;
   let found: { self: HandshakeSide; peer: HandshakeSide; splitBrain: boolean } | undefined;
+  const ours = (m: RegExpExecArray) => Number(m[1]) === minor && (peer === undefined || m[2] === undefined || m[2] === peer);
   for (const msg of messages) {
     const m = GI_LINE.exec(msg);
-    if (m && Number(m[1]) === minor) {
-      const side = { current: m[3]!, bitmap: m[4]!, history: [m[5]!, m[6]!], bits: Number(m[7]) };
-      if (m[2] === 'self') self = side;
+    if (m && ours(m)) {
+      const side = { current: m[4]!, bitmap: m[5]!, history: [m[6]!, m[7]!], bits: Number(m[8]) };
+      if (m[3] === 'self') self = side;
       else if (self) {
         found = { self, peer: side, splitBrain: false };
         self = undefined;
@@ -43,22 +47,9 @@ export function lastHandshake(messages: readonly string[], minor: number): Hands
       continue;
     }
     const sb = SPLIT_BRAIN.exec(msg);
-    if (sb && found && Number(sb[1]) === minor) found.splitBrain = true;
+    if (sb && found && ours(sb)) found.splitBrain = true;
   }
   return found;
-}
-
-/** The messages of `dmesg --json` (util-linux), oldest first. */
-export function parseDmesgJson(text: string): string[] {
-  const o = JSON.parse(text) as { dmesg?: Array<{ msg?: unknown }> };
-  return (o.dmesg ?? []).map((r) => (typeof r.msg === 'string' ? r.msg : '')).filter(Boolean);
-}
-
-/** The kernel's messages; the ring buffer may have lost old ones, never the last handshake's minutes. */
-export async function kernelMessages(run: Runner): Promise<string[]> {
-  const r = await run(['dmesg', '--json'], { timeoutMs: 10_000 });
-  if (r.code !== 0) throw new Error(`dmesg --json: ${describe(r)}`);
-  return parseDmesgJson(r.stdout);
 }
 
 const ZERO = '0000000000000000';

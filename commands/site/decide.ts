@@ -57,16 +57,27 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
   }
   const warnings: string[] = [];
   const lost = s.record?.lost;
-  if (!s.record || !s.record.lastConnected) {
+  const went = s.linkLoss;
+  // DRBD's own log line is the moment and the role; the record's window (its monitors) is the fallback.
+  const when = went ? `at ${went.at} (DRBD's kernel log here: ${went.to})` : lost ? `between ${lost.lastRecordedConnected} and ${lost.noticedDown}` : '';
+  const roleThen = went?.peerRole ?? lost?.peerRole;
+  if (!went && (!s.record || !s.record.lastConnected)) {
     const why = `${name}: there is no record of the peer ever being connected (drbd-promote's monitor writes it; was it running here?): whether the other site wrote after this copy was made is unknown`;
     if (!acceptDataLoss) return { kind: 'refuse', code: EXIT.DATA_LOSS, say: `${why}. Pass --accept-data-loss to serve this copy anyway` };
     warnings.push(`${why}; --accept-data-loss given`);
-  } else if (lost && lost.peerRole === 'Primary') {
-    const why = `${name}: the other site (${s.link?.peer ?? 'peer'}) was Primary when the link went away, between ${lost.lastRecordedConnected} and ${lost.noticedDown}: writes it acknowledged after that moment are not here`;
-    if (!acceptDataLoss) return { kind: 'refuse', code: EXIT.DATA_LOSS, say: `${why}. If the other site is really gone, pass --accept-data-loss to serve this copy; when it comes back, \`site rejoin\` reports the split brain and discards its writes only with --discard-local` };
+  } else if (roleThen === 'Primary') {
+    // From here a site lost at that moment and a link cut before the site was lost look the same.
+    const why = `${name}: the other site (${s.link?.peer ?? 'peer'}) was Primary when the link went away, ${when}: what it acknowledged after that moment is not here. That is nothing if the site itself went down then; if only the link went and the site served on, it is every write since`;
+    if (!acceptDataLoss) {
+      return {
+        kind: 'refuse',
+        code: EXIT.DATA_LOSS,
+        say: `${why}. If the other site is really gone, pass --accept-data-loss to serve this copy. When it comes back, run \`ocfkit site rejoin ${name}\` there: if it wrote after the link went, DRBD refuses to reconnect (a split brain) and its writes are discarded only with --discard-local`,
+      };
+    }
     warnings.push(`${why}; --accept-data-loss given`);
-  } else if (lost) {
-    warnings.push(`${name}: the other site was ${lost.peerRole} when the link went away (between ${lost.lastRecordedConnected} and ${lost.noticedDown})`);
+  } else if (roleThen) {
+    warnings.push(`${name}: the other site was ${roleThen} when the link went away, ${when}`);
   }
   if (s.ticket.standby) warnings.push(`${name}: ticket ${s.service.ticket} is in standby here: granting it does not clear standby (crm_ticket --ticket ${s.service.ticket} --activate)`);
   return { kind: 'act', say: `${name}: granting ${s.service.ticket} to site ${s.site}`, warnings };

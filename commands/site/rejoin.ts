@@ -5,7 +5,8 @@
  * --discard-local.
  */
 import { DrbdAdm } from '../../lib/drbd';
-import { type Handshake, kernelMessages, lastHandshake } from '../../lib/drbd-handshake';
+import { type Handshake, lastHandshake } from '../../lib/drbd-handshake';
+import { kernelMessages } from '../../lib/kernel-log';
 import { describe } from '../../lib/run';
 import type { Service } from '../stack/model';
 import { EXIT, decideRejoin } from './decide';
@@ -29,7 +30,7 @@ async function handshakeOf(ctx: SiteCtx, st: ServiceState, warned: { said: boole
   const minor = st.drbd?.devices[0]?.minor;
   if (minor === undefined) return undefined;
   try {
-    return lastHandshake(await kernelMessages(ctx.src.run), minor);
+    return lastHandshake((await kernelMessages(ctx.src.run)).map((m) => m.msg), minor, st.link?.peer);
   } catch (e) {
     if (!warned.said) ctx.say(`${ctx.clock()} ${st.service.name}: the kernel log could not be read for DRBD's generation identifiers (${(e as Error).message})`);
     warned.said = true;

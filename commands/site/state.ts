@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { CRM_MON_XML } from '../../lib/cluster';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
+import { lastLinkLoss } from '../../lib/drbd-link-log';
 import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
+import { kernelMessages, kernelTimeToDate } from '../../lib/kernel-log';
 import { type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
 import { type Service, type Stack, ids } from '../stack/model';
@@ -31,10 +33,35 @@ export interface ServiceState {
   /** The replication link to the other site's peer (the only one, or the one named after its nodes). */
   readonly link?: DrbdConnection;
   readonly record?: PeerSeen;
+  /** While the link is down: when it went and the peer's role then, as DRBD logged it here. */
+  readonly linkLoss?: LinkWent;
   /** The node here where DRBD is promoted, and whether every resource placed with it runs there. */
   readonly promotedOn?: string;
   readonly stackRunning: boolean;
   readonly stackParts: ReadonlyArray<{ readonly resource: string; readonly on: readonly string[] }>;
+}
+
+export interface LinkWent {
+  /** ISO time. */
+  readonly at: string;
+  readonly peerRole: string;
+  /** The connection state DRBD went to (NetworkFailure, Timeout, BrokenPipe …). */
+  readonly to: string;
+}
+
+/**
+ * When the link to the other site went, from the kernel log; undefined when the log does not say
+ * (rebooted since, or its ring buffer moved on) or cannot be read: the record's window stands then.
+ */
+export async function linkWent(run: Runner, r: DrbdResource, link: DrbdConnection): Promise<LinkWent | undefined> {
+  let loss;
+  try {
+    loss = lastLinkLoss(await kernelMessages(run), r.name, r.devices.map((d) => d.minor), link.peer);
+  } catch {
+    return undefined;
+  }
+  const at = loss && kernelTimeToDate(loss.time);
+  return loss && at ? { at: at.toISOString().replace(/\.\d+Z$/, 'Z'), peerRole: loss.peerRole, to: loss.to } : undefined;
 }
 
 /** Ticket states from the CIB's status section (`cibadmin -Q --scope status`). */
@@ -129,6 +156,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
   const p = stackPlacement(s, where);
   const bt = booth?.get(s.ticket);
   const record = recordFor(peerRecordNow(readPeerRecord(src.stateDir, s.drbd_resource), drbd, new Date()), link, other);
+  const loss = drbd && link && link.connection !== 'Connected' ? await linkWent(src.run, drbd, link) : undefined;
   return {
     service: s,
     site: stack.site!.name,
@@ -137,6 +165,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
     ...(drbd ? { drbd } : {}),
     ...(link ? { link } : {}),
     ...(record ? { record } : {}),
+    ...(loss ? { linkLoss: loss } : {}),
     ...(p.promotedOn ? { promotedOn: p.promotedOn } : {}),
     stackRunning: p.stackRunning,
     stackParts: p.parts,

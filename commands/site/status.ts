@@ -16,6 +16,8 @@ export interface StatusView {
   readonly boothExpires?: string;
   readonly role: string;
   readonly disk: string;
+  /** DRBD suspends I/O (the cause in DRBD's word, or yes): writes here hang. */
+  readonly ioSuspended?: string;
   readonly promotedOn?: string;
   readonly stackRunning: boolean;
   readonly connection: string;
@@ -25,6 +27,10 @@ export interface StatusView {
   readonly outOfSyncKiB?: number;
   readonly peerLastSeenConnected?: string;
   readonly linkLost?: { readonly between: string; readonly and: string; readonly peerRole: string; readonly localRole: string };
+  /** While the link is down, DRBD's kernel log here: when it went, the peer's role then, the state it went to. */
+  readonly linkWentAt?: string;
+  readonly peerRoleWhenLinkWent?: string;
+  readonly linkWentTo?: string;
 }
 
 export function view(st: ServiceState, booth?: Booth): StatusView {
@@ -42,16 +48,18 @@ export function view(st: ServiceState, booth?: Booth): StatusView {
     ...(st.booth?.expires ? { boothExpires: st.booth.expires } : {}),
     role: st.drbd?.role ?? 'not loaded',
     disk: st.drbd?.devices.map((d) => d.disk).join('/') || 'none',
+    ...(st.drbd?.suspended ? { ioSuspended: st.drbd.suspension ?? 'yes' } : {}),
     ...(st.promotedOn ? { promotedOn: st.promotedOn } : {}),
     stackRunning: st.stackRunning,
     connection: st.link?.connection ?? 'none',
     ...(st.link ? { peer: st.link.peer } : {}),
     // Live while connected; otherwise what this node recorded last.
-    peerRole: st.link?.connection === 'Connected' ? st.link.peerRole : (st.record?.lost?.peerRole ?? st.record?.peerRole ?? 'Unknown'),
+    peerRole: st.link?.connection === 'Connected' ? st.link.peerRole : (st.linkLoss?.peerRole ?? st.record?.lost?.peerRole ?? st.record?.peerRole ?? 'Unknown'),
     peerDisk: st.link?.connection === 'Connected' ? st.link.peerDevices.map((p) => p.peerDisk).join('/') : (st.record?.lost?.peerDisk ?? st.record?.peerDisk ?? 'DUnknown'),
     ...(oos !== undefined ? { outOfSyncKiB: oos } : {}),
     ...(st.record?.lastConnected ? { peerLastSeenConnected: st.link?.connection === 'Connected' ? 'now' : st.record.lastConnected } : {}),
     ...(lost ? { linkLost: { between: lost.lastRecordedConnected, and: lost.noticedDown, peerRole: lost.peerRole, localRole: lost.localRole } } : {}),
+    ...(st.linkLoss ? { linkWentAt: st.linkLoss.at, peerRoleWhenLinkWent: st.linkLoss.peerRole, linkWentTo: st.linkLoss.to } : {}),
   };
 }
 
@@ -61,10 +69,12 @@ export function renderText(views: readonly StatusView[]): string {
     const held = v.boothLeader !== undefined ? `booth leader ${v.boothLeader}${v.boothExpires ? ` (expires ${v.boothExpires})` : ''}; ` : '';
     out.push(`${v.service} at site ${v.site}: ticket ${v.ticket} ${held}${v.ticketGrantedHere ? 'GRANTED here' : 'not granted here'}${v.ticketStandby ? ' (standby)' : ''}${v.ticketLastGranted ? `, last granted ${v.ticketLastGranted}` : ''}`);
     out.push(`  here:  DRBD ${v.role}, disk ${v.disk}; stack ${v.stackRunning ? `running on ${v.promotedOn}` : 'not running'}`);
+    if (v.ioSuspended) out.push(`  I/O:   SUSPENDED (${v.ioSuspended}): writes to the device wait until DRBD resumes it`);
     const live = v.connection === 'Connected';
     out.push(`  link:  ${v.connection}${v.peer ? ` to ${v.peer}` : ''}${v.outOfSyncKiB !== undefined ? `, ${v.outOfSyncKiB} KiB out of sync` : ''}`);
     out.push(`  peer:  ${live ? '' : 'last seen '}${v.peerRole}, disk ${v.peerDisk}${!live && v.peerLastSeenConnected ? `; last recorded connected ${v.peerLastSeenConnected}` : ''}${!live && !v.peerLastSeenConnected ? '; never recorded connected on this node' : ''}`);
-    if (v.linkLost) out.push(`  lost:  the link went between ${v.linkLost.between} and ${v.linkLost.and}; the peer was ${v.linkLost.peerRole}, this node ${v.linkLost.localRole}`);
+    if (v.linkWentAt) out.push(`  lost:  the link went at ${v.linkWentAt} (DRBD's kernel log: ${v.linkWentTo}); the peer was ${v.peerRoleWhenLinkWent}`);
+    else if (v.linkLost) out.push(`  lost:  the link went between ${v.linkLost.between} and ${v.linkLost.and}; the peer was ${v.linkLost.peerRole}, this node ${v.linkLost.localRole}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -310,6 +310,17 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     }
   });
 
+  it('DRBD 9: promote and demote record the roles at once for `ocfkit site`, not at the next monitor', () => {
+    const s = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { primary: [0, ''], secondary: [0, ''] }, after: { primary: 's02-primary-connected-node1-events2-now.txt' } });
+    const record = () => JSON.parse(readFileSync(join(s.dir, 'peers', 'r0.peer.json'), 'utf8')).peers.node2;
+    const p = { peer_state_dir: join(s.dir, 'peers') };
+    expect(s.run('promote', p).code).toBe(0);
+    expect(record()).toMatchObject({ connection: 'Connected', localRole: 'Primary', peerRole: 'Secondary' });
+    copyFileSync(join(samples, 'drbd9', 's01-secondary-connected-node1-events2-now.txt'), join(s.dir, 'events2-now.after-secondary.txt'));
+    expect(s.run('demote', p).code).toBe(0);
+    expect(record()).toMatchObject({ localRole: 'Secondary' });
+  });
+
   it('DRBD 9: a Primary whose I/O is suspended says so in the monitor\'s reason', () => {
     const s = scenario({ version: '9', events2: 's11b-quorum-lost-suspend-io-node1-events2-now.txt' });
     const r = s.run('monitor', {}, { OCF_RESKEY_CRM_meta_interval: '10000' });

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeHandshake, lastHandshake, parseDmesgJson } from '../../lib/drbd-handshake';
+import { describeHandshake, lastHandshake } from '../../lib/drbd-handshake';
+import { parseDmesgJson } from '../../lib/kernel-log';
 
 /** The messages of a captured `dmesg` (the "[   seconds] " prefix off), oldest first. */
 const messages = (f: string) =>
@@ -53,6 +54,6 @@ describe('the last DRBD handshake in the kernel log', () => {
 
   it('reads the messages of dmesg --json', () => {
     const text = '{\n   "dmesg": [\n      {\n         "pri": 6,\n         "time":    17.926194,\n         "msg": "block drbd0: self 0000000000000004:0000000000000000:0000000000000000:0000000000000000 bits:16374 flags:0"\n      }\n   ]\n}\n';
-    expect(parseDmesgJson(text)).toEqual(['block drbd0: self 0000000000000004:0000000000000000:0000000000000000:0000000000000000 bits:16374 flags:0']);
+    expect(parseDmesgJson(text)).toEqual([{ time: 17.926194, msg: 'block drbd0: self 0000000000000004:0000000000000000:0000000000000000:0000000000000000 bits:16374 flags:0' }]);
   });
 });

@@ -85,6 +85,23 @@ describe('site takeover decisions (DRBD 9 samples)', () => {
     expect(d.kind === 'act' && d.warnings[0]).toContain('was Secondary when the link went away');
   });
 
+  it("DRBD's kernel log decides over the record: a peer promoted after the last monitor (recorded Secondary) is refused, with the moment DRBD logged", () => {
+    const rec = recorded(d9('s01-secondary-connected-node2-events2-now.txt'), d9('s05-link-down-primary-node2-events2-now.txt'));
+    const down = { ...state(d9('s05-link-down-primary-node2-events2-now.txt'), { record: rec }), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Primary', to: 'NetworkFailure' } };
+    expect(decideTakeover({ ...down, linkLoss: undefined }, false).kind).toBe('act');
+    const d = decideTakeover(down, false);
+    expect(d).toMatchObject({ kind: 'refuse', code: EXIT.DATA_LOSS });
+    expect(d.say).toContain("was Primary when the link went away, at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure): what it acknowledged after that moment is not here. That is nothing if the site itself went down then; if only the link went and the site served on, it is every write since");
+    expect(d.say).toContain('run `ocfkit site rejoin nfs` there: if it wrote after the link went, DRBD refuses to reconnect');
+    // Secondary when the link went, by the log, though the record says Primary: granted, with the moment.
+    const rec2 = recorded(d9('s02-primary-connected-node2-events2-now.txt'), d9('s05-link-down-primary-node2-events2-now.txt'));
+    const ok = decideTakeover({ ...state(d9('s05-link-down-primary-node2-events2-now.txt'), { record: rec2 }), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Secondary', to: 'Timeout' } }, false);
+    expect(ok.kind).toBe('act');
+    expect(ok.kind === 'act' && ok.warnings[0]).toBe("nfs: the other site was Secondary when the link went away, at 2026-12-01T22:07:42Z (DRBD's kernel log here: Timeout)");
+    // No record at all, but DRBD logged the loss: that is evidence enough.
+    expect(decideTakeover({ ...state(d9('s05-link-down-primary-node2-events2-now.txt')), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Secondary', to: 'Timeout' } }, false).kind).toBe('act');
+  });
+
   it('no record of the peer at all: refused unless --accept-data-loss', () => {
     const d = decideTakeover(state(d9('s05-link-down-primary-node2-events2-now.txt')), false);
     expect(d).toMatchObject({ kind: 'refuse', code: EXIT.DATA_LOSS });
@@ -207,5 +224,16 @@ describe('site status rendering', () => {
     const xml = parseXml(renderXml([v]));
     expect(xml.children[0]!.attrs).toMatchObject({ service: 'nfs', 'ticket-granted-here': 'false', 'peer-role': 'Primary', 'out-of-sync-kib': '0' });
     expect(xml.children[0]!.children[0]!.attrs['peer-role']).toBe('Primary');
+  });
+
+  it("suspended I/O, and the moment DRBD's kernel log gives for the loss (over the record's window)", () => {
+    const suspended = d9('s11b-quorum-lost-suspend-io-node2-events2-now.txt');
+    const v = view({ ...state(suspended), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Primary', to: 'NetworkFailure' } });
+    expect(v).toMatchObject({ ioSuspended: 'quorum', linkWentAt: '2026-12-01T22:07:42Z', peerRoleWhenLinkWent: 'Primary', linkWentTo: 'NetworkFailure', peerRole: 'Primary' });
+    const text = renderText([v]);
+    expect(text).toContain('I/O:   SUSPENDED (quorum): writes to the device wait until DRBD resumes it');
+    expect(text).toContain("lost:  the link went at 2026-12-01T22:07:42Z (DRBD's kernel log: NetworkFailure); the peer was Primary");
+    expect(parseXml(renderXml([v])).children[0]!.attrs).toMatchObject({ 'io-suspended': 'quorum', 'link-went-at': '2026-12-01T22:07:42Z' });
+    expect(view(state(d9('s05-link-down-primary-node2-events2-now.txt'))).ioSuspended).toBeUndefined();
   });
 });
