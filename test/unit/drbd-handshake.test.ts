@@ -39,6 +39,11 @@ describe('the last DRBD handshake in the kernel log', () => {
     expect(lastHandshake(node1, 1)).toBeUndefined();
   });
 
+  it('DRBD 9 names the peer in each line: only that connection\'s handshake counts (with several peers they interleave)', () => {
+    expect(lastHandshake(node1.slice(0, refused + 1), 0, 'node2')).toEqual(lastHandshake(node1.slice(0, refused + 1), 0));
+    expect(lastHandshake(node1, 0, 'node3')).toBeUndefined();
+  });
+
   it("8.4's form of the lines (block drbd0: …), from the two-site lab test's split brain: the generations compared without their lowest bit", () => {
     const lab84 = readFileSync(join(__dirname, '..', 'samples', 'drbd', 'lab-84-split-brain-dmesg.txt'), 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/^\[\s*[\d.]+\] /, ''));
     const refusedAt = lab84.findIndex((m) => m.includes('Split-Brain detected but unresolved'));
