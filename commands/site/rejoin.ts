@@ -18,7 +18,17 @@ const HANDSHAKE_MS = 20_000;
 /** Right after `pcs cluster start` Pacemaker has yet to start drbd-promote here: how long rejoin waits for it. */
 const DRBD_UP_MS = 90_000;
 
-const drbdUp = (x: { drbd?: { role: string } }) => !!x.drbd && x.drbd.role !== 'Unconfigured';
+/** DRBD says nothing about the disk yet, or is still bringing it in: `drbdadm up` is half-way. */
+const ATTACHING = new Set(['Diskless', 'Attaching', 'Negotiating', 'DUnknown']);
+/**
+ * Up with its disks attached. In the middle of `drbdadm up` (drbd-promote's start) the resource is
+ * there Diskless and StandAlone: taking that for up would connect, or call it a split brain.
+ */
+const drbdUp = (x: ServiceState) => !!x.drbd && x.drbd.role !== 'Unconfigured' && x.drbd.devices.length > 0 && x.drbd.devices.every((d) => d.client || !ATTACHING.has(d.disk));
+/** How long the peer may stay silent (Connecting) before rejoin says what to look at over there. */
+const PEER_SILENT_MS = 30_000;
+/** A StandAlone link is acted on only when it is still StandAlone this long after: `drbdadm up` connects within it. */
+const STANDALONE_SETTLE_MS = 2000;
 /** Trying to connect, neither connected nor given up (StandAlone). */
 const seekingPeer = (x: ServiceState) => !!x.link && x.link.connection !== 'Connected' && x.link.connection !== 'StandAlone';
 
@@ -59,11 +69,20 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
     return h?.splitBrain ? h : undefined;
   };
   if (!drbdUp(await stateOf(ctx, s))) {
-    ctx.say(`${ctx.clock()} ${s.name}: DRBD ${s.drbd_resource} is not up here yet: waiting for Pacemaker to start it (Secondary: this site has no ticket)`);
+    ctx.say(`${ctx.clock()} ${s.name}: DRBD ${s.drbd_resource} is not up here yet (or its disk not attached): waiting for Pacemaker to start it (Secondary: this site has no ticket)`);
     await waitUntil({ ...ctx, waitMs: Math.min(DRBD_UP_MS, ctx.waitMs) }, s, 'DRBD to be started here', drbdUp);
   }
+  const others = ctx.stack.site!.sites.filter((x) => x.name !== ctx.stack.site!.name).map((x) => x.name).join(', ');
+  const peerSilent = `${s.name}: the other site's DRBD does not take the connection. If site ${others} is up, its DRBD may have given up on it (after a failed handshake DRBD stays StandAlone): on its serving node \`drbdadm cstate ${s.drbd_resource}\` says so, and \`drbdadm connect ${s.drbd_resource}\` there takes the connection again, keeping that site's data`;
+  let standAloneSince: number | undefined;
   for (;;) {
     const st = await stateOf(ctx, s);
+    if (!acted && st.link?.connection === 'StandAlone' && (standAloneSince === undefined || performance.now() - standAloneSince < STANDALONE_SETTLE_MS)) {
+      standAloneSince ??= performance.now();
+      await ctx.deadline.sleep(STANDALONE_SETTLE_MS);
+      continue;
+    }
+    if (st.link?.connection !== 'StandAlone') standAloneSince = undefined;
     const refused = splitBrain ? undefined : await refusedBefore(st);
     if (refused) {
       splitBrain = true;
@@ -112,14 +131,27 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
         acted = true;
         // At a split brain DRBD drops the connection on both sides: the serving site waits StandAlone
         // and will not take this side's connect until it connects too. Its data is kept either way.
-        const others = ctx.stack.site!.sites.filter((x) => x.name !== ctx.stack.site!.name).map((x) => x.name).join(', ');
         ctx.say(`${ctx.clock()} ${s.name}: if DRBD at site ${others} shows StandAlone (drbdadm cstate ${s.drbd_resource}), run \`drbdadm connect ${s.drbd_resource}\` on its serving node: it keeps that site's data and resyncs this side from it`);
         continue;
       }
       case 'wait': {
         ctx.say(`${ctx.clock()} ${d.say}`);
-        const st2 = await waitUntil(ctx, s, 'the resync', async (x) => decideRejoin(x, false, false).kind !== 'wait' || (await refusedBefore(x)) !== undefined);
-        if (!st2) return EXIT.TIMEOUT;
+        let silentSince: number | undefined;
+        let hinted = false;
+        const st2 = await waitUntil(ctx, s, seekingPeer(st) ? 'the other site to answer' : 'the resync', async (x) => {
+          if (decideRejoin(x, false, false).kind !== 'wait' || (await refusedBefore(x)) !== undefined) return true;
+          // Never wait blind: a peer that stopped trying is never heard from again.
+          if (!seekingPeer(x)) silentSince = undefined;
+          else if ((silentSince ??= performance.now()) < performance.now() - PEER_SILENT_MS && !hinted) {
+            ctx.say(`${ctx.clock()} ${peerSilent}`);
+            hinted = true;
+          }
+          return false;
+        });
+        if (!st2) {
+          if (!hinted && seekingPeer(await stateOf(ctx, s).catch(() => st))) ctx.say(`${ctx.clock()} ${peerSilent}`);
+          return EXIT.TIMEOUT;
+        }
         if (st2.link?.connection === 'StandAlone' && connectTried) splitBrain = true;
         continue;
       }

@@ -103,9 +103,24 @@ describe('site rejoin, step by step', () => {
     expect(calls).toEqual([]);
   });
 
-  it('the peer never answers (Connecting), no refused handshake in the kernel log: the bounded wait ends with 6', async () => {
-    const { ctx } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i, JSON.stringify({ dmesg: [] }));
+  it('the peer never answers (Connecting), no refused handshake in the kernel log: the bounded wait ends with 6, saying what to look at over there', async () => {
+    const { ctx, lines } = scripted(['s05-link-down-primary-node2-events2-now-statistics.txt'], (_, i) => i, JSON.stringify({ dmesg: [] }));
     expect(await rejoin(ctx, stack.services, false)).toBe(EXIT.TIMEOUT);
+    expect(lines.join('\n')).toContain("the other site's DRBD does not take the connection. If site a is up, its DRBD may have given up on it (after a failed handshake DRBD stays StandAlone): on its serving node `drbdadm cstate r0` says so, and `drbdadm connect r0` there takes the connection again");
+  });
+
+  it('StandAlone for a moment (drbdadm up half-way: connect comes next) is not acted on: read again after 2 s', async () => {
+    const { ctx, calls, lines } = scripted(['s06-standalone-node2-events2-now-statistics.txt'], (_, i) => i);
+    let reads = 0;
+    const run = ctx.src.run;
+    const connectedLater: SiteCtx = {
+      ...ctx,
+      waitMs: 5000,
+      src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'drbdsetup' && ++reads > 2 ? { ...(await run(argv, o)), stdout: sample('s01-secondary-connected-node2-events2-now-statistics.txt') } : run(argv, o)) },
+    };
+    expect(await rejoin(connectedLater, stack.services, false)).toBe(EXIT.OK);
+    expect(calls).toEqual([]);
+    expect(lines.join('\n')).not.toContain('split brain');
   });
 
   it('Connecting after a handshake refused before rejoin ran (drbd-promote reconnected; the peer gave up): split brain at once, back to StandAlone, nothing discarded', async () => {
