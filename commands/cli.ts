@@ -112,6 +112,7 @@ interface SiteFlags {
   json?: boolean;
   acceptDataLoss?: boolean;
   discardLocal?: boolean;
+  otherSiteReleased?: boolean;
   to?: string;
 }
 
@@ -239,8 +240,9 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
       });
   acting('takeover', 'serve here after the other site is lost: grant the ticket, guarded', (c, s, f) => takeover(c, s, !!f.acceptDataLoss))
     .option('--accept-data-loss', 'serve even though the other site may have acknowledged writes this copy lacks');
-  acting('handover', 'planned switch, both sites up: run at the serving site, then at --to', (c, s, f) => handover(c, s, f.to!))
-    .requiredOption('--to <site>', 'the site that is to serve');
+  acting('handover', 'planned switch, both sites up: run at the serving site, then at --to', (c, s, f) => handover(c, s, f.to!, !!f.otherSiteReleased))
+    .requiredOption('--to <site>', 'the site that is to serve')
+    .option('--other-site-released', 'at the receiving site, manual mode: the handover at the serving site finished (it prints this command); without it nothing is granted');
   acting('rejoin', 'at a returning site: reconnect DRBD as the sync target; never promotes', (c, s, f) => rejoin(c, s, !!f.discardLocal))
     .option('--discard-local', "after a split brain: throw away this site's writes since the split");
   program

@@ -105,8 +105,14 @@ export function released(s: ServiceState): boolean {
   return !!s.drbd && s.drbd.role === 'Secondary' && !s.stackRunning && connected(s) && allUpToDate(s.drbd) && peerUpToDate(s);
 }
 
-/** `site handover --to THIS`, run at the receiving site: grant once the other side has let go. */
-export function decideAcquire(s: ServiceState): Decision {
+/**
+ * `site handover --to THIS`, run at the receiving site: grant once the other side has let go. By
+ * hand neither site can read the other's ticket, and DRBD Secondary over there proves no release: a
+ * cluster that still holds the ticket promotes again once the link drops, and both sites serve. So
+ * the proof is the operator's, given only after the release step there said it was done
+ * (`otherSiteReleased`); booth knows and refuses a grant itself.
+ */
+export function decideAcquire(s: ServiceState, otherSiteReleased = false, boothMode = false): Decision {
   const name = s.service.name;
   if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site}` };
   if (!s.drbd || s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not running on this node` };
@@ -118,6 +124,13 @@ export function decideAcquire(s: ServiceState): Decision {
   }
   if (!allUpToDate(s.drbd) || !peerUpToDate(s)) {
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: disks here ${disks(s.drbd)}, peer ${s.link!.peerDevices.map((p) => p.peerDisk).join('/')}: wait until both are UpToDate` };
+  }
+  if (!boothMode && !otherSiteReleased) {
+    return {
+      kind: 'refuse',
+      code: EXIT.WRONG_STEP,
+      say: `${name}: this site cannot see whether the other site released ticket ${s.service.ticket}: its DRBD being Secondary is no proof (a cluster that still holds the ticket promotes again once the link drops, and both sites would serve). Run \`ocfkit site handover ${name} --to ${s.site}\` at the serving site first: it revokes the ticket there, waits until DRBD is Secondary and in sync, and prints the command for this site, with --other-site-released`,
+    };
   }
   return { kind: 'act', say: `${name}: granting ${s.service.ticket} to site ${s.site}`, warnings: [] };
 }

@@ -28,7 +28,7 @@ async function release(ctx: SiteCtx, s: Service, to: string): Promise<number> {
     return EXIT.TIMEOUT;
   }
   if (ctx.stack.site?.booth) return grantThere(ctx, s, to);
-  ctx.say(`${ctx.clock()} ok   ${s.name}: released at site ${ctx.stack.site!.name}; now run \`ocfkit site handover ${s.name} --to ${to}\` at site ${to}`);
+  ctx.say(`${ctx.clock()} ok   ${s.name}: released at site ${ctx.stack.site!.name}; now run \`ocfkit site handover ${s.name} --to ${to} --other-site-released\` at site ${to}`);
   return EXIT.OK;
 }
 
@@ -44,8 +44,8 @@ async function grantThere(ctx: SiteCtx, s: Service, to: string): Promise<number>
   return EXIT.OK;
 }
 
-async function acquire(ctx: SiteCtx, s: Service): Promise<number> {
-  const d = decideAcquire(await stateOf(ctx, s));
+async function acquire(ctx: SiteCtx, s: Service, otherSiteReleased: boolean): Promise<number> {
+  const d = decideAcquire(await stateOf(ctx, s), otherSiteReleased, !!ctx.stack.site?.booth);
   if (d.kind !== 'act') {
     ctx.say(`${ctx.clock()} ${d.kind === 'done' ? 'ok  ' : 'REFUSED'} ${d.say}`);
     return d.kind === 'refuse' ? d.code : EXIT.OK;
@@ -58,13 +58,13 @@ async function acquire(ctx: SiteCtx, s: Service): Promise<number> {
   return EXIT.OK;
 }
 
-export async function handover(ctx: SiteCtx, services: readonly Service[], to: string): Promise<number> {
+export async function handover(ctx: SiteCtx, services: readonly Service[], to: string, otherSiteReleased = false): Promise<number> {
   const here = ctx.stack.site!.name;
   if (!ctx.stack.site!.sites.some((x) => x.name === to)) {
     ctx.say(`--to ${to}: not one of ${ctx.stack.site!.sites.map((x) => x.name).join(', ')}`);
     return EXIT.USAGE;
   }
   let worst: number = EXIT.OK;
-  for (const s of services) worst = Math.max(worst, to === here ? await acquire(ctx, s) : await release(ctx, s, to));
+  for (const s of services) worst = Math.max(worst, to === here ? await acquire(ctx, s, otherSiteReleased) : await release(ctx, s, to));
   return worst;
 }

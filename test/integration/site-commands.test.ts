@@ -127,14 +127,16 @@ describe('site takeover on a CIB file', () => {
 });
 
 describe('site handover on a CIB file', () => {
-  it('acquire at the receiving site refuses while the other is Primary, and grants once it is Secondary', async () => {
+  it('acquire at the receiving site refuses while the other is Primary, and while Secondary without the serving site\'s word; grants with it', async () => {
     const cib = standbyCib('acquire');
     const lines: string[] = [];
     expect(await handover(ctx(cib, 's02-primary-connected-node2', join(work, 'none'), lines), stackB.services, 'b')).toBe(EXIT.WRONG_STEP);
     expect(ticketGranted(cib)).toBe(false);
     const copy = join(work, 'acquire-2.xml');
     copyFileSync(cib, copy);
-    expect(await handover(ctx(copy, 's01-secondary-connected-node2', join(work, 'none'), lines, 2000), stackB.services, 'b')).toBe(EXIT.TIMEOUT);
+    expect(await handover(ctx(copy, 's01-secondary-connected-node2', join(work, 'none'), lines, 2000), stackB.services, 'b')).toBe(EXIT.WRONG_STEP);
+    expect(ticketGranted(copy)).toBe(false);
+    expect(await handover(ctx(copy, 's01-secondary-connected-node2', join(work, 'none'), lines, 2000), stackB.services, 'b', true)).toBe(EXIT.TIMEOUT);
     expect(ticketGranted(copy)).toBe(true);
   });
 });

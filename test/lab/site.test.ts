@@ -51,11 +51,15 @@ function handover(from: 'a' | 'b', to: 'a' | 'b'): void {
   const c0 = ackCounts();
   const rel = site(SITE_NODE[from], ['handover', 'nfs', '--to', to]);
   expect(rel.status, rel.out).toBe(0);
-  expect(rel.stdout).toContain(`now run \`ocfkit site handover nfs --to ${to}\` at site ${to}`);
+  expect(rel.stdout).toContain(`now run \`ocfkit site handover nfs --to ${to} --other-site-released\` at site ${to}`);
   // Released: no ticket there, Secondary, nothing Primary anywhere until the grant.
   expect(granted(from)).toBe(false);
   expect(primaries()).toEqual([]);
-  const acq = site(SITE_NODE[to], ['handover', 'nfs', '--to', to]);
+  // Without the serving site's word nothing is granted: DRBD Secondary there proves no revoke.
+  const blind = site(SITE_NODE[to], ['handover', 'nfs', '--to', to]);
+  expect(blind.status, blind.out).toBe(3);
+  expect(granted(to)).toBe(false);
+  const acq = site(SITE_NODE[to], ['handover', 'nfs', '--to', to, '--other-site-released']);
   expect(acq.status, acq.out).toBe(0);
   expect(acq.stdout).toMatch(/served at site/);
   expect(servedAt(to)).toBe(true);

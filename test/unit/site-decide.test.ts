@@ -155,7 +155,13 @@ describe('site handover decisions', () => {
     const d = decideAcquire(state(d9('s02-primary-connected-node2-events2-now.txt')));
     expect(d).toMatchObject({ kind: 'refuse', code: EXIT.WRONG_STEP });
     expect(d.say).toContain('still Primary: run `ocfkit site handover nfs --to b` there first');
-    expect(decideAcquire(state(d9('s01-secondary-connected-node2-events2-now.txt'))).kind).toBe('act');
+    // Manual mode: the peer Secondary and in sync is no proof the other site revoked its ticket.
+    const blind = decideAcquire(state(d9('s01-secondary-connected-node2-events2-now.txt')));
+    expect(blind).toMatchObject({ kind: 'refuse', code: EXIT.WRONG_STEP });
+    expect(blind.say).toContain('this site cannot see whether the other site released ticket ticket-nfs: its DRBD being Secondary is no proof');
+    expect(blind.say).toContain('with --other-site-released');
+    expect(decideAcquire(state(d9('s01-secondary-connected-node2-events2-now.txt')), true).kind).toBe('act');
+    expect(decideAcquire(state(d9('s01-secondary-connected-node2-events2-now.txt')), false, true).kind).toBe('act');
     expect(decideAcquire(state(d9('s05-link-down-primary-node2-events2-now.txt')))).toMatchObject({ kind: 'refuse', code: EXIT.WRONG_STEP });
   });
 });
