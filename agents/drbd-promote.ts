@@ -221,9 +221,24 @@ function scores(ctx: DrbdCtx): PromotionScores {
 /** What is wrong with replication, in words for the log and the exit reason; undefined when healthy. */
 export function replicationProblem(r: DrbdResource): string | undefined {
   if (r.role === 'Unconfigured') return undefined;
-  const link = linkProblem(r);
-  if (r.suspended) return link ? `${suspendedIo(r)}; ${link}` : suspendedIo(r);
-  return link;
+  const problems = [r.suspended ? suspendedIo(r) : undefined, diskProblem(r), linkProblem(r)].filter((p) => p !== undefined);
+  return problems.length ? problems.join('; ') : undefined;
+}
+
+/**
+ * A disk gone from under the resource (on-io-error detach after I/O errors, or by hand): DRBD goes on
+ * through the peer, so nothing else fails, and redundancy is gone until it is back.
+ */
+function diskProblem(r: DrbdResource): string | undefined {
+  const lost = r.devices.filter((d) => !d.client && (d.disk === 'Diskless' || d.disk === 'Failed')).map((d) => d.volume);
+  if (lost.length) {
+    return `the local disk of ${r.name} (volume ${lost.join(', ')}) is ${r.devices.find((d) => d.volume === lost[0])!.disk}: DRBD detached it (I/O errors with on-io-error detach, or by hand) and ${r.role === 'Primary' ? 'serves reads and writes through the peer; the promotion score moves Primary to a node with UpToDate data' : 'holds no copy here'}`;
+  }
+  for (const c of r.connections) {
+    const gone = c.peerDevices.filter((p) => !p.peerClient && (p.peerDisk === 'Diskless' || p.peerDisk === 'Failed')).map((p) => p.volume);
+    if (c.connection === 'Connected' && gone.length) return `the disk of ${r.name} on ${c.peer} (volume ${gone.join(', ')}) is detached: the data is on this node only`;
+  }
+  return undefined;
 }
 
 function linkProblem(r: DrbdResource): string | undefined {

@@ -15,6 +15,7 @@ packages=(
   drbd-utils                             # drbdadm 9.22 (drives the 8.4 module via drbdadm-84)
   nfs-kernel-server nfs-common rpcbind   # kernel NFS server and client tools
   e2fsprogs kmod iproute2 procps         # mkfs.ext4, modprobe, ip, pidof in the guests
+  dmsetup                                # DRBD's backing disk through device-mapper (a failing disk on demand)
   libxml2-utils                          # xmllint: crm_mon XML in the guests and the tests
   pacemaker pacemaker-cli-utils corosync # the cluster (also in scripts/deps.sh)
 )

@@ -28,7 +28,7 @@
 #   lab.sh sync-dist             copy the project's dist/ocfkit to the guests (ocf:ocfkit:* in them)
 #   lab.sh status                what runs, and whether each guest answers
 #   lab.sh shell NODE            interactive root shell on NODE's serial console (Ctrl-] leaves)
-#   lab.sh logs [DIR]            collect the guests' logs (dmesg, cluster logs) and console logs
+#   lab.sh logs [DIR]            collect the guests' logs (dmesg, cluster logs), console logs and every boot's kernel messages
 #   lab.sh down [--purge] [--show-logs]
 #                                stop the guests (poweroff, then quit, then kill), remove what up
 #                                made; keep the console logs under $LAB_DIR/logs; --purge also
@@ -721,6 +721,8 @@ collect_logs() {
     fi
   done
   [ -s "$RUN/fence-helper.log" ] && cp "$RUN/fence-helper.log" "$dir/"
+  # Every boot's kernel messages, a killed guest's too (stage2 streams /dev/kmsg onto the share).
+  for n in "$SHARE"/kmsg/*.kmsg; do [ -s "$n" ] && cp "$n" "$dir/"; done
   wait || true
 }
 

@@ -7,7 +7,8 @@
  * primary guest killed; what it prints and returns is checked against the lab's own reading, and
  * around its failovers this test checks the DRBD clone itself (roles, data by checksum, the
  * promotion score, the fenced node rejoining Unpromoted and resynced). Then, in the same lab: nfsd
- * killed on the primary (Pacemaker recovers the export) and the DRBD replication link cut. After
+ * killed on the primary (Pacemaker recovers the export), the DRBD replication link cut, and the
+ * primary's disk failing under DRBD (it detaches; the promotion moves to the UpToDate node). After
  * each: the stack runs on one node, the client's open mounts carry on without "Stale file handle"
  * or any other error, the v4 lock is held again on the serving node, and at the end every record
  * the client saw acknowledged is on the disk.
@@ -152,6 +153,11 @@ describe('the HA NFS stack under a writing client', () => {
     labOk(['wait', victim, '300'], 360);
     // The fence reset the guest: a new boot.
     expect(bootId(victim)).not.toBe(bootBeforeKill);
+    // The killed boot's kernel log is kept (streamed onto the share as it was logged): DRBD's lines up to the kill.
+    const kmsg = readFileSync(join(labDir, 'run', 'share', 'kmsg', `${victim}.kmsg`), 'utf8');
+    const boots = [...kmsg.matchAll(/^\d+,\d+,\d+,[^;]*;Linux version /gm)].map((m) => m.index);
+    expect(boots.length, 'boots in the kept kernel log').toBeGreaterThanOrEqual(2);
+    expect(kmsg.slice(boots.at(-2)!, boots.at(-1)!)).toMatch(/;(drbd r0|block drbd0): .*role\( Secondary -> Primary \)/);
     expect(labExec(victim, ['bash', DRBD_LAB, 'config', 'fencing'], 60).status).toBe(0);
     labOk(['cluster'], 900);
     const st = crmMon(survivor);
@@ -217,6 +223,35 @@ describe('the HA NFS stack under a writing client', () => {
     waitFor('the fencing constraint lifted', 180, () => fencedTo(on) === '', 5);
     gaps.linkCut = { ...gapsBetween(before), resyncedS: round1((Date.now() - t0) / 1000) };
     expect(stackOn(peer, on, 60)).toBe(on);
+  });
+
+  it("the primary's disk fails (every I/O errors): DRBD detaches it and serves through the peer, the monitor says so, the promotion moves to the UpToDate node and the stack follows, the client carries on; the disk whole again, it reattaches and resyncs", () => {
+    const on = stackOn('node1', undefined, 60);
+    const peer = other(on);
+    waitFor(`${peer} UpToDate`, 300, () => drbdInSync(peer));
+    const before = ackCounts();
+    const t0 = Date.now();
+    // A device-mapper error target swapped in under DRBD's backing disk (drbd-lab: on-io-error detach).
+    const failed = labExec(on, ['bash', DRBD_LAB, 'fail-disk'], 60);
+    expect(failed.status, failed.out).toBe(0);
+    try {
+      waitFor(`DRBD on ${on} detaching its failing disk`, 120, () => drbdView(on).disk === 'Diskless', 2);
+      // What the recurring monitor says (its parameters as the stack's), run here the way Pacemaker runs it.
+      const mon = labExec(on, ['env', '-i', 'OCF_ROOT=/usr/lib/ocf', `OCF_RESOURCE_INSTANCE=${DRBD_RSC}`, 'OCF_RESKEY_drbd_resource=r0', 'OCF_RESKEY_CRM_meta_interval=10000', 'OCF_RESKEY_CRM_meta_timeout=20000', '/usr/lib/ocf/resource.d/ocfkit/drbd-promote', 'monitor'], 60);
+      expect(mon.status, mon.out).toBe(8);
+      expect(mon.stderr).toMatch(/ocf-exit-reason:the local disk of r0 \(volume 0\) is Diskless: DRBD detached it/);
+      // The score table: 10 here (a peer has the data), 10000 there: Pacemaker moves the promotion.
+      expect(stackOn(peer, peer, 600)).toBe(peer);
+      const back = Date.now();
+      writersProgress(20, 600);
+      gaps.diskFailed = { ...gapsBetween(before), stackBackS: round1((back - t0) / 1000), moved: 1 };
+      waitFor(`the v4 lock reclaimed on ${peer}`, 120, () => lockHeldOn(peer));
+      writersClean();
+    } finally {
+      labExec(on, ['bash', DRBD_LAB, 'heal-disk'], 120);
+    }
+    waitFor(`${on} reattached and resynced`, 300, () => drbdInSync(on), 3);
+    expect(stackOn(on, peer, 60)).toBe(peer);
   });
 
   it('every record the client saw acknowledged is on the disk; no split brain', () => {

@@ -55,8 +55,8 @@ const STATES: Row[] = [
   ['s07b-split-brain-resolved-resync-node2', 'Secondary', 'Inconsistent', 'Connected', 'Primary', 'SyncTarget', 'UpToDate', 10, undefined],
   ['s08-outdated-disconnected-node2', 'Secondary', 'Outdated', 'Connecting', 'Unknown', 'Off', 'DUnknown', 'remove', /is down \(Connecting\)/],
   // Detached: a Diskless node is served by its UpToDate peer (the reference's 10), never above it.
-  ['s09-diskless-detached-node1', 'Primary', 'UpToDate', 'Connected', 'Secondary', 'Established', 'Diskless', 10000, undefined],
-  ['s09-diskless-detached-node2', 'Secondary', 'Diskless', 'Connected', 'Primary', 'Established', 'UpToDate', 10, undefined],
+  ['s09-diskless-detached-node1', 'Primary', 'UpToDate', 'Connected', 'Secondary', 'Established', 'Diskless', 10000, /^the disk of r0 on node2 \(volume 0\) is detached: the data is on this node only$/],
+  ['s09-diskless-detached-node2', 'Secondary', 'Diskless', 'Connected', 'Primary', 'Established', 'UpToDate', 10, /^the local disk of r0 \(volume 0\) is Diskless: DRBD detached it .* holds no copy here$/],
   ['s10-down-on-node2-node1', 'Primary', 'UpToDate', 'Connecting', 'Unknown', 'Off', 'DUnknown', 10000, /is down \(Connecting\)/],
   ['s11-quorum-configured-connected-node1', 'Primary', 'UpToDate', 'Connected', 'Secondary', 'Established', 'UpToDate', 10000, undefined],
   ['s11-quorum-configured-connected-node2', 'Secondary', 'UpToDate', 'Connected', 'Primary', 'Established', 'UpToDate', 10000, undefined],
