@@ -66,8 +66,11 @@ export function prepareDrbd(fencing = true): void {
 
 // NODE's CIB → $1; after the host's pcs -f steps changed the copy $2: the difference pushed in one
 // change, as \`pcs cluster cib-push diff-against=\` does it, with the guest's own C tools.
+// Without versions in the patch, as pcs's cib-push diff-against does: a versioned one is refused
+// ("Update was older than existing configuration") when anything else changed the CIB meanwhile (a
+// cleanup's last-lrm-refresh, a fence-peer constraint), which a CI run met in the switch to booth.
 const PUSH = `set -u
-crm_diff --original "$1" --new "$2" >"$3"; rc=$?
+crm_diff --no-version --original "$1" --new "$2" >"$3"; rc=$?
 [ "$rc" = 1 ] || { echo "crm_diff exited $rc (no change, or an error)"; exit 1; }
 cibadmin --patch --xml-file "$3"`;
 
