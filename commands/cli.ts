@@ -1,5 +1,5 @@
 /** `ocfkit stack …`: generate, apply, check and simulate the HA NFS stack. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Deadline } from '../lib/ocf/deadline';
 import { PEER_STATE_DIR } from '../lib/drbd-peer';
@@ -41,16 +41,40 @@ interface Flags {
   fenceOption: string[];
 }
 
-/** A stack from --config FILE, or one service from flags. */
-export function stackFromFlags(f: Flags): Stack {
-  if (f.config) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(f.config, 'utf8'));
-    } catch (e) {
-      throw new StackError(`${f.config}: ${(e as Error).message}`);
-    }
-    return stackOf(parseDeployment(raw), f.site);
+/** Where `ocfkit stack` and `ocfkit site` look for the configuration when none is named. */
+export const DEFAULT_CONFIG = '/etc/ocfkit/stack.json';
+
+/** The flags that describe one service on the command line instead of a configuration file. */
+const SERVICE_FLAGS = ['nodes', 'drbdResource', 'device', 'directory', 'fstype', 'ip', 'nic', 'clients', 'fsid', 'infodir', 'nfsv4LeaseTime', 'fencing'] as const;
+
+function readDeployment(file: string) {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new StackError(`${file}: ${(e as Error).message}`);
+  }
+  return parseDeployment(raw);
+}
+
+/** The site named, or the one whose nodes include this host (sites only). */
+function siteOfHost(d: ReturnType<typeof parseDeployment>, named: string | undefined): string | undefined {
+  if (named !== undefined || !d.sites) return named;
+  const me = hostname();
+  const site = d.sites.find((s) => s.nodes.includes(me))?.name;
+  if (!site) throw new StackError(`this host (${me}) is in no site's nodes: say which site with --site ${d.sites.map((s) => s.name).join('|')}`);
+  return site;
+}
+
+/**
+ * A stack from --config FILE, or one service from flags; with neither, DEFAULT_CONFIG where it
+ * exists, as `ocfkit site` reads it. With sites, --site defaults to this host's site.
+ */
+export function stackFromFlags(f: Flags, defaultConfig = DEFAULT_CONFIG): Stack {
+  const config = f.config ?? (SERVICE_FLAGS.every((k) => f[k] === undefined) && existsSync(defaultConfig) ? defaultConfig : undefined);
+  if (config) {
+    const d = readDeployment(config);
+    return stackOf(d, siteOfHost(d, f.site));
   }
   if (f.site !== undefined) throw new StackError('--site needs --config FILE naming the sites');
   const fencing =
@@ -82,8 +106,8 @@ export function stackFromFlags(f: Flags): Stack {
 
 function withStackOptions(c: Command): Command {
   return c
-    .option('-c, --config <file>', 'stack description (JSON); see README')
-    .option('--site <name>', 'with a configuration of two sites: the stack of this site')
+    .option('-c, --config <file>', `stack description (JSON); see README (default: ${DEFAULT_CONFIG} when it exists and no service is described by flags)`)
+    .option('--site <name>', "with a configuration of two sites: the stack of this site (default: the site whose nodes include this host's name)")
     .option('--name <name>', 'service name, the prefix of the resource ids', 'nfs')
     .option('--nodes <a,b>', 'the two cluster nodes')
     .option('--drbd-resource <res>', 'DRBD resource name')
@@ -118,7 +142,7 @@ interface SiteFlags {
 
 function withSiteOptions(c: Command): Command {
   return c
-    .option('-c, --config <file>', 'the two-site configuration (JSON); see README', '/etc/ocfkit/stack.json')
+    .option('-c, --config <file>', 'the two-site configuration (JSON); see README', DEFAULT_CONFIG)
     .option('--site <name>', "this site (default: the site whose nodes include this host's name)")
     .option('--drbdconf <file>', 'DRBD configuration', '/etc/drbd.conf')
     .option('--state-dir <dir>', "where drbd-promote records the peer (its peer_state_dir)", PEER_STATE_DIR)
@@ -127,18 +151,9 @@ function withSiteOptions(c: Command): Command {
 
 /** This site's stack: --site, or the site listing this host among its nodes. */
 function siteStack(f: SiteFlags): Stack {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(f.config, 'utf8'));
-  } catch (e) {
-    throw new StackError(`${f.config}: ${(e as Error).message}`);
-  }
-  const d = parseDeployment(raw);
+  const d = readDeployment(f.config);
   if (!d.sites) throw new StackError(`${f.config} names no sites: ocfkit site needs a two-site configuration`);
-  const me = hostname();
-  const site = f.site ?? d.sites.find((s) => s.nodes.includes(me))?.name;
-  if (!site) throw new StackError(`this host (${me}) is in no site's nodes: say which site this is with --site`);
-  return stackOf(d, site);
+  return stackOf(d, siteOfHost(d, f.site));
 }
 
 function siteCtx(f: SiteFlags, stack: Stack): SiteCtx {
