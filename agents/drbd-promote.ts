@@ -187,8 +187,14 @@ async function status(ctx: DrbdCtx, adm: DrbdAdm): Promise<Status | undefined> {
   const res = ctx.params.drbd_resource;
   const r = await resourceState(ctx.run, adm, res, proc);
   if (!r) {
-    // Not "not installed": a probe answering that would tell Pacemaker a running Primary is stopped.
-    if (adm.configUnreadable(res)) throw fail.generic(`cannot tell whether ${res} is up: ${adm.notConfigured(res).replace(/^resource \S+ is not configured on this node in /, 'the DRBD configuration could not be read, ')}`);
+    // Not "not installed" when the configuration cannot say: a probe answering that would tell
+    // Pacemaker a running Primary is stopped. Without a configuration file, 8.4 minors that are up
+    // could be this resource's (only the file maps names to minors there).
+    const why = adm.whyNoMinors(res);
+    const minorsUp = generation(proc.version) === 8 && [...proc.minors.values()].some((m) => m.cs !== 'Unconfigured');
+    if (why === 'unreadable' || (why === 'no-file' && minorsUp)) {
+      throw fail.generic(`cannot tell whether ${res} is up: ${adm.notConfigured(res).replace(/^resource \S+ is not configured on this node in /, 'the DRBD configuration could not be read, ')}`);
+    }
     throw fail.installed(adm.notConfigured(res));
   }
   return { version: proc.version, res: r };
@@ -587,11 +593,12 @@ async function demote(ctx: DrbdCtx) {
  * down. Anything else fails the stop, with WHY first: Pacemaker fences rather than start the peer
  * beside a Primary nobody could take down.
  */
-async function drbdsetupDown(ctx: DrbdCtx, res: string, why: string): Promise<void> {
+async function drbdsetupDown(ctx: DrbdCtx, res: string, why: string, routine = false): Promise<void> {
   if (!ctx.haveBinary('drbdsetup')) throw fail.generic(`${why}; drbdsetup is not installed, so ${res} cannot be taken down`);
   const r = await ctx.run(['drbdsetup', 'down', res], { timeoutMs: Math.max(1000, ctx.deadline.remaining() - 1000) });
   if (r.code !== 0) throw fail.generic(`${why}; \`drbdsetup down ${res}\` did not take it down: ${describe(r)}`);
-  ctx.log.warn(`${why}; drbdsetup down ${res} answered 0: it is down`);
+  if (routine) ctx.log.debug(`${why}: drbdsetup down ${res} answered 0`);
+  else ctx.log.warn(`${why}; drbdsetup down ${res} answered 0: it is down`);
 }
 
 /**
@@ -609,6 +616,8 @@ async function stop(ctx: DrbdCtx) {
   const res = ctx.params.drbd_resource;
   const sc = scores(ctx);
   let s: Status | undefined;
+  /** `drbdsetup down` answered 0: DRBD itself says the resource is down. */
+  let proven = false;
   try {
     s = await status(ctx, adm);
   } catch (e) {
@@ -618,6 +627,7 @@ async function stop(ctx: DrbdCtx) {
     const nothingUp = proc && [...proc.minors.values()].every((m) => m.cs === 'Unconfigured');
     if (!(notConfiguredHere(e) && (generation(proc?.version ?? '9.0.0') === 9 || nothingUp))) {
       await drbdsetupDown(ctx, res, `the state of ${res} could not be read (${(e as Error).message})`);
+      proven = true;
     }
   }
   if (s && s.res.role !== 'Unconfigured') {
@@ -625,15 +635,20 @@ async function stop(ctx: DrbdCtx) {
       const r = await adm.exec(['secondary', res], 30_000);
       const after = await status(ctx, adm);
       if (after?.res.role === 'Primary') {
+        // drbdadm needs a configuration that parses, drbdsetup does not: it demotes and takes the
+        // resource down, and refuses a device held open as drbdadm does.
         const holders = deviceHolders(s.res.devices.map((d) => d.minor));
-        throw fail.generic(`${res} cannot be stopped, still Primary: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
+        await drbdsetupDown(ctx, res, `${res} cannot be stopped, still Primary: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
+        proven = true;
       }
     }
-    const r = await adm.exec(['down', res], Math.max(1000, ctx.deadline.remaining() - 2000));
-    const after = await status(ctx, adm);
-    if (after && after.res.role !== 'Unconfigured') {
-      // drbdadm needs a configuration that parses; drbdsetup does not.
-      await drbdsetupDown(ctx, res, `${res} is still up after drbdadm down: ${adm.describe(r)}`);
+    if (!proven) {
+      const r = await adm.exec(['down', res], Math.max(1000, ctx.deadline.remaining() - 2000));
+      const after = await status(ctx, adm);
+      if (after && after.res.role !== 'Unconfigured') {
+        await drbdsetupDown(ctx, res, `${res} is still up after drbdadm down: ${adm.describe(r)}`);
+        proven = true;
+      }
     }
     const newer = otherPromoted(ctx.env, ctx.env.OCF_RESKEY_CRM_meta_on_node || hostname());
     if (ctx.params.stop_outdates_secondary && newer.length > 0) {
@@ -641,6 +656,9 @@ async function stop(ctx: DrbdCtx) {
       ctx.log.info(`marked ${res} Outdated (${newer.join(', ')} stays Primary): ${describe(o)}`);
     }
   }
+  // 8.4 finds the resource's minors through the configuration file: one edited since start names
+  // other minors, and the resource reads as down while it is up. drbdsetup knows it by name.
+  if (!proven && s && generation(s.version) === 8) await drbdsetupDown(ctx, res, `${res} down by its minors in ${ctx.params.drbdconf}`, true);
   rmSync(scoreFile(ctx), { force: true });
   try {
     await sc.remove();

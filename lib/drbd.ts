@@ -403,15 +403,18 @@ export class DrbdAdm {
   }
 
   /**
-   * Whether the last `minors` found nothing because the configuration could not be read (a parse
-   * error, a timeout), not because it does not name `res` or is missing: then nobody can tell from it
-   * whether the resource is up. drbdadm says "not defined" with exit 1; a parse error exits 10.
+   * Why the last `minors` found nothing: `absent`, the configuration was read and does not give
+   * `res` to this host (drbdadm's usage exit 1: "not defined in your config", "ignored, since this
+   * host … is not mentioned", "no resources defined"); `no-file`, there is no configuration to read;
+   * `unreadable`, it could not be read (a parse error exits 10, a timeout): then nothing in it says
+   * whether the resource is up.
    */
-  configUnreadable(res: string): boolean {
+  whyNoMinors(res: string): 'absent' | 'no-file' | 'unreadable' {
     const r = this.minorsFailed.get(res);
-    if (!r) return false;
-    if (r.code === 1 && /not defined in your config/.test(r.stderr)) return false;
-    return !/^Can not open /m.test(r.stderr);
+    if (!r) return 'absent';
+    if (/^Can not open /m.test(r.stderr)) return 'no-file';
+    if (r.code === 1 && /not defined in your config|ignored, since this host|no resources defined/.test(r.stderr)) return 'absent';
+    return 'unreadable';
   }
 
   /** `drbdadm dump RES`: the resource's configuration as drbdadm reads it (lib/drbd-config.ts parses it). */

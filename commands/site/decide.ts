@@ -57,8 +57,9 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
   }
   const warnings: string[] = [];
   const lost = s.record?.lost;
-  const went = s.linkLoss;
-  // DRBD's own log line is the moment and the role; the record's window (its monitors) is the fallback.
+  // DRBD's own log line is the moment and the role; the record's window (its monitors) is the
+  // fallback, also when the log line does not say the role (Unknown is no evidence).
+  const went = s.linkLoss && s.linkLoss.peerRole !== 'Unknown' ? s.linkLoss : undefined;
   const when = went ? `at ${went.at} (DRBD's kernel log here: ${went.to})` : lost ? `between ${lost.lastRecordedConnected} and ${lost.noticedDown}` : '';
   const roleThen = went?.peerRole ?? lost?.peerRole;
   if (!went && (!s.record || !s.record.lastConnected)) {
@@ -67,7 +68,7 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
     warnings.push(`${why}; --accept-data-loss given`);
   } else if (roleThen === 'Primary') {
     // From here a site lost at that moment and a link cut before the site was lost look the same.
-    const why = `${name}: the other site (${s.link?.peer ?? 'peer'}) was Primary when the link went away, ${when}: what it acknowledged after that moment is not here. That is nothing if the site itself went down then; if only the link went and the site served on, it is every write since`;
+    const why = `${name}: the other site (${s.link?.peer ?? 'peer'}) was Primary when the link went away, ${when}: what it acknowledged after that moment is not here. That is nothing if the site itself went down then (with DRBD protocol C; with A or B also the writes still in flight); if only the link went and the site served on, it is every write since`;
     if (!acceptDataLoss) {
       return {
         kind: 'refuse',
@@ -77,7 +78,7 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
     }
     warnings.push(`${why}; --accept-data-loss given`);
   } else if (roleThen) {
-    warnings.push(`${name}: the other site was ${roleThen} when the link went away, ${when}`);
+    warnings.push(`${name}: the other site was ${roleThen} when the link went away, ${when}; had its cluster still held ${s.service.ticket}, it could have been promoted since and written alone: then \`site rejoin\` there reports a split brain`);
   }
   if (s.ticket.standby) warnings.push(`${name}: ticket ${s.service.ticket} is in standby here: granting it does not clear standby (crm_ticket --ticket ${s.service.ticket} --activate)`);
   return { kind: 'act', say: `${name}: granting ${s.service.ticket} to site ${s.site}`, warnings };

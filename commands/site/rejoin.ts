@@ -73,7 +73,7 @@ async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promi
     await waitUntil({ ...ctx, waitMs: Math.min(DRBD_UP_MS, ctx.waitMs) }, s, 'DRBD to be started here', drbdUp);
   }
   const others = ctx.stack.site!.sites.filter((x) => x.name !== ctx.stack.site!.name).map((x) => x.name).join(', ');
-  const peerSilent = `${s.name}: the other site's DRBD does not take the connection. If site ${others} is up, its DRBD may have given up on it (after a failed handshake DRBD stays StandAlone): on its serving node \`drbdadm cstate ${s.drbd_resource}\` says so, and \`drbdadm connect ${s.drbd_resource}\` there takes the connection again, keeping that site's data`;
+  const peerSilent = `${s.name}: the other site's DRBD does not take the connection. If site ${others} is up, its DRBD may have given up on it (after a failed handshake DRBD stays StandAlone): on its serving node \`drbdadm cstate ${s.drbd_resource}\` says so, and \`drbdadm connect ${s.drbd_resource}\` there takes the connection again, keeping that site's data; then run \`ocfkit site rejoin ${s.name}\` here again (if this node rebooted since a refused handshake, its kernel log no longer shows it, and only that connect tells)`;
   let standAloneSince: number | undefined;
   for (;;) {
     const st = await stateOf(ctx, s);

@@ -262,6 +262,35 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     expect(s.calls()).not.toMatch(/drbdadm .* down r0/);
   });
 
+  it.each(['9', '8.4'] as const)('DRBD %s: a configuration that names the resource for other hosts only, or no resources: probe 7 (not here), not "cannot tell"', (version) => {
+    const s = scenario({ version, events2: 's10-down-on-node2-node2-events2-now.txt', drbdsetupDown: [0, ''] });
+    writeFileSync(join(s.dir, 'drbd.conf'), conf[version].replace(`on ${node} {`, 'on some-other-host {'));
+    const probe = s.run('monitor');
+    expect(probe.code, probe.stderr).toBe(7);
+    writeFileSync(join(s.dir, 'drbd.conf'), '# nothing here yet\n');
+    expect(s.run('monitor').code).toBe(7);
+    expect(s.run('stop').code).toBe(0);
+  });
+
+  it('DRBD 8.4: no configuration file at all while a minor is up: probe 1 (it could be this resource), not 7', () => {
+    const s = scenario({ version: '8.4', drbdsetupDown: [0, ''] });
+    const probe = s.run('monitor', { drbdconf: join(s.dir, 'missing.conf') });
+    expect(probe.code, probe.stderr).toBe(1);
+    expect(probe.reason).toMatch(/^cannot tell whether r0 is up: the DRBD configuration could not be read, .*missing\.conf: .*Can not open/);
+  });
+
+  it('DRBD 9: a Primary whose drbd.conf does not parse: stop demotes and takes it down through drbdsetup (and fails where drbdsetup refuses)', () => {
+    const parseError = "drbd.conf:5: Parse error: ';' expected,\n\tbut got 'bogus-keyword' (TK 281)\n";
+    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError], down: [10, parseError] }, drbdsetupDown: [0, ''], after: { 'drbdsetup-down': 's10-down-on-node2-node2-events2-now.txt' } });
+    const r = s.run('stop');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/r0 cannot be stopped, still Primary: `drbdadm secondary r0` exited 10: .*Parse error.*; drbdsetup down r0 answered 0: it is down/);
+    const held = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError] }, drbdsetupDown: downRefused });
+    const f = held.run('stop');
+    expect(f.code, f.stderr).toBe(1);
+    expect(f.reason).toMatch(/^r0 cannot be stopped, still Primary: .*; `drbdsetup down r0` did not take it down: .*Device is held open/);
+  });
+
   it('DRBD 9: drbdadm down failing on a configuration that does not parse falls back to drbdsetup down', () => {
     const parseError = "drbd.conf:5: Parse error: ';' expected,\n\tbut got 'bogus-keyword' (TK 281)\n";
     const s = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { down: [10, parseError] }, drbdsetupDown: [0, ''], after: { 'drbdsetup-down': 's10-down-on-node2-node2-events2-now.txt' } });

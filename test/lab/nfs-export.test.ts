@@ -20,6 +20,8 @@ const PARAMS = [
 // lockd's own grace too (50 s by default: nlm_timeout × 5), in which it refuses even an NFSv3
 // client's unlock, so the client's lock holder cannot exit, nor its mount go, until it ends.
 const PREPARE = `set -eu
+# A lab reused after a DRBD test has device-mapper holding the disk (drbd-lab): let it go.
+dmsetup remove r0disk 2>/dev/null || :
 mkfs.ext4 -q -F /dev/vda
 mkdir -p /srv/nfs
 mount /dev/vda /srv/nfs

@@ -91,13 +91,18 @@ describe('site takeover decisions (DRBD 9 samples)', () => {
     expect(decideTakeover({ ...down, linkLoss: undefined }, false).kind).toBe('act');
     const d = decideTakeover(down, false);
     expect(d).toMatchObject({ kind: 'refuse', code: EXIT.DATA_LOSS });
-    expect(d.say).toContain("was Primary when the link went away, at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure): what it acknowledged after that moment is not here. That is nothing if the site itself went down then; if only the link went and the site served on, it is every write since");
+    expect(d.say).toContain("was Primary when the link went away, at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure): what it acknowledged after that moment is not here. That is nothing if the site itself went down then (with DRBD protocol C; with A or B also the writes still in flight); if only the link went and the site served on, it is every write since");
     expect(d.say).toContain('run `ocfkit site rejoin nfs` there: if it wrote after the link went, DRBD refuses to reconnect');
     // Secondary when the link went, by the log, though the record says Primary: granted, with the moment.
     const rec2 = recorded(d9('s02-primary-connected-node2-events2-now.txt'), d9('s05-link-down-primary-node2-events2-now.txt'));
     const ok = decideTakeover({ ...state(d9('s05-link-down-primary-node2-events2-now.txt'), { record: rec2 }), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Secondary', to: 'Timeout' } }, false);
     expect(ok.kind).toBe('act');
-    expect(ok.kind === 'act' && ok.warnings[0]).toBe("nfs: the other site was Secondary when the link went away, at 2026-12-01T22:07:42Z (DRBD's kernel log here: Timeout)");
+    expect(ok.kind === 'act' && ok.warnings[0]).toMatch(/^nfs: the other site was Secondary when the link went away, at 2026-12-01T22:07:42Z \(DRBD's kernel log here: Timeout\); had its cluster still held ticket-nfs, it could have been promoted since/);
+    // The log line without the role (Unknown) is no evidence: the record decides, and without one it is refused.
+    const unknown = { at: '2026-12-01T22:07:42Z', peerRole: 'Unknown', to: 'NetworkFailure' };
+    const rec3 = recorded(d9('s02-primary-connected-node2-events2-now.txt'), d9('s05-link-down-primary-node2-events2-now.txt'));
+    expect(decideTakeover({ ...state(d9('s05-link-down-primary-node2-events2-now.txt'), { record: rec3 }), linkLoss: unknown }, false)).toMatchObject({ kind: 'refuse', code: EXIT.DATA_LOSS });
+    expect(decideTakeover({ ...state(d9('s05-link-down-primary-node2-events2-now.txt')), linkLoss: unknown }, false).say).toContain('no record of the peer ever being connected');
     // No record at all, but DRBD logged the loss: that is evidence enough.
     expect(decideTakeover({ ...state(d9('s05-link-down-primary-node2-events2-now.txt')), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Secondary', to: 'Timeout' } }, false).kind).toBe('act');
   });
