@@ -248,7 +248,8 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     const down = s.run('stop');
     expect(down.code, down.stderr).toBe(0);
     expect(down.stderr).toContain('drbdsetup down r0 answered 0: it is down');
-  }, 60_000);
+    // Three 10 s events2 timeouts: beside the lab on two cores they took 87 s.
+  }, 240_000);
 
   it('DRBD 8.4: a drbd.conf that does not parse (the running resource unmapped): probe 1 naming drbdadm\'s parse error, stop only through drbdsetup down', () => {
     const s = scenario({ version: '8.4', drbdsetupDown: downRefused });
@@ -408,7 +409,8 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     copyFileSync(join(samples, 'drbd9', 's10-down-on-node2-node2-events2-now.txt'), join(s.dir, 'events2-now.txt'));
     expect(s.run('stop').code).toBe(0);
     expect(readdirSync(join(s.dir, 'run', 'ocfkit')).filter((f) => f.endsWith('.score'))).toHaveLength(0);
-  });
+    // Twenty agent runs, each starting crm_attribute: 21 s alone, 165 s beside two labs.
+  }, 300_000);
 
   it('DRBD 9: a degraded Primary returns 8 with the reason on every monitor, logs the warning once, and never an ERROR', () => {
     const s = scenario({ version: '9', events2: 's05-link-down-primary-node1-events2-now.txt' });
