@@ -2,9 +2,8 @@
  * vip: the floating service address. Parameter names follow ocf:heartbeat:IPaddr2 where the
  * meaning is the same, so `pcs resource create … ocf:ocfkit:vip ip=… cidr_netmask=…` carries over.
  */
-import { rmSync } from 'node:fs';
 import { announceArgv, dadArgv, parseDadReply } from '../lib/arping';
-import { endRecorded, readNote, recordPids, spawnDetached, stateDir, writeNote } from '../lib/background';
+import { endRecorded, readNote, recordPids, removeNote, spawnDetached, stateDir, writeNote } from '../lib/background';
 import { type Family, familyOf, inPrefix, isNetworkOrBroadcast, maxPrefix, netmaskToPrefix, parseAddress, parseIPv4 } from '../lib/inet';
 import { type IpLink, type Placement, addArgv, delArgv, findAddress, linkProblem, onLinkRoutes, showAddresses } from '../lib/ip';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
@@ -330,7 +329,7 @@ async function sendTickles(ctx: VipCtx, lines: readonly string[], when: string):
 async function tickleRecorded(ctx: VipCtx): Promise<void> {
   const { ip } = ctx.params;
   // This node's own list starts afresh: its first monitor overwrites the previous node's.
-  rmSync(instanceFile(ctx, 'tickle'), { force: true });
+  removeNote(instanceFile(ctx, 'tickle'));
   const file = tickleFile(ctx);
   if (!ctx.haveBinary(TICKLE_TCP)) {
     ctx.log.warn(`not sending tickle ACKs: ${TICKLE_TCP} (resource-agents) is not installed; clients reconnect at their next TCP retransmission`);
@@ -352,7 +351,7 @@ async function tickleAgainAndRecord(ctx: VipCtx): Promise<void> {
   const again = instanceFile(ctx, 'tickle-again');
   const pending = readNote(again);
   if (pending !== undefined) {
-    rmSync(again, { force: true });
+    removeNote(again);
     const lines = tickleLines(ctx.params.ip, pending);
     if (lines.length > 0 && ctx.haveBinary(TICKLE_TCP)) await sendTickles(ctx, lines, 'again, at the first monitor');
   }
@@ -487,7 +486,7 @@ async function removeAddress(ctx: VipCtx, ip: string, nic: string): Promise<void
 async function stop(ctx: VipCtx) {
   endAnnouncements(ctx);
   await removeAddress(ctx, ctx.params.ip, ctx.params.nic);
-  for (const f of ['tickle', 'tickle-again'] as const) rmSync(instanceFile(ctx, f), { force: true });
+  for (const f of ['tickle', 'tickle-again'] as const) removeNote(instanceFile(ctx, f));
   return OCF.SUCCESS;
 }
 

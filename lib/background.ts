@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { childEnv } from './run';
 
@@ -29,11 +29,39 @@ export function noteAgeMs(file: string): number {
   }
 }
 
-/** Writes a note (see readNote); false when it could not be written. */
+/**
+ * Writes a note (see readNote); false when it could not be written. Whole or not at all: written
+ * beside it and renamed over it, so a full directory (ENOSPC halfway) leaves the old note intact.
+ */
 export function writeNote(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, text);
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+    return true;
+  } catch {
+    removeNote(tmp);
+    return false;
+  }
+}
+
+/**
+ * Removes a note; false when it is still there. Never throws: under Bun, rmSync with `force`
+ * throws EROFS on a read-only directory even for a file that is not there (Node does not).
+ */
+export function removeNote(file: string): boolean {
+  try {
+    rmSync(file, { force: true });
+    return true;
+  } catch {
+    return !exists(file);
+  }
+}
+
+function exists(file: string): boolean {
+  try {
+    statSync(file);
     return true;
   } catch {
     return false;
@@ -96,6 +124,6 @@ export function endRecorded(file: string, matches: (argv: readonly string[]) => 
       // gone meanwhile
     }
   }
-  rmSync(file, { force: true });
+  removeNote(file);
   return ended;
 }
