@@ -98,7 +98,7 @@ const params = {
     reloadable: true,
     shortdesc: 'Milliseconds between announcements',
     longdesc:
-      "Time between two announcements. iputils arping counts in whole seconds, so IPv4 rounds this up to the next second; IPv6 (send_ua) uses it as given.",
+      "Time between two announcements. iputils arping counts in whole seconds, so IPv4 rounds this up to the next second, and iputils older than s20190324 (RHEL 8, Debian 10) has no interval option at all: 1 s apart there. Habets arping and IPv6 (send_ua) use it as given.",
   }),
   arp_count_refresh: param.integer({
     default: 0,
@@ -132,7 +132,7 @@ const params = {
     reloadable: true,
     shortdesc: 'IPv4: refuse to start when another host answers for the address',
     longdesc:
-      'Before adding an IPv4 address, send an ARP probe for it (arping -D). If any host answers within arp_dad_timeout, start fails and the exit reason names the MAC that answered: two nodes serving one address is how NFS clients end up writing to both. IPv6 gets the same from the kernel (duplicate address detection) unless nodad is set.',
+      'Before adding an IPv4 address, send an ARP probe for it from 0.0.0.0 (iputils arping -D, or Habets arping -0: start asks arping -V which one the node has; with any other arping start fails and says what to install). If any host answers within arp_dad_timeout, start fails and the exit reason names the MAC that answered: two nodes serving one address is how NFS clients end up writing to both. A probe that fails is a failed start, never a free address. IPv6 gets the same from the kernel (duplicate address detection) unless nodad is set.',
   }),
   arp_dad_timeout: param.integer({
     default: 500,
