@@ -475,7 +475,16 @@ async function start(ctx: NfsCtx) {
     ...(before?.notifyPending !== undefined ? { notifyPending: before.notifyPending } : {}),
   };
   if (!writeMarker(ctx, planned)) throw fail.generic(`cannot write ${markerFile(ctx)} (read-only or full?): it tells this resource's export from a left-over one; exported nothing`);
-  const server = ctx.params.manage_server ? await ensureServer(ctx) : { started: false, notify: false };
+  // A start that fails leaves the marker as it found it, unless a server it started still runs:
+  // the stop that follows must know to stop that.
+  const restore = () => (before ? writeMarker(ctx, before) : removeNote(markerFile(ctx)));
+  let server: { started: boolean; notify: boolean };
+  try {
+    server = ctx.params.manage_server ? await ensureServer(ctx) : { started: false, notify: false };
+  } catch (e) {
+    if (!planned.startedServer || !nfsd.threads()) restore();
+    throw e;
+  }
   const startedServer = server.started || (before?.startedServer ?? false);
   const notifyPending = server.notify ? Date.now() : before?.notifyPending;
   restoreRmtab(ctx, dir);
@@ -483,6 +492,7 @@ async function start(ctx: NfsCtx) {
   const done: string[] = [];
   const undo = async () => {
     for (const d of done) await ctx.run(unexportArgv(d, dir), { timeoutMs: 10_000 });
+    if (!server.started) restore();
   };
   for (const c of clients(ctx.params.clientspec)) {
     const r = await ctx.run(exportArgv(c, dir, opts), { timeoutMs: 20_000 });

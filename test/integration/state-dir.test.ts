@@ -51,6 +51,14 @@ afterAll(() => {
   for (const d of mounted.reverse()) sh(['umount', d]);
 });
 
+/** An nfs-export resource of its own (manage_server=false) with RSCTMP as its state directory. */
+function nfsExport(rsctmp: string, name: string) {
+  const d = join(work, name);
+  mkdirSync(d);
+  const p = { directory: d, clientspec: '192.0.2.0/24', manage_server: 'false' };
+  return { d, nfs: (action: string) => runAgent('nfs-export', action, p, { HA_RSCTMP: rsctmp }, { instance: name }) };
+}
+
 const exports = () => ok(['exportfs', '-s']);
 const exported = (d: string) => exports().split('\n').some((l) => l.split(/\s/)[0] === d);
 
@@ -75,11 +83,7 @@ describe('a read-only state directory', () => {
   });
 
   it('nfs-export: the stop of a stopped export succeeds; start fails before it exports anything', () => {
-    const rsctmp = readOnly('ro-nfs');
-    const d = join(work, 'ro-export');
-    mkdirSync(d);
-    const p = { directory: d, clientspec: '192.0.2.0/24', manage_server: 'false' };
-    const nfs = (action: string) => runAgent('nfs-export', action, p, { HA_RSCTMP: rsctmp }, { instance: 'nfs-ro' });
+    const { d, nfs } = nfsExport(readOnly('ro-nfs'), 'nfs-ro');
     expect(nfs('stop').code).toBe(0);
     expect(nfs('monitor').code).toBe(7);
     const s = nfs('start');
@@ -98,11 +102,7 @@ describe('a read-only state directory', () => {
 
 describe('a full state directory', () => {
   it('nfs-export start either fails before it exports or succeeds, never fails with the export left behind', () => {
-    const rsctmp = full('full-nfs');
-    const d = join(work, 'full-export');
-    mkdirSync(d);
-    const p = { directory: d, clientspec: '192.0.2.0/24', manage_server: 'false' };
-    const nfs = (action: string) => runAgent('nfs-export', action, p, { HA_RSCTMP: rsctmp }, { instance: 'nfs-full' });
+    const { d, nfs } = nfsExport(full('full-nfs'), 'nfs-full');
     const s = nfs('start');
     if (s.code === 0) expect(exported(d)).toBe(true);
     else {
