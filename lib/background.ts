@@ -112,7 +112,7 @@ export function spawnDetached(argv: readonly string[], watchMs = 0): Promise<Det
 
 /** A file with no name (opened, then unlinked), or undefined where none can be made. */
 function anonymousFile(): number | undefined {
-  const path = `${tmpdir()}/ocfkit-stderr-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const path = `${tmpdir()}/ocfkit-output-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     const fd = openSync(path, 'wx+', 0o600);
     unlinkSync(path);
