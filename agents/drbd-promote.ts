@@ -4,9 +4,9 @@
  * know; what differs is how it reads state (machine output only), that every cluster call is
  * bounded, and that missing notifications degrade instead of failing.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { noteAgeMs, readNote, stateDir, writeNote } from '../lib/background';
+import { noteAgeMs, readNote, removeNote, stateDir, writeNote } from '../lib/background';
 import { MinorsCache } from '../lib/drbd-minors-cache';
 import { PromotionScores, locate, promotionTool } from '../lib/cluster';
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
@@ -350,7 +350,7 @@ async function applyScore(ctx: DrbdCtx, s: Status, write: ScoreWrite = 'always')
     writeNote(file, next);
     ctx.log.debug(`promotion score: ${shown} (${d.why})`);
   } catch (e) {
-    rmSync(file, { force: true });
+    removeNote(file);
     // A CIB that does not answer must not turn into a failed monitor and a recovery.
     ctx.log.warn(`could not update the promotion score (${shown}, ${d.why}): ${(e as Error).message}`);
   }
@@ -456,7 +456,7 @@ export function logProblemChange(log: Logger, file: string, problem: string | un
   if (problem === last) return;
   if (problem === undefined) {
     log.info(`replication healthy again (was: ${last})`);
-    rmSync(file, { force: true });
+    removeNote(file);
     return;
   }
   log.warn(problem);
@@ -479,7 +479,7 @@ async function monitor(ctx: DrbdCtx) {
   checkModuleVersion(ctx, s.version);
   // A probe that finds it stopped sets no score: a stale high score from a probe delays promotion.
   if (s.res.role === 'Unconfigured') {
-    rmSync(problemFile(ctx), { force: true });
+    removeNote(problemFile(ctx));
     return OCF.NOT_RUNNING;
   }
   await applyScore(ctx, s, ctx.probe ? 'always' : 'refresh');
@@ -659,13 +659,13 @@ async function stop(ctx: DrbdCtx) {
   // 8.4 finds the resource's minors through the configuration file: one edited since start names
   // other minors, and the resource reads as down while it is up. drbdsetup knows it by name.
   if (!proven && s && generation(s.version) === 8) await drbdsetupDown(ctx, res, `${res} down by its minors in ${ctx.params.drbdconf}`, true);
-  rmSync(scoreFile(ctx), { force: true });
+  removeNote(scoreFile(ctx));
   try {
     await sc.remove();
   } catch (e) {
     ctx.log.warn(`could not remove the promotion score: ${(e as Error).message}`);
   }
-  rmSync(problemFile(ctx), { force: true });
+  removeNote(problemFile(ctx));
   return OCF.SUCCESS;
 }
 

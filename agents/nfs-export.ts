@@ -3,9 +3,9 @@
  * and run the kernel NFS server where nobody else does. Parameter names follow
  * ocf:heartbeat:exportfs (and nfsserver for the server side) where the meaning is the same.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { stateDir } from '../lib/background';
+import { removeNote, stateDir, writeNote } from '../lib/background';
 import { mountAt, readMountinfo } from '../lib/mounts';
 import { ETAB, EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
 import { isLocalAddress, parseAddress } from '../lib/inet';
@@ -167,9 +167,9 @@ function markerFile(ctx: NfsCtx): string {
   return `${stateDir(ctx.env)}/nfs-export-${ctx.instance.replace(/[^\w.:-]/g, '_')}.json`;
 }
 
-function writeMarker(ctx: NfsCtx, m: Marker): void {
-  mkdirSync(stateDir(ctx.env), { recursive: true });
-  writeFileSync(markerFile(ctx), JSON.stringify(m));
+/** False when it could not be written: the marker before it, if any, stays whole. */
+function writeMarker(ctx: NfsCtx, m: Marker): boolean {
+  return writeNote(markerFile(ctx), JSON.stringify(m));
 }
 
 function readMarker(ctx: NfsCtx): Marker | undefined {
@@ -464,7 +464,27 @@ async function start(ctx: NfsCtx) {
   const dir = dirOf(ctx);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fail.installed(`${dir} is not a directory on this node`);
   const before = readMarker(ctx);
-  const server = ctx.params.manage_server ? await ensureServer(ctx) : { started: false, notify: false };
+  // Without its marker a live export fails every monitor (it looks left over from a reboot), so
+  // the marker is written before anything changes: a state directory that cannot take it (read-only,
+  // full) fails the start with nothing exported and no server started. It already names the server
+  // this start is about to start, so a stop after a failed start stops it.
+  const planned: Marker = {
+    dir,
+    clients: clients(ctx.params.clientspec),
+    startedServer: (before?.startedServer ?? false) || (ctx.params.manage_server && !nfsd.threads()),
+    ...(before?.notifyPending !== undefined ? { notifyPending: before.notifyPending } : {}),
+  };
+  if (!writeMarker(ctx, planned)) throw fail.generic(`cannot write ${markerFile(ctx)} (read-only or full?): it tells this resource's export from a left-over one; exported nothing`);
+  // A start that fails leaves the marker as it found it, unless a server it started still runs:
+  // the stop that follows must know to stop that.
+  const restore = () => (before ? writeMarker(ctx, before) : removeNote(markerFile(ctx)));
+  let server: { started: boolean; notify: boolean };
+  try {
+    server = ctx.params.manage_server ? await ensureServer(ctx) : { started: false, notify: false };
+  } catch (e) {
+    if (!planned.startedServer || !nfsd.threads()) restore();
+    throw e;
+  }
   const startedServer = server.started || (before?.startedServer ?? false);
   const notifyPending = server.notify ? Date.now() : before?.notifyPending;
   restoreRmtab(ctx, dir);
@@ -472,6 +492,7 @@ async function start(ctx: NfsCtx) {
   const done: string[] = [];
   const undo = async () => {
     for (const d of done) await ctx.run(unexportArgv(d, dir), { timeoutMs: 10_000 });
+    if (!server.started) restore();
   };
   for (const c of clients(ctx.params.clientspec)) {
     const r = await ctx.run(exportArgv(c, dir, opts), { timeoutMs: 20_000 });
@@ -488,7 +509,8 @@ async function start(ctx: NfsCtx) {
     throw fail.generic(`exportfs accepted ${dir} for ${missing.join(' ')} but does not list it (a host name that does not resolve?); exported nothing`);
   }
   const marker: Marker = { dir, clients: done, startedServer, ...(notifyPending !== undefined ? { notifyPending } : {}) };
-  writeMarker(ctx, marker);
+  // The planned marker already stands for the export; only a pending reboot notice would be lost.
+  if (!writeMarker(ctx, marker) && notifyPending !== undefined) ctx.log.warn(`could not update ${markerFile(ctx)}: if sm-notify cannot be sent now, the monitor will not retry it`);
   ctx.log.info(`exported ${dir} to ${done.join(' ')} (${opts})`);
   // After the export: a notified client reclaims its locks at once.
   if (notifyPending !== undefined) await sendRebootNotice(ctx, marker);
@@ -555,7 +577,7 @@ async function stop(ctx: NfsCtx) {
     else ctx.log.info('stopped nfsd (this resource had started it, and nothing is exported)');
   }
   await releaseInfodir(ctx);
-  rmSync(markerFile(ctx), { force: true });
+  removeNote(markerFile(ctx));
   return OCF.SUCCESS;
 }
 
@@ -622,7 +644,7 @@ export const nfsExport = defineAgent({
   version: '0.1.0',
   shortdesc: 'NFS export that survives failover without stale handles',
   longdesc:
-    'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab. Every monitor also fails when nfsd has no thread left or rpc.mountd is gone (the export table outlives the server); depth 10 asks the server over RPC. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
+    'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab; start writes it before it changes anything, and fails with nothing done where it cannot (a read-only or full /run). Every monitor also fails when nfsd has no thread left or rpc.mountd is gone (the export table outlives the server); depth 10 asks the server over RPC. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
   examples: [
     {
       why: 'One directory exported to two networks, the NFS client state on the shared filesystem, sm-notify sent from the floating address.',

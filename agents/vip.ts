@@ -2,15 +2,14 @@
  * vip: the floating service address. Parameter names follow ocf:heartbeat:IPaddr2 where the
  * meaning is the same, so `pcs resource create … ocf:ocfkit:vip ip=… cidr_netmask=…` carries over.
  */
-import { rmSync } from 'node:fs';
-import { announceArgv, dadArgv, parseDadReply } from '../lib/arping';
-import { endRecorded, readNote, recordPids, spawnDetached, stateDir, writeNote } from '../lib/background';
+import { type Arping, VERSION_ARGV, announceArgv, announceFailed, arpingKind, arpingName, dadArgv, dadVerdict } from '../lib/arping';
+import { endRecorded, readNote, recordPids, removeNote, spawnDetached, stateDir, writeNote } from '../lib/background';
 import { type Family, familyOf, inPrefix, isNetworkOrBroadcast, maxPrefix, netmaskToPrefix, parseAddress, parseIPv4 } from '../lib/inet';
 import { type IpLink, type Placement, addArgv, delArgv, findAddress, linkProblem, onLinkRoutes, showAddresses } from '../lib/ip';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { checkAbsolutePath, param } from '../lib/ocf/params';
-import { describe } from '../lib/run';
+import { commandLine, describe } from '../lib/run';
 import { readProcNetTcp, TICKLE_TCP, tickleArgv, tickleLines, tickleRecord } from '../lib/tickle';
 
 const SEND_UA = '/usr/libexec/heartbeat/send_ua';
@@ -99,7 +98,7 @@ const params = {
     reloadable: true,
     shortdesc: 'Milliseconds between announcements',
     longdesc:
-      "Time between two announcements. iputils arping counts in whole seconds, so IPv4 rounds this up to the next second; IPv6 (send_ua) uses it as given.",
+      "Time between two announcements. iputils arping counts in whole seconds, so IPv4 rounds this up to the next second, and iputils older than s20190324 (RHEL 8, Debian 10) has no interval option at all: 1 s apart there. Habets arping and IPv6 (send_ua) use it as given.",
   }),
   arp_count_refresh: param.integer({
     default: 0,
@@ -133,7 +132,7 @@ const params = {
     reloadable: true,
     shortdesc: 'IPv4: refuse to start when another host answers for the address',
     longdesc:
-      'Before adding an IPv4 address, send an ARP probe for it (arping -D). If any host answers within arp_dad_timeout, start fails and the exit reason names the MAC that answered: two nodes serving one address is how NFS clients end up writing to both. IPv6 gets the same from the kernel (duplicate address detection) unless nodad is set.',
+      'Before adding an IPv4 address, send an ARP probe for it from 0.0.0.0 (iputils arping -D, or Habets arping -0: start asks arping -V which one the node has; with any other arping start fails and says what to install). If any host answers within arp_dad_timeout, start fails and the exit reason names the MAC that answered: two nodes serving one address is how NFS clients end up writing to both. A probe that fails is a failed start, never a free address. IPv6 gets the same from the kernel (duplicate address detection) unless nodad is set.',
   }),
   arp_dad_timeout: param.integer({
     default: 500,
@@ -245,27 +244,61 @@ function placementProblem(ctx: VipCtx, p: Placement): string | undefined {
   return undefined;
 }
 
+const ARPING_NEEDED = 'iputils arping (iputils-arping on Debian and Ubuntu, iputils on RHEL and SUSE) or Habets arping 2.x';
+
+const arpingAsked = new WeakMap<VipCtx, Promise<Arping | string>>();
+
+/** Which arping this node has (asked once an action), or why it cannot be used. */
+function whichArping(ctx: VipCtx): Promise<Arping | string> {
+  let asked = arpingAsked.get(ctx);
+  if (!asked) {
+    asked = ctx.run(VERSION_ARGV, { timeoutMs: 3000 }).then((r) => {
+      if (r.spawnError) return `arping is not installed (${r.spawnError}): ${ARPING_NEEDED} is needed`;
+      return arpingKind(`${r.stdout}\n${r.stderr}`) ?? `the arping on this node is not one ocfkit knows (${describe(r)}): ${ARPING_NEEDED} is needed`;
+    });
+    arpingAsked.set(ctx, asked);
+  }
+  return asked;
+}
+
+/** How long a started announcement is watched for failing at once (a usage error, a missing interface). */
+const ANNOUNCE_WATCH_MS = 100;
+
 async function announce(ctx: VipCtx, t: Target, count: number, why: string): Promise<void> {
   if (count <= 0) return;
-  const { ip } = ctx.params;
-  const argvs =
-    t.family === 4
-      ? [announceArgv('request', t.nic, ip, count, ctx.params.arp_interval), announceArgv('reply', t.nic, ip, count, ctx.params.arp_interval)]
-      : ctx.haveBinary(SEND_UA)
-        ? [[SEND_UA, '-i', String(ctx.params.arp_interval), '-c', String(count), ip, String(t.prefix), t.nic]]
-        : [];
+  const { ip, arp_interval: interval } = ctx.params;
+  let arping: Arping | undefined;
+  if (t.family === 4) {
+    const a = await whichArping(ctx);
+    if (typeof a === 'string') {
+      ctx.log.warn(`not announcing ${ip} (${why}): ${a}`);
+      return;
+    }
+    arping = a;
+  }
+  const argvs = arping
+    ? [announceArgv(arping, 'request', t.nic, ip, count, interval), announceArgv(arping, 'reply', t.nic, ip, count, interval)]
+    : ctx.haveBinary(SEND_UA)
+      ? [[SEND_UA, '-i', String(interval), '-c', String(count), ip, String(t.prefix), t.nic]]
+      : [];
   if (argvs.length === 0) {
     ctx.log.warn(`not announcing ${ip} (${why}): ${SEND_UA} (resource-agents) is not installed; neighbours learn ${ip} only from the kernel's own DAD and solicitations`);
     return;
   }
+  const started = await Promise.all(argvs.map((argv) => spawnDetached(argv, ANNOUNCE_WATCH_MS)));
   const pids: number[] = [];
-  for (const argv of argvs) {
-    const r = await spawnDetached(argv);
-    if (r.pid) pids.push(r.pid);
-    else ctx.log.warn(`announcing ${ip} (${why}): could not start ${argv[0]}: ${r.error}`);
-  }
+  started.forEach((r, i) => {
+    const shown = commandLine(argvs[i]!);
+    if (!r.pid) ctx.log.warn(`announcing ${ip} (${why}) failed: \`${shown}\` could not be started (${r.error})`);
+    else if (r.ended && (arping ? announceFailed(arping, r.ended.code, r.ended.stderr) : r.ended.code !== 0)) {
+      const said = (r.ended.stderr.trim() || r.ended.stdout.trim()).split('\n').slice(0, 2).join(' / ');
+      ctx.log.warn(`announcing ${ip} (${why}) failed: \`${shown}\` exited ${r.ended.code ?? 'on a signal'}${said ? `: ${said}` : ''}`);
+    } else pids.push(r.pid);
+  });
   recordPids(announcePidFile(ctx), pids);
-  ctx.log.info(`announcing ${ip} on ${t.nic} (${why}), ${count} of each style (pids ${pids.join(' ') || 'none'})`);
+  if (pids.length === 0) return;
+  const slow = arping?.kind === 'iputils' && !arping.interval && interval !== 1000 ? `, 1 s apart (${arpingName(arping)} has no -i for arp_interval)` : '';
+  ctx.log.info(`announcing ${ip} on ${t.nic} (${why}) with ${arping ? arpingName(arping) : SEND_UA}, ${count} of each style${slow} (pids ${pids.join(' ')})`);
 }
 
 function endAnnouncements(ctx: VipCtx): void {
@@ -330,7 +363,7 @@ async function sendTickles(ctx: VipCtx, lines: readonly string[], when: string):
 async function tickleRecorded(ctx: VipCtx): Promise<void> {
   const { ip } = ctx.params;
   // This node's own list starts afresh: its first monitor overwrites the previous node's.
-  rmSync(instanceFile(ctx, 'tickle'), { force: true });
+  removeNote(instanceFile(ctx, 'tickle'));
   const file = tickleFile(ctx);
   if (!ctx.haveBinary(TICKLE_TCP)) {
     ctx.log.warn(`not sending tickle ACKs: ${TICKLE_TCP} (resource-agents) is not installed; clients reconnect at their next TCP retransmission`);
@@ -352,7 +385,7 @@ async function tickleAgainAndRecord(ctx: VipCtx): Promise<void> {
   const again = instanceFile(ctx, 'tickle-again');
   const pending = readNote(again);
   if (pending !== undefined) {
-    rmSync(again, { force: true });
+    removeNote(again);
     const lines = tickleLines(ctx.params.ip, pending);
     if (lines.length > 0 && ctx.haveBinary(TICKLE_TCP)) await sendTickles(ctx, lines, 'again, at the first monitor');
   }
@@ -384,14 +417,16 @@ async function monitor(ctx: VipCtx) {
 }
 
 async function detectDuplicate(ctx: VipCtx, t: Target): Promise<void> {
-  const r = await ctx.run(dadArgv(t.nic, ctx.params.ip), { timeoutMs: ctx.params.arp_dad_timeout, graceMs: 100 });
-  if (r.spawnError) throw fail.installed(`arping (iputils-arping) is needed for run_arping=true: ${describe(r)}`);
-  const answer = parseDadReply(r.stdout);
-  if (answer) {
-    throw fail.generic(`${ctx.params.ip} is already in use on ${t.nic}: ${answer.mac} answered the ARP probe; not adding it twice`);
+  const a = await whichArping(ctx);
+  if (typeof a === 'string') throw fail.installed(`cannot probe for a duplicate of ${ctx.params.ip} (run_arping=true): ${a}`);
+  const r = await ctx.run(dadArgv(a, t.nic, ctx.params.ip), { timeoutMs: ctx.params.arp_dad_timeout, graceMs: 100 });
+  if (r.spawnError) throw fail.installed(`arping is needed for run_arping=true: ${describe(r)}`);
+  const v = dadVerdict(a, r);
+  if ('taken' in v) {
+    throw fail.generic(`${ctx.params.ip} is already in use on ${t.nic}: ${v.taken.mac} answered the ARP probe; not adding it twice`);
   }
-  // Silence until the window closes (killed by our timeout) or arping's own timeout: nobody has it.
-  if (!r.timedOut && r.code !== 0 && r.code !== 1) throw fail.generic(`duplicate address probe failed: ${describe(r)}`);
+  if ('failed' in v) throw fail.generic(`duplicate address probe for ${ctx.params.ip} failed (${v.failed}): ${describe(r)}`);
+  ctx.log.debug(`no host answered the ARP probe for ${ctx.params.ip} on ${t.nic} (${arpingName(a)})`);
 }
 
 async function waitForDad(ctx: VipCtx, t: Target): Promise<void> {
@@ -487,7 +522,7 @@ async function removeAddress(ctx: VipCtx, ip: string, nic: string): Promise<void
 async function stop(ctx: VipCtx) {
   endAnnouncements(ctx);
   await removeAddress(ctx, ctx.params.ip, ctx.params.nic);
-  for (const f of ['tickle', 'tickle-again'] as const) rmSync(instanceFile(ctx, f), { force: true });
+  for (const f of ['tickle', 'tickle-again'] as const) removeNote(instanceFile(ctx, f));
   return OCF.SUCCESS;
 }
 
@@ -536,8 +571,16 @@ export const vip = defineAgent({
   },
   async validateHost(ctx) {
     const tickle = ctx.params.tickle_dir !== '' ? [TICKLE_TCP] : [];
-    for (const bin of ['ip', ...(familyOfParam(ctx) === 4 && (ctx.params.run_arping || ctx.params.arp_count > 0) ? ['arping'] : []), ...tickle]) {
+    const arping = familyOfParam(ctx) === 4 && (ctx.params.run_arping || ctx.params.arp_count > 0 || ctx.params.arp_count_refresh > 0);
+    for (const bin of ['ip', ...(arping ? ['arping'] : []), ...tickle]) {
       if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
+    }
+    if (arping) {
+      const a = await whichArping(ctx);
+      if (typeof a === 'string') throw fail.installed(a);
+      if (a.kind === 'iputils' && !a.interval && ctx.params.arp_interval !== 1000) {
+        ctx.log.warn(`${arpingName(a)} has no -i: announcements go out 1 s apart, not every ${ctx.params.arp_interval} ms (arp_interval); iputils s20190324 or later has it`);
+      }
     }
     const t = await resolveTarget(ctx, await addresses(ctx));
     if ('missing' in t) throw new OcfError(t.code, t.missing);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { childEnv } from './run';
 
@@ -29,32 +30,107 @@ export function noteAgeMs(file: string): number {
   }
 }
 
-/** Writes a note (see readNote); false when it could not be written. */
+/**
+ * Writes a note (see readNote); false when it could not be written. Whole or not at all: written
+ * beside it and renamed over it, so a full directory (ENOSPC halfway) leaves the old note intact.
+ */
 export function writeNote(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, text);
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+    return true;
+  } catch {
+    removeNote(tmp);
+    return false;
+  }
+}
+
+/**
+ * Removes a note; false when it is still there. Never throws: under Bun, rmSync with `force`
+ * throws EROFS on a read-only directory even for a file that is not there (Node does not).
+ */
+export function removeNote(file: string): boolean {
+  try {
+    rmSync(file, { force: true });
+    return true;
+  } catch {
+    return !exists(file);
+  }
+}
+
+function exists(file: string): boolean {
+  try {
+    statSync(file);
     return true;
   } catch {
     return false;
   }
 }
 
+export interface Detached {
+  readonly pid?: number;
+  /** Why it could not be started. */
+  readonly error?: string;
+  /** It ended within the watch: its exit code (null when a signal ended it) and what it wrote. */
+  readonly ended?: { readonly code: number | null; readonly stdout: string; readonly stderr: string };
+}
+
 /**
  * Starts argv detached from the agent (its own session, no pipes) so the action can return while
- * it works; returns its pid, or an error text when it could not be started.
+ * it works. With `watchMs`, waits that long for it to fail at once (a usage error, a missing
+ * interface) and says so: its output goes to unlinked temporary files, which it can write to
+ * after the agent is gone without dying of SIGPIPE.
  */
-export function spawnDetached(argv: readonly string[]): Promise<{ pid?: number; error?: string }> {
+export function spawnDetached(argv: readonly string[], watchMs = 0): Promise<Detached> {
   return new Promise((resolve) => {
     const [file, ...args] = argv;
     if (!file) return resolve({ error: 'empty command' });
-    const child = spawn(file, args, { detached: true, stdio: 'ignore', env: childEnv() });
-    child.once('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+    const out = watchMs > 0 ? anonymousFile() : undefined;
+    const err = watchMs > 0 ? anonymousFile() : undefined;
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', out ?? 'ignore', err ?? 'ignore'], env: childEnv() });
+    const done = (r: Detached) => {
+      for (const fd of [out, err]) if (fd !== undefined) closeSync(fd);
+      resolve(r);
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
     child.once('spawn', () => {
       child.unref();
-      resolve({ pid: child.pid });
+      if (watchMs <= 0) return done({ pid: child.pid });
+      const timer = setTimeout(() => {
+        child.removeAllListeners('exit');
+        done({ pid: child.pid });
+      }, watchMs);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        done({ pid: child.pid, ended: { code, stdout: readAll(out), stderr: readAll(err) } });
+      });
     });
   });
+}
+
+/** A file with no name (opened, then unlinked), or undefined where none can be made. */
+function anonymousFile(): number | undefined {
+  const path = `${tmpdir()}/ocfkit-output-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    const fd = openSync(path, 'wx+', 0o600);
+    unlinkSync(path);
+    return fd;
+  } catch {
+    return undefined;
+  }
+}
+
+function readAll(fd: number | undefined): string {
+  if (fd === undefined) return '';
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Remembers helper processes of an instance, so stop can end them. */
@@ -96,6 +172,6 @@ export function endRecorded(file: string, matches: (argv: readonly string[]) => 
       // gone meanwhile
     }
   }
-  rmSync(file, { force: true });
+  removeNote(file);
   return ended;
 }

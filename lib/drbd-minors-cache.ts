@@ -7,10 +7,10 @@
  * directories of the include globs too, so an added file counts) on the same host name, which
  * chooses the `on HOST` sections; anything the fingerprint cannot follow means no cache.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
+import { removeNote, writeNote } from './background';
 
 /** drbd.conf's include statements may nest; a deeper or wider tree is not followed. */
 const MAX_DEPTH = 8;
@@ -117,18 +117,10 @@ export class MinorsCache {
 
   /** Keeps what sh-minor answered; a run directory that cannot be written only costs the next monitor a sh-minor. */
   put(conf: string, res: string, fingerprint: string, minors: number[]): void {
-    const file = this.file(res);
-    const tmp = `${file}.${randomBytes(4).toString('hex')}`;
-    try {
-      mkdirSync(this.dir, { recursive: true });
-      writeFileSync(tmp, JSON.stringify({ conf, fingerprint, minors } satisfies Kept));
-      renameSync(tmp, file);
-    } catch {
-      rmSync(tmp, { force: true });
-    }
+    writeNote(this.file(res), JSON.stringify({ conf, fingerprint, minors } satisfies Kept));
   }
 
   forget(res: string): void {
-    rmSync(this.file(res), { force: true });
+    removeNote(this.file(res));
   }
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { searchPath } from './binaries';
 import type { Deadline } from './ocf/deadline';
 
@@ -40,22 +41,97 @@ export type Runner = (argv: readonly string[], opts?: CallOptions) => Promise<Ru
  * runs past a megabyte (10,000 addresses: 1.5 MB), and a cut JSON document fails the monitor.
  */
 const MAX_CAPTURE = 64 << 20;
-/** Process groups of the commands still running, for an action that is itself told to stop. */
-const live = new Set<number>();
+/** The commands still running, each with the processes it started, for an action told to stop. */
+const live = new Map<number, Tree>();
 
 /**
- * Sends `sig` to every command group this process still runs. An action killed by SIGTERM must not
- * leave a half-done `mount` or `drbdadm` behind in a group of its own that nobody else would stop.
+ * Sends `sig` to every command this process still runs, and to their children. An action killed by
+ * SIGTERM must not leave a half-done `mount` or `drbdadm` behind.
  */
 export function signalAllCommands(sig: NodeJS.Signals): number {
-  for (const pid of live) {
+  for (const [pid, tree] of live) if (!tree.signal(sig)) live.delete(pid);
+  return live.size;
+}
+
+/**
+ * A command and the processes under it. Commands run in the agent's own process group, not groups
+ * of their own: pacemaker-execd ends an operation that outlives its timeout with SIGKILL to that
+ * group, and a command in a session of its own (a hung `mount`, `exportfs`, `drbdadm`) would live
+ * on, re-parented to init, and act later. Without a group of its own a command's children are found
+ * by their parent in /proc; a child whose parent died meanwhile is still known by the pid and
+ * start time it had when it was signalled before.
+ */
+class Tree {
+  private readonly seen = new Map<number, string>();
+
+  constructor(private readonly root: number) {}
+
+  /** Signals the command and its descendants; false when none of them is left. */
+  signal(sig: NodeJS.Signals): boolean {
+    const table = processTable();
+    const roots = [this.root, ...[...this.seen].filter(([pid, start]) => table.get(pid)?.start === start).map(([pid]) => pid)];
+    let any = false;
+    for (const pid of descendants(table, roots)) {
+      const p = table.get(pid);
+      if (!p) continue;
+      this.seen.set(pid, p.start);
+      try {
+        process.kill(pid, sig);
+        any = true;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return any;
+  }
+}
+
+interface ProcEntry {
+  readonly ppid: number;
+  /** Start time in clock ticks since boot: with the pid, it names one process, never a recycled pid. */
+  readonly start: string;
+}
+
+/** Every process's parent and start time, from /proc/PID/stat. Read only when a command must be ended. */
+function processTable(): Map<number, ProcEntry> {
+  const table = new Map<number, ProcEntry>();
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return table;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
     try {
-      process.kill(-pid, sig);
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      table.set(Number(name), { ppid: Number(f[1]), start: f[19] ?? '' });
     } catch {
-      live.delete(pid);
+      // exited meanwhile
     }
   }
-  return live.size;
+  return table;
+}
+
+/** ROOTS and everything below them, parents before children. */
+function descendants(table: ReadonlyMap<number, ProcEntry>, roots: readonly number[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of table) {
+    const list = children.get(p.ppid);
+    if (list) list.push(pid);
+    else children.set(p.ppid, [pid]);
+  }
+  const out = new Set<number>();
+  const queue = roots.filter((pid) => table.has(pid));
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    if (out.has(pid) || pid === process.pid) continue;
+    out.add(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return [...out];
 }
 /** After KILL, how long to wait for the exit before leaving the process behind. */
 const AFTER_KILL_MS = 500;
@@ -99,18 +175,18 @@ interface BunSubprocess {
   unref(): void;
 }
 interface BunSpawn {
-  spawn(opts: { cmd: string[]; env: NodeJS.ProcessEnv; stdin: 'ignore' | Uint8Array; stdout: 'pipe'; stderr: 'pipe'; detached: boolean }): BunSubprocess;
+  spawn(opts: { cmd: string[]; env: NodeJS.ProcessEnv; stdin: 'ignore' | Uint8Array; stdout: 'pipe'; stderr: 'pipe' }): BunSubprocess;
 }
 const bun = (globalThis as { Bun?: BunSpawn }).Bun;
 
 /**
  * Under Bun (the product), its own spawn: half the CPU of node:child_process's emulation per command
  * (5.6 vs 10.2 ms measured), which each monitor pays once or twice. Node (the unit tests) keeps
- * child_process; both start the command as its own session and process group leader.
+ * child_process; both keep the command in the agent's process group (see Tree).
  */
 function startChild(file: string, args: string[], env: NodeJS.ProcessEnv, input: string | undefined, on: ChildEvents): Child {
   if (bun) return startBunChild(bun, file, args, env, input, on);
-  const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env, detached: true });
+  const child = spawn(file, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env });
   child.stdout?.setEncoding('utf8').on('data', on.stdout);
   child.stderr?.setEncoding('utf8').on('data', on.stderr);
   if (input !== undefined) {
@@ -132,7 +208,7 @@ function startChild(file: string, args: string[], env: NodeJS.ProcessEnv, input:
 function startBunChild(b: BunSpawn, file: string, args: string[], env: NodeJS.ProcessEnv, input: string | undefined, on: ChildEvents): Child {
   let proc: BunSubprocess;
   try {
-    proc = b.spawn({ cmd: [file, ...args], env, stdin: input === undefined ? 'ignore' : Buffer.from(input), stdout: 'pipe', stderr: 'pipe', detached: true });
+    proc = b.spawn({ cmd: [file, ...args], env, stdin: input === undefined ? 'ignore' : Buffer.from(input), stdout: 'pipe', stderr: 'pipe' });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     queueMicrotask(() => on.error(err.code ?? err.message));
@@ -163,8 +239,8 @@ function startBunChild(b: BunSpawn, file: string, args: string[], env: NodeJS.Pr
 }
 
 /**
- * Runs argv (never through a shell) in its own process group, bounded by the action's deadline
- * and the call's own timeout: TERM to the whole group on expiry, KILL after the grace period.
+ * Runs argv (never through a shell), bounded by the action's deadline and the call's own timeout:
+ * TERM to the command and its children on expiry, KILL after the grace period.
  */
 export function run(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
   const started = performance.now();
@@ -184,7 +260,7 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
       if (settled) return;
       settled = true;
       for (const t of timers) clearTimeout(t);
-      // An abandoned group stays listed: a SIGTERM to the action still reaches it.
+      // An abandoned command stays listed: a SIGTERM to the action still reaches it.
       if (pid !== undefined && !r.abandoned) live.delete(pid);
       const result: RunResult = { argv, stdout, stderr, durationMs: performance.now() - started, timedOut, ...r };
       opts.onResult?.(result);
@@ -205,21 +281,16 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
       close: (code, signal) => finish({ code, signal, abandoned: false }),
     });
     pid = child.pid;
-    if (pid !== undefined) live.add(pid);
-    const group = (sig: NodeJS.Signals) => {
-      try {
-        if (pid !== undefined) process.kill(-pid, sig);
-      } catch {
-        // already gone
-      }
-    };
+    const tree = pid === undefined ? undefined : new Tree(pid);
+    if (pid !== undefined && tree) live.set(pid, tree);
+    const end = (sig: NodeJS.Signals) => tree?.signal(sig);
     timers.push(
       setTimeout(() => {
         timedOut = true;
-        group('SIGTERM');
+        end('SIGTERM');
         timers.push(
           setTimeout(() => {
-            group('SIGKILL');
+            end('SIGKILL');
             timers.push(
               setTimeout(() => {
                 // Unkillable (D state): stop waiting so the action can still answer in time.

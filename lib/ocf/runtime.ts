@@ -180,7 +180,7 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
     });
     // Told to stop (an operator, a service manager, a caller giving up): the commands under way
     // are stopped with it and the action answers with why, instead of dying silently and leaving
-    // them running in process groups of their own.
+    // them running.
     const stopped = new Promise<never>((_, reject) => {
       onSignal = (sig) => {
         signalAllCommands('SIGTERM');
@@ -211,7 +211,7 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
   trace?.note(`${action} -> ${code} (${codeName(code)})${outcome.reason ? `: ${outcome.reason}` : ''}`);
   await log.flush();
   // What TERM (the command's own timeout or a signal to us) has not ended by now never will by
-  // itself: a command group must not outlive the action that started it.
+  // itself: a command must not outlive the action that started it.
   if (signalAllCommands('SIGKILL') > 0) log.warn('a command did not end even on SIGKILL (uninterruptible): left behind');
   return code;
 }

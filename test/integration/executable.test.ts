@@ -1,8 +1,8 @@
 /**
  * What the unit tests prove of the runtime under Node, proven again through the built Bun
  * executable as Pacemaker runs it: nothing loaded from the caller's directory, what the environment
- * can still do, output never cut, a hung command's whole process group ended, a signal answered
- * with a reason, syslog through logger.
+ * can still do, output never cut, a hung command ended with its children, a signal answered with a
+ * reason, nothing left behind when execd kills the agent's process group, syslog through logger.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -200,7 +200,7 @@ describe('a hung command and a signal', () => {
   ];
   const pidsOf = (pidfile: string) => readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
 
-  it('a command that ignores TERM gets KILL, with its whole process group, inside the operation timeout', () => {
+  it('a command that ignores TERM gets KILL, with its children, inside the operation timeout', () => {
     const { path, pidfile } = stuckBlkid();
     const t0 = performance.now();
     const r = spawnSync('env', fsStart(path, pidfile, 4000), { encoding: 'utf8', timeout: 30_000 });
@@ -232,6 +232,31 @@ describe('a hung command and a signal', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(alive(tool!)).toBe(false);
     expect(alive(grandchild!)).toBe(false);
+  });
+
+  it("SIGKILL to the agent's process group, as pacemaker-execd sends it at the operation timeout, ends the hung command and its child too", async () => {
+    const { path, pidfile } = stuckBlkid();
+    // execd starts each operation as the leader of a process group of its own, and kills that group.
+    const agent = spawn('env', fsStart(path, pidfile, 60_000), { stdio: 'ignore', detached: true });
+    const exited = new Promise((resolve) => agent.on('exit', resolve));
+    for (let i = 0; i < 100 && !existsSync(pidfile); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(pidfile)).toBe(true);
+    const [tool, grandchild] = pidsOf(pidfile);
+    try {
+      process.kill(-agent.pid!, 'SIGKILL');
+      await exited;
+      for (let i = 0; i < 40 && (alive(tool!) || alive(grandchild!)); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(alive(tool!)).toBe(false);
+      expect(alive(grandchild!)).toBe(false);
+    } finally {
+      for (const pid of [tool!, grandchild!]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -112,6 +112,55 @@ describe('vip behaviour on a real segment', () => {
       sh(['ip', '-n', seg.peer, 'addr', 'del', '192.0.2.50/24', 'dev', 'v1']);
       vip('stop');
     }
+  });
+
+  it('an announcement that fails at once (an interface without ARP) is logged as failed, not as sent', () => {
+    ok(['ip', '-n', seg.node, 'link', 'set', 'v0', 'arp', 'off']);
+    try {
+      const r = vip('start', { ...base, run_arping: 'false', arp_count: '2' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/announcing 192\.0\.2\.50 \(just added\) failed: `arping -U [^`]*` exited 2: Interface "v0" is not ARPable/);
+      expect(r.stderr).not.toMatch(/INFO: .*announcing 192\.0\.2\.50 on v0/);
+    } finally {
+      ok(['ip', '-n', seg.node, 'link', 'set', 'v0', 'arp', 'on']);
+      vip('stop');
+    }
+  });
+
+  describe("Habets' arping instead of iputils' (test/standins/arping-habets-standin, its captured answers)", () => {
+    const standin = () => {
+      const bin = mkdtempSync(join(tmpdir(), 'ocfkit-arping-'));
+      symlinkSync(join(__dirname, '..', 'standins', 'arping-habets-standin'), join(bin, 'arping'));
+      const calls = join(bin, 'calls');
+      return { env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, ARPING_STANDIN_CALLS: calls }, calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8') : '') };
+    };
+
+    it('a host answering its probe fails start, naming the MAC', () => {
+      const h = standin();
+      const p = { ip: '192.0.2.99', cidr_netmask: '24', nic: 'v0' };
+      const r = vip('start', p, h.env);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.reason).toBe('192.0.2.99 is already in use on v0: ce:58:05:d2:d5:ca answered the ARP probe; not adding it twice');
+      expect(seg.has('192.0.2.99')).toBe(false);
+      expect(h.calls()).toBe('arping -V\narping -0 -c 1 -w 1 -i v0 192.0.2.99\n');
+    });
+
+    it('no answer: the address is added and announced in both styles with its own options; validate-all accepts it', () => {
+      const h = standin();
+      const p = { ...base, arp_count: '2', arp_interval: '200' };
+      expect(runAgent('vip', 'validate-all', p, { ...h.env, OCF_CHECK_LEVEL: '10' }, { netns: seg.node }).code).toBe(0);
+      const r = vip('start', p, h.env);
+      try {
+        expect(r.code, r.stderr).toBe(0);
+        expect(seg.has('192.0.2.50')).toBe(true);
+        expect(r.stderr).toMatch(/announcing 192\.0\.2\.50 on v0 \(just added\) with Habets arping 2\.23, 2 of each style/);
+        expect(h.calls()).toContain('arping -0 -c 1 -w 1 -i v0 192.0.2.50\n');
+        expect(h.calls()).toContain('arping -U -S 192.0.2.50 -c 2 -W 0.2 -i v0 192.0.2.50\n');
+        expect(h.calls()).toContain('arping -U -P -S 192.0.2.50 -c 2 -W 0.2 -i v0 192.0.2.50\n');
+      } finally {
+        vip('stop', p, h.env);
+      }
+    });
   });
 
   it('IPv6: duplicate address detection failure fails start and removes the address', () => {

@@ -28,4 +28,13 @@ describe('detached helpers', () => {
     expect(state(b.pid!)).toBe('S');
     process.kill(b.pid!, 'SIGKILL');
   });
+
+  it('with a watch, says when a helper failed at once, with its stderr; one still running is only started', async () => {
+    const bad = await spawnDetached(['sh', '-c', 'echo "no such device" >&2; exit 2'], 1000);
+    expect(bad.ended).toEqual({ code: 2, stdout: '', stderr: 'no such device\n' });
+    const slow = await spawnDetached(['sleep', '30'], 100);
+    expect(slow.pid).toBeGreaterThan(1);
+    expect(slow.ended).toBeUndefined();
+    process.kill(slow.pid!, 'SIGKILL');
+  });
 });

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDadReply } from '../../lib/arping';
 import { addArgv, delArgv, findAddress, linkProblem, parseAddrJson, parseRouteJson } from '../../lib/ip';
 
 const sample = (f: string) => readFileSync(join(__dirname, '..', 'samples', f), 'utf8');
@@ -56,12 +55,5 @@ describe('ip -j parsers (samples captured from iproute2 6.1 on Debian 12)', () =
       'ip', '-6', 'addr', 'add', 'fd00::10/64', 'dev', 'eth0', 'nodad', 'noprefixroute',
     ]);
     expect(delArgv(4, '192.0.2.10', 24, 'eth0')).toEqual(['ip', '-4', 'addr', 'del', '192.0.2.10/24', 'dev', 'eth0']);
-  });
-});
-
-describe('arping output', () => {
-  it('names the host that answered a duplicate probe', () => {
-    expect(parseDadReply(sample('arping/dad-taken.txt'))).toEqual({ address: '192.0.2.99', mac: 'a2:61:ac:04:43:3c' });
-    expect(parseDadReply(sample('arping/dad-free.txt'))).toBeUndefined();
   });
 });
