@@ -4,8 +4,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
-import { describeHolders, devMajorMinor, findHolders } from '../lib/holders';
-import { type MountEntry, mountAt, mountsBelow, readMountinfo, stillMounted } from '../lib/mounts';
+import { type HolderSearch, describeHolders, devMajorMinor, findHolders } from '../lib/holders';
+import { type MountEntry, type MountNamespace, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { DeadlineError } from '../lib/ocf/deadline';
@@ -161,9 +161,17 @@ async function resolveDevice(ctx: FsCtx): Promise<string | undefined> {
   return r.code === 0 && r.stdout.trim() ? real(r.stdout.trim()) : undefined;
 }
 
-/** Whether mount `m` is the configured filesystem: by device numbers, source, or inode for binds. */
-function matches(ctx: FsCtx, m: MountEntry, device: string | undefined): boolean {
+/**
+ * Whether mount `m` is the configured filesystem: by device numbers, source, or inode for binds.
+ * With `mounts` (its mountinfo), a bind covered by a later mount on the same target, which a stat
+ * of the target cannot reach, is compared by the filesystem and the directory in it instead.
+ */
+function matches(ctx: FsCtx, m: MountEntry, device: string | undefined, mounts?: readonly MountEntry[]): boolean {
   if (isBind(ctx)) {
+    if (mounts && mountAt(mounts, m.target)?.id !== m.id) {
+      const src = bindSource(mounts, ctx.params.device);
+      return src !== undefined && src.major === m.major && src.minor === m.minor && src.root === m.root;
+    }
     try {
       const a = statSync(ctx.params.device);
       const b = statSync(m.target);
@@ -184,6 +192,20 @@ function matches(ctx: FsCtx, m: MountEntry, device: string | undefined): boolean
   } catch {
     return false;
   }
+}
+
+/** The filesystem and the directory in it that a bind of `dir` shows, as mountinfo would. */
+function bindSource(mounts: readonly MountEntry[], dir: string): { major: number; minor: number; root: string } | undefined {
+  let src: string;
+  try {
+    src = realpathSync(dir);
+  } catch {
+    return undefined;
+  }
+  const c = mountContaining(mounts, src);
+  if (!c) return undefined;
+  const rest = c.target === '/' ? src : src.slice(c.target.length);
+  return { major: c.major, minor: c.minor, root: `${c.root === '/' ? '' : c.root}${rest}` || '/' };
 }
 
 function describeMount(m: MountEntry): string {
@@ -346,32 +368,71 @@ function signalsOf(list: string): NodeJS.Signals[] {
 }
 
 /**
+ * A mount namespace stop unmounts in: our own, or another one, read and entered through a process
+ * in it (nsenter, so the umount and the holder search see that namespace's mounts).
+ */
+interface Place {
+  /** For messages: empty for our own namespace. */
+  readonly where: string;
+  readonly mounts: () => MountEntry[];
+  readonly umountArgv: (argv: string[]) => string[];
+  readonly holders: (m: MountEntry) => HolderSearch;
+}
+
+const HERE: Place = { where: '', mounts: () => readMountinfo(), umountArgv: (argv) => argv, holders: (m) => findHolders(m) };
+
+function placeOf(ns: MountNamespace): Place {
+  let pid = ns.pid;
+  const where = ` in the mount namespace ${ns.link} of pid ${ns.pid} (${ns.comm})`;
+  const mounts = (): MountEntry[] => {
+    try {
+      return readMountinfo(`/proc/${pid}/mountinfo`);
+    } catch {
+      // That process is gone; the namespace lives on while any other process is in it.
+      const next = otherMountNamespaces().find((n) => n.link === ns.link);
+      if (!next) return [];
+      pid = next.pid;
+      return readMountinfo(`/proc/${pid}/mountinfo`);
+    }
+  };
+  return {
+    where,
+    mounts,
+    // --root: mountinfo names targets from that process's root, which a container has moved.
+    umountArgv: (argv) => ['nsenter', `--mount=/proc/${pid}/ns/mnt`, `--root=/proc/${pid}/root`, '--', ...argv],
+    holders: (m) => findHolders(m, '/proc', { link: ns.link, mounts: mounts() }),
+  };
+}
+
+/**
  * Unmounts one mount, signalling its holders while it is busy, until it is gone or the budget is
  * used. The mount is re-identified by id before every round, so holders are never looked up on a
  * parent that a vanished submount left behind (resource-agents #1944).
  */
-async function unmountOne(ctx: FsCtx, m: MountEntry, startedAt: number, budgetMs: number): Promise<void> {
+async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: number, budgetMs: number): Promise<void> {
   const delay = Number(ctx.params.signal_delay) * 1000;
   let round = 0;
-  const umountArgv = ['umount', ...(NETWORK.has(m.fstype) ? ['-f'] : []), '--', m.target];
+  const at = `${m.target}${place.where}`;
   for (;;) {
-    if (!stillMounted(readMountinfo(), m.id)) return;
+    if (!stillMounted(place.mounts(), m.id)) return;
+    // Built each round: the process another namespace is entered through may be a holder signalled in the last.
+    const umountArgv = place.umountArgv(['umount', ...(NETWORK.has(m.fstype) ? ['-f'] : []), '--', m.target]);
     const r = await ctx.run(umountArgv, { timeoutMs: Math.max(1000, ctx.deadline.remaining() - 500) });
-    if (!stillMounted(readMountinfo(), m.id)) {
-      ctx.log.info(`unmounted ${m.target}`);
+    if (!stillMounted(place.mounts(), m.id)) {
+      ctx.log.info(`unmounted ${at}`);
       return;
     }
-    const { holders, foreign } = findHolders(m);
+    const { holders, foreign } = place.holders(m);
     const spent = performance.now() - startedAt;
     if (ctx.deadline.remaining() < Math.max(delay, 200) + 300) {
       const who = holders.length ? `held by ${describeHolders(holders)}` : foreign.length ? `used from other mount namespaces by ${describeHolders(foreign)}` : `busy with no process holding it (an NFS export, a loop device or a bind mount of it?)`;
-      throw fail.generic(`cannot unmount ${m.target}: ${who}; last umount: ${describe(r)}`);
+      throw fail.generic(`cannot unmount ${at}: ${who}; last umount: ${describe(r)}`);
     }
     if (holders.length > 0 && ctx.params.force_unmount !== 'false') {
       const late = ctx.params.fast_stop ? round > 0 : spent >= budgetMs / 2;
       const sigs = signalsOf(late ? ctx.params.kill_signals : ctx.params.term_signals);
       for (const h of holders) {
-        ctx.log.warn(`${m.target} is busy: sending ${sigs.join(',')} to ${h.pid} (${h.comm}): ${h.uses.join(', ')}`);
+        ctx.log.warn(`${at} is busy: sending ${sigs.join(',')} to ${h.pid} (${h.comm}): ${h.uses.join(', ')}`);
         for (const sig of sigs) {
           try {
             process.kill(h.pid, sig);
@@ -381,37 +442,94 @@ async function unmountOne(ctx: FsCtx, m: MountEntry, startedAt: number, budgetMs
         }
       }
     } else if (holders.length > 0) {
-      if (round === 0) ctx.log.warn(`${m.target} is busy, held by ${describeHolders(holders)}; force_unmount=false, so nobody is signalled`);
+      if (round === 0) ctx.log.warn(`${at} is busy, held by ${describeHolders(holders)}; force_unmount=false, so nobody is signalled`);
     } else if (round === 0) {
-      ctx.log.warn(`${m.target} is busy but no process holds it${foreign.length ? ` here (other mount namespaces: ${describeHolders(foreign)})` : ''}: retrying`);
+      ctx.log.warn(`${at} is busy but no process holds it${foreign.length ? ` here (other mount namespaces: ${describeHolders(foreign)})` : ''}: retrying`);
     }
     round++;
     await ctx.deadline.sleep(holders.length > 0 ? delay : Math.min(delay, 500));
   }
 }
 
+/**
+ * Stop returns 0 only when the filesystem is mounted nowhere on this node:
+ * - On the mount point, the mounts stacked there are unmounted from the top while they are ours
+ *   (submounts first). One of ours covered by a mount that is not ours fails the stop: a path
+ *   reaches only the top mount, and the top one is somebody else's to unmount.
+ * - A block-device filesystem still mounted elsewhere in our namespace (a bind of a
+ *   subdirectory) fails the stop: something else mounted it, and may manage it.
+ * - In every other mount namespace (a container, `unshare -m`, a service with a private /tmp
+ *   made while the filesystem was mounted), each mount of the filesystem is a copy nothing in
+ *   the cluster manages: it is unmounted there, its holders in that namespace signalled as
+ *   force_unmount allows; what cannot go within the timeout fails the stop, naming the namespace.
+ * Binds and network filesystems are not looked for in other namespaces: their source is not
+ * this resource's to free.
+ */
 async function stop(ctx: FsCtx) {
-  const s = await state(ctx);
-  if (!s.mount) return OCF.SUCCESS;
-  if (!s.ours) {
-    ctx.log.warn(`${describeMount(s.mount)} is mounted on ${s.dir}, not ${ctx.params.device}: not ours, left mounted; ${ctx.params.device} is not mounted there`);
-    return OCF.SUCCESS;
+  const dir = mountPoint(ctx);
+  const local = !isBind(ctx) && !isNetwork(ctx);
+  const atDir = stackAt(readMountinfo(), dir);
+  // A block device is looked for in the other namespaces even when nothing is on the mount point here.
+  let device: string | undefined;
+  if (local) {
+    try {
+      device = await resolveDevice(ctx);
+    } catch (e) {
+      if (atDir.length > 0 || !(e instanceof OcfError)) throw e;
+      ctx.log.warn(`${e.reason}: nothing is mounted on ${dir}, and other mount namespaces are not searched for it`);
+    }
   }
-  // In a child, bounded: removing a file blocks on a frozen filesystem.
-  await ctx.run(['rm', '-f', '--', statusFile(ctx, s.dir)], { timeoutMs: 2000, graceMs: 200 });
   const startedAt = performance.now();
   const budget = ctx.deadline.remaining();
-  for (const m of [...mountsBelow(readMountinfo(), s.dir), s.mount]) await unmountOne(ctx, m, startedAt, budget);
-  // The filesystem is the resource: if it is still mounted elsewhere (a bind of a subdirectory),
-  // it is not stopped, and the device below cannot be demoted.
-  if (isBind(ctx) || isNetwork(ctx)) return OCF.SUCCESS;
-  const elsewhere = readMountinfo().filter((m) => m.major === s.mount!.major && m.minor === s.mount!.minor && m.major !== 0);
-  if (elsewhere.length > 0) {
-    throw fail.generic(`${s.dir} is unmounted, but the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
+  const unmounted: MountEntry[] = [];
+  for (;;) {
+    const mounts = readMountinfo();
+    const stack = stackAt(mounts, dir);
+    const top = stack.at(-1);
+    const mine = stack.findLastIndex((m) => matches(ctx, m, device, mounts));
+    if (top === undefined) break;
+    if (mine < 0) {
+      if (unmounted.length === 0) ctx.log.warn(`${describeMount(top)} is mounted on ${dir}, not ${ctx.params.device}: not ours, left mounted; ${ctx.params.device} is not mounted there`);
+      break;
+    }
+    if (mine < stack.length - 1) {
+      throw fail.generic(`${describeMount(stack[mine]!)} is mounted on ${dir} under ${describeMount(top)}, which is not ours: unmount that first (stop unmounts only what is ours)`);
+    }
+    // In a child, bounded: removing a file blocks on a frozen filesystem.
+    if (unmounted.length === 0) await ctx.run(['rm', '-f', '--', statusFile(ctx, dir)], { timeoutMs: 2000, graceMs: 200 });
+    for (const m of [...mountsBelow(mounts, dir), top]) await unmountOne(ctx, HERE, m, startedAt, budget);
+    unmounted.push(top);
   }
+  if (!local) return OCF.SUCCESS;
+  const ours = (m: MountEntry) => (m.major !== 0 && unmounted.some((u) => u.major === m.major && u.minor === m.minor)) || matches(ctx, m, device);
+  const elsewhere = readMountinfo().filter(ours);
+  if (elsewhere.length > 0) {
+    throw fail.generic(`${unmounted.length ? `${dir} is unmounted, but ` : ''}the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
+  }
+  if (device !== undefined || unmounted.length > 0) await unmountInOtherNamespaces(ctx, ours, startedAt, budget);
   return OCF.SUCCESS;
 }
 
+async function unmountInOtherNamespaces(ctx: FsCtx, ours: (m: MountEntry) => boolean, startedAt: number, budget: number): Promise<void> {
+  for (const ns of otherMountNamespaces()) {
+    const place = placeOf(ns);
+    for (;;) {
+      const mounts = place.mounts();
+      const copies = mounts.filter(ours);
+      if (copies.length === 0) break;
+      const open = copies.find((m) => mountAt(mounts, m.target)?.id === m.id);
+      if (!open) {
+        const m = copies[0]!;
+        throw fail.generic(`the filesystem is still mounted at ${m.target}${place.where}, under ${describeMount(mountAt(mounts, m.target)!)}, which is not ours`);
+      }
+      // Its root: unmounting there would take the namespace's whole tree with it.
+      if (open.target === '/') throw fail.generic(`the filesystem is the root of the mount namespace${place.where}: stop what runs there`);
+      if (!ctx.haveBinary('nsenter')) throw fail.installed(`the filesystem is still mounted at ${open.target}${place.where}, and nsenter (util-linux) is not installed to unmount it there`);
+      ctx.log.info(`${ctx.params.device} is mounted at ${open.target}${place.where}: unmounting it there`);
+      for (const m of [...mountsBelow(mounts, open.target), open]) await unmountOne(ctx, place, m, startedAt, budget);
+    }
+  }
+}
 
 export const fsMount = defineAgent({
   name: 'fs-mount',

@@ -1,5 +1,5 @@
 /** /proc/self/mountinfo: parsing, consistent reads, and questions about what is mounted where. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 export interface MountEntry {
   readonly id: number;
@@ -68,6 +68,11 @@ export function mountAt(mounts: readonly MountEntry[], dir: string): MountEntry 
   return top;
 }
 
+/** Every mount on `dir`, bottom first: all but the last are covered by the one above them. */
+export function stackAt(mounts: readonly MountEntry[], dir: string): MountEntry[] {
+  return mounts.filter((m) => m.target === dir);
+}
+
 export function isBelow(path: string, dir: string): boolean {
   return dir === '/' ? path !== '/' : path.startsWith(`${dir}/`);
 }
@@ -94,4 +99,51 @@ export function mountContaining(mounts: readonly MountEntry[], path: string): Mo
 
 export function stillMounted(mounts: readonly MountEntry[], id: number): boolean {
   return mounts.some((m) => m.id === id);
+}
+
+export interface MountNamespace {
+  /** The namespace as /proc/PID/ns/mnt names it: mnt:[4026532175]. */
+  readonly link: string;
+  /** A process in it (the lowest pid), through which it is read and entered. */
+  readonly pid: number;
+  readonly comm: string;
+}
+
+/**
+ * The mount namespaces other than this process's, one process each: a readlink per process, so
+ * only for a stop. A namespace that no process is in (kept by a bind mount of its nsfs file) is
+ * not found here.
+ */
+export function otherMountNamespaces(proc = '/proc'): MountNamespace[] {
+  const link = (p: string) => {
+    try {
+      return readlinkSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const own = link(`${proc}/self/ns/mnt`);
+  const seen = new Map<string, MountNamespace>();
+  let pids: number[] = [];
+  try {
+    pids = readdirSync(proc)
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    const ns = link(`${proc}/${pid}/ns/mnt`);
+    if (ns === undefined || ns === own || seen.has(ns)) continue;
+    let comm = '?';
+    try {
+      comm = readFileSync(`${proc}/${pid}/comm`, 'utf8').trim();
+    } catch {
+      // gone meanwhile: its namespace may live on in another process
+      continue;
+    }
+    seen.set(ns, { link: ns, pid, comm });
+  }
+  return [...seen.values()];
 }

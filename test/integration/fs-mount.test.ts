@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { devMajorMinor } from '../../lib/holders';
 import { Scratch } from './loopfs';
 import { AGENT_DIR, ok, requireSandbox, runAgent, sh } from './netns';
 
@@ -14,12 +15,20 @@ afterEach(() => s.dispose());
 
 const fsm = (action: string, params: Record<string, string>, env: Record<string, string> = {}) => runAgent('fs-mount', action, params, env, { instance: 'fs-test' });
 const mountedAt = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir.replace(/ /g, '\\040').replace(/\\(?!040)/g, '\\134'));
-const alive = (p: ChildProcess) => {
+const alive = (p: ChildProcess | number) => {
   try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p.pid}/stat`, 'utf8'));
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${typeof p === 'number' ? p : p.pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
+};
+/** The targets DEV is mounted on in the mount namespace of PID. */
+const mountsOfIn = (pid: number, dev: string) => {
+  const id = devMajorMinor(statSync(dev).rdev).join(':');
+  return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[2] === id)
+    .map((l) => l.split(' ')[4]);
 };
 /** A process that holds something: started detached so a kill hits only it. */
 function holder(cmd: string, cwd = '/'): ChildProcess {
@@ -157,6 +166,64 @@ describe('fs-mount stop', () => {
     expect(r.code).toBe(1);
     expect(r.reason).toContain(`still mounted at ${bindTarget}`);
     ok(['umount', bindTarget]);
+  });
+});
+
+describe('fs-mount stop never reports stopped while the filesystem is mounted', () => {
+  it('another filesystem mounted over ours: stop fails naming it and unmounts nothing', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    ok(['mount', '-t', 'tmpfs', 'over-ours', dir]);
+    const r = fsm('stop', p);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`${dev} (ext4,`);
+    expect(r.reason).toContain(`under over-ours (tmpfs,`);
+    expect(mountedAt(dir)).toHaveLength(2);
+    ok(['umount', dir]);
+    expect(fsm('stop', p).code).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
+  /** A private copy of the mount in a new mount namespace: a process there holds it (cwd), another does not. */
+  function copyInOtherNamespace(dir: string): { holder: ChildProcess; witness: number } {
+    const pidFile = join(s.dir, 'witness.pid');
+    const h = holder(`exec unshare --mount --propagation private bash -c 'sleep 300 & echo $! > ${pidFile}; cd ${dir} && exec sleep 301'`);
+    for (let i = 0; i < 50 && !existsSync(pidFile); i++) settle();
+    settle();
+    return { holder: h, witness: s.spawn(Number(readFileSync(pidFile, 'utf8'))) };
+  }
+
+  it('a private copy in another mount namespace, used there: stop unmounts it there and ends only its holder', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    const ns = copyInOtherNamespace(dir);
+    expect(mountsOfIn(ns.witness, dev)).toEqual([dir]);
+    const r = fsm('stop', p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+    expect(mountsOfIn(ns.witness, dev)).toEqual([]);
+    settle();
+    expect([alive(ns.holder), alive(ns.witness)]).toEqual([false, true]);
+    expect(r.stderr).toMatch(new RegExp(`sending SIGTERM to ${ns.holder.pid} \\(sleep\\): cwd ${dir}`));
+    expect(r.stderr).toMatch(/unmounted \S+ in the mount namespace mnt:\[\d+\] of pid \d+/);
+  });
+
+  it('force_unmount=false: a copy held in another mount namespace fails the stop, naming the namespace, target and holder', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4', force_unmount: 'false' };
+    expect(fsm('start', p).code).toBe(0);
+    const ns = copyInOtherNamespace(dir);
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '4000' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toMatch(new RegExp(`cannot unmount ${dir} in the mount namespace mnt:\\[\\d+\\] of pid \\d+ \\(\\w+\\): held by ${ns.holder.pid} \\(sleep: cwd ${dir}\\)`));
+    expect(r.ms).toBeLessThan(4000);
+    expect(alive(ns.holder)).toBe(true);
+    expect(mountsOfIn(ns.witness, dev)).toEqual([dir]);
   });
 });
 
