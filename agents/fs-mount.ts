@@ -9,7 +9,7 @@ import { type MountEntry, type MountNamespace, mountAt, mountContaining, mountsB
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { DeadlineError } from '../lib/ocf/deadline';
-import { param } from '../lib/ocf/params';
+import { type ParamProblem, describeProblems, param, withDefaultsFor } from '../lib/ocf/params';
 import { describe } from '../lib/run';
 
 /** Filesystems that journal (or need no check): run_fsck=auto skips them. */
@@ -531,6 +531,48 @@ async function unmountInOtherNamespaces(ctx: FsCtx, ours: (m: MountEntry) => boo
   }
 }
 
+/**
+ * Stop with parameters that do not validate. What identifies this resource's filesystem is the
+ * device (with fstype and options, which say how to compare it) and the directory; the other
+ * parameters only say how to stop, and take their defaults. With both usable, the normal stop.
+ * With one of them, whatever it finds (something on the directory, the device mounted anywhere)
+ * fails the stop, named: it may be this resource's, and reporting it stopped would let another
+ * node mount it too. With neither (a controller that lost the old parameters sends none), nothing
+ * on this node can be tied to this resource, and OCF's rule holds: stopping what cannot be
+ * running succeeds.
+ */
+async function stopWhenInvalid(ctx: FsCtx, problems: readonly ParamProblem[]) {
+  const why = `stop with parameters that do not validate (${describeProblems(problems)})`;
+  const bad = new Set(problems.map((p) => p.param));
+  // A problem without a parameter comes from validate(), which checks device, fstype and options together.
+  const identity = ctx.params.device !== '' && !['device', 'fstype', 'options', ''].some((n) => bad.has(n));
+  const dir = ctx.params.directory.startsWith('/') ? mountPoint(ctx) : undefined;
+  const usableDir = dir !== undefined && dir !== '' && dir !== '/';
+  if (identity && usableDir) {
+    ctx.log.warn(`${why}: stopping with the defaults for those`);
+    const howToStop = problems.filter((p) => p.param !== 'directory');
+    return stop({ ...ctx, params: withDefaultsFor(params, ctx.params, howToStop) });
+  }
+  if (usableDir) {
+    const mounts = readMountinfo();
+    const there = [...mountsBelow(mounts, dir), ...stackAt(mounts, dir)];
+    if (there.length > 0) {
+      throw fail.generic(`${why}: cannot tell whether ${describeMount(there.at(-1)!)} on ${there.at(-1)!.target} is this resource's; left mounted`);
+    }
+    ctx.log.warn(`${why}: nothing is mounted on ${dir}`);
+    return OCF.SUCCESS;
+  }
+  if (identity) {
+    const device = isBind(ctx) || isNetwork(ctx) ? undefined : await resolveDevice(ctx);
+    const found = readMountinfo().filter((m) => matches(ctx, m, device));
+    if (found.length > 0) throw fail.generic(`${why}: ${ctx.params.device} is mounted on ${found.map((m) => m.target).join(', ')}, and without a usable directory stop cannot tell whether that is this resource's mount; left mounted`);
+    ctx.log.warn(`${why}: ${ctx.params.device} is not mounted on this node`);
+    return OCF.SUCCESS;
+  }
+  ctx.log.warn(`${why}: neither device nor directory is usable, so nothing on this node can be identified as this resource's; reporting stopped`);
+  return OCF.SUCCESS;
+}
+
 export const fsMount = defineAgent({
   name: 'fs-mount',
   version: '0.1.0',
@@ -564,6 +606,7 @@ export const fsMount = defineAgent({
     if (ctx.params.fstype === 'none' && !ctx.params.options.split(',').includes('bind')) throw fail.configured('fstype=none needs options=bind');
     if (isBind(ctx) && !ctx.params.device.startsWith('/')) throw fail.configured('a bind mount needs an absolute source directory as device');
   },
+  stopWhenInvalid,
   async validateHost(ctx) {
     for (const bin of ['mount', 'umount', 'dd']) if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
     if (ctx.params.fstype !== 'none' && !kernelKnows(ctx.params.fstype)) throw fail.installed(`the kernel of this node does not know ${ctx.params.fstype} (/proc/filesystems)`);

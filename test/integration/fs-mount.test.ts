@@ -227,6 +227,42 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
   });
 });
 
+describe('fs-mount stop with parameters that no longer validate', () => {
+  it('a check tightened since the start: stop unmounts all the same', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    const r = fsm('stop', { ...p, signal_delay: '3600' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
+  it('the device lost: stop fails naming what is mounted on the directory; with no parameters at all, nothing to identify', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    expect(fsm('start', { device: dev, directory: dir, fstype: 'ext4' }).code).toBe(0);
+    const r = fsm('stop', { directory: dir, fstype: 'ext4' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`${dev} (ext4,`);
+    expect(r.reason).toContain(dir);
+    expect(mountedAt(dir)).toHaveLength(1);
+    const none = fsm('stop', {});
+    expect(none.code).toBe(0);
+    expect(none.stderr).toContain('nothing on this node can be identified');
+  });
+
+  it('a directory that is no longer usable: the device, still mounted, fails the stop', () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    expect(fsm('start', { device: dev, directory: dir, fstype: 'ext4' }).code).toBe(0);
+    const r = fsm('stop', { device: dev, directory: 'mnt', fstype: 'ext4' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`${dev} is mounted on ${dir}`);
+    expect(mountedAt(dir)).toHaveLength(1);
+  });
+});
+
 describe('fs-mount start and monitor', () => {
   it('a different device on the directory: monitor and start fail, stop leaves it mounted', () => {
     const mine = s.loop('ext4', 'mine');
