@@ -76,7 +76,7 @@ const params = {
     options: ['true', 'safe', 'false'] as const,
     shortdesc: 'Signal the processes that hold the mount on stop',
     longdesc:
-      'true or safe: when the unmount is busy, find the processes that hold this mount (open files, working directory, root, memory maps, matched by mount identity, never by device or path alone), log them, send term_signals, then kill_signals once half the stop budget is gone. Both use only non-blocking /proc reads, so a dead NFS server cannot stall the search. false: never signal anyone; stop fails naming the holders.',
+      'true or safe: when the unmount is busy, find the processes that hold this mount (open files, working directory, root, memory maps, matched by mount identity, never by device or path alone), log them, send term_signals, then kill_signals once half the stop budget is gone. Both use only non-blocking /proc reads, so a dead NFS server cannot stall the search. The same holds for a copy of the mount in another mount namespace, whose holders are searched in that namespace only. false: never signal anyone; stop fails naming the holders.',
   }),
   fast_stop: param.boolean({
     default: false,
@@ -578,7 +578,7 @@ export const fsMount = defineAgent({
   version: '0.1.0',
   shortdesc: 'Mount a filesystem; unmount it without collateral damage',
   longdesc:
-    'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Parameter names follow ocf:heartbeat:Filesystem.',
+    'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Stop reports stopped only when the filesystem is mounted nowhere on this node: a mount that is not ours stacked over ours on the directory fails it, naming that mount; for a block device, copies of the mount in other mount namespaces (a container, unshare -m) are unmounted there (nsenter), their holders in that namespace signalled as force_unmount allows, or the stop fails naming the namespace. A stop with parameters that no longer validate still unmounts when device and directory identify the filesystem, and fails naming what it finds when only one of them does. Parameter names follow ocf:heartbeat:Filesystem.',
   examples: [
     {
       why: 'The DRBD device mounted at /srv/nfs, with a depth-20 monitor that writes and reads back a status file.',
