@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
-import { type HolderSearch, describeHolders, devMajorMinor, findHolders } from '../lib/holders';
+import { type Holder, type HolderSearch, describeHolders, devMajorMinor, findHolders } from '../lib/holders';
 import { type MountEntry, type MountNamespace, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
@@ -405,6 +405,29 @@ function placeOf(ns: MountNamespace): Place {
 }
 
 /**
+ * Holders of copies of `m` in other mount namespaces (the same filesystem and directory in it). A
+ * copy in a namespace that receives our unmounts (a service's private /tmp under systemd,
+ * `unshare --propagation slave`) keeps our umount busy while a process there holds it, and no
+ * process here does.
+ */
+function holdersOfCopies(m: MountEntry): Holder[] {
+  const out: Holder[] = [];
+  for (const ns of otherMountNamespaces()) {
+    let mounts: MountEntry[];
+    try {
+      mounts = readMountinfo(`/proc/${ns.pid}/mountinfo`);
+    } catch {
+      continue;
+    }
+    for (const c of mounts) {
+      if (c.major !== m.major || c.minor !== m.minor || c.root !== m.root) continue;
+      for (const h of findHolders(c, '/proc', { link: ns.link, mounts }).holders) out.push({ ...h, uses: h.uses.map((u) => `${u} in ${ns.link}`) });
+    }
+  }
+  return out;
+}
+
+/**
  * Unmounts one mount, signalling its holders while it is busy, until it is gone or the budget is
  * used. The mount is re-identified by id before every round, so holders are never looked up on a
  * parent that a vanished submount left behind (resource-agents #1944).
@@ -422,7 +445,9 @@ async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: nu
       ctx.log.info(`unmounted ${at}`);
       return;
     }
-    const { holders, foreign } = place.holders(m);
+    const found = place.holders(m);
+    const { foreign } = found;
+    const holders = found.holders.length === 0 && place === HERE && !isBind(ctx) && !isNetwork(ctx) ? holdersOfCopies(m) : found.holders;
     const spent = performance.now() - startedAt;
     if (ctx.deadline.remaining() < Math.max(delay, 200) + 300) {
       const who = holders.length ? `held by ${describeHolders(holders)}` : foreign.length ? `used from other mount namespaces by ${describeHolders(foreign)}` : `busy with no process holding it (an NFS export, a loop device or a bind mount of it?)`;

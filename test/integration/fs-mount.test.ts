@@ -212,6 +212,24 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
     expect(r.stderr).toMatch(/unmounted \S+ in the mount namespace mnt:\[\d+\] of pid \d+/);
   });
 
+  it('a copy in a namespace that receives our unmounts, held there, keeps ours busy: its holder there is signalled', () => {
+    // Shared, so the namespace below gets a slave copy, as a systemd service with a private /tmp does.
+    s.mount(s.dir, s.dir, '--bind');
+    ok(['mount', '--make-shared', s.dir]);
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    const h = holder(`exec unshare --mount --propagation slave bash -c 'cd ${dir} && exec sleep 301'`);
+    settle();
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+    expect(r.stderr).toMatch(new RegExp(`sending SIGTERM to ${h.pid} \\(sleep\\): cwd ${dir} in mnt:\\[\\d+\\]`));
+    settle();
+    expect(alive(h)).toBe(false);
+  });
+
   it('force_unmount=false: a copy held in another mount namespace fails the stop, naming the namespace, target and holder', () => {
     const dev = s.loop('ext4');
     const dir = join(s.dir, 'mnt');
