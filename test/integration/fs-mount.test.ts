@@ -169,12 +169,18 @@ describe('fs-mount stop', () => {
   });
 });
 
+/** An ext4 filesystem on a loop device, started on <scratch>/mnt. */
+function started(extra: Record<string, string> = {}) {
+  const dev = s.loop('ext4');
+  const dir = join(s.dir, 'mnt');
+  const p = { device: dev, directory: dir, fstype: 'ext4', ...extra };
+  expect(fsm('start', p).code).toBe(0);
+  return { dev, dir, p };
+}
+
 describe('fs-mount stop never reports stopped while the filesystem is mounted', () => {
   it('another filesystem mounted over ours: stop fails naming it and unmounts nothing', () => {
-    const dev = s.loop('ext4');
-    const dir = join(s.dir, 'mnt');
-    const p = { device: dev, directory: dir, fstype: 'ext4' };
-    expect(fsm('start', p).code).toBe(0);
+    const { dev, dir, p } = started();
     ok(['mount', '-t', 'tmpfs', 'over-ours', dir]);
     const r = fsm('stop', p);
     expect(r.code, r.stderr).toBe(1);
@@ -196,10 +202,7 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
   }
 
   it('a private copy in another mount namespace, used there: stop unmounts it there and ends only its holder', () => {
-    const dev = s.loop('ext4');
-    const dir = join(s.dir, 'mnt');
-    const p = { device: dev, directory: dir, fstype: 'ext4' };
-    expect(fsm('start', p).code).toBe(0);
+    const { dev, dir, p } = started();
     const ns = copyInOtherNamespace(dir);
     expect(mountsOfIn(ns.witness, dev)).toEqual([dir]);
     const r = fsm('stop', p);
@@ -216,10 +219,7 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
     // Shared, so the namespace below gets a slave copy, as a systemd service with a private /tmp does.
     s.mount(s.dir, s.dir, '--bind');
     ok(['mount', '--make-shared', s.dir]);
-    const dev = s.loop('ext4');
-    const dir = join(s.dir, 'mnt');
-    const p = { device: dev, directory: dir, fstype: 'ext4' };
-    expect(fsm('start', p).code).toBe(0);
+    const { dev, dir, p } = started();
     const h = holder(`exec unshare --mount --propagation slave bash -c 'cd ${dir} && exec sleep 301'`);
     settle();
     const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
@@ -231,10 +231,7 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
   });
 
   it('force_unmount=false: a copy held in another mount namespace fails the stop, naming the namespace, target and holder', () => {
-    const dev = s.loop('ext4');
-    const dir = join(s.dir, 'mnt');
-    const p = { device: dev, directory: dir, fstype: 'ext4', force_unmount: 'false' };
-    expect(fsm('start', p).code).toBe(0);
+    const { dev, dir, p } = started({ force_unmount: 'false' });
     const ns = copyInOtherNamespace(dir);
     const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '4000' });
     expect(r.code, r.stderr).toBe(1);
@@ -247,19 +244,14 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
 
 describe('fs-mount stop with parameters that no longer validate', () => {
   it('a check tightened since the start: stop unmounts all the same', () => {
-    const dev = s.loop('ext4');
-    const dir = join(s.dir, 'mnt');
-    const p = { device: dev, directory: dir, fstype: 'ext4' };
-    expect(fsm('start', p).code).toBe(0);
+    const { dev, dir, p } = started();
     const r = fsm('stop', { ...p, signal_delay: '3600' });
     expect(r.code, r.stderr).toBe(0);
     expect(mountedAt(dir)).toEqual([]);
   });
 
   it('the device lost: stop fails naming what is mounted on the directory; with no parameters at all, nothing to identify', () => {
-    const dev = s.loop('ext4');
-    const dir = join(s.dir, 'mnt');
-    expect(fsm('start', { device: dev, directory: dir, fstype: 'ext4' }).code).toBe(0);
+    const { dev, dir } = started();
     const r = fsm('stop', { directory: dir, fstype: 'ext4' });
     expect(r.code, r.stderr).toBe(1);
     expect(r.reason).toContain(`${dev} (ext4,`);
@@ -271,9 +263,7 @@ describe('fs-mount stop with parameters that no longer validate', () => {
   });
 
   it('a directory that is no longer usable: the device, still mounted, fails the stop', () => {
-    const dev = s.loop('ext4');
-    const dir = join(s.dir, 'mnt');
-    expect(fsm('start', { device: dev, directory: dir, fstype: 'ext4' }).code).toBe(0);
+    const { dev, dir } = started();
     const r = fsm('stop', { device: dev, directory: 'mnt', fstype: 'ext4' });
     expect(r.code, r.stderr).toBe(1);
     expect(r.reason).toContain(`${dev} is mounted on ${dir}`);
