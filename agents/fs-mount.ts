@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
 import { type Holder, type HolderSearch, describeHolders, devMajorMinor, findHolders } from '../lib/holders';
-import { type MountEntry, type MountNamespace, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
+import { type MountEntry, type MountNamespace, hiddenBy, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { DeadlineError } from '../lib/ocf/deadline';
@@ -511,15 +511,14 @@ async function stop(ctx: FsCtx) {
     const mounts = readMountinfo();
     const stack = stackAt(mounts, dir);
     const top = stack.at(-1);
-    const mine = stack.findLastIndex((m) => matches(ctx, m, device, mounts));
+    const mine = stack.findLast((m) => matches(ctx, m, device, mounts));
     if (top === undefined) break;
-    if (mine < 0) {
+    if (mine === undefined) {
       if (unmounted.length === 0) ctx.log.warn(`${describeMount(top)} is mounted on ${dir}, not ${ctx.params.device}: not ours, left mounted; ${ctx.params.device} is not mounted there`);
       break;
     }
-    if (mine < stack.length - 1) {
-      throw fail.generic(`${describeMount(stack[mine]!)} is mounted on ${dir} under ${describeMount(top)}, which is not ours: unmount that first (stop unmounts only what is ours)`);
-    }
+    const over = hiddenBy(mounts, mine);
+    if (over) throw fail.generic(`${describeMount(mine)} is mounted on ${dir} under ${describeMount(over)} on ${over.target}, which is not ours: unmount that first (stop unmounts only what is ours)`);
     // In a child, bounded: removing a file blocks on a frozen filesystem.
     if (unmounted.length === 0) await ctx.run(['rm', '-f', '--', statusFile(ctx, dir)], { timeoutMs: 2000, graceMs: 200 });
     for (const m of [...mountsBelow(mounts, dir), top]) await unmountOne(ctx, HERE, m, startedAt, budget);
@@ -542,10 +541,11 @@ async function unmountInOtherNamespaces(ctx: FsCtx, ours: (m: MountEntry) => boo
       const mounts = place.mounts();
       const copies = mounts.filter(ours);
       if (copies.length === 0) break;
-      const open = copies.find((m) => mountAt(mounts, m.target)?.id === m.id);
+      const open = copies.find((m) => !hiddenBy(mounts, m));
       if (!open) {
         const m = copies[0]!;
-        throw fail.generic(`the filesystem is still mounted at ${m.target}${place.where}, under ${describeMount(mountAt(mounts, m.target)!)}, which is not ours`);
+        const over = hiddenBy(mounts, m)!;
+        throw fail.generic(`the filesystem is still mounted at ${m.target}${place.where}, under ${describeMount(over)} on ${over.target}, which is not ours`);
       }
       // Its root: unmounting there would take the namespace's whole tree with it.
       if (open.target === '/') throw fail.generic(`the filesystem is the root of the mount namespace${place.where}: stop what runs there`);

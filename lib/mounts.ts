@@ -73,6 +73,26 @@ export function stackAt(mounts: readonly MountEntry[], dir: string): MountEntry[
   return mounts.filter((m) => m.target === dir);
 }
 
+/**
+ * The mount that keeps a path lookup from reaching `m`: one stacked on it, one over the directory
+ * it is mounted on (or over a directory above that, in the same parent mount), or one that hides
+ * a mount it is mounted in. Undefined when a path reaches it.
+ */
+export function hiddenBy(mounts: readonly MountEntry[], m: MountEntry): MountEntry | undefined {
+  // `from`: the mount the walk came up from, stacked on its parent or mounted inside it: the way in, not a cover.
+  let from: MountEntry | undefined;
+  let cur: MountEntry | undefined = m;
+  for (let depth = 0; cur !== undefined && depth < 64; depth++) {
+    const c: MountEntry = cur;
+    const f = from;
+    const over = mounts.find((t) => t.id !== c.id && t.id !== f?.id && ((t.parent === c.id && t.target === c.target) || (t.parent === c.parent && isBelow(c.target, t.target))));
+    if (over) return over;
+    from = c;
+    cur = c.parent === c.id ? undefined : mounts.find((p) => p.id === c.parent);
+  }
+  return undefined;
+}
+
 export function isBelow(path: string, dir: string): boolean {
   return dir === '/' ? path !== '/' : path.startsWith(`${dir}/`);
 }

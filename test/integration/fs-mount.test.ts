@@ -192,6 +192,22 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
     expect(mountedAt(dir)).toEqual([]);
   });
 
+  it('another filesystem mounted over a directory above ours: stop fails at once naming it', () => {
+    const dev = s.loop('ext4');
+    const outer = s.path('outer');
+    const dir = join(outer, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    ok(['mount', '-t', 'tmpfs', 'over-outer', outer]);
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`under over-outer (tmpfs,`);
+    expect(r.ms).toBeLessThan(4000);
+    ok(['umount', outer]);
+    expect(fsm('stop', p).code).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
   /** A private copy of the mount in a new mount namespace: a process there holds it (cwd), another does not. */
   function copyInOtherNamespace(dir: string): { holder: ChildProcess; witness: number } {
     const pidFile = join(s.dir, 'witness.pid');

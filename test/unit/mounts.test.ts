@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mountAt, otherMountNamespaces, parseMountinfo, stackAt } from '../../lib/mounts';
+import { hiddenBy, mountAt, otherMountNamespaces, parseMountinfo, stackAt } from '../../lib/mounts';
 
 const MOUNTINFO = [
   '22 1 8:1 / / rw - ext4 /dev/sda1 rw',
@@ -17,6 +17,34 @@ describe('stackAt', () => {
     expect(stackAt(mounts, '/srv/nfs').map((m) => m.id)).toEqual([40, 41]);
     expect(mountAt(mounts, '/srv/nfs')?.id).toBe(41);
     expect(stackAt(mounts, '/srv')).toEqual([]);
+  });
+});
+
+describe('hiddenBy', () => {
+  const mounts = parseMountinfo(
+    [
+      MOUNTINFO,
+      '50 22 7:2 / /data/vol rw - ext4 /dev/loop2 rw',
+      '51 50 7:3 / /data/vol/inner rw - ext4 /dev/loop3 rw',
+      '52 22 0:40 / /data rw - tmpfs cover rw',
+      '60 42 7:4 / /srv/other/sub rw - ext4 /dev/loop4 rw',
+      '61 60 0:41 / /srv/other/sub rw - tmpfs stacked rw',
+      '62 61 7:5 / /srv/other/sub/deeper rw - ext4 /dev/loop5 rw',
+    ].join('\n'),
+  );
+  const byId = (id: number) => mounts.find((m) => m.id === id)!;
+
+  it('a mount stacked on it hides it; the top one and what is mounted in it are reached', () => {
+    expect(hiddenBy(mounts, byId(40))?.id).toBe(41);
+    expect(hiddenBy(mounts, byId(41))).toBeUndefined();
+    expect(hiddenBy(mounts, byId(60))?.id).toBe(61);
+    expect(hiddenBy(mounts, byId(62))).toBeUndefined();
+    expect(hiddenBy(mounts, byId(22))).toBeUndefined();
+  });
+
+  it('a mount over the directory it is on, or over a mount it is in, hides it', () => {
+    expect(hiddenBy(mounts, byId(50))?.id).toBe(52);
+    expect(hiddenBy(mounts, byId(51))?.id).toBe(52);
   });
 });
 
