@@ -59,7 +59,7 @@ function ancestors(): Set<number> {
 
 export interface HolderSearch {
   readonly holders: Holder[];
-  /** Processes in other mount namespaces than the searched one using the same device: reported, never signalled. */
+  /** Processes outside the namespace searched that map the same device: reported, never signalled. */
   readonly foreign: Holder[];
 }
 

@@ -152,7 +152,8 @@ export function parseParams<P extends ParamDecls>(decls: P, env: NodeJS.ProcessE
 }
 
 export function describeProblems(problems: readonly ParamProblem[]): string {
-  return problems.map((p) => `parameter ${p.param} ${p.message}`).join('; ');
+  // An unnamed problem is one across parameters (an agent's validate), worded whole.
+  return problems.map((p) => (p.param ? `parameter ${p.param} ${p.message}` : p.message)).join('; ');
 }
 
 /**

@@ -65,4 +65,8 @@ describe('withDefaultsFor', () => {
     expect(withDefaultsFor(decls, p.values, p.problems.filter((x) => x.param !== 'name'))).toEqual({ name: 'a/b', count: 5, flag: false, mode: 'true', renamed: 'x' });
     expect(withDefaultsFor(decls, p.values, [{ param: '', message: 'across parameters' }])).toEqual(p.values);
   });
+
+  it('describeProblems words an unnamed problem (one across parameters) whole', () => {
+    expect(describeProblems([{ param: 'count', message: 'is not an integer' }, { param: '', message: 'fstype=none needs options=bind' }])).toBe('parameter count is not an integer; fstype=none needs options=bind');
+  });
 });
