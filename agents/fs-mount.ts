@@ -4,12 +4,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
-import { describeHolders, devMajorMinor, findHolders } from '../lib/holders';
-import { type MountEntry, mountAt, mountsBelow, readMountinfo, stillMounted } from '../lib/mounts';
+import { type Holder, type HolderSearch, describeHolders, devMajorMinor, findHolders } from '../lib/holders';
+import { type MountEntry, type MountNamespace, hiddenBy, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { DeadlineError } from '../lib/ocf/deadline';
-import { param } from '../lib/ocf/params';
+import { type ParamProblem, describeProblems, param, withDefaultsFor } from '../lib/ocf/params';
 import { describe } from '../lib/run';
 
 /** Filesystems that journal (or need no check): run_fsck=auto skips them. */
@@ -76,7 +76,7 @@ const params = {
     options: ['true', 'safe', 'false'] as const,
     shortdesc: 'Signal the processes that hold the mount on stop',
     longdesc:
-      'true or safe: when the unmount is busy, find the processes that hold this mount (open files, working directory, root, memory maps, matched by mount identity, never by device or path alone), log them, send term_signals, then kill_signals once half the stop budget is gone. Both use only non-blocking /proc reads, so a dead NFS server cannot stall the search. false: never signal anyone; stop fails naming the holders.',
+      'true or safe: when the unmount is busy, find the processes that hold this mount (open files, working directory, root, memory maps, matched by mount identity, never by device or path alone), log them, send term_signals, then kill_signals once half the stop budget is gone. Both use only non-blocking /proc reads, so a dead NFS server cannot stall the search. The same holds for a copy of the mount in another mount namespace, whose holders are searched in that namespace only. false: never signal anyone; stop fails naming the holders.',
   }),
   fast_stop: param.boolean({
     default: false,
@@ -161,9 +161,17 @@ async function resolveDevice(ctx: FsCtx): Promise<string | undefined> {
   return r.code === 0 && r.stdout.trim() ? real(r.stdout.trim()) : undefined;
 }
 
-/** Whether mount `m` is the configured filesystem: by device numbers, source, or inode for binds. */
-function matches(ctx: FsCtx, m: MountEntry, device: string | undefined): boolean {
+/**
+ * Whether mount `m` is the configured filesystem: by device numbers, source, or inode for binds.
+ * With `mounts` (its mountinfo), a bind covered by a later mount on the same target, which a stat
+ * of the target cannot reach, is compared by the filesystem and the directory in it instead.
+ */
+function matches(ctx: FsCtx, m: MountEntry, device: string | undefined, mounts?: readonly MountEntry[]): boolean {
   if (isBind(ctx)) {
+    if (mounts && mountAt(mounts, m.target)?.id !== m.id) {
+      const src = bindSource(mounts, ctx.params.device);
+      return src !== undefined && src.major === m.major && src.minor === m.minor && src.root === m.root;
+    }
     try {
       const a = statSync(ctx.params.device);
       const b = statSync(m.target);
@@ -184,6 +192,20 @@ function matches(ctx: FsCtx, m: MountEntry, device: string | undefined): boolean
   } catch {
     return false;
   }
+}
+
+/** The filesystem and the directory in it that a bind of `dir` shows, as mountinfo would. */
+function bindSource(mounts: readonly MountEntry[], dir: string): { major: number; minor: number; root: string } | undefined {
+  let src: string;
+  try {
+    src = realpathSync(dir);
+  } catch {
+    return undefined;
+  }
+  const c = mountContaining(mounts, src);
+  if (!c) return undefined;
+  const rest = c.target === '/' ? src : src.slice(c.target.length);
+  return { major: c.major, minor: c.minor, root: `${c.root === '/' ? '' : c.root}${rest}` || '/' };
 }
 
 function describeMount(m: MountEntry): string {
@@ -346,32 +368,96 @@ function signalsOf(list: string): NodeJS.Signals[] {
 }
 
 /**
+ * A mount namespace stop unmounts in: our own, or another one, read and entered through a process
+ * in it (nsenter, so the umount and the holder search see that namespace's mounts).
+ */
+interface Place {
+  /** For messages: empty for our own namespace. */
+  readonly where: string;
+  readonly mounts: () => MountEntry[];
+  readonly umountArgv: (argv: string[]) => string[];
+  readonly holders: (m: MountEntry) => HolderSearch;
+}
+
+const HERE: Place = { where: '', mounts: () => readMountinfo(), umountArgv: (argv) => argv, holders: (m) => findHolders(m) };
+
+function placeOf(ns: MountNamespace): Place {
+  let pid = ns.pid;
+  const where = ` in the mount namespace ${ns.link} of pid ${ns.pid} (${ns.comm})`;
+  const mounts = (): MountEntry[] => {
+    try {
+      return readMountinfo(`/proc/${pid}/mountinfo`);
+    } catch {
+      // That process is gone; the namespace lives on while any other process is in it.
+      const next = otherMountNamespaces().find((n) => n.link === ns.link);
+      if (!next) return [];
+      pid = next.pid;
+      return readMountinfo(`/proc/${pid}/mountinfo`);
+    }
+  };
+  return {
+    where,
+    mounts,
+    // --root: mountinfo names targets from that process's root, which a container has moved.
+    umountArgv: (argv) => ['nsenter', `--mount=/proc/${pid}/ns/mnt`, `--root=/proc/${pid}/root`, '--', ...argv],
+    holders: (m) => findHolders(m, '/proc', { link: ns.link, mounts: mounts() }),
+  };
+}
+
+/**
+ * Holders of copies of `m` in other mount namespaces (the same filesystem and directory in it). A
+ * copy in a namespace that receives our unmounts (a service's private /tmp under systemd,
+ * `unshare --propagation slave`) keeps our umount busy while a process there holds it, and no
+ * process here does.
+ */
+function holdersOfCopies(m: MountEntry): Holder[] {
+  const out: Holder[] = [];
+  for (const ns of otherMountNamespaces()) {
+    let mounts: MountEntry[];
+    try {
+      mounts = readMountinfo(`/proc/${ns.pid}/mountinfo`);
+    } catch {
+      continue;
+    }
+    for (const c of mounts) {
+      if (c.major !== m.major || c.minor !== m.minor || c.root !== m.root) continue;
+      for (const h of findHolders(c, '/proc', { link: ns.link, mounts }).holders) out.push({ ...h, uses: h.uses.map((u) => `${u} in ${ns.link}`) });
+    }
+  }
+  return out;
+}
+
+/**
  * Unmounts one mount, signalling its holders while it is busy, until it is gone or the budget is
  * used. The mount is re-identified by id before every round, so holders are never looked up on a
  * parent that a vanished submount left behind (resource-agents #1944).
  */
-async function unmountOne(ctx: FsCtx, m: MountEntry, startedAt: number, budgetMs: number): Promise<void> {
+async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: number, budgetMs: number): Promise<void> {
   const delay = Number(ctx.params.signal_delay) * 1000;
   let round = 0;
-  const umountArgv = ['umount', ...(NETWORK.has(m.fstype) ? ['-f'] : []), '--', m.target];
+  const at = `${m.target}${place.where}`;
   for (;;) {
-    if (!stillMounted(readMountinfo(), m.id)) return;
+    if (!stillMounted(place.mounts(), m.id)) return;
+    // Built each round: the process another namespace is entered through may be a holder signalled in the last.
+    const umountArgv = place.umountArgv(['umount', ...(NETWORK.has(m.fstype) ? ['-f'] : []), '--', m.target]);
     const r = await ctx.run(umountArgv, { timeoutMs: Math.max(1000, ctx.deadline.remaining() - 500) });
-    if (!stillMounted(readMountinfo(), m.id)) {
-      ctx.log.info(`unmounted ${m.target}`);
+    if (!stillMounted(place.mounts(), m.id)) {
+      ctx.log.info(`unmounted ${at}`);
       return;
     }
-    const { holders, foreign } = findHolders(m);
+    const found = place.holders(m);
+    const { foreign } = found;
+    const holders = found.holders.length === 0 && place === HERE && !isBind(ctx) && !isNetwork(ctx) ? holdersOfCopies(m) : found.holders;
     const spent = performance.now() - startedAt;
     if (ctx.deadline.remaining() < Math.max(delay, 200) + 300) {
       const who = holders.length ? `held by ${describeHolders(holders)}` : foreign.length ? `used from other mount namespaces by ${describeHolders(foreign)}` : `busy with no process holding it (an NFS export, a loop device or a bind mount of it?)`;
-      throw fail.generic(`cannot unmount ${m.target}: ${who}; last umount: ${describe(r)}`);
+      throw fail.generic(`cannot unmount ${at}: ${who}; last umount: ${describe(r)}`);
     }
     if (holders.length > 0 && ctx.params.force_unmount !== 'false') {
       const late = ctx.params.fast_stop ? round > 0 : spent >= budgetMs / 2;
       const sigs = signalsOf(late ? ctx.params.kill_signals : ctx.params.term_signals);
       for (const h of holders) {
-        ctx.log.warn(`${m.target} is busy: sending ${sigs.join(',')} to ${h.pid} (${h.comm}): ${h.uses.join(', ')}`);
+        ctx.log.warn(`${at} is busy: sending ${sigs.join(',')} to ${h.pid} (${h.comm}): ${h.uses.join(', ')}`);
         for (const sig of sigs) {
           try {
             process.kill(h.pid, sig);
@@ -381,44 +467,143 @@ async function unmountOne(ctx: FsCtx, m: MountEntry, startedAt: number, budgetMs
         }
       }
     } else if (holders.length > 0) {
-      if (round === 0) ctx.log.warn(`${m.target} is busy, held by ${describeHolders(holders)}; force_unmount=false, so nobody is signalled`);
+      if (round === 0) ctx.log.warn(`${at} is busy, held by ${describeHolders(holders)}; force_unmount=false, so nobody is signalled`);
     } else if (round === 0) {
-      ctx.log.warn(`${m.target} is busy but no process holds it${foreign.length ? ` here (other mount namespaces: ${describeHolders(foreign)})` : ''}: retrying`);
+      ctx.log.warn(`${at} is busy but no process holds it${foreign.length ? ` here (other mount namespaces: ${describeHolders(foreign)})` : ''}: retrying`);
     }
     round++;
     await ctx.deadline.sleep(holders.length > 0 ? delay : Math.min(delay, 500));
   }
 }
 
+/**
+ * Stop returns 0 only when the filesystem is mounted nowhere on this node:
+ * - On the mount point, the mounts stacked there are unmounted from the top while they are ours
+ *   (submounts first). One of ours covered by a mount that is not ours fails the stop: a path
+ *   reaches only the top mount, and the top one is somebody else's to unmount.
+ * - A block-device filesystem still mounted elsewhere in our namespace (a bind of a
+ *   subdirectory) fails the stop: something else mounted it, and may manage it.
+ * - In every other mount namespace (a container, `unshare -m`, a service with a private /tmp
+ *   made while the filesystem was mounted), each mount of the filesystem is a copy nothing in
+ *   the cluster manages: it is unmounted there, its holders in that namespace signalled as
+ *   force_unmount allows; what cannot go within the timeout fails the stop, naming the namespace.
+ * Binds and network filesystems are not looked for in other namespaces: their source is not
+ * this resource's to free.
+ */
 async function stop(ctx: FsCtx) {
-  const s = await state(ctx);
-  if (!s.mount) return OCF.SUCCESS;
-  if (!s.ours) {
-    ctx.log.warn(`${describeMount(s.mount)} is mounted on ${s.dir}, not ${ctx.params.device}: not ours, left mounted; ${ctx.params.device} is not mounted there`);
-    return OCF.SUCCESS;
+  const dir = mountPoint(ctx);
+  const local = !isBind(ctx) && !isNetwork(ctx);
+  const atDir = stackAt(readMountinfo(), dir);
+  // A block device is looked for in the other namespaces even when nothing is on the mount point here.
+  let device: string | undefined;
+  if (local) {
+    try {
+      device = await resolveDevice(ctx);
+    } catch (e) {
+      if (atDir.length > 0 || !(e instanceof OcfError)) throw e;
+      ctx.log.warn(`${e.reason}: nothing is mounted on ${dir}, and other mount namespaces are not searched for it`);
+    }
   }
-  // In a child, bounded: removing a file blocks on a frozen filesystem.
-  await ctx.run(['rm', '-f', '--', statusFile(ctx, s.dir)], { timeoutMs: 2000, graceMs: 200 });
   const startedAt = performance.now();
   const budget = ctx.deadline.remaining();
-  for (const m of [...mountsBelow(readMountinfo(), s.dir), s.mount]) await unmountOne(ctx, m, startedAt, budget);
-  // The filesystem is the resource: if it is still mounted elsewhere (a bind of a subdirectory),
-  // it is not stopped, and the device below cannot be demoted.
-  if (isBind(ctx) || isNetwork(ctx)) return OCF.SUCCESS;
-  const elsewhere = readMountinfo().filter((m) => m.major === s.mount!.major && m.minor === s.mount!.minor && m.major !== 0);
-  if (elsewhere.length > 0) {
-    throw fail.generic(`${s.dir} is unmounted, but the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
+  const unmounted: MountEntry[] = [];
+  for (;;) {
+    const mounts = readMountinfo();
+    const stack = stackAt(mounts, dir);
+    const top = stack.at(-1);
+    const mine = stack.findLast((m) => matches(ctx, m, device, mounts));
+    if (top === undefined) break;
+    if (mine === undefined) {
+      if (unmounted.length === 0) ctx.log.warn(`${describeMount(top)} is mounted on ${dir}, not ${ctx.params.device}: not ours, left mounted; ${ctx.params.device} is not mounted there`);
+      break;
+    }
+    const over = hiddenBy(mounts, mine);
+    if (over) throw fail.generic(`${describeMount(mine)} is mounted on ${dir} under ${describeMount(over)} on ${over.target}, which is not ours: unmount that first (stop unmounts only what is ours)`);
+    // In a child, bounded: removing a file blocks on a frozen filesystem.
+    if (unmounted.length === 0) await ctx.run(['rm', '-f', '--', statusFile(ctx, dir)], { timeoutMs: 2000, graceMs: 200 });
+    for (const m of [...mountsBelow(mounts, dir), top]) await unmountOne(ctx, HERE, m, startedAt, budget);
+    unmounted.push(top);
   }
+  if (!local) return OCF.SUCCESS;
+  const ours = (m: MountEntry) => (m.major !== 0 && unmounted.some((u) => u.major === m.major && u.minor === m.minor)) || matches(ctx, m, device);
+  const elsewhere = readMountinfo().filter(ours);
+  if (elsewhere.length > 0) {
+    throw fail.generic(`${unmounted.length ? `${dir} is unmounted, but ` : ''}the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
+  }
+  if (device !== undefined || unmounted.length > 0) await unmountInOtherNamespaces(ctx, ours, startedAt, budget);
   return OCF.SUCCESS;
 }
 
+async function unmountInOtherNamespaces(ctx: FsCtx, ours: (m: MountEntry) => boolean, startedAt: number, budget: number): Promise<void> {
+  for (const ns of otherMountNamespaces()) {
+    const place = placeOf(ns);
+    for (;;) {
+      const mounts = place.mounts();
+      const copies = mounts.filter(ours);
+      if (copies.length === 0) break;
+      const open = copies.find((m) => !hiddenBy(mounts, m));
+      if (!open) {
+        const m = copies[0]!;
+        const over = hiddenBy(mounts, m)!;
+        throw fail.generic(`the filesystem is still mounted at ${m.target}${place.where}, under ${describeMount(over)} on ${over.target}, which is not ours`);
+      }
+      // Its root: unmounting there would take the namespace's whole tree with it.
+      if (open.target === '/') throw fail.generic(`the filesystem is the root of the mount namespace${place.where}: stop what runs there`);
+      if (!ctx.haveBinary('nsenter')) throw fail.installed(`the filesystem is still mounted at ${open.target}${place.where}, and nsenter (util-linux) is not installed to unmount it there`);
+      ctx.log.info(`${ctx.params.device} is mounted at ${open.target}${place.where}: unmounting it there`);
+      for (const m of [...mountsBelow(mounts, open.target), open]) await unmountOne(ctx, place, m, startedAt, budget);
+    }
+  }
+}
+
+/**
+ * Stop with parameters that do not validate. What identifies this resource's filesystem is the
+ * device (with fstype and options, which say how to compare it) and the directory; the other
+ * parameters only say how to stop, and take their defaults. With both usable, the normal stop.
+ * With one of them, whatever it finds (something on the directory, the device mounted anywhere)
+ * fails the stop, named: it may be this resource's, and reporting it stopped would let another
+ * node mount it too. With neither (a controller that lost the old parameters sends none), nothing
+ * on this node can be tied to this resource, and OCF's rule holds: stopping what cannot be
+ * running succeeds.
+ */
+async function stopWhenInvalid(ctx: FsCtx, problems: readonly ParamProblem[]) {
+  const why = `stop with parameters that do not validate (${describeProblems(problems)})`;
+  const bad = new Set(problems.map((p) => p.param));
+  // A problem without a parameter comes from validate(), which checks device, fstype and options together.
+  const identity = ctx.params.device !== '' && !['device', 'fstype', 'options', ''].some((n) => bad.has(n));
+  const dir = ctx.params.directory.startsWith('/') ? mountPoint(ctx) : undefined;
+  const usableDir = dir !== undefined && dir !== '' && dir !== '/';
+  if (identity && usableDir) {
+    ctx.log.warn(`${why}: stopping with the defaults for those`);
+    const howToStop = problems.filter((p) => p.param !== 'directory');
+    return stop({ ...ctx, params: withDefaultsFor(params, ctx.params, howToStop) });
+  }
+  if (usableDir) {
+    const mounts = readMountinfo();
+    const there = [...mountsBelow(mounts, dir), ...stackAt(mounts, dir)];
+    if (there.length > 0) {
+      throw fail.generic(`${why}: cannot tell whether ${describeMount(there.at(-1)!)} on ${there.at(-1)!.target} is this resource's; left mounted`);
+    }
+    ctx.log.warn(`${why}: nothing is mounted on ${dir}`);
+    return OCF.SUCCESS;
+  }
+  if (identity) {
+    const device = isBind(ctx) || isNetwork(ctx) ? undefined : await resolveDevice(ctx);
+    const found = readMountinfo().filter((m) => matches(ctx, m, device));
+    if (found.length > 0) throw fail.generic(`${why}: ${ctx.params.device} is mounted on ${found.map((m) => m.target).join(', ')}, and without a usable directory stop cannot tell whether that is this resource's mount; left mounted`);
+    ctx.log.warn(`${why}: ${ctx.params.device} is not mounted on this node`);
+    return OCF.SUCCESS;
+  }
+  ctx.log.warn(`${why}: neither device nor directory is usable, so nothing on this node can be identified as this resource's; reporting stopped`);
+  return OCF.SUCCESS;
+}
 
 export const fsMount = defineAgent({
   name: 'fs-mount',
   version: '0.1.0',
   shortdesc: 'Mount a filesystem; unmount it without collateral damage',
   longdesc:
-    'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Parameter names follow ocf:heartbeat:Filesystem.',
+    'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Stop reports stopped only when the filesystem is mounted nowhere on this node: a mount that is not ours stacked over ours on the directory fails it, naming that mount; for a block device, copies of the mount in other mount namespaces (a container, unshare -m) are unmounted there (nsenter), their holders in that namespace signalled as force_unmount allows, or the stop fails naming the namespace. A stop with parameters that no longer validate still unmounts when device and directory identify the filesystem, and fails naming what it finds when only one of them does. Parameter names follow ocf:heartbeat:Filesystem.',
   examples: [
     {
       why: 'The DRBD device mounted at /srv/nfs, with a depth-20 monitor that writes and reads back a status file.',
@@ -446,6 +631,7 @@ export const fsMount = defineAgent({
     if (ctx.params.fstype === 'none' && !ctx.params.options.split(',').includes('bind')) throw fail.configured('fstype=none needs options=bind');
     if (isBind(ctx) && !ctx.params.device.startsWith('/')) throw fail.configured('a bind mount needs an absolute source directory as device');
   },
+  stopWhenInvalid,
   async validateHost(ctx) {
     for (const bin of ['mount', 'umount', 'dd']) if (!ctx.haveBinary(bin)) throw fail.installed(`${bin} is not installed on this node`);
     if (ctx.params.fstype !== 'none' && !kernelKnows(ctx.params.fstype)) throw fail.installed(`the kernel of this node does not know ${ctx.params.fstype} (/proc/filesystems)`);

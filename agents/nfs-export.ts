@@ -12,7 +12,7 @@ import { isLocalAddress, parseAddress } from '../lib/inet';
 import * as nfsd from '../lib/nfsd';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, fail } from '../lib/ocf/codes';
-import { checkAbsolutePath, param } from '../lib/ocf/params';
+import { type ParamProblem, checkAbsolutePath, describeProblems, param, withDefaultsFor } from '../lib/ocf/params';
 import { describe } from '../lib/run';
 
 const OPTION_LIST = /^[A-Za-z0-9_=:./@+-]+(,[A-Za-z0-9_=:./@+-]+)*$/;
@@ -581,6 +581,38 @@ async function stop(ctx: NfsCtx) {
   return OCF.SUCCESS;
 }
 
+/**
+ * Stop with parameters that do not validate. This resource's marker, when there is one, names the
+ * directory and clients it exported, whatever the parameters say now; without it, the directory
+ * and the client specs that still validate do. Whatever else is invalid only says how to stop,
+ * and takes its default. With no marker and no usable directory (a controller that lost the old
+ * parameters sends none) nothing can be identified, and stopping what cannot be running succeeds.
+ */
+async function stopWhenInvalid(ctx: NfsCtx, problems: readonly ParamProblem[]) {
+  const why = `stop with parameters that do not validate (${describeProblems(problems)})`;
+  const marker = readMarker(ctx);
+  if (!marker && !ctx.params.directory.startsWith('/')) {
+    ctx.log.warn(`${why}: no usable directory and no record of an export by this resource, so nothing on this node can be identified as its; reporting stopped`);
+    return OCF.SUCCESS;
+  }
+  const valid = clients(ctx.params.clientspec).filter((c) => !clientSpecProblem(c));
+  const howToStop = problems.filter((p) => p.param !== 'directory' && p.param !== 'clientspec');
+  const sane: NfsCtx = { ...ctx, params: { ...withDefaultsFor(params, ctx.params, howToStop), clientspec: valid.join(' ') } };
+  ctx.log.warn(`${why}: stopping ${marker ? `what this resource exported (${marker.dir} to ${marker.clients.join(' ')})` : `the exports of ${dirOf(ctx)} to ${valid.join(' ') || 'no valid client'}`}, with the defaults for the rest`);
+  const result = await stop(sane);
+  if (!marker && problems.some((p) => p.param === 'clientspec') && ctx.haveBinary('exportfs')) {
+    const dir = dirOf(ctx);
+    const left = (await listExports(ctx)).filter((e) => e.dir === dir);
+    if (left.length > 0) {
+      const what = `${dir} is still exported to ${left.map((e) => e.client).join(' ')}, and without the client specs this resource had, stop cannot tell which are its own`;
+      // Listed but not served (no nfsd): nothing reaches the clients, and monitor reports the same as stopped.
+      if (nfsd.threads()) throw fail.generic(`${why}: ${what}; left exported`);
+      ctx.log.warn(`${what}; no NFS server serves them, so they are left as they are`);
+    }
+  }
+  return result;
+}
+
 /** Ends the processes named in USES whose files are under the paths given: TERM, up to 5 s, then KILL. Returns their pids. */
 async function endUsing(ctx: NfsCtx, uses: Array<[name: string, path: string]>): Promise<number[]> {
   const users = () => uses.flatMap(([name, path]) => nfsd.pidsUsing(name, path));
@@ -644,7 +676,7 @@ export const nfsExport = defineAgent({
   version: '0.1.0',
   shortdesc: 'NFS export that survives failover without stale handles',
   longdesc:
-    'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab; start writes it before it changes anything, and fails with nothing done where it cannot (a read-only or full /run). Every monitor also fails when nfsd has no thread left or rpc.mountd is gone (the export table outlives the server); depth 10 asks the server over RPC. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
+    'Exports one directory to one or more clients with an fsid that is the same on every node (given, or derived from the resource name), runs the kernel NFS server where nothing else does (client state and statd records on the shared filesystem, one server scope for all nodes, sm-notify from the floating address), and on stop unexports, releases locks, flushes the kernel export cache and stops the server it started, so that the filesystem below can be unmounted. A marker under /run tells a real export from one that survived a reboot in /var/lib/nfs/etab, and names what a stop with parameters that no longer validate unexports; start writes it before it changes anything, and fails with nothing done where it cannot (a read-only or full /run). Every monitor also fails when nfsd has no thread left or rpc.mountd is gone (the export table outlives the server); depth 10 asks the server over RPC. Parameter names follow ocf:heartbeat:exportfs and nfsserver.',
   examples: [
     {
       why: 'One directory exported to two networks, the NFS client state on the shared filesystem, sm-notify sent from the floating address.',
@@ -669,6 +701,7 @@ export const nfsExport = defineAgent({
     }
     if (inOptions !== undefined && checkFsid(inOptions)) throw fail.configured(`fsid=${inOptions} in options: ${checkFsid(inOptions)}`);
   },
+  stopWhenInvalid,
   async validateHost(ctx) {
     if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed on this node');
     const dir = dirOf(ctx);

@@ -59,18 +59,24 @@ function ancestors(): Set<number> {
 
 export interface HolderSearch {
   readonly holders: Holder[];
-  /** Processes in other mount namespaces using the same device: reported, never signalled. */
+  /** Processes outside the namespace searched that map the same device: reported, never signalled. */
   readonly foreign: Holder[];
 }
 
+/** The mount namespace a holder search looks in: its /proc/PID/ns/mnt link and its mounts. */
+export interface HolderNamespace {
+  readonly link: string;
+  readonly mounts: readonly MountEntry[];
+}
+
 /**
- * Finds the holders of `target` (an entry of our own mountinfo). A process in our mount
- * namespace is matched by mount identity; a path is only attributed to `target` when the mount
- * that contains it, in the process's own view, is `target`.
+ * Finds the holders of `target`, an entry of the mountinfo of `ns` (by default our own mount
+ * namespace). A process in that namespace is matched by mount identity; a path is only
+ * attributed to `target` when the mount that contains it, in that namespace, is `target`.
  */
-export function findHolders(target: MountEntry, proc = '/proc'): HolderSearch {
-  const ownNs = link(`${proc}/self/ns/mnt`);
-  const mounts = parseMountinfo(read(`${proc}/self/mountinfo`) ?? '');
+export function findHolders(target: MountEntry, proc = '/proc', ns?: HolderNamespace): HolderSearch {
+  const ownNs = ns?.link ?? link(`${proc}/self/ns/mnt`);
+  const mounts = ns?.mounts ?? parseMountinfo(read(`${proc}/self/mountinfo`) ?? '');
   const skip = ancestors();
   const devHex = `${target.major.toString(16).padStart(2, '0')}:${target.minor.toString(16).padStart(2, '0')}`;
   // A path alone cannot tell the mount's root from the directory it covers: a process that

@@ -1,5 +1,5 @@
 /** /proc/self/mountinfo: parsing, consistent reads, and questions about what is mounted where. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 export interface MountEntry {
   readonly id: number;
@@ -68,6 +68,31 @@ export function mountAt(mounts: readonly MountEntry[], dir: string): MountEntry 
   return top;
 }
 
+/** Every mount on `dir`, bottom first: all but the last are covered by the one above them. */
+export function stackAt(mounts: readonly MountEntry[], dir: string): MountEntry[] {
+  return mounts.filter((m) => m.target === dir);
+}
+
+/**
+ * The mount that keeps a path lookup from reaching `m`: one stacked on it, one over the directory
+ * it is mounted on (or over a directory above that, in the same parent mount), or one that hides
+ * a mount it is mounted in. Undefined when a path reaches it.
+ */
+export function hiddenBy(mounts: readonly MountEntry[], m: MountEntry): MountEntry | undefined {
+  // `from`: the mount the walk came up from, stacked on its parent or mounted inside it: the way in, not a cover.
+  let from: MountEntry | undefined;
+  let cur: MountEntry | undefined = m;
+  for (let depth = 0; cur !== undefined && depth < 64; depth++) {
+    const c: MountEntry = cur;
+    const f = from;
+    const over = mounts.find((t) => t.id !== c.id && t.id !== f?.id && ((t.parent === c.id && t.target === c.target) || (t.parent === c.parent && isBelow(c.target, t.target))));
+    if (over) return over;
+    from = c;
+    cur = c.parent === c.id ? undefined : mounts.find((p) => p.id === c.parent);
+  }
+  return undefined;
+}
+
 export function isBelow(path: string, dir: string): boolean {
   return dir === '/' ? path !== '/' : path.startsWith(`${dir}/`);
 }
@@ -94,4 +119,51 @@ export function mountContaining(mounts: readonly MountEntry[], path: string): Mo
 
 export function stillMounted(mounts: readonly MountEntry[], id: number): boolean {
   return mounts.some((m) => m.id === id);
+}
+
+export interface MountNamespace {
+  /** The namespace as /proc/PID/ns/mnt names it: mnt:[4026532175]. */
+  readonly link: string;
+  /** A process in it (the lowest pid), through which it is read and entered. */
+  readonly pid: number;
+  readonly comm: string;
+}
+
+/**
+ * The mount namespaces other than this process's, one process each: a readlink per process, so
+ * only for a stop. A namespace that no process is in (kept by a bind mount of its nsfs file) is
+ * not found here.
+ */
+export function otherMountNamespaces(proc = '/proc'): MountNamespace[] {
+  const link = (p: string) => {
+    try {
+      return readlinkSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const own = link(`${proc}/self/ns/mnt`);
+  const seen = new Map<string, MountNamespace>();
+  let pids: number[] = [];
+  try {
+    pids = readdirSync(proc)
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    const ns = link(`${proc}/${pid}/ns/mnt`);
+    if (ns === undefined || ns === own || seen.has(ns)) continue;
+    let comm = '?';
+    try {
+      comm = readFileSync(`${proc}/${pid}/comm`, 'utf8').trim();
+    } catch {
+      // gone meanwhile: its namespace may live on in another process
+      continue;
+    }
+    seen.set(ns, { link: ns, pid, comm });
+  }
+  return [...seen.values()];
 }

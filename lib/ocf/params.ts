@@ -152,5 +152,16 @@ export function parseParams<P extends ParamDecls>(decls: P, env: NodeJS.ProcessE
 }
 
 export function describeProblems(problems: readonly ParamProblem[]): string {
-  return problems.map((p) => `parameter ${p.param} ${p.message}`).join('; ');
+  // An unnamed problem is one across parameters (an agent's validate), worded whole.
+  return problems.map((p) => (p.param ? `parameter ${p.param} ${p.message}` : p.message)).join('; ');
+}
+
+/**
+ * VALUES with each parameter that PROBLEMS name back at its default: what a stop can act on when
+ * the configuration no longer validates (a check tightened since the start).
+ */
+export function withDefaultsFor<P extends ParamDecls>(decls: P, values: ParamValues<P>, problems: readonly ParamProblem[]): ParamValues<P> {
+  const out: Record<string, unknown> = { ...values };
+  for (const p of problems) if (Object.hasOwn(decls, p.param)) out[p.param] = decls[p.param]!.default;
+  return out as ParamValues<P>;
 }

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { devMajorMinor } from '../../lib/holders';
 import { Scratch } from './loopfs';
 import { AGENT_DIR, ok, requireSandbox, runAgent, sh } from './netns';
 
@@ -14,12 +15,20 @@ afterEach(() => s.dispose());
 
 const fsm = (action: string, params: Record<string, string>, env: Record<string, string> = {}) => runAgent('fs-mount', action, params, env, { instance: 'fs-test' });
 const mountedAt = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === dir.replace(/ /g, '\\040').replace(/\\(?!040)/g, '\\134'));
-const alive = (p: ChildProcess) => {
+const alive = (p: ChildProcess | number) => {
   try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p.pid}/stat`, 'utf8'));
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${typeof p === 'number' ? p : p.pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
+};
+/** The targets DEV is mounted on in the mount namespace of PID. */
+const mountsOfIn = (pid: number, dev: string) => {
+  const id = devMajorMinor(statSync(dev).rdev).join(':');
+  return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[2] === id)
+    .map((l) => l.split(' ')[4]);
 };
 /** A process that holds something: started detached so a kill hits only it. */
 function holder(cmd: string, cwd = '/'): ChildProcess {
@@ -157,6 +166,124 @@ describe('fs-mount stop', () => {
     expect(r.code).toBe(1);
     expect(r.reason).toContain(`still mounted at ${bindTarget}`);
     ok(['umount', bindTarget]);
+  });
+});
+
+/** An ext4 filesystem on a loop device, started on <scratch>/mnt. */
+function started(extra: Record<string, string> = {}) {
+  const dev = s.loop('ext4');
+  const dir = join(s.dir, 'mnt');
+  const p = { device: dev, directory: dir, fstype: 'ext4', ...extra };
+  expect(fsm('start', p).code).toBe(0);
+  return { dev, dir, p };
+}
+
+describe('fs-mount stop never reports stopped while the filesystem is mounted', () => {
+  it('another filesystem mounted over ours: stop fails naming it and unmounts nothing', () => {
+    const { dev, dir, p } = started();
+    ok(['mount', '-t', 'tmpfs', 'over-ours', dir]);
+    const r = fsm('stop', p);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`${dev} (ext4,`);
+    expect(r.reason).toContain(`under over-ours (tmpfs,`);
+    expect(mountedAt(dir)).toHaveLength(2);
+    ok(['umount', dir]);
+    expect(fsm('stop', p).code).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
+  it('another filesystem mounted over a directory above ours: stop fails at once naming it', () => {
+    const dev = s.loop('ext4');
+    const outer = s.path('outer');
+    const dir = join(outer, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(fsm('start', p).code).toBe(0);
+    ok(['mount', '-t', 'tmpfs', 'over-outer', outer]);
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`under over-outer (tmpfs,`);
+    expect(r.ms).toBeLessThan(4000);
+    ok(['umount', outer]);
+    expect(fsm('stop', p).code).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
+  /** A private copy of the mount in a new mount namespace: a process there holds it (cwd), another does not. */
+  function copyInOtherNamespace(dir: string): { holder: ChildProcess; witness: number } {
+    const pidFile = join(s.dir, 'witness.pid');
+    const h = holder(`exec unshare --mount --propagation private bash -c 'sleep 300 & echo $! > ${pidFile}; cd ${dir} && exec sleep 301'`);
+    for (let i = 0; i < 50 && !existsSync(pidFile); i++) settle();
+    settle();
+    return { holder: h, witness: s.spawn(Number(readFileSync(pidFile, 'utf8'))) };
+  }
+
+  it('a private copy in another mount namespace, used there: stop unmounts it there and ends only its holder', () => {
+    const { dev, dir, p } = started();
+    const ns = copyInOtherNamespace(dir);
+    expect(mountsOfIn(ns.witness, dev)).toEqual([dir]);
+    const r = fsm('stop', p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+    expect(mountsOfIn(ns.witness, dev)).toEqual([]);
+    settle();
+    expect([alive(ns.holder), alive(ns.witness)]).toEqual([false, true]);
+    expect(r.stderr).toMatch(new RegExp(`sending SIGTERM to ${ns.holder.pid} \\(sleep\\): cwd ${dir}`));
+    expect(r.stderr).toMatch(/unmounted \S+ in the mount namespace mnt:\[\d+\] of pid \d+/);
+  });
+
+  it('a copy in a namespace that receives our unmounts, held there, keeps ours busy: its holder there is signalled', () => {
+    // Shared, so the namespace below gets a slave copy, as a systemd service with a private /tmp does.
+    s.mount(s.dir, s.dir, '--bind');
+    ok(['mount', '--make-shared', s.dir]);
+    const { dev, dir, p } = started();
+    const h = holder(`exec unshare --mount --propagation slave bash -c 'cd ${dir} && exec sleep 301'`);
+    settle();
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+    expect(r.stderr).toMatch(new RegExp(`sending SIGTERM to ${h.pid} \\(sleep\\): cwd ${dir} in mnt:\\[\\d+\\]`));
+    settle();
+    expect(alive(h)).toBe(false);
+  });
+
+  it('force_unmount=false: a copy held in another mount namespace fails the stop, naming the namespace, target and holder', () => {
+    const { dev, dir, p } = started({ force_unmount: 'false' });
+    const ns = copyInOtherNamespace(dir);
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '4000' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toMatch(new RegExp(`cannot unmount ${dir} in the mount namespace mnt:\\[\\d+\\] of pid \\d+ \\(\\w+\\): held by ${ns.holder.pid} \\(sleep: cwd ${dir}\\)`));
+    expect(r.ms).toBeLessThan(4000);
+    expect(alive(ns.holder)).toBe(true);
+    expect(mountsOfIn(ns.witness, dev)).toEqual([dir]);
+  });
+});
+
+describe('fs-mount stop with parameters that no longer validate', () => {
+  it('a check tightened since the start: stop unmounts all the same', () => {
+    const { dev, dir, p } = started();
+    const r = fsm('stop', { ...p, signal_delay: '3600' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(mountedAt(dir)).toEqual([]);
+  });
+
+  it('the device lost: stop fails naming what is mounted on the directory; with no parameters at all, nothing to identify', () => {
+    const { dev, dir } = started();
+    const r = fsm('stop', { directory: dir, fstype: 'ext4' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`${dev} (ext4,`);
+    expect(r.reason).toContain(dir);
+    expect(mountedAt(dir)).toHaveLength(1);
+    const none = fsm('stop', {});
+    expect(none.code).toBe(0);
+    expect(none.stderr).toContain('nothing on this node can be identified');
+  });
+
+  it('a directory that is no longer usable: the device, still mounted, fails the stop', () => {
+    const { dev, dir } = started();
+    const r = fsm('stop', { device: dev, directory: 'mnt', fstype: 'ext4' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`${dev} is mounted on ${dir}`);
+    expect(mountedAt(dir)).toHaveLength(1);
   });
 });
 

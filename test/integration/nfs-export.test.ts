@@ -129,6 +129,35 @@ describe('nfs-export: exports with the real exportfs (no kernel server on this m
   });
 });
 
+describe('nfs-export stop with parameters that no longer validate', () => {
+  it('a check tightened since the start: stop unexports all the same', () => {
+    const d = dir('tightened');
+    const p = { directory: d, clientspec: '192.0.2.0/24', manage_server: 'false' };
+    expect(agent('start', p).code).toBe(0);
+    const r = agent('stop', { ...p, options: 'rw, sync' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(exports()).not.toContain(d);
+  });
+
+  it('the controller lost the parameters: what this resource exported (its marker) is unexported', () => {
+    const d = dir('lost');
+    const p = { directory: d, clientspec: '192.0.2.0/24 192.0.2.77', manage_server: 'false' };
+    expect(agent('start', p).code).toBe(0);
+    const r = agent('stop', {});
+    expect(r.code, r.stderr).toBe(0);
+    expect(exports()).not.toContain(d);
+    expect(agent('stop', {}).code).toBe(0);
+  });
+
+  it('without a marker: the exports of the directory to the still valid clients go', () => {
+    const d = dir('unmarked');
+    ok(['exportfs', '-o', 'rw,fsid=43', `192.0.2.0/24:${d}`]);
+    const r = agent('stop', { directory: d, clientspec: '192.0.2.0/24 bad;client', manage_server: 'false' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(exports()).not.toContain(d);
+  });
+});
+
 describe('nfs-export bad input', () => {
   const good = () => ({ directory: dir('bad'), clientspec: '192.0.2.0/24', manage_server: 'false' });
   const table: Array<[string, Record<string, string>, number, RegExp]> = [

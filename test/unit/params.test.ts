@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeProblems, param, parseBoolean, parseParams } from '../../lib/ocf/params';
+import { describeProblems, param, parseBoolean, parseParams, withDefaultsFor } from '../../lib/ocf/params';
 
 const decls = {
   name: param.string({ required: true, shortdesc: 's', longdesc: 'l', check: (v) => (v.includes('/') ? 'has a slash' : undefined) }),
@@ -56,5 +56,17 @@ describe('parseParams', () => {
 
   it('joins problems into one exit reason', () => {
     expect(describeProblems([{ param: 'a', message: 'is bad' }, { param: 'b', message: 'is worse' }])).toBe('parameter a is bad; parameter b is worse');
+  });
+});
+
+describe('withDefaultsFor', () => {
+  it('puts the parameters with problems back at their defaults and keeps the rest', () => {
+    const p = parseParams(decls, env({ name: 'a/b', count: '11', mode: 'true' }));
+    expect(withDefaultsFor(decls, p.values, p.problems.filter((x) => x.param !== 'name'))).toEqual({ name: 'a/b', count: 5, flag: false, mode: 'true', renamed: 'x' });
+    expect(withDefaultsFor(decls, p.values, [{ param: '', message: 'across parameters' }])).toEqual(p.values);
+  });
+
+  it('describeProblems words an unnamed problem (one across parameters) whole', () => {
+    expect(describeProblems([{ param: 'count', message: 'is not an integer' }, { param: '', message: 'fstype=none needs options=bind' }])).toBe('parameter count is not an integer; fstype=none needs options=bind');
   });
 });
