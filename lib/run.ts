@@ -71,10 +71,14 @@ class Tree {
     const table = processTable();
     const roots = [this.root, ...[...this.seen].filter(([pid, start]) => table.get(pid)?.start === start).map(([pid]) => pid)];
     let any = false;
-    for (const pid of descendants(table, roots)) {
+    // The command itself is signalled even where /proc does not list it (a private /proc, one that
+    // cannot be read): it is this process's child, so its pid is not reused before it is reaped.
+    const targets = descendants(table, roots);
+    if (!targets.includes(this.root)) targets.unshift(this.root);
+    for (const pid of targets) {
       const p = table.get(pid);
-      if (!p) continue;
-      this.seen.set(pid, p.start);
+      if (p) this.seen.set(pid, p.start);
+      else if (pid !== this.root) continue;
       try {
         process.kill(pid, sig);
         any = true;
