@@ -172,17 +172,19 @@ export class PromotionScores {
 /**
  * The nodes where `resource` (a primitive, a clone's instances, or the clone) is promoted, from
  * crm_mon's XML, which every Pacemaker from 2.0 on writes (`crm_resource --locate` has no XML in
- * 2.0); undefined when the cluster cannot say.
+ * 2.0); undefined when the cluster cannot say. That includes an answer with errors and status 0
+ * (crm_mon 2.1 and later, when it could not connect to the CIB) and one that does not list the
+ * resource at all (2.0 reads an unreadable CIB file as an empty one).
  */
 export async function promotedOn(run: Runner, resource: string): Promise<string[] | undefined> {
   const r = await run([...CRM_MON_XML], { timeoutMs: CIB_CALL_MS });
   if (r.code !== 0) return undefined;
   try {
-    if (parseResult(r.stdout).code !== 0) return undefined;
-    const mine = (p: Placement) => p.resource === resource || p.resource.startsWith(`${resource}:`);
-    return parseCrmMon(r.stdout)
-      .filter((p) => mine(p) && isPromotedRole(p.role))
-      .flatMap((p) => p.nodes);
+    const result = parseResult(r.stdout);
+    if (result.code !== 0 || result.errors.length > 0) return undefined;
+    const mine = parseCrmMon(r.stdout).filter((p) => p.resource === resource || p.resource.startsWith(`${resource}:`));
+    if (mine.length === 0) return undefined;
+    return mine.filter((p) => isPromotedRole(p.role)).flatMap((p) => p.nodes);
   } catch {
     return undefined;
   }

@@ -69,12 +69,17 @@ describe('promotion scores: what crm_master runs, on every Pacemaker from 2.0 to
 describe('where a resource is promoted, from crm_mon', () => {
   it('under either name of the role', async () => {
     for (const role of ['Promoted', 'Master']) expect(await promotedOn(answering({ stdout: crmMon(role) }), 'drbd')).toEqual(['node1']);
-    expect(await promotedOn(answering({ stdout: crmMon('Promoted') }), 'other')).toEqual([]);
+    expect(await promotedOn(answering({ stdout: crmMon('Unpromoted') }), 'drbd')).toEqual([]);
   });
   it('undefined when crm_mon cannot say: a failed call, a failed status, no XML', async () => {
     expect(await promotedOn(answering({ code: 102, stdout: '' }), 'drbd')).toBeUndefined();
     expect(await promotedOn(answering({ stdout: crmMon('Promoted', 102) }), 'drbd')).toBeUndefined();
     expect(await promotedOn(answering({ stdout: 'Connection to cluster failed' }), 'drbd')).toBeUndefined();
+    // crm_mon 2.1 and later when it cannot reach the CIB: exit 0, status 0, an error and no resources.
+    const unreached = '<pacemaker-result api-version="2.38"><status code="0" message="OK"><errors><error>Could not connect to the CIB: No such device or address</error></errors></status></pacemaker-result>';
+    expect(await promotedOn(answering({ stdout: unreached }), 'drbd')).toBeUndefined();
+    // The resource not listed (2.0 reads an unreadable CIB file as an empty CIB).
+    expect(await promotedOn(answering({ stdout: crmMon('Promoted') }), 'other')).toBeUndefined();
   });
   it('crm_resource writes XML from Pacemaker 2.1 on', async () => {
     expect(parsePacemakerVersion('Pacemaker 2.0.5\nWritten by Andrew Beekhof\n')).toEqual([2, 0]);
