@@ -129,7 +129,7 @@ const params = {
     default: 'false',
     options: ['false', 'true', 'unexpected'] as const,
     shortdesc: 'No score while connected to a Primary peer',
-    longdesc: 'true: no promotion score while connected to a healthy Primary. unexpected: only when Pacemaker does not know that Primary (crm_resource --locate --output-as=xml).',
+    longdesc: 'true: no promotion score while connected to a healthy Primary. unexpected: only when Pacemaker does not know that Primary (crm_mon shows the clone promoted nowhere; when crm_mon cannot say, the score stays).',
   }),
   fail_promote_early_if_peer_primary: param.boolean({
     default: false,

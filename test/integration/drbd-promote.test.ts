@@ -13,7 +13,7 @@ requireSandbox();
 
 const agent = (action: string, params: Record<string, string>, env: Record<string, string> = {}) => runAgent('drbd-promote', action, params, env, { instance: 'drbd-r0:0' });
 
-/** A CIB file with this host as an online node: crm_attribute --promotion writes into it. */
+/** A CIB file with this host as an online node: crm_attribute writes promotion scores into it. */
 function cibWithThisNode(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'ocfkit-cib-')), 'cib.xml');
   writeFileSync(file, ok(['cibadmin', '--empty']));
