@@ -26,7 +26,8 @@ export async function check(run: Runner, stack: Stack, cib: string, drbdconf?: s
   const xml = await crmResourceHasXml(run);
   for (const p of findAll(doc, 'primitive')) {
     if (p.attrs.class !== 'ocf' || p.attrs.provider !== 'ocfkit') continue;
-    const r = await run(['crm_resource', '--validate', '-r', p.attrs.id ?? '', ...(xml ? ['--output-as=xml'] : [])], { timeoutMs: 60_000, env });
+    // 2.0 prints the agent's stderr (its exit reason among it) only with -V.
+    const r = await run(['crm_resource', '--validate', '-r', p.attrs.id ?? '', ...(xml ? ['--output-as=xml'] : ['-V'])], { timeoutMs: 60_000, env });
     if (r.code !== 0) out.push({ level: 'error', text: `${p.attrs.id}: validate-all failed: ${validateReason(r, xml)}` });
   }
   const prop = (name: string) => findAll(doc, 'nvpair').find((n) => n.attrs.name === name)?.attrs.value;
@@ -52,8 +53,8 @@ function validateReason(r: RunResult, xml: boolean): string {
       // not XML: keep what the command said
     }
   } else {
-    // Pacemaker 2.0: the agent's stderr is passed through, its exit reason as "ocf-exit-reason:…".
-    const reason = /^ocf-exit-reason:(.*)$/m.exec(`${r.stdout}\n${r.stderr}`)?.[1]?.trim();
+    // Pacemaker 2.0 with -V: the agent's stderr as " >  stderr: …", its exit reason "ocf-exit-reason:…".
+    const reason = /(?:^|\s)ocf-exit-reason:(.*)$/m.exec(`${r.stdout}\n${r.stderr}`)?.[1]?.trim();
     if (reason) return reason;
   }
   return describe(r);

@@ -122,7 +122,7 @@ describe.each(ROOTS)('$suite: its own Pacemaker and pcs', (root) => {
     return readFileSync(host(`tmp/${name}.xml`), 'utf8');
   }
 
-  it('one cluster: every plan step applies with its pcs, crm_verify and stack check are clean, the simulation ends well', () => {
+  it("one cluster: every plan step applies with its pcs, crm_verify and stack check are clean, check names a refused parameter with the agent's reason, the simulation ends well", () => {
     const xml = applied('single', single);
     // pcs copied the agent's meta-data roles into the CIB: names this Pacemaker's schema knows.
     expect(xml).toMatch(new RegExp(`<op [^>]*role="${root.promoted}"`));
@@ -130,6 +130,15 @@ describe.each(ROOTS)('$suite: its own Pacemaker and pcs', (root) => {
     const check = inRoot(['ocfkit', 'stack', 'check', ...single, '--cib', '/tmp/single.xml']);
     expect(check.stdout + check.stderr).not.toContain('validate-all failed');
     expect(check.code, check.stdout + check.stderr).toBe(0);
+    // A parameter the agent refuses: check names it with the agent's own reason, from crm_resource's
+    // XML (2.1 on) or its text (2.0).
+    copyFileSync(host('tmp/single.xml'), host('tmp/bad.xml'));
+    expect(inRoot(['crm_resource', '-r', 'nfs-ip', '-p', 'ip', '-v', '192.0.2.300'], { CIB_file: '/tmp/bad.xml' }).code).toBe(0);
+    const bad = inRoot(['ocfkit', 'stack', 'check', ...single, '--cib', '/tmp/bad.xml']);
+    expect(bad.code).toBe(1);
+    const line = bad.stdout.split('\n').find((l) => l.includes('nfs-ip: validate-all failed')) ?? '';
+    expect(line, bad.stdout).toContain('192.0.2.300');
+    expect(line).not.toMatch(/crm_resource|Unknown option/);
     // Without fencing (no fence agent in the root) the cut replication link is a split brain, which
     // simulate reports and exits 1 for; every other scenario ends on its survivor.
     const sim = inRoot(['ocfkit', 'stack', 'simulate', ...single, '--cib', '/tmp/single.xml']);
