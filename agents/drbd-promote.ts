@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } fro
 import { hostname } from 'node:os';
 import { noteAgeMs, readNote, removeNote, stateDir, writeNote } from '../lib/background';
 import { MinorsCache } from '../lib/drbd-minors-cache';
-import { PromotionScores, locate, promotionTool } from '../lib/cluster';
+import { PromotionScores, promotedOn, promotionScoreCalls } from '../lib/cluster';
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
@@ -129,7 +129,7 @@ const params = {
     default: 'false',
     options: ['false', 'true', 'unexpected'] as const,
     shortdesc: 'No score while connected to a Primary peer',
-    longdesc: 'true: no promotion score while connected to a healthy Primary. unexpected: only when Pacemaker does not know that Primary (crm_resource --locate --output-as=xml).',
+    longdesc: 'true: no promotion score while connected to a healthy Primary. unexpected: only when Pacemaker does not know that Primary (crm_mon shows the clone promoted nowhere; when crm_mon cannot say, the score stays).',
   }),
   fail_promote_early_if_peer_primary: param.boolean({
     default: false,
@@ -221,7 +221,7 @@ function checkModuleVersion(ctx: DrbdCtx, version: string): void {
 }
 
 function scores(ctx: DrbdCtx): PromotionScores {
-  return new PromotionScores(ctx.run, promotionTool(ctx.env, ctx.haveBinary));
+  return new PromotionScores(ctx.run, promotionScoreCalls(ctx.env.OCF_RESOURCE_INSTANCE));
 }
 
 /** What is wrong with replication, in words for the log and the exit reason; undefined when healthy. */
@@ -318,12 +318,10 @@ async function applyScore(ctx: DrbdCtx, s: Status, write: ScoreWrite = 'always')
   const peerPrimary = s.res.connections.find((c) => c.connection === 'Connected' && c.peerRole === 'Primary' && c.peerDevices.every((p) => p.peerDisk === 'UpToDate'));
   const mode = ctx.params.remove_master_score_if_peer_primary;
   if (d.kind === 'set' && peerPrimary && s.res.role !== 'Primary' && mode !== 'false') {
-    let expected = false;
-    if (mode === 'unexpected') {
-      const clone = ctx.env.OCF_RESOURCE_INSTANCE?.replace(/:\d+$/, '') ?? '';
-      expected = ((await locate(ctx.run, clone)) ?? []).some((p) => p.promoted);
-    }
-    if (!expected) d = { kind: 'remove', why: `peer ${peerPrimary.peer} is Primary${mode === 'unexpected' ? ' without Pacemaker knowing' : ''}` };
+    // unexpected: only when Pacemaker promoted it nowhere; a failed lookup keeps the score.
+    const promoted = mode === 'unexpected' ? await promotedOn(ctx.run, ctx.env.OCF_RESOURCE_INSTANCE?.replace(/:\d+$/, '') ?? '') : [];
+    if (promoted === undefined) d = { kind: 'keep', why: `peer ${peerPrimary.peer} is Primary and crm_mon could not say whether Pacemaker promoted it` };
+    else if (promoted.length === 0) d = { kind: 'remove', why: `peer ${peerPrimary.peer} is Primary${mode === 'unexpected' ? ' without Pacemaker knowing' : ''}` };
   }
   if (ctx.params.unfence_if_all_uptodate && s.res.role === 'Primary' && s.res.devices.every((x) => x.disk === 'UpToDate') && s.res.connections.every((c) => c.peerDevices.every((p) => p.peerDisk === 'UpToDate'))) {
     // Clears a fencing constraint a fence-peer handler left behind once the peer caught up.

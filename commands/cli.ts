@@ -17,7 +17,7 @@ import { renderText, renderXml, view } from './site/status';
 import { type SiteCtx, clockFrom } from './site/steps';
 import { takeover } from './site/takeover';
 import { type Service, type Stack, StackError, parseDeployment, parseStack, stackOf } from './stack/model';
-import { PCS_VERSIONS, type PcsVersion, detectPcsVersion, forPcs, pcsVersionOf } from './stack/pcs-version';
+import { PCS_VERSIONS, type PcsRelease, detectPcsVersion, forPcs, pcsReleaseOf } from './stack/pcs-version';
 import { plan, renderPlan } from './stack/plan';
 import { renderOutcomes, simulate } from './stack/simulate';
 
@@ -170,19 +170,19 @@ function servicesOf(stack: Stack, name: string | undefined, all: boolean | undef
   return pick(stack, name ? [name] : []);
 }
 /** --pcs-version, else the pcs of this node, else 0.11; and where the choice came from. */
-async function pcsTarget(f: { pcsVersion?: string }, run: Runner): Promise<{ version: PcsVersion; from: string }> {
+async function pcsTarget(f: { pcsVersion?: string }, run: Runner): Promise<PcsRelease & { from: string }> {
   if (f.pcsVersion !== undefined) {
     try {
-      return { version: pcsVersionOf(f.pcsVersion), from: '--pcs-version' };
+      return { ...pcsReleaseOf(f.pcsVersion), from: '--pcs-version' };
     } catch (e) {
       throw new StackError(`--pcs-version: ${(e as Error).message}`);
     }
   }
   const here = await detectPcsVersion(run);
-  return here ? { version: here, from: 'pcs --version on this node' } : { version: '0.11', from: 'the default: no pcs on this machine' };
+  return here ? { ...here, from: 'pcs --version on this node' } : { version: '0.11', from: 'the default: no pcs on this machine' };
 }
 
-const PCS_VERSION_HELP = `pcs syntax of the target: ${PCS_VERSIONS.join(' or ')} (default: what pcs --version says here, else 0.11)`;
+const PCS_VERSION_HELP = `pcs syntax of the target: ${PCS_VERSIONS.join(', ')} or a release such as 0.10.8 (default: what pcs --version says here, else 0.11)`;
 
 function runner(): Runner {
   const deadline = new Deadline(60 * 60_000, 'ocfkit stack');
@@ -199,7 +199,7 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
       const steps = plan(stackFromFlags(f));
       const pcs = await pcsTarget(f, runner());
       // The first line stays the #! line: the plan is a script.
-      process.stdout.write(renderPlan(forPcs(steps, pcs.version)).replace('\n', `\n# For pcs ${pcs.version} (${pcs.from}).\n`));
+      process.stdout.write(renderPlan(forPcs(steps, pcs.version, pcs.patch)).replace('\n', `\n# For pcs ${pcs.version} (${pcs.from}).\n`));
     });
   withStackOptions(stack.command('apply').description('run the plan against a CIB file (pcs -f) or the live cluster'))
     .option('--cib <file>', 'CIB file to write (created when missing)')
@@ -209,7 +209,8 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
       if (!f.cib === !f.live) throw new StackError('give exactly one of --cib FILE and --live');
       const steps = plan(stackFromFlags(f));
       const run = runner();
-      await apply(run, forPcs(steps, (await pcsTarget(f, run)).version), f.cib, (l) => process.stdout.write(`${l}\n`));
+      const pcs = await pcsTarget(f, run);
+      await apply(run, forPcs(steps, pcs.version, pcs.patch), f.cib, (l) => process.stdout.write(`${l}\n`));
     });
   withStackOptions(stack.command('check').description('crm_verify, validate-all of every agent, split-brain warnings'))
     .requiredOption('--cib <file>', 'CIB file (or the live cluster\'s, from cibadmin -Q)')

@@ -48,15 +48,18 @@ export async function doctor(run: Runner): Promise<string[]> {
   // Cluster
   const mon = await run([...CRM_MON_XML, '-A'], { timeoutMs: 15_000 });
   const vips: Array<{ id: string; ip: string }> = [];
-  if (mon.code !== 0 || !mon.stdout.trim().startsWith('<')) {
-    say('cluster: not reachable from here (is pacemaker running?)');
+  // crm_mon 2.1 and later that cannot reach the CIB exits 0 with its errors in the XML.
+  const monErrors = mon.code === 0 && mon.stdout.trim().startsWith('<') ? findAll(parseXml(mon.stdout), 'error').map((e) => e.text.trim()) : [];
+  if (mon.code !== 0 || !mon.stdout.trim().startsWith('<') || monErrors.length > 0) {
+    say(`cluster: not reachable from here (is pacemaker running?)${monErrors.length ? `: ${monErrors.join('; ')}` : ''}`);
   } else {
     const doc = parseXml(mon.stdout);
     const nodes = findAll(doc, 'node').filter((n) => n.attrs.online !== undefined);
     say(`cluster: ${nodes.map((n) => `${n.attrs.name} ${n.attrs.online === 'true' ? 'online' : 'OFFLINE'}${n.attrs.standby === 'true' ? ' (standby)' : ''}`).join(', ') || 'no nodes'}`);
     for (const r of findAll(doc, 'resource')) {
       const where = r.children.filter((c) => c.name === 'node').map((c) => c.attrs.name).join(', ');
-      say(`  ${r.attrs.id} (${r.attrs.resource_agent}): ${r.attrs.role}${where ? ` on ${where}` : ''}${r.attrs.failed === 'true' ? ', FAILED' : ''}`);
+      // Pacemaker 2.0 writes the agent as ocf::provider:type.
+      say(`  ${r.attrs.id} (${r.attrs.resource_agent?.replace(/^ocf::/, 'ocf:')}): ${r.attrs.role}${where ? ` on ${where}` : ''}${r.attrs.failed === 'true' ? ', FAILED' : ''}`);
     }
     for (const n of findAll(doc, 'node').filter((x) => x.children.some((c) => c.name === 'attribute'))) {
       for (const a of n.children.filter((c) => c.name === 'attribute' && (c.attrs.name ?? '').startsWith('master-'))) {

@@ -1,9 +1,9 @@
 /**
- * Pacemaker's command-line tools for what agents ask of the cluster: promotion scores
- * (crm_attribute --promotion, falling back to crm_master where --promotion is missing) and where
- * a resource runs (crm_resource --locate); and the crm_mon readings the commands share (placements,
- * the fencer's history). Always --output-as=xml, never the human text, and a time limit on every
- * call: a CIB that does not answer must not hang a monitor.
+ * Pacemaker's command-line tools for what agents ask of the cluster: promotion scores (the
+ * crm_attribute call crm_master makes) and where a resource is promoted (crm_mon); and the crm_mon
+ * readings the commands share (placements, the fencer's history). Machine output (--output-as=xml)
+ * wherever every Pacemaker from 2.0 to 3.0 has it, otherwise the interface they all share, and a
+ * time limit on every call: a CIB that does not answer must not hang a monitor.
  */
 import { type RunResult, type Runner, describe } from './run';
 import { type XmlElement, XmlError, find, findAll, parseXml } from './xml';
@@ -58,23 +58,25 @@ function failed(tool: string, r: PacemakerResult): ClusterError {
 }
 
 export interface Placement {
-  readonly node: string;
-  readonly promoted: boolean;
+  readonly resource: string;
+  /** Started, Promoted, Unpromoted; Pacemaker 2.0 says Master and Slave. */
+  readonly role: string;
+  readonly nodes: string[];
 }
 
-/** Nodes a resource is active on, from `crm_resource --locate --output-as=xml`. */
-export function parseLocate(xml: string): Placement[] {
-  const r = parseResult(xml);
-  if (r.code !== 0) throw failed('crm_resource --locate', r);
-  return findAll(r.doc!, 'node').map((n) => ({ node: n.text.trim(), promoted: n.attrs.state === 'promoted' || n.attrs.state === 'master' }));
+/** Resources and where they run, from `crm_mon --output-as=xml` (the cluster or a CIB file). */
+export function parseCrmMon(xml: string): Placement[] {
+  const doc = parseXml(xml);
+  const out: Placement[] = [];
+  for (const r of findAll(doc, 'resource')) {
+    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? '') });
+  }
+  return out;
 }
 
-/** The score in a `crm_attribute -G --output-as=xml` answer; undefined when none is set. */
-export function parseAttribute(xml: string): string | undefined {
-  const r = parseResult(xml);
-  if (r.code === 105) return undefined; // No such object: no score set
-  if (r.code !== 0) throw failed('crm_attribute', r);
-  return find(r.doc!, 'attribute')?.attrs.value;
+/** The promoted role under either name: Promoted (Pacemaker ≥ 2.1), Master (2.0). */
+export function isPromotedRole(role: string): boolean {
+  return role === 'Promoted' || role === 'Master';
 }
 
 /**
@@ -114,37 +116,30 @@ export function parseFenceHistory(xml: string): FenceEvent[] {
 }
 
 export interface PromotionTool {
-  /** argv to set, query and delete the promotion score of the resource in OCF_RESOURCE_INSTANCE. */
+  /** argv to set, query (the value alone on stdout) and delete a promotion score. */
   set(score: number): string[];
   get(): string[];
   del(): string[];
 }
 
-export const crmAttribute: PromotionTool = {
-  set: (score) => ['crm_attribute', '--promotion', '-v', String(score)],
-  get: () => ['crm_attribute', '--promotion', '-G', '--output-as=xml'],
-  del: () => ['crm_attribute', '--promotion', '-D'],
-};
-
-/** Pacemaker < 2.1 (feature set < 3.10): the deprecated crm_master, with the same meaning. */
-export const crmMaster: PromotionTool = {
-  set: (score) => ['crm_master', '-l', 'reboot', '-v', String(score)],
-  get: () => ['crm_master', '-l', 'reboot', '-G', '-q'],
-  del: () => ['crm_master', '-l', 'reboot', '-D'],
-};
-
-function featureSetAtLeast(fs: string | undefined, want: [number, number]): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(fs ?? '');
-  if (!m) return true;
-  const [maj, min] = [Number(m[1]), Number(m[2])];
-  return maj > want[0] || (maj === want[0] && min >= want[1]);
+/**
+ * The promotion score of resource INSTANCE (OCF_RESOURCE_INSTANCE), on NODE or, without one, this
+ * node: what crm_master runs (`crm_attribute -n master-<instance> -l reboot`), which every
+ * Pacemaker from 2.0 to 3.0 takes. `crm_attribute --promotion` (2.1 on) and its XML answer are not
+ * in 2.0, and crm_master is deprecated from 2.1 on.
+ */
+export function promotionScoreCalls(instance: string | undefined, node?: string): PromotionTool {
+  if (!instance) throw new ClusterError('no resource instance (OCF_RESOURCE_INSTANCE) to keep a promotion score for');
+  const base = ['crm_attribute', ...(node ? ['-N', node] : []), '-n', `master-${instance}`, '-l', 'reboot'];
+  return {
+    set: (score) => [...base, '-v', String(score)],
+    get: () => [...base, '-G', '-q'],
+    del: () => [...base, '-D'],
+  };
 }
 
-/** crm_attribute --promotion exists since Pacemaker 2.1 (feature set 3.10). */
-export function promotionTool(env: NodeJS.ProcessEnv, have: (bin: string) => boolean): PromotionTool {
-  if (!have('crm_master')) return crmAttribute;
-  return featureSetAtLeast(env.OCF_RESKEY_crm_feature_set, [3, 10]) ? crmAttribute : crmMaster;
-}
+/** crm_attribute -G's exit code when the attribute is not set (CRM_EX_NOSUCH). */
+const NO_SUCH_OBJECT = 105;
 
 export class PromotionScores {
   constructor(
@@ -164,20 +159,46 @@ export class PromotionScores {
 
   async get(): Promise<number | undefined> {
     const r = await this.run(this.tool.get(), { timeoutMs: CIB_CALL_MS });
-    const text = this.tool === crmAttribute ? parseAttribute(r.stdout) : r.code === 0 ? r.stdout.trim() : undefined;
-    if (text === undefined || text === '') return undefined;
+    if (r.code === NO_SUCH_OBJECT) return undefined;
+    if (r.code !== 0) throw new ClusterError(`reading the promotion score failed: ${describe(r)}`, r);
+    const text = r.stdout.trim();
+    if (text === '') return undefined;
     if (/^-?INFINITY$/i.test(text)) return text.startsWith('-') ? -1_000_000 : 1_000_000;
     const n = Number(text);
     return Number.isFinite(n) ? n : undefined;
   }
 }
 
-/** Where `resource` runs and where it is promoted, or undefined when the cluster cannot say. */
-export async function locate(run: Runner, resource: string): Promise<Placement[] | undefined> {
-  const r = await run(['crm_resource', '--locate', '-r', resource, '--output-as=xml'], { timeoutMs: CIB_CALL_MS });
+/**
+ * The nodes where `resource` (a primitive, a clone's instances, or the clone) is promoted, from
+ * crm_mon's XML, which every Pacemaker from 2.0 on writes (`crm_resource --locate` has no XML in
+ * 2.0); undefined when the cluster cannot say. That includes an answer with errors and status 0
+ * (crm_mon 2.1 and later, when it could not connect to the CIB) and one that does not list the
+ * resource at all (2.0 reads an unreadable CIB file as an empty one).
+ */
+export async function promotedOn(run: Runner, resource: string): Promise<string[] | undefined> {
+  const r = await run([...CRM_MON_XML], { timeoutMs: CIB_CALL_MS });
+  if (r.code !== 0) return undefined;
   try {
-    return parseLocate(r.stdout);
+    const result = parseResult(r.stdout);
+    if (result.code !== 0 || result.errors.length > 0) return undefined;
+    const mine = parseCrmMon(r.stdout).filter((p) => p.resource === resource || p.resource.startsWith(`${resource}:`));
+    if (mine.length === 0) return undefined;
+    return mine.filter((p) => isPromotedRole(p.role)).flatMap((p) => p.nodes);
   } catch {
     return undefined;
   }
+}
+
+/** Pacemaker's version from `crm_attribute --version` ("Pacemaker 2.0.5"), as [major, minor]. */
+export function parsePacemakerVersion(text: string): [number, number] | undefined {
+  const m = /Pacemaker (\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Whether crm_resource writes XML (`--output-as`): Pacemaker 2.1 and later. */
+export async function crmResourceHasXml(run: Runner): Promise<boolean> {
+  const r = await run(['crm_resource', '--version'], { timeoutMs: CIB_CALL_MS });
+  const v = parsePacemakerVersion(r.stdout);
+  return v !== undefined && (v[0] > 2 || (v[0] === 2 && v[1] >= 1));
 }

@@ -4,7 +4,7 @@
  * node last saw it (drbd-promote's record), and where Pacemaker runs the service's stack.
  */
 import { readFileSync } from 'node:fs';
-import { CRM_MON_XML } from '../../lib/cluster';
+import { CRM_MON_XML, type Placement, parseCrmMon } from '../../lib/cluster';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
 import { lastLinkLoss } from '../../lib/drbd-link-log';
 import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
@@ -12,7 +12,6 @@ import { kernelMessages, kernelTimeToDate } from '../../lib/kernel-log';
 import { type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
 import { type Service, type Stack, ids } from '../stack/model';
-import { type Placement, parseCrmMon } from '../stack/simulate';
 import { type BoothTicket, boothList } from './booth';
 
 export interface TicketHere {

@@ -42,5 +42,7 @@ export async function apply(run: Runner, steps: readonly Step[], cib: string | u
     const r = await run(argv, { timeoutMs: PCS_CALL_MS });
     if (r.code !== 0) throw new Error(`${describe(r)}\n(while: ${s.why})`);
     say(`ok   ${s.argv.slice(1, 4).join(' ')} …`);
+    // What pcs warns about (a deprecated form, a check it skipped) is for the operator to read.
+    for (const line of r.stderr.split('\n').filter((l) => l.trim())) say(`     ${line.trim()}`);
   }
 }

@@ -6,7 +6,8 @@
  */
 import { DrbdAdm, generation, readProcDrbd } from '../../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../../lib/drbd-config';
-import { type Runner, describe } from '../../lib/run';
+import { crmResourceHasXml } from '../../lib/cluster';
+import { type RunResult, type Runner, describe } from '../../lib/run';
 import { type XmlElement, find, findAll, parseXml } from '../../lib/xml';
 import { type Stack, ids } from './model';
 
@@ -21,18 +22,13 @@ export async function check(run: Runner, stack: Stack, cib: string, drbdconf?: s
   const verify = await run(['crm_verify', '-x', cib, '-V'], { timeoutMs: 60_000 });
   if (verify.code !== 0) out.push({ level: 'error', text: `crm_verify: ${(verify.stderr || verify.stdout).trim().split('\n').join(' / ')}` });
   const doc = parseXml((await run(['cibadmin', '-Q'], { timeoutMs: 30_000, env })).stdout || '<cib/>');
+  // The exit code is the agent's; the reason comes from the XML where crm_resource writes it (2.1 on).
+  const xml = await crmResourceHasXml(run);
   for (const p of findAll(doc, 'primitive')) {
     if (p.attrs.class !== 'ocf' || p.attrs.provider !== 'ocfkit') continue;
-    const r = await run(['crm_resource', '--validate', '-r', p.attrs.id ?? '', '--output-as=xml'], { timeoutMs: 60_000, env });
-    if (r.code !== 0) {
-      let reason = describe(r);
-      try {
-        reason = find(parseXml(r.stdout), 'agent-status')?.attrs.reason || reason;
-      } catch {
-        // not XML: keep what the command said
-      }
-      out.push({ level: 'error', text: `${p.attrs.id}: validate-all failed: ${reason}` });
-    }
+    // 2.0 prints the agent's stderr (its exit reason among it) only with -V.
+    const r = await run(['crm_resource', '--validate', '-r', p.attrs.id ?? '', ...(xml ? ['--output-as=xml'] : ['-V'])], { timeoutMs: 60_000, env });
+    if (r.code !== 0) out.push({ level: 'error', text: `${p.attrs.id}: validate-all failed: ${validateReason(r, xml)}` });
   }
   const prop = (name: string) => findAll(doc, 'nvpair').find((n) => n.attrs.name === name)?.attrs.value;
   const stonith = findAll(doc, 'primitive').filter((p) => p.attrs.class === 'stonith');
@@ -45,6 +41,23 @@ export async function check(run: Runner, stack: Stack, cib: string, drbdconf?: s
   if (drbdconf) out.push(...(await drbdFindings(run, stack, drbdconf)));
   if (stack.site) out.push(...(await serviceUnitFindings(run)));
   return out;
+}
+
+/** Why validate-all failed: the agent's exit reason when crm_resource passed it on, else its output. */
+function validateReason(r: RunResult, xml: boolean): string {
+  if (xml) {
+    try {
+      const reason = find(parseXml(r.stdout), 'agent-status')?.attrs.reason;
+      if (reason) return reason;
+    } catch {
+      // not XML: keep what the command said
+    }
+  } else {
+    // Pacemaker 2.0 with -V: the agent's stderr as " >  stderr: …", its exit reason "ocf-exit-reason:…".
+    const reason = /(?:^|\s)ocf-exit-reason:(.*)$/m.exec(`${r.stdout}\n${r.stderr}`)?.[1]?.trim();
+    if (reason) return reason;
+  }
+  return describe(r);
 }
 
 /**

@@ -8,7 +8,7 @@
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CRM_MON_XML } from '../../lib/cluster';
+import { CRM_MON_XML, type Placement, parseCrmMon } from '../../lib/cluster';
 import { type Runner, describe } from '../../lib/run';
 import { type XmlElement, findAll, parseXml } from '../../lib/xml';
 import { type Stack, ids } from './model';
@@ -71,21 +71,8 @@ export function sentences(graph: readonly Action[]): string[] {
   return out;
 }
 
-export interface Placement {
-  readonly resource: string;
-  readonly role: string;
-  readonly nodes: string[];
-}
-
-/** Resources and where they run, from `crm_mon --output-as=xml` on a CIB file. */
-export function parseCrmMon(xml: string): Placement[] {
-  const doc = parseXml(xml);
-  const out: Placement[] = [];
-  for (const r of findAll(doc, 'resource')) {
-    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? '') });
-  }
-  return out;
-}
+export type { Placement };
+export { parseCrmMon };
 
 export interface Scenario {
   readonly name: string;

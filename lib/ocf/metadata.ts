@@ -77,11 +77,18 @@ function parameter(name: string, decl: ParamDecl<unknown>, api: OcfApi, deprecat
   ].join('\n');
 }
 
-function action(name: string, a: ActionMeta): string {
+/**
+ * Role names as each OCF version has them. pcs copies an action's role into the CIB as it stands,
+ * and Pacemaker 2.0's schema (pacemaker-3.5 and older) knows only Master and Slave: Pacemaker 2.0
+ * asks for 1.0, 2.1 and later for 1.1.
+ */
+const ROLE_1_0: Readonly<Record<NonNullable<ActionMeta['role']>, string>> = { Promoted: 'Master', Unpromoted: 'Slave' };
+
+function action(name: string, a: ActionMeta, api: OcfApi): string {
   const attrs = [`name="${name}"`, `timeout="${a.timeout}s"`];
   if (a.interval !== undefined) attrs.push(`interval="${a.interval}s"`);
   if (a.depth !== undefined) attrs.push(`depth="${a.depth}"`);
-  if (a.role) attrs.push(`role="${a.role}"`);
+  if (a.role) attrs.push(`role="${api === '1.0' ? ROLE_1_0[a.role] : a.role}"`);
   return `<action ${attrs.join(' ')} />`;
 }
 
@@ -94,7 +101,7 @@ export function renderMetadata(m: MetadataInput, api: OcfApi): string {
     params.push(parameter(name, decl, api));
     for (const alias of decl.aliases ?? []) params.push(parameter(alias, decl, api, name));
   }
-  const actions = m.actions.filter(([n]) => api === '1.1' || !ONLY_1_1.has(n)).map(([n, a]) => action(n, a));
+  const actions = m.actions.filter(([n]) => api === '1.1' || !ONLY_1_1.has(n)).map(([n, a]) => action(n, a, api));
   return [
     '<?xml version="1.0"?>',
     ...(api === '1.0' ? ['<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">'] : []),

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { DRBD_LAB, type Node, type Result, labDir, labExec, labOk, labSh, labShOk, root, waitFor } from './host';
 import { boothSteps } from '../../commands/site/booth';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
-import { forPcs, pcsVersionOf } from '../../commands/stack/pcs-version';
+import { forPcs, pcsReleaseOf } from '../../commands/stack/pcs-version';
 import { shellWord } from '../../commands/stack/plan';
 import { DIR, VIP, changeCib, placement, prepareDrbd, startClient, watch } from './stack';
 
@@ -65,7 +65,8 @@ export function applySite(s: SiteName): string {
  */
 function addBoothGroup(s: SiteName, conf: unknown): void {
   const v = spawnSync('pcs', ['--version'], { encoding: 'utf8', timeout: 60_000 });
-  const steps = forPcs(boothSteps(stackOf(parseDeployment(conf), s)), pcsVersionOf(v.stdout));
+  const pcs = pcsReleaseOf(v.stdout);
+  const steps = forPcs(boothSteps(stackOf(parseDeployment(conf), s)), pcs.version, pcs.patch);
   const script = `set -e\n${steps.map((st) => `${st.argv[0]} -f "$1" ${st.argv.slice(1).map(shellWord).join(' ')}`).join('\n')}\n`;
   changeSite(s, 'the booth group', ['bash', '-c', script, 'booth-group']);
 }

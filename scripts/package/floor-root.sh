@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Prints the path of a Debian 11 (bullseye) root, the oldest glibc (2.31) the supported-systems
-# table claims, building it with debootstrap the first time only: CI pays the download once.
-#   FLOOR_ROOT_CACHE=/var/cache/ocfkit-test   where the root is kept
+# Prints the path of a Debian root with the real Pacemaker and pcs of that release, building it with
+# debootstrap the first time only: CI pays the download once.
+#   floor-root.sh [bullseye|trixie]           default bullseye: Debian 11, the oldest glibc (2.31)
+#                                             the supported-systems table claims, Pacemaker 2.0.5,
+#                                             pcs 0.10.8; trixie: Debian 13, Pacemaker 3.0, pcs 0.12
+#   FLOOR_ROOT_CACHE=/var/cache/ocfkit-test   where the roots are kept
 #   FLOOR_MIRROR=URL                          default: the mirror apt is configured with
 set -euo pipefail
 cache=${FLOOR_ROOT_CACHE:-/var/cache/ocfkit-test}
-suite=bullseye
+suite=${1:-bullseye}
+case $suite in bullseye | trixie) ;; *) echo "floor-root: no root for suite $suite (bullseye, trixie)" >&2; exit 2 ;; esac
 root=$cache/$suite-root
-# iproute2 and arping for a real vip start, monitor and stop (ip -j 5.10, iputils 20210202: older than
-# the usual); pcs 0.10.8 and Pacemaker 2.0.5's tools for the stack plan written for pcs 0.10.
+# iproute2 and arping for a real vip start, monitor and stop (bullseye: ip -j 5.10, iputils 20210202,
+# older than the usual); pcs and Pacemaker's command-line tools for the stack plan and the agents'
+# cluster calls against CIB files.
 include=iproute2,iputils-arping
 extra="pcs pacemaker-cli-utils"
 stamp=$root/.ocfkit-root-ready
@@ -18,7 +23,7 @@ mirror=${mirror:-http://deb.debian.org/debian}
 command -v debootstrap >/dev/null || { echo "floor-root: debootstrap is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 mkdir -p "$cache"
 # Two test runs at once build it once.
-exec 9>"$cache/.lock"
+exec 9>"$cache/.lock-$suite"
 flock 9
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$suite $include $extra" ]; then echo "$root"; exit 0; fi
 rm -rf "$root.tmp"

@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseScores, promotionScore } from '../../agents/drbd-promote';
-import { PromotionScores, crmAttribute } from '../../lib/cluster';
+import { PromotionScores, promotionScoreCalls } from '../../lib/cluster';
 import { Deadline } from '../../lib/ocf/deadline';
 import { run } from '../../lib/run';
 import { SCORE_CASES } from '../fixtures/drbd-states';
@@ -13,7 +13,7 @@ requireSandbox();
 
 const agent = (action: string, params: Record<string, string>, env: Record<string, string> = {}) => runAgent('drbd-promote', action, params, env, { instance: 'drbd-r0:0' });
 
-/** A CIB file with this host as an online node: crm_attribute --promotion writes into it. */
+/** A CIB file with this host as an online node: crm_attribute writes promotion scores into it. */
 function cibWithThisNode(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'ocfkit-cib-')), 'cib.xml');
   writeFileSync(file, ok(['cibadmin', '--empty']));
@@ -23,14 +23,14 @@ function cibWithThisNode(): string {
   return file;
 }
 
-describe('promotion scores through crm_attribute --promotion (CIB file, no cluster)', () => {
+describe('promotion scores through crm_attribute, as crm_master writes them (CIB file, no cluster)', () => {
   it('each state of the table writes, keeps or removes master-<resource> as the reference would', async () => {
     const file = cibWithThisNode();
     const table = parseScores('0 10 1000 10000')!;
     const deadline = new Deadline(60_000, 'test');
     // An anonymous clone's instance reaches the agent as the primitive's id.
     const runner = (argv: readonly string[], o?: object) => run(argv, { ...o, deadline, env: { CIB_file: file, OCF_RESOURCE_INSTANCE: 'drbd-r0' } });
-    const scores = new PromotionScores(runner, crmAttribute);
+    const scores = new PromotionScores(runner, promotionScoreCalls('drbd-r0'));
     let current: number | undefined;
     for (const [name, state, want] of SCORE_CASES) {
       // A "keep" row must leave what the previous row wrote: start each from a known 77.

@@ -284,7 +284,7 @@ describe('the oldest glibc claimed: Debian 11 (bullseye, glibc 2.31)', () => {
       'echo "pcs $(chroot $m pcs --version)"',
       'for v in 0.10 0.11; do out=$(run /usr/sbin/ocfkit stack apply $S --pcs-version $v --cib /tmp/cib-$v.xml 2>&1); echo "apply $v: $?"; echo "$out" | grep -o "is not a valid role value" | head -1 | sed "s/^/apply $v refused: /"; done',
       'run crm_verify -x /tmp/cib-0.10.xml; echo "crm_verify 0.10: $?"',
-      // Why drbd-promote needs Pacemaker 2.1 (README, "Supported systems").
+      // Why drbd-promote reads placement from crm_mon, not crm_resource --locate (README, "Supported systems").
       'echo "crm_resource without --output-as: $(run crm_resource --locate -r x --output-as=xml 2>&1 | grep -c "Unknown option --output-as")"',
     ].join('\n');
     const r = sh(['unshare', '--mount', '--net', '--propagation', 'private', 'bash', '-c', inside]);

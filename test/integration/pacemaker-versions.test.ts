@@ -1,0 +1,211 @@
+/**
+ * The Pacemaker and pcs of other Debian releases, their real programs: Debian 11 (Pacemaker 2.0.5,
+ * pcs 0.10.8) and Debian 13 (Pacemaker 3.0, pcs 0.12), in roots debootstrap builds once per
+ * machine (scripts/package/floor-root.sh, cached in /var/cache/ocfkit-test). The built executable
+ * runs in them: every `stack plan/apply` step through that root's pcs (no error, no deprecation
+ * warning), crm_verify, `stack check` and `stack simulate` on the applied CIB, `site status` and
+ * `doctor` on CIB files; and drbd-promote's cluster calls (promotion score write, read, removal;
+ * where the clone is promoted) through that root's crm_attribute and crm_mon.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PromotionScores, promotedOn, promotionScoreCalls } from '../../lib/cluster';
+import type { RunResult, Runner } from '../../lib/run';
+import { requireSandbox } from './netns';
+
+requireSandbox();
+const top = join(__dirname, '..', '..');
+const bin = join(top, 'dist', 'ocfkit');
+const work = mkdtempSync(join(tmpdir(), 'ocfkit-pcmk-versions-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const single = ['--nodes', 'node1,node2', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', '/srv/nfs', '--fstype', 'xfs', '--ip', '192.0.2.10/24', '--nic', 'eth0', '--clients', '192.0.2.0/24', '--fencing', 'none'];
+const sites = {
+  sites: { a: { nodes: ['node1'], fencing: 'none' }, b: { nodes: ['node2', 'node3'], fencing: 'none' } },
+  services: [
+    { name: 'etcd', drbd_resource: 'r1', device: '/dev/drbd1', directory: '/var/lib/etcd', fstype: 'ext4' },
+    { name: 'nfs', drbd_resource: 'r0', device: '/dev/drbd0', directory: '/srv/nfs', fstype: 'xfs', ip: '192.0.2.10/24', clients: ['192.0.2.0/24'] },
+  ],
+};
+
+interface Root {
+  readonly suite: 'bullseye' | 'trixie';
+  readonly debian: RegExp;
+  readonly pacemaker: RegExp;
+  readonly pcs: RegExp;
+  readonly pcsSyntax: string;
+  /** The promoted role as this Pacemaker names it in crm_mon and the CIB. */
+  readonly promoted: string;
+}
+
+const ROOTS: readonly Root[] = [
+  { suite: 'bullseye', debian: /^11\./, pacemaker: /^Pacemaker 2\.0\./, pcs: /^0\.10\./, pcsSyntax: '0.10', promoted: 'Master' },
+  { suite: 'trixie', debian: /^13\./, pacemaker: /^Pacemaker 3\.0\./, pcs: /^0\.12\./, pcsSyntax: '0.12', promoted: 'Promoted' },
+];
+
+/**
+ * Runs argv in a throwaway overlay over the cached root (a private mount namespace each call; the
+ * overlay's upper layer, and so every file written under /tmp, stays between calls), with the
+ * built executable as /usr/lib/ocfkit/ocfkit, the agents linked to it, and a clean environment.
+ */
+function rootRunner(cached: string, layer: string) {
+  for (const d of ['up', 'work', 'merged']) mkdirSync(join(layer, d), { recursive: true });
+  const script = [
+    'set -e',
+    'c=$1 l=$2; shift 2',
+    'mount -t overlay overlay -o "lowerdir=$c,upperdir=$l/up,workdir=$l/work" "$l/merged"',
+    'm=$l/merged',
+    'mount -t proc proc "$m/proc" && mount --rbind /dev "$m/dev"',
+    'mkdir -p "$m/usr/lib/ocfkit" "$m/usr/lib/ocf/resource.d/ocfkit" && touch "$m/usr/lib/ocfkit/ocfkit"',
+    `mount --bind ${bin} "$m/usr/lib/ocfkit/ocfkit"`,
+    'for a in vip fs-mount drbd-promote nfs-export; do ln -sfn ../../../ocfkit/ocfkit "$m/usr/lib/ocf/resource.d/ocfkit/$a"; done',
+    'ln -sfn ../lib/ocfkit/ocfkit "$m/usr/sbin/ocfkit"',
+    'exec chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"',
+  ].join('\n');
+  return (argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 180_000) => {
+    const r = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', 'bash', '-c', script, 'root', cached, layer, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+    });
+    return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
+  };
+}
+
+type InRoot = ReturnType<typeof rootRunner>;
+
+/** lib/run's Runner over inRoot, for the agents' own cluster calls (their argv, their parsing). */
+function libRunner(inRoot: InRoot, env: Record<string, string>): Runner {
+  return async (argv, o) => {
+    const t0 = performance.now();
+    const r = inRoot(argv, { ...env, ...(o?.env as Record<string, string> | undefined) }, o?.timeoutMs ?? 60_000);
+    return { argv: [...argv], code: r.code, signal: null, stdout: r.stdout, stderr: r.stderr, durationMs: performance.now() - t0, timedOut: false, abandoned: false } as RunResult;
+  };
+}
+
+describe.each(ROOTS)('$suite: its own Pacemaker and pcs', (root) => {
+  let inRoot: InRoot;
+  let upper: string;
+  /** A file in the root's /tmp, as the host sees it. */
+  const host = (f: string) => join(upper, f);
+
+  it('the root is there (debootstrap once per machine), with the versions it is for', () => {
+    const t0 = performance.now();
+    const made = spawnSync('bash', [join(top, 'scripts/package/floor-root.sh'), root.suite], { encoding: 'utf8', timeout: 1_500_000 });
+    expect(made.status, made.stderr).toBe(0);
+    const cached = made.stdout.trim();
+    console.log(`pacemaker-versions: ${root.suite} root ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${made.stderr ? ` (${made.stderr.trim()})` : ' (cached)'}`);
+    expect(readFileSync(join(cached, 'etc/debian_version'), 'utf8')).toMatch(root.debian);
+    const layer = mkdtempSync(join(work, `${root.suite}-`));
+    upper = join(layer, 'up');
+    inRoot = rootRunner(cached, layer);
+    expect(inRoot(['crm_attribute', '--version']).stdout).toMatch(root.pacemaker);
+    expect(inRoot(['pcs', '--version']).stdout.trim()).toMatch(root.pcs);
+    const ld = inRoot(['ocfkit', '--version']);
+    expect(ld.code, ld.stderr).toBe(0);
+  }, 1_560_000);
+
+  /** `stack apply` into /tmp/NAME.xml, and what pcs said; every step must pass without a deprecation. */
+  function applied(name: string, args: string[]) {
+    const plan = inRoot(['ocfkit', 'stack', 'plan', ...args]);
+    expect(plan.code, plan.stderr).toBe(0);
+    // The plan for the pcs found on the node, without being told.
+    expect(plan.stdout.split('\n')[1]).toBe(`# For pcs ${root.pcsSyntax} (pcs --version on this node).`);
+    const r = inRoot(['ocfkit', 'stack', 'apply', ...args, '--cib', `/tmp/${name}.xml`], {}, 600_000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/deprecat/i);
+    expect(r.stdout.match(/^ok {3}/gm)?.length).toBe(plan.stdout.match(/^pcs /gm)?.length);
+    const verify = inRoot(['crm_verify', '-x', `/tmp/${name}.xml`, '-V']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    return readFileSync(host(`tmp/${name}.xml`), 'utf8');
+  }
+
+  it("one cluster: every plan step applies with its pcs, crm_verify and stack check are clean, check names a refused parameter with the agent's reason, the simulation ends well", () => {
+    const xml = applied('single', single);
+    // pcs copied the agent's meta-data roles into the CIB: names this Pacemaker's schema knows.
+    expect(xml).toMatch(new RegExp(`<op [^>]*role="${root.promoted}"`));
+    expect(xml).toMatch(/name="resource-stickiness" value="100"/);
+    const check = inRoot(['ocfkit', 'stack', 'check', ...single, '--cib', '/tmp/single.xml']);
+    expect(check.stdout + check.stderr).not.toContain('validate-all failed');
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    // A parameter the agent refuses: check names it with the agent's own reason, from crm_resource's
+    // XML (2.1 on) or its text (2.0).
+    copyFileSync(host('tmp/single.xml'), host('tmp/bad.xml'));
+    expect(inRoot(['crm_resource', '-r', 'nfs-ip', '-p', 'ip', '-v', '192.0.2.300'], { CIB_file: '/tmp/bad.xml' }).code).toBe(0);
+    const bad = inRoot(['ocfkit', 'stack', 'check', ...single, '--cib', '/tmp/bad.xml']);
+    expect(bad.code).toBe(1);
+    const line = bad.stdout.split('\n').find((l) => l.includes('nfs-ip: validate-all failed')) ?? '';
+    expect(line, bad.stdout).toContain('192.0.2.300');
+    expect(line).not.toMatch(/crm_resource|Unknown option/);
+    // Without fencing (no fence agent in the root) the cut replication link is a split brain, which
+    // simulate reports and exits 1 for; every other scenario ends on its survivor.
+    const sim = inRoot(['ocfkit', 'stack', 'simulate', ...single, '--cib', '/tmp/single.xml']);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(1);
+    for (const sc of ['start', 'node failure', 'filesystem failure']) expect(sim.stdout).toMatch(new RegExp(`^OK {3}${sc}$`, 'm'));
+    expect(sim.stdout.match(/^FAIL .*/gm)).toEqual(['FAIL replication link loss']);
+    expect(sim.stdout).toContain('without fencing, node1 keeps serving on its side of the cut link while node2 takes over: split brain');
+  }, 900_000);
+
+  // Site b's plan differs only in its clone-max; one site keeps the test to a few minutes.
+  it.each(['a'])('site %s: the plan with its ticket constraint applies with its pcs; check, simulate and site status read it', (site) => {
+    writeFileSync(host('tmp/sites.json'), JSON.stringify(sites));
+    const args = ['--config', '/tmp/sites.json', '--site', site];
+    const xml = applied(`site-${site}`, args);
+    const ticket = xml.match(/<rsc_ticket\b[^>]*\/>/g)?.find((e) => e.includes('id="nfs-ticket"')) ?? '';
+    expect(ticket).toContain(`rsc-role="${root.promoted}"`);
+    expect(ticket).toContain('loss-policy="demote"');
+    const check = inRoot(['ocfkit', 'stack', 'check', ...args, '--cib', `/tmp/site-${site}.xml`]);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    const sim = inRoot(['ocfkit', 'stack', 'simulate', ...args, '--cib', `/tmp/site-${site}.xml`]);
+    expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+    const status = inRoot(['ocfkit', 'site', 'status', '--config', '/tmp/sites.json', '--site', site, '--json'], { CIB_file: `/tmp/site-${site}.xml` });
+    expect(status.code === 0 || status.code === 1, status.stderr).toBe(true);
+    const services = JSON.parse(status.stdout) as unknown;
+    expect(JSON.stringify(services)).toContain('nfs');
+  }, 1_200_000);
+
+  /** The one-cluster CIB settled by crm_simulate: both nodes up, DRBD promoted on node1 (this host's name). */
+  function steadyCib(): string {
+    const me = hostname();
+    copyFileSync(host('tmp/single.xml'), host('tmp/steady-0.xml'));
+    const env = { CIB_file: '/tmp/steady-0.xml' };
+    for (const [i, n] of [me, 'node2'].entries()) expect(inRoot(['cibadmin', '-C', '-o', 'nodes', '-X', `<node id="${i + 1}" uname="${n}"/>`], env).code).toBe(0);
+    expect(inRoot(['crm_simulate', '-x', '/tmp/steady-0.xml', '-S', '--quorum=true', '--node-up', me, '--node-up', 'node2', '-O', '/tmp/steady-1.xml']).code).toBe(0);
+    expect(inRoot(['crm_attribute', '-N', me, '-l', 'reboot', '-n', 'master-nfs-drbd', '-v', '10000'], { CIB_file: '/tmp/steady-1.xml' }).code).toBe(0);
+    const s = inRoot(['crm_simulate', '-x', '/tmp/steady-1.xml', '-S', '-O', '/tmp/steady.xml']);
+    expect(s.code, s.stderr).toBe(0);
+    return '/tmp/steady.xml';
+  }
+
+  it("drbd-promote's calls: its promotion score written, read and removed; where the clone is promoted, and doubt when crm_mon cannot say", async () => {
+    const cib = steadyCib();
+    const run = libRunner(inRoot, { CIB_file: cib });
+    const scores = new PromotionScores(run, promotionScoreCalls('nfs-drbd'));
+    await scores.set(1000);
+    expect(readFileSync(host(`tmp/steady.xml`), 'utf8')).toMatch(/<nvpair [^>]*name="master-nfs-drbd" value="1000"/);
+    expect(await scores.get()).toBe(1000);
+    await scores.remove();
+    expect(await scores.get()).toBeUndefined();
+    expect(readFileSync(host(`tmp/steady.xml`), 'utf8')).not.toMatch(new RegExp(`name="master-nfs-drbd"[^>]*value="1000"`));
+    // The peer-placement rule: Pacemaker promoted the clone on this node; a failed lookup is not "nowhere".
+    expect(await promotedOn(run, 'nfs-drbd')).toEqual([hostname()]);
+    expect(await promotedOn(run, 'nfs-fs')).toEqual([]);
+    // A CIB crm_mon cannot read: 2.0 exits 105 for a missing file and reads a broken one as empty;
+    // 3.0 exits 0 for both, with an error in the XML and no resources.
+    writeFileSync(host('tmp/broken.xml'), '<cib');
+    for (const f of ['/tmp/nonexistent.xml', '/tmp/broken.xml']) expect(await promotedOn(libRunner(inRoot, { CIB_file: f }), 'nfs-drbd'), f).toBeUndefined();
+  }, 300_000);
+
+  it('doctor reads the settled CIB: the nodes, where the clone is promoted; and says when it cannot reach one', () => {
+    const d = inRoot(['ocfkit', 'doctor'], { CIB_file: '/tmp/steady.xml' });
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+    const cluster = d.stdout.split('\n').find((l) => l.startsWith('cluster: ')) ?? '';
+    expect(cluster.split(/, |: /).slice(1).sort()).toEqual([`${hostname()} online`, 'node2 online'].sort());
+    expect(d.stdout).toMatch(new RegExp(`nfs-drbd \\(ocf:ocfkit:drbd-promote\\): ${root.promoted} on ${hostname()}`));
+    // A CIB it cannot reach is said so (crm_mon 3.0 exits 0 then, with the error in its XML).
+    const gone = inRoot(['ocfkit', 'doctor'], { CIB_file: '/tmp/nonexistent.xml' });
+    expect(gone.stdout).toContain('cluster: not reachable from here');
+  }, 120_000);
+});
