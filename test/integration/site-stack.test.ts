@@ -30,10 +30,10 @@ function ticketElement(xml: string, id: string): string {
 writeFileSync(cfg, JSON.stringify(deployment));
 
 describe('ocfkit stack --site', () => {
-  it('refuses a sites configuration without --site, and --site on a one-cluster one', () => {
+  it('a sites configuration without --site on a host in no site: says to name one; --site on a one-cluster one is refused', () => {
     const r = ocfkit('stack', 'plan', '--config', cfg);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('this configuration has sites: name one with --site a|b');
+    expect(r.stderr).toMatch(/this host \(.*\) is in no site's nodes: say which site with --site a\|b/);
     const single = join(work, 'single.json');
     writeFileSync(single, JSON.stringify({ nodes: ['n1', 'n2'], fencing: 'none', services: [deployment.services[1]] }));
     expect(ocfkit('stack', 'plan', '--config', single, '--site', 'a').stderr).toContain('--site a: this configuration has no sites');
