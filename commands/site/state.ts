@@ -4,7 +4,7 @@
  * node last saw it (drbd-promote's record), and where Pacemaker runs the service's stack.
  */
 import { readFileSync } from 'node:fs';
-import { CRM_MON_XML, type Placement, parseCrmMon } from '../../lib/cluster';
+import { CRM_MON_XML, type Placement, parseCrmMon, parseResult } from '../../lib/cluster';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
 import { lastLinkLoss } from '../../lib/drbd-link-log';
 import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
@@ -116,6 +116,12 @@ export function stackPlacement(s: Service, placements: readonly Placement[]) {
 export async function placements(run: Runner): Promise<Placement[]> {
   const r = await run([...CRM_MON_XML], { timeoutMs: READING_MS });
   if (r.code !== 0 || !r.stdout.trim().startsWith('<')) throw new ReadingError(`asking Pacemaker where resources run: ${describe(r)}`);
+  // crm_mon 2.1 and later exit 0 when they cannot reach the CIB, with an <error> and no resources:
+  // read as "nothing runs", a wait would take it for the stack stopped.
+  const result = parseResult(r.stdout);
+  if (result.errors.length > 0 || (result.code !== 0 && result.code !== -1)) {
+    throw new ReadingError(`asking Pacemaker where resources run: crm_mon answered ${result.message || `status ${result.code}`}${result.errors.length ? `: ${result.errors.join('; ')}` : ''}`);
+  }
   return parseCrmMon(r.stdout);
 }
 

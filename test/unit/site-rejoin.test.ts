@@ -164,6 +164,14 @@ describe("the site commands' wait", () => {
     expect(st?.drbd?.role).toBe('Secondary');
     expect(mons).toBe(2);
     expect(lines[0]).toMatch(/etcd: no answer, reading again: asking Pacemaker where resources run: .*crm_mon/);
+    // crm_mon 2.1 and later when it cannot reach the CIB: exit 0 with an error and no resources. Not "nothing runs".
+    const unreached = '<pacemaker-result api-version="2.38"><status code="0" message="OK"><errors><error>Could not connect to the CIB: No such device or address</error></errors></status></pacemaker-result>';
+    let mons2 = 0;
+    const lines2: string[] = [];
+    const emptyMon: SiteCtx = { ...ctx, say: (l) => lines2.push(l), waitMs: 10_000, src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'crm_mon' && mons2++ === 0 ? { argv, code: 0, signal: null, stdout: unreached, stderr: '', durationMs: 1, timedOut: false, abandoned: false } : ctx.src.run(argv, o)) } };
+    expect((await waitUntil(emptyMon, stack.services[0]!, 'anything', () => true))?.drbd?.role).toBe('Secondary');
+    expect(mons2).toBe(2);
+    expect(lines2[0]).toMatch(/no answer, reading again: asking Pacemaker where resources run: crm_mon answered OK: Could not connect to the CIB/);
     const noDrbd: SiteCtx = { ...ctx, src: { ...ctx.src, run: async (argv, o) => (argv[0] === 'drbdsetup' ? hung(argv) : ctx.src.run(argv, o)) } };
     await expect(waitUntil(noDrbd, stack.services[0]!, 'anything', () => true)).rejects.toThrow(/drbdsetup/);
   });
