@@ -18,7 +18,8 @@ export function appliedPlan(bin: string, args: string[], cib: string): SpawnSync
   if (!hit) {
     dir ??= mkdtempSync(join(tmpdir(), 'ocfkit-plans-'));
     const file = join(dir, `applied-${applied.size}.xml`);
-    hit = { file, r: spawnSync(bin, ['stack', 'apply', ...args, '--cib', file], { encoding: 'utf8', timeout: 120_000 }) };
+    // A plan is a dozen or more pcs starts (Python): beside two labs on two cores one ran past 120 s.
+    hit = { file, r: spawnSync(bin, ['stack', 'apply', ...args, '--cib', file], { encoding: 'utf8', timeout: 300_000 }) };
     applied.set(key, hit);
   }
   if (hit.r.status === 0) copyFileSync(hit.file, cib);

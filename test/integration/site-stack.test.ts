@@ -69,7 +69,8 @@ describe('ocfkit stack --site', () => {
       const stops = ['stop nfs-ip', 'stop nfs-export', 'stop nfs-fs', 'demote nfs-drbd'].map((l) => revoked!.indexOf(l));
       expect(stops.every((i) => i >= 0)).toBe(true);
       expect([...stops].sort((x, y) => x - y)).toEqual(stops);
-    });
+      // The plan through pcs and every simulated scenario: past 120 s beside two labs.
+    }, 600_000);
   }
 
   it('check: a ticket constraint without loss-policy, on every role, or missing, is reported', () => {

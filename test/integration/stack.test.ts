@@ -121,8 +121,8 @@ describe('ocfkit stack apply, check, simulate', () => {
       expect([...order].sort((x, y) => x - y)).toEqual(order);
     }
     // Two services' plans through pcs (a Python start per step) and every simulated scenario: 109 s
-    // beside two labs, over 120 s on a slower run.
-  }, 300_000);
+    // beside two labs, over 120 s on a slower run, the apply alone over 120 s in a fresh clone's CI.
+  }, 600_000);
 
   it('without fencing: check warns, simulate fails the link-loss case as a split brain', () => {
     const cfg = config('unfenced', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
