@@ -15,7 +15,8 @@ export function requireSandbox(): void {
 }
 
 export function sh(argv: string[], input?: string): SpawnSyncReturns<string> {
-  return spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input, timeout: 120_000 });
+  // A test's own timeout (300 s) ends it first; this only keeps one call from taking all of it.
+  return spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input, timeout: 240_000 });
 }
 
 export function ok(argv: string[]): string {

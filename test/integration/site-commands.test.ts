@@ -3,6 +3,7 @@
  * crm_simulate standing in for the cluster's reaction), with DRBD from captured DRBD 9 output: this
  * kernel has no DRBD, so drbdsetup is test/standins/drbdsetup-standin, which prints the samples.
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,13 +183,15 @@ describe('booth.conf checked by the real boothd', () => {
 
   it('a booth site: pcs -f creates boothd (ocf:pacemaker:booth-site) behind the site address, crm_verify accepts it', () => {
     const cib = join(work, 'booth-a.xml');
-    const a = sh([bin, 'stack', 'apply', '--config', bcfg, '--site', 'a', '--cib', cib]);
+    // A whole site's plan through pcs (a Python start per step): past sh()'s 120 s beside two labs.
+    const a = spawnSync(bin, ['stack', 'apply', '--config', bcfg, '--site', 'a', '--cib', cib], { encoding: 'utf8', timeout: 300_000 });
     expect(a.status, a.stderr).toBe(0);
     expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
     const xml = readFileSync(cib, 'utf8');
     expect(xml).toMatch(/<group id="booth">[\s\S]*id="booth-ip"[\s\S]*type="booth-site"/);
     expect(xml).toContain('value="192.0.2.11"');
-  });
+    expect(xml).toMatch(/<op name="start" timeout="60s"[^>]*id="booth-site-start/);
+  }, 600_000);
 });
 
 describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
