@@ -41,8 +41,8 @@ export function boothSteps(stack: Stack): Step[] {
   const pcs = (...a: string[]) => ['pcs', ...a];
   return [
     {
-      why: `booth at site ${site}: its address ${addr}, which the other site and the arbitrator talk to; it moves between this site's nodes with boothd.`,
-      argv: pcs('resource', 'create', 'booth-ip', 'ocf:ocfkit:vip', `ip=${addr}`, `cidr_netmask=${b.cidr_netmask}`, ...(b.nic ? [`nic=${b.nic}`] : []), 'op', 'monitor', 'interval=10s', '--group', 'booth'),
+      why: `booth at site ${site}: its address ${addr}, which the other site and the arbitrator talk to; it moves between this site's nodes with boothd. Its start gets 60 s, as boothd's: a failed start leaves the site without booth until a cleanup.`,
+      argv: pcs('resource', 'create', 'booth-ip', 'ocf:ocfkit:vip', `ip=${addr}`, `cidr_netmask=${b.cidr_netmask}`, ...(b.nic ? [`nic=${b.nic}`] : []), 'op', 'monitor', 'interval=10s', 'start', 'timeout=60s', '--group', 'booth'),
     },
     {
       why: `boothd for site ${site} (ocf:pacemaker:booth-site from booth-pacemaker): it grants and revokes this cluster's tickets as booth decides, and lets a ticket expire ${b.expire} s after the other site stopped renewing it. Its start gets 60 s (the agent's 20 s ran out on a loaded node, and a failed start leaves the site without booth until a cleanup).`,

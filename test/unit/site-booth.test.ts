@@ -25,7 +25,7 @@ describe('booth', () => {
 
   it('the plan of a booth site runs boothd (ocf:pacemaker:booth-site) behind the site address', () => {
     const steps = plan(stackOf(parseDeployment(raw), 'b')).map((s) => s.argv.join(' '));
-    expect(steps).toContain('pcs resource create booth-ip ocf:ocfkit:vip ip=192.0.2.12 cidr_netmask=24 op monitor interval=10s --group booth');
+    expect(steps).toContain('pcs resource create booth-ip ocf:ocfkit:vip ip=192.0.2.12 cidr_netmask=24 op monitor interval=10s start timeout=60s --group booth');
     expect(steps).toContain('pcs resource create booth-site ocf:pacemaker:booth-site config=/etc/booth/booth.conf op monitor interval=10s start timeout=60s --group booth');
   });
 
