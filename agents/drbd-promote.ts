@@ -236,7 +236,7 @@ export function replicationProblem(r: DrbdResource): string | undefined {
  * through the peer, so nothing else fails, and redundancy is gone until it is back.
  */
 function diskProblem(r: DrbdResource): string | undefined {
-  const lost = r.devices.filter((d) => !d.client && (d.disk === 'Diskless' || d.disk === 'Failed')).map((d) => d.volume);
+  const lost = unattached(r);
   if (lost.length) {
     return `the local disk of ${r.name} (volume ${lost.join(', ')}) is ${r.devices.find((d) => d.volume === lost[0])!.disk}: DRBD detached it (I/O errors with on-io-error detach, or by hand) and ${r.role === 'Primary' ? 'serves reads and writes through the peer; the promotion score moves Primary to a node with UpToDate data' : 'holds no copy here'}`;
   }
