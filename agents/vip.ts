@@ -2,7 +2,7 @@
  * vip: the floating service address. Parameter names follow ocf:heartbeat:IPaddr2 where the
  * meaning is the same, so `pcs resource create … ocf:ocfkit:vip ip=… cidr_netmask=…` carries over.
  */
-import { type Arping, VERSION_ARGV, announceArgv, announceFailed, arpingKind, arpingName, dadArgv, dadVerdict } from '../lib/arping';
+import { type Arping, VERSION_ARGV, announceArgv, announceFailed, arpingKind, arpingName, dadArgv, dadVerdict, dadWindowMs } from '../lib/arping';
 import { endRecorded, readNote, recordPids, removeNote, spawnDetached, stateDir, writeNote } from '../lib/background';
 import { type Family, familyOf, inPrefix, isNetworkOrBroadcast, maxPrefix, netmaskToPrefix, parseAddress, parseIPv4 } from '../lib/inet';
 import { type IpLink, type Placement, addArgv, delArgv, findAddress, linkProblem, onLinkRoutes, showAddresses } from '../lib/ip';
@@ -140,7 +140,7 @@ const params = {
     max: 5000,
     reloadable: true,
     shortdesc: 'Milliseconds to wait for an answer to the ARP probe',
-    longdesc: 'How long start listens for a host answering the duplicate-address probe (run_arping). Answers on a LAN take well under a millisecond.',
+    longdesc: "How long start listens for a host answering the duplicate-address probe (run_arping). Answers on a LAN take well under a millisecond. Habets' arping always listens its own second. A probe stopped before arping said it had sent it fails start.",
   }),
   check_link_status: param.boolean({
     default: true,
@@ -419,7 +419,7 @@ async function monitor(ctx: VipCtx) {
 async function detectDuplicate(ctx: VipCtx, t: Target): Promise<void> {
   const a = await whichArping(ctx);
   if (typeof a === 'string') throw fail.installed(`cannot probe for a duplicate of ${ctx.params.ip} (run_arping=true): ${a}`);
-  const r = await ctx.run(dadArgv(a, t.nic, ctx.params.ip), { timeoutMs: ctx.params.arp_dad_timeout, graceMs: 100 });
+  const r = await ctx.run(dadArgv(a, t.nic, ctx.params.ip), { timeoutMs: dadWindowMs(a, ctx.params.arp_dad_timeout), graceMs: 100 });
   if (r.spawnError) throw fail.installed(`arping is needed for run_arping=true: ${describe(r)}`);
   const v = dadVerdict(a, r);
   if ('taken' in v) {

@@ -33,6 +33,15 @@ export function arpingName(a: Arping): string {
 }
 
 /** One duplicate-address probe (sender 0.0.0.0). Its -w is whole seconds, so callers bound it tighter. */
+/**
+ * How long to let the probe run: iputils is stopped at the window (its own -w counts whole
+ * seconds); Habets' ends itself after its -w 1, and what it printed before a SIGTERM may be lost
+ * in its buffer, so it gets that second and a second to start.
+ */
+export function dadWindowMs(a: Arping, windowMs: number): number {
+  return a.kind === 'habets' ? Math.max(windowMs, 1000) + 1000 : windowMs;
+}
+
 export function dadArgv(a: Arping, nic: string, address: string): string[] {
   if (a.kind === 'habets') return ['arping', '-0', '-c', '1', '-w', '1', '-i', nic, address];
   return ['arping', '-D', '-c', '1', '-w', '1', '-I', nic, address];
@@ -71,14 +80,17 @@ export function parseDadReply(stdout: string): DadAnswer | undefined {
 export type DadVerdict = { readonly taken: DadAnswer } | { readonly free: true } | { readonly failed: string };
 
 /**
- * What a probe's end says. Free only when the tool says it sent the probe and heard nothing, or
- * was still listening when the window closed: a usage error or an unreadable answer is a failed
- * probe, never a free address.
+ * What a probe's end says. Free only when the tool says it sent the probe and heard nothing: a
+ * usage error, an unreadable answer, or a window that closed before the tool said it had sent
+ * (a loaded node can take longer than arp_dad_timeout just to start arping) is a failed probe,
+ * never a free address. iputils prints its "Sent N probes" summary when it is stopped by SIGTERM.
  */
 export function dadVerdict(a: Arping, r: { readonly code: number | null; readonly stdout: string; readonly timedOut: boolean }): DadVerdict {
   const answer = parseDadReply(r.stdout);
   if (answer) return { taken: answer };
-  if (r.timedOut) return { free: true };
+  if (r.timedOut) {
+    return /^Sent [1-9]\d* probes?\b/m.test(r.stdout) ? { free: true } : { failed: 'the window closed before arping said it had sent the probe' };
+  }
   if (a.kind === 'iputils') {
     // In -D mode iputils exits 1 when a host answered, 0 when none did, 2 on an error.
     if (r.code === 0 && /^Sent 1 probes?\b/m.test(r.stdout)) return { free: true };

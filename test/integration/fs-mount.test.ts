@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { devMajorMinor } from '../../lib/holders';
@@ -30,10 +30,34 @@ const mountsOfIn = (pid: number, dev: string) => {
     .filter((l) => l.split(' ')[2] === id)
     .map((l) => l.split(' ')[4]);
 };
-/** A process that holds something: started detached so a kill hits only it. */
-function holder(cmd: string, cwd = '/'): ChildProcess {
+/** Whether PID has PATH as its working directory, open, or mapped. */
+function holds(pid: number, path: string): boolean {
+  const link = (f: string) => {
+    try {
+      return readlinkSync(f);
+    } catch {
+      return '';
+    }
+  };
+  if (link(`/proc/${pid}/cwd`) === path) return true;
+  try {
+    if (readdirSync(`/proc/${pid}/fd`).some((fd) => link(`/proc/${pid}/fd/${fd}`) === path)) return true;
+    return readFileSync(`/proc/${pid}/maps`, 'utf8').includes(` ${path}\n`);
+  } catch {
+    return false;
+  }
+}
+/**
+ * A process that holds something: started detached so a kill hits only it. With HOLDING, returns
+ * once it holds that path: on a loaded machine an interpreter can take seconds to get there.
+ */
+function holder(cmd: string, cwd = '/', holding?: string): ChildProcess {
   const p = spawn('bash', ['-c', cmd], { cwd, stdio: 'ignore', detached: true });
   s.spawn(p.pid!);
+  for (let i = 0; holding !== undefined && !holds(p.pid!, holding); i++) {
+    if (i === 300) throw new Error(`${cmd}: did not come to hold ${holding} within 30 s`);
+    sh(['sleep', '0.1']);
+  }
   return p;
 }
 const settle = () => sh(['sleep', '0.5']);
@@ -74,12 +98,12 @@ describe('fs-mount stop', () => {
     s.mount(sib, sibDir);
     const p = { device: dev, directory: dir, fstype: 'ext4' };
     expect(fsm('start', p).code).toBe(0);
-    const openFile = holder(`exec sleep 300 > '${dir}/open.txt'`);
-    const cwd = holder('exec sleep 300', dir);
+    const openFile = holder(`exec sleep 300 > '${dir}/open.txt'`, '/', `${dir}/open.txt`);
+    const cwd = holder('exec sleep 300', dir, dir);
     writeFileSync(join(dir, 'map.bin'), Buffer.alloc(8192, 1));
-    const mapper = holder(`exec python3 -c "import mmap,os,time; fd=os.open('${dir}/map.bin', os.O_RDWR); m=mmap.mmap(fd, 8192); os.close(fd); time.sleep(300)"`);
-    const parent = holder(`exec sleep 300 > '${s.dir}/on-parent.txt'`, s.dir);
-    const sibling = holder(`exec sleep 300 > '${sibDir}/on-sibling.txt'`, sibDir);
+    const mapper = holder(`exec python3 -c "import mmap,os,time; fd=os.open('${dir}/map.bin', os.O_RDWR); m=mmap.mmap(fd, 8192); os.close(fd); time.sleep(300)"`, '/', `${dir}/map.bin`);
+    const parent = holder(`exec sleep 300 > '${s.dir}/on-parent.txt'`, s.dir, `${s.dir}/on-parent.txt`);
+    const sibling = holder(`exec sleep 300 > '${sibDir}/on-sibling.txt'`, sibDir, `${sibDir}/on-sibling.txt`);
     settle();
     const r = fsm('stop', p);
     expect(r.code, r.stderr).toBe(0);
@@ -115,7 +139,7 @@ describe('fs-mount stop', () => {
     const dir = join(s.dir, 'mnt');
     const p = { device: dev, directory: dir, fstype: 'ext4', signal_delay: '0.5' };
     expect(fsm('start', p).code).toBe(0);
-    const stubborn = holder(`trap '' TERM; cd '${dir}' && while :; do sleep 0.1; done`);
+    const stubborn = holder(`trap '' TERM; cd '${dir}' && while :; do sleep 0.1; done`, '/', dir);
     settle();
     const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
     expect(r.code, r.stderr).toBe(0);

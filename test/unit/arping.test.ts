@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Arping, announceArgv, announceFailed, arpingKind, dadArgv, dadVerdict, parseDadReply } from '../../lib/arping';
+import { type Arping, announceArgv, announceFailed, arpingKind, dadArgv, dadVerdict, dadWindowMs, parseDadReply } from '../../lib/arping';
 
 const samples = join(__dirname, '..', 'samples', 'arping');
 const read = (f: string) => {
@@ -70,9 +70,17 @@ describe('what a duplicate probe says', () => {
     expect(dadVerdict(habets, wrong)).toHaveProperty('failed');
   });
 
-  it('an error or a probe cut short by our own window', () => {
+  it('an error or a probe cut short by our own window: free only once arping said it had sent', () => {
     expect(dadVerdict(iputils, { code: 2, stdout: '', timedOut: false })).toHaveProperty('failed');
-    expect(dadVerdict(iputils, { code: null, stdout: '', timedOut: true })).toEqual({ free: true });
+    // iputils stopped by SIGTERM while listening prints its summary and exits 0.
+    const listening = capture('iputils-20221126', 'dad-sigterm');
+    expect(dadVerdict(iputils, { ...listening, timedOut: true })).toEqual({ free: true });
+    // Stopped before it got as far as sending (a loaded node): nothing said, nothing proven.
+    expect(dadVerdict(iputils, { code: null, stdout: '', timedOut: true })).toEqual({ failed: 'the window closed before arping said it had sent the probe' });
+    expect(dadVerdict(iputils, { code: 0, stdout: 'ARPING 192.0.2.77 from 0.0.0.0 v0\n', timedOut: true })).toHaveProperty('failed');
+    expect(dadVerdict(habets, { code: null, stdout: '', timedOut: true })).toHaveProperty('failed');
+    expect(dadWindowMs(iputils, 500)).toBe(500);
+    expect(dadWindowMs(habets, 500)).toBe(2000);
     expect(dadVerdict(habets, { code: 1, stdout: v.stdout, timedOut: false })).toHaveProperty('failed');
   });
 });
