@@ -39,13 +39,15 @@ interface Flags {
   nfsv4LeaseTime?: string;
   fencing?: string;
   fenceOption: string[];
+  application?: string;
+  applicationOption: string[];
 }
 
 /** Where `ocfkit stack` and `ocfkit site` look for the configuration when none is named. */
 export const DEFAULT_CONFIG = '/etc/ocfkit/stack.json';
 
 /** The flags that describe one service on the command line instead of a configuration file. */
-const SERVICE_FLAGS = ['nodes', 'drbdResource', 'device', 'directory', 'fstype', 'ip', 'nic', 'clients', 'fsid', 'infodir', 'nfsv4LeaseTime', 'fencing'] as const;
+const SERVICE_FLAGS = ['nodes', 'drbdResource', 'device', 'directory', 'fstype', 'ip', 'nic', 'clients', 'fsid', 'infodir', 'nfsv4LeaseTime', 'fencing', 'application'] as const;
 
 function readDeployment(file: string) {
   let raw: unknown;
@@ -77,10 +79,9 @@ export function stackFromFlags(f: Flags, defaultConfig = DEFAULT_CONFIG): Stack 
     return stackOf(d, siteOfHost(d, f.site));
   }
   if (f.site !== undefined) throw new StackError('--site needs --config FILE naming the sites');
-  const fencing =
-    f.fencing === undefined || f.fencing === 'none'
-      ? null
-      : { agent: f.fencing, options: Object.fromEntries(f.fenceOption.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)])) };
+  const keyValues = (opts: readonly string[]) => Object.fromEntries(opts.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)]));
+  const fencing = f.fencing === undefined || f.fencing === 'none' ? null : { agent: f.fencing, options: keyValues(f.fenceOption) };
+  if (f.applicationOption?.length && f.application === undefined) throw new StackError('--application-option needs --application ocf:PROVIDER:TYPE');
   if (f.fencing === undefined) throw new StackError('say how nodes are fenced: --fencing fence_<agent> (with --fence-option key=value) or --fencing none');
   return parseStack({
     nodes: (f.nodes ?? '').split(',').filter(Boolean),
@@ -99,6 +100,7 @@ export function stackFromFlags(f: Flags, defaultConfig = DEFAULT_CONFIG): Stack 
         fsid: f.fsid,
         nfs_shared_infodir: f.infodir,
         nfsv4_lease_time: f.nfsv4LeaseTime,
+        ...(f.application !== undefined ? { application: { agent: f.application, options: keyValues(f.applicationOption ?? []) } } : {}),
       },
     ],
   });
@@ -122,7 +124,9 @@ function withStackOptions(c: Command): Command {
     .option('--infodir <dir>', 'NFS client state directory on the DRBD filesystem')
     .option('--nfsv4-lease-time <secs>', 'NFSv4 lease seconds (default: the kernel\'s 90; the grace becomes the longer of 90 and lease + 30); shorter makes failovers shorter')
     .option('--fencing <agent|none>', 'fence agent for both nodes, or none (tests only)')
-    .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]));
+    .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]))
+    .option('--application <agent>', 'what runs on the mounted data, started after the mount and stopped before it: systemd:UNIT or ocf:PROVIDER:TYPE')
+    .addOption(new Option('--application-option <k=v>', "the OCF application's parameter (repeatable)").default([]).argParser((v: string, acc: string[]) => [...acc, v]));
 }
 
 interface SiteFlags {
