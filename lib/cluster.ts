@@ -74,6 +74,21 @@ export function parseCrmMon(xml: string): Placement[] {
   return out;
 }
 
+/** A failed action crm_mon reports (its <failures>): what failed, where, and the agent's reason. */
+export interface FailedAction {
+  /** RESOURCE_OPERATION_INTERVAL, as Pacemaker names the operation. */
+  readonly opKey: string;
+  readonly node: string;
+  /** The agent's exit reason, else the exit status in Pacemaker's words. */
+  readonly reason: string;
+  readonly exitCode: string;
+}
+
+export function parseFailures(xml: string | XmlElement): FailedAction[] {
+  const doc = typeof xml === 'string' ? parseXml(xml) : xml;
+  return findAll(doc, 'failure').map((f) => ({ opKey: f.attrs.op_key ?? '', node: f.attrs.node ?? '', reason: f.attrs.exitreason || f.attrs.exitstatus || '', exitCode: f.attrs.exitcode ?? '' }));
+}
+
 /** The promoted role under either name: Promoted (Pacemaker ≥ 2.1), Master (2.0). */
 export function isPromotedRole(role: string): boolean {
   return role === 'Promoted' || role === 'Master';

@@ -43,6 +43,32 @@ function serving(s: ServiceState): boolean {
   return s.ticket.granted && s.drbd?.role === 'Primary' && s.stackRunning;
 }
 
+/**
+ * Why the service does not run here, part by part: not in the cluster, stopped, elsewhere, and
+ * the failed actions crm_mon reports for it (the agent's exit reason). Empty when it runs.
+ */
+export function whyNotServed(s: ServiceState): string[] {
+  const out: string[] = [];
+  if (s.missing?.length) out.push(`${s.missing.join(', ')} not in this cluster's configuration (apply the plan here: ocfkit stack apply --live)`);
+  if (!s.promotedOn) out.push(`${s.service.drbd_resource} is promoted on no node here`);
+  for (const p of s.stackParts) {
+    if (s.missing?.includes(p.resource)) continue;
+    if (p.on.length === 0) out.push(`${p.resource} is stopped`);
+    else if (s.promotedOn && (p.on.length !== 1 || p.on[0] !== s.promotedOn)) out.push(`${p.resource} runs on ${p.on.join(', ')}, not on ${s.promotedOn}`);
+  }
+  for (const f of s.failures ?? []) out.push(`${f.opKey} failed on ${f.node}: ${f.reason}${f.exitCode ? ` (rc ${f.exitCode})` : ''}`);
+  return out;
+}
+
+/** The application's resource when it is not in this cluster (the plan with it was not applied here). */
+function appMissing(s: ServiceState): string | undefined {
+  const app = `${s.service.name}-app`;
+  return s.service.application && s.missing?.includes(app) ? app : undefined;
+}
+
+const notInCluster = (s: ServiceState) =>
+  `${s.service.name}: ${s.missing!.join(', ')} ${s.missing!.length === 1 ? 'is' : 'are'} not in this cluster's configuration: apply the plan at site ${s.site} first (ocfkit stack apply --live), else the ticket would serve ${s.service.name} without ${s.missing!.length === 1 ? 'it' : 'them'}`;
+
 /** `site takeover`: the guarded promotion at the standby site after the other site is lost. */
 export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decision {
   const name = s.service.name;
@@ -52,6 +78,7 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
   if (connected(s)) {
     return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: the other site's DRBD peer ${s.link!.peer} is connected (${s.link!.peerRole}): this is not a disaster, use \`ocfkit site handover ${name} --to ${s.site}\`` };
   }
+  if (s.missing?.length) return { kind: 'refuse', code: EXIT.ERROR, say: notInCluster(s) };
   if (!allUpToDate(s.drbd)) {
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: data here is ${disks(s.drbd)}, not UpToDate: it is older than the other site's, or incomplete (a resync was cut). Promoting it would serve stale data; bring the other site back instead, or resync first` };
   }
@@ -88,6 +115,15 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
 export function decideRelease(s: ServiceState, to: string): Decision {
   const name = s.service.name;
   if (!s.drbd || s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not running on this node` };
+  const app = appMissing(s);
+  if (app && (s.ticket.granted || s.drbd.role === 'Primary')) {
+    // Started by hand, the application holds the mount: fs-mount's stop would kill it (issue 35's drill).
+    return {
+      kind: 'refuse',
+      code: EXIT.ERROR,
+      say: `${name}: the configuration names the application ${s.service.application!.agent}, and this cluster has no ${app}: if it runs outside Pacemaker, the unmount that follows the revoke kills it as a holder of ${s.service.directory}. Apply the plan here (ocfkit stack apply --live) so Pacemaker stops it before the unmount, or stop it yourself, then hand over`,
+    };
+  }
   if (!s.ticket.granted && s.drbd.role !== 'Primary') {
     if (connected(s) && allUpToDate(s.drbd) && peerUpToDate(s)) return { kind: 'done', say: `${name}: released at site ${s.site} (no ticket, Secondary, both disks UpToDate): now run \`ocfkit site handover ${name} --to ${to}\` at site ${to}` };
   }
@@ -126,6 +162,7 @@ export function decideAcquire(s: ServiceState, otherSiteReleased = false, boothM
   if (!allUpToDate(s.drbd) || !peerUpToDate(s)) {
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: disks here ${disks(s.drbd)}, peer ${s.link!.peerDevices.map((p) => p.peerDisk).join('/')}: wait until both are UpToDate` };
   }
+  if (s.missing?.length) return { kind: 'refuse', code: EXIT.ERROR, say: notInCluster(s) };
   if (!boothMode && !otherSiteReleased) {
     return {
       kind: 'refuse',
