@@ -209,13 +209,18 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
     if (!splitBrain && !discardLocal) return { kind: 'connect', say: `${name}: DRBD is StandAlone here: connecting (drbdadm connect ${s.service.drbd_resource})` };
     const wrote = `this site has ${oos ?? 'an unknown amount of'} KiB marked out of sync (written here, or not yet received, since the sites last agreed)`;
     const lost = s.record?.lost;
-    const when = lost ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}` : '';
+    // DRBD's own line for the moment, where this node's kernel log still has it; else the record's window.
+    const when = s.linkLoss
+      ? `; the link went at ${s.linkLoss.at} (DRBD's kernel log here: ${s.linkLoss.to}), the other site ${s.linkLoss.peerRole} then: what this site wrote after that moment is what --discard-local throws away`
+      : lost
+        ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}`
+        : '';
     const gis = handshake ? ` ${describeHandshake(handshake)}` : '';
     if (!discardLocal) {
       return {
         kind: 'refuse',
         code: EXIT.SPLIT_BRAIN,
-        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect (or the other site's DRBD gave up after refusing, and does not take the connection). ${wrote}${when}.${gis} The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first); DRBD at the serving site dropped the connection too: run \`drbdadm connect ${s.service.drbd_resource}\` on its node (that keeps its data)`,
+        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect (or the other site's DRBD gave up after refusing, and does not take the connection). ${wrote}${when}.${gis} The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first: \`ocfkit site salvage ${name}\` mounts it read-only); DRBD at the serving site dropped the connection too: run \`drbdadm connect ${s.service.drbd_resource}\` on its node (that keeps its data)`,
       };
     }
     return { kind: 'discard', say: `${name}: split brain: discarding this site's writes (${wrote}).${gis} Running drbdadm connect --discard-my-data` };

@@ -87,7 +87,7 @@ export function renderText(views: readonly StatusView[]): string {
     const live = v.connection === 'Connected';
     out.push(`  link:  ${v.connection}${v.peer ? ` to ${v.peer}` : ''}${v.outOfSyncKiB !== undefined ? `, ${v.outOfSyncKiB} KiB out of sync` : ''}`);
     out.push(`  peer:  ${live ? '' : 'last seen '}${v.peerRole}, disk ${v.peerDisk}${!live && v.peerLastSeenConnected ? `; last recorded connected ${v.peerLastSeenConnected}` : ''}${!live && !v.peerLastSeenConnected ? '; never recorded connected on this node' : ''}`);
-    if (v.linkWentAt) out.push(`  lost:  the link went at ${v.linkWentAt} (DRBD's kernel log: ${v.linkWentTo}); the peer was ${v.peerRoleWhenLinkWent}`);
+    if (v.linkWentAt) out.push(`  lost:  the link went at ${v.linkWentAt} (DRBD's kernel log: ${v.linkWentTo}); the peer was ${v.peerRoleWhenLinkWent}${v.peerRoleWhenLinkWent === 'Primary' ? `: anything it acknowledged after ${v.linkWentAt} is not here` : ''}`);
     else if (v.linkLost) out.push(`  lost:  the link went between ${v.linkLost.between} and ${v.linkLost.and}; the peer was ${v.linkLost.peerRole}, this node ${v.linkLost.localRole}`);
   }
   return `${out.join('\n')}\n`;

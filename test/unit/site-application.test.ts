@@ -94,3 +94,16 @@ describe('a site service with an application', () => {
     expect(decideRelease(state(mon(appStarted)), 'a').kind).toBe('act');
   });
 });
+
+describe('loss windows from DRBD\'s own line', () => {
+  it('status says what the moment means when the peer was Primary; the split-brain report names the moment and points at salvage', async () => {
+    const { decideRejoin } = await import('../../commands/site/decide');
+    const sb = d9('s07-split-brain-standalone-node2-events2-now.txt');
+    const st: ServiceState = { ...state(mon(appStopped), sb, false), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Primary', to: 'NetworkFailure' } };
+    expect(renderText([view(st)])).toContain("lost:  the link went at 2026-12-01T22:07:42Z (DRBD's kernel log: NetworkFailure); the peer was Primary: anything it acknowledged after 2026-12-01T22:07:42Z is not here");
+    const d = decideRejoin({ ...st, drbd: { ...sb, role: 'Secondary' } }, false, true);
+    expect(d).toMatchObject({ kind: 'refuse', code: EXIT.SPLIT_BRAIN });
+    expect(d.say).toContain("the link went at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure), the other site Primary then");
+    expect(d.say).toContain('`ocfkit site salvage kv` mounts it read-only');
+  });
+});
