@@ -12,6 +12,7 @@ import { boothConf } from './site/booth';
 import { EXIT } from './site/decide';
 import { handover } from './site/handover';
 import { rejoin } from './site/rejoin';
+import { SALVAGE_ROOT, salvage, salvageDir, salvageDone } from './site/salvage';
 import { SiteError, pick, procDrbdFile, siteStates } from './site/state';
 import { renderText, renderXml, view } from './site/status';
 import { type SiteCtx, clockFrom } from './site/steps';
@@ -142,6 +143,8 @@ interface SiteFlags {
   discardLocal?: boolean;
   otherSiteReleased?: boolean;
   to?: string;
+  mountAt?: string;
+  done?: boolean;
 }
 
 function withSiteOptions(c: Command): Command {
@@ -237,7 +240,7 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
     if (!st.site?.booth) throw new StackError('booth-conf needs a configuration with sites and booth, and --site');
     process.stdout.write(boothConf(st.site.booth, st.services.map((s) => s.ticket)));
   });
-  const site = program.command('site').description('two-site disaster recovery: status, takeover, handover, rejoin');
+  const site = program.command('site').description('two-site disaster recovery: status, takeover, handover, rejoin, salvage');
   withSiteOptions(site.command('status').argument('[service]').description('per service: the ticket, DRBD here, the peer as last seen'))
     .option('--output-as <fmt>', 'text or xml', 'text')
     .option('--json', 'JSON')
@@ -265,6 +268,17 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
     .option('--other-site-released', 'at the receiving site, manual mode: the handover at the serving site finished (it prints this command); without it nothing is granted');
   acting('rejoin', 'at a returning site: reconnect DRBD as the sync target; never promotes', (c, s, f) => rejoin(c, s, !!f.discardLocal))
     .option('--discard-local', "after a split brain: throw away this site's writes since the split");
+  withSiteOptions(site.command('salvage').argument('<service>').description("at a returning site in split brain: this side's data read-only, to copy from before rejoin --discard-local; --done puts it back"))
+    .option('--mount-at <dir>', `where to mount it read-only (default: ${SALVAGE_ROOT}/SERVICE)`)
+    .option('--done', 'unmount, demote and give the DRBD clone back to Pacemaker as it was')
+    .action(async (name: string, f: SiteFlags) => {
+      const st = siteStack(f);
+      const [s] = pick(st, [name]);
+      if (f.done && f.mountAt !== undefined) throw new StackError('--done takes no --mount-at: it undoes the salvage recorded here');
+      if (!f.done) salvageDir(s!, f.mountAt);
+      const ctx = siteCtx(f, st);
+      fail(f.done ? await salvageDone(ctx, s!) : await salvage(ctx, s!, f.mountAt));
+    });
   program
     .command('doctor')
     .description("this node's view: cluster, scores, failed actions, failed or pending fencing, DRBD, mounts, exports, addresses")

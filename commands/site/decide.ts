@@ -227,3 +227,59 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
   }
   return { kind: 'wait', say: `${name}: waiting for the other site's peer (${link?.connection ?? 'no link'})` };
 }
+
+/** What `site salvage` left behind at this site (commands/site/salvage.ts keeps it on disk). */
+export interface SalvageRecord {
+  readonly service: string;
+  readonly drbd_resource: string;
+  readonly mountAt: string;
+  /** The clone's maintenance meta attribute before salvage set it (null: it had none). */
+  readonly maintenanceBefore: string | null;
+  readonly at: string;
+}
+
+/**
+ * `site salvage SERVICE` at a returning site in split brain: whether this side's diverged data may be
+ * brought up read-only. Only StandAlone (DRBD has given up the connection and takes none until told
+ * to), never where this site serves or Pacemaker has it promoted, and only data that can hold writes
+ * the other site lacks: Outdated data wrote nothing since, Inconsistent data is half a resync.
+ * `salvaging` is the record of a salvage begun here: it alone explains DRBD Primary without Pacemaker.
+ */
+export function decideSalvage(s: ServiceState, salvaging: SalvageRecord | undefined, splitBrainSeen: boolean): Decision {
+  const name = s.service.name;
+  const res = s.service.drbd_resource;
+  if (s.ticket.granted) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: this site holds ticket ${s.service.ticket}: it is the serving site, and its data is the copy the service runs on. Salvage is for the returning site whose writes a split brain put aside` };
+  }
+  if (!s.drbd || s.drbd.role === 'Unconfigured') {
+    return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${res} is not up on this node: start the cluster (pcs cluster start; without the ticket drbd-promote starts it Secondary), run \`ocfkit site rejoin ${name}\` (it reports the split brain and leaves DRBD StandAlone), then salvage` };
+  }
+  // With salvage's record, a Promoted here is salvage's own Primary, seen by a probe under maintenance.
+  if (s.promotedOn && !salvaging) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: Pacemaker has ${res} promoted on ${s.promotedOn} at this site: salvage never works on data the cluster runs; revoke the ticket here first (this site should not serve: the other site does)` };
+  }
+  if (s.link?.connection === 'Connected') {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: DRBD is connected to the other site (${s.link.peerDevices.map((p) => p.replication).join('/')}): the sites agree on the data or are resyncing; there is no diverged copy here to salvage` };
+  }
+  if (s.link?.connection !== 'StandAlone') {
+    return {
+      kind: 'refuse',
+      code: EXIT.WRONG_STEP,
+      say: `${name}: DRBD here is ${s.link?.connection ?? 'without a link'}, not StandAlone: it may connect to the other site at any moment, and a Primary here would meet its Primary. Run \`ocfkit site rejoin ${name}\` first: on a split brain it stops and leaves DRBD StandAlone; then salvage`,
+    };
+  }
+  if (s.drbd.role === 'Primary' && !salvaging) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: DRBD is Primary here, and neither Pacemaker nor salvage promoted it: something else did (by hand, auto-promote, drbd.service). Find what holds ${s.service.device} open, stop it and run \`drbdadm secondary ${res}\`, then salvage` };
+  }
+  const disks = s.drbd.devices.map((d) => d.disk);
+  if (disks.includes('Outdated')) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: data here is Outdated: DRBD marked it older than the other site's, so nothing was written here that the other site lacks; there is nothing to salvage: \`ocfkit site rejoin ${name}\` resyncs it` };
+  }
+  if (disks.length === 0 || disks.some((d) => d !== 'UpToDate' && d !== 'Consistent')) {
+    return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: data here is ${disks.join('/') || 'none'}: not a whole copy (a resync was cut, or no disk is attached); DRBD would not serve it and neither does salvage` };
+  }
+  const warnings = splitBrainSeen
+    ? []
+    : [`${name}: this node's kernel log shows no refused handshake (a split brain): DRBD is StandAlone for another reason, or the log has moved on; this side may hold nothing the other site lacks`];
+  return { kind: 'act', say: `${name}: bringing this site's copy of ${res} up read-only`, warnings };
+}
