@@ -72,7 +72,7 @@ const notInCluster = (s: ServiceState) =>
 /** `site takeover`: the guarded promotion at the standby site after the other site is lost. */
 export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decision {
   const name = s.service.name;
-  if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site} (ticket ${s.service.ticket} granted, ${s.promotedOn} Primary, stack running)` };
+  if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site} (ticket ${s.service.ticket} granted, ${s.promotedOn} Primary, stack running${s.service.application ? `, the application ${s.service.application.agent} running there` : ''})` };
   if (!s.drbd) return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: the DRBD module is not loaded on this node: run takeover on the node of site ${s.site} that runs ${s.service.drbd_resource}` };
   if (s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is down on this node: start the cluster (pcs cluster start) so drbd-promote brings it up, then run takeover again` };
   if (connected(s)) {

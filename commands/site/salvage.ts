@@ -11,10 +11,11 @@
  * here connects. A record on disk says what salvage changed, so that a second run goes on where the
  * first stopped and `--done` restores the clone's maintenance setting as it found it.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CRM_MON_XML } from '../../lib/cluster';
 import { DrbdAdm } from '../../lib/drbd';
+import { writeDurably } from '../../lib/durable-file';
 import { lastHandshake } from '../../lib/drbd-handshake';
 import { kernelMessages } from '../../lib/kernel-log';
 import { isBelow, mountAt, readMountinfo } from '../../lib/mounts';
@@ -53,17 +54,7 @@ export function readSalvageRecord(stateDir: string, service: string): SalvageRec
 
 /** Written before the first change and made durable: a crash in between must not lose what to restore. */
 function writeSalvageRecord(stateDir: string, rec: SalvageRecord): void {
-  mkdirSync(stateDir, { recursive: true, mode: 0o755 });
-  const final = recordPath(stateDir, rec.service);
-  const tmp = `${final}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, `${JSON.stringify(rec, null, 1)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, final);
+  writeDurably(recordPath(stateDir, rec.service), `${JSON.stringify(rec, null, 1)}\n`);
 }
 
 /** The clone's maintenance meta attribute in the CIB (null: not set). */
