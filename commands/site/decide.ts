@@ -4,6 +4,7 @@
  */
 import type { DrbdResource } from '../../lib/drbd';
 import { type Handshake, describeHandshake } from '../../lib/drbd-handshake';
+import type { SalvageRecord } from './salvage-record';
 import type { ServiceState } from './state';
 
 /** Exit codes of `ocfkit site` (README: "Site disaster recovery"). */
@@ -226,16 +227,6 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
     return { kind: 'discard', say: `${name}: split brain: discarding this site's writes (${wrote}).${gis} Running drbdadm connect --discard-my-data` };
   }
   return { kind: 'wait', say: `${name}: waiting for the other site's peer (${link?.connection ?? 'no link'})` };
-}
-
-/** What `site salvage` left behind at this site (commands/site/salvage.ts keeps it on disk). */
-export interface SalvageRecord {
-  readonly service: string;
-  readonly drbd_resource: string;
-  readonly mountAt: string;
-  /** The clone's maintenance meta attribute before salvage set it (null: it had none). */
-  readonly maintenanceBefore: string | null;
-  readonly at: string;
 }
 
 /**

@@ -10,7 +10,7 @@ import { kernelMessages } from '../../lib/kernel-log';
 import { describe } from '../../lib/run';
 import type { Service } from '../stack/model';
 import { EXIT, decideRejoin } from './decide';
-import { readSalvageRecord } from './salvage';
+import { readSalvageRecord } from './salvage-record';
 import type { ServiceState } from './state';
 import { type SiteCtx, stateOf, waitUntil } from './steps';
 

@@ -11,18 +11,18 @@
  * here connects. A record on disk says what salvage changed, so that a second run goes on where the
  * first stopped and `--done` restores the clone's maintenance setting as it found it.
  */
-import { mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { CRM_MON_XML } from '../../lib/cluster';
 import { DrbdAdm } from '../../lib/drbd';
-import { writeDurably } from '../../lib/durable-file';
 import { lastHandshake } from '../../lib/drbd-handshake';
 import { kernelMessages } from '../../lib/kernel-log';
 import { isBelow, mountAt, readMountinfo } from '../../lib/mounts';
 import { describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
 import { type Service, ids } from '../stack/model';
-import { EXIT, type SalvageRecord, decideSalvage } from './decide';
+import { EXIT, decideSalvage } from './decide';
+import { type SalvageRecord, readSalvageRecord, removeSalvageRecord, writeSalvageRecord } from './salvage-record';
 import { READING_MS, type ServiceState, SiteError } from './state';
 import { type SiteCtx, stateOf } from './steps';
 
@@ -37,24 +37,6 @@ export function salvageMountOptions(fstype: string): string {
   if (fstype === 'xfs') return 'ro,norecovery';
   if (fstype === 'btrfs') return 'ro,rescue=nologreplay';
   return 'ro,noload';
-}
-
-const recordPath = (stateDir: string, service: string) => join(stateDir, `salvage-${service}.json`);
-
-export function readSalvageRecord(stateDir: string, service: string): SalvageRecord | undefined {
-  let text: string;
-  try {
-    text = readFileSync(recordPath(stateDir, service), 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  return JSON.parse(text) as SalvageRecord;
-}
-
-/** Written before the first change and made durable: a crash in between must not lose what to restore. */
-function writeSalvageRecord(stateDir: string, rec: SalvageRecord): void {
-  writeDurably(recordPath(stateDir, rec.service), `${JSON.stringify(rec, null, 1)}\n`);
 }
 
 /** The clone's maintenance meta attribute in the CIB (null: not set). */
@@ -231,7 +213,7 @@ export async function salvageDone(ctx: SiteCtx, s: Service): Promise<number> {
   if (rec.maintenanceBefore !== 'true' && !(await untilManaged(ctx, s, true))) {
     say(`WARNING ${s.name}: crm_mon does not show ${ids(s).drbd} managed again after ${MAINTENANCE_MS / 1000}s; \`crm_mon -1\` shows when it is`);
   }
-  rmSync(recordPath(ctx.src.stateDir, s.name), { force: true });
+  removeSalvageRecord(ctx.src.stateDir, s.name);
   say(`ok   ${s.name}: salvage undone (unmounted, Secondary, ${clone}'s maintenance ${rec.maintenanceBefore === null ? 'unset' : `back to ${rec.maintenanceBefore}`}); now \`ocfkit site rejoin ${s.name} --discard-local\` throws this side's split-brain writes away and resyncs it from the serving site`);
   return EXIT.OK;
 }

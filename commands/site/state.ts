@@ -13,6 +13,7 @@ import { type RunResult, type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
 import { type Service, type Stack, ids } from '../stack/model';
 import { type BoothTicket, boothList } from './booth';
+import { type SalvageRecord, readSalvageRecord } from './salvage-record';
 
 export interface TicketHere {
   readonly granted: boolean;
@@ -43,6 +44,8 @@ export interface ServiceState {
   readonly missing?: readonly string[];
   /** Failed actions crm_mon reports for the service's resources: why a part does not run. */
   readonly failures?: readonly FailedAction[];
+  /** A `site salvage` under way here: this side's copy mounted read-only, the DRBD clone in maintenance. */
+  readonly salvage?: SalvageRecord;
 }
 
 export interface StackPart {
@@ -195,6 +198,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
   const bt = booth?.get(s.ticket);
   const record = recordFor(peerRecordNow(readPeerRecord(src.stateDir, s.drbd_resource), drbd, new Date()), link, other);
   const loss = drbd && link && link.connection !== 'Connected' ? await linkWent(src.run, drbd, link) : undefined;
+  const salvage = readSalvageRecord(src.stateDir, s.name);
   return {
     service: s,
     site: stack.site!.name,
@@ -209,6 +213,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
     stackParts: p.parts,
     ...(p.missing.length ? { missing: p.missing } : {}),
     ...(failures.length ? { failures } : {}),
+    ...(salvage ? { salvage } : {}),
   };
 }
 

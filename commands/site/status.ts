@@ -27,6 +27,8 @@ export interface StatusView {
   readonly notConfigured?: string;
   /** crm_mon's failed actions on the service's resources, each as "OP on NODE: REASON (rc N)". */
   readonly failedActions?: readonly string[];
+  /** Where `site salvage` mounted this side's copy read-only, while it is under way. */
+  readonly salvageMountedAt?: string;
   readonly connection: string;
   readonly peer?: string;
   readonly peerRole: string;
@@ -62,6 +64,7 @@ export function view(st: ServiceState, booth?: Booth): StatusView {
     ...(app ? { application: st.service.application!.agent, ...(app.on.length ? { applicationOn: app.on.join(',') } : {}) } : {}),
     ...(st.missing?.length ? { notConfigured: st.missing.join(',') } : {}),
     ...(st.failures?.length ? { failedActions: st.failures.map((f) => `${f.opKey} on ${f.node}: ${f.reason}${f.exitCode ? ` (rc ${f.exitCode})` : ''}`) } : {}),
+    ...(st.salvage ? { salvageMountedAt: st.salvage.mountAt } : {}),
     connection: st.link?.connection ?? 'none',
     ...(st.link ? { peer: st.link.peer } : {}),
     // Live while connected; otherwise what this node recorded last.
@@ -83,6 +86,7 @@ export function renderText(views: readonly StatusView[]): string {
     if (v.application) out.push(`  app:   ${v.application} ${v.applicationOn ? `running on ${v.applicationOn}` : 'not running'}${v.stackRunning ? ': served here' : ''}`);
     if (v.notConfigured) out.push(`  NOT CONFIGURED here: ${v.notConfigured.split(',').join(', ')} (apply the plan: ocfkit stack apply --live)`);
     for (const f of v.failedActions ?? []) out.push(`  failed: ${f}`);
+    if (v.salvageMountedAt) out.push(`  SALVAGE under way: this side's copy read-only at ${v.salvageMountedAt}, the DRBD clone in maintenance; \`ocfkit site salvage ${v.service} --done\` ends it`);
     if (v.ioSuspended) out.push(`  I/O:   SUSPENDED (${v.ioSuspended}): writes to the device wait until DRBD resumes it`);
     const live = v.connection === 'Connected';
     out.push(`  link:  ${v.connection}${v.peer ? ` to ${v.peer}` : ''}${v.outOfSyncKiB !== undefined ? `, ${v.outOfSyncKiB} KiB out of sync` : ''}`);

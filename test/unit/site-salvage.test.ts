@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT, type SalvageRecord, decideSalvage } from '../../commands/site/decide';
+import { EXIT, decideSalvage } from '../../commands/site/decide';
+import type { SalvageRecord } from '../../commands/site/salvage-record';
 import { salvageDir, salvageMountOptions } from '../../commands/site/salvage';
 import { type ServiceState, linkToOtherSite } from '../../commands/site/state';
+import { renderText, view } from '../../commands/site/status';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
 import { type DrbdResource, parseEvents2 } from '../../lib/drbd';
 
@@ -62,6 +64,13 @@ describe('site salvage decisions (DRBD 9 samples)', () => {
     const r = splitSecondary();
     const d = decideSalvage(state({ ...r, devices: r.devices.map((x) => ({ ...x, disk: 'Inconsistent' })) }), undefined, true);
     expect(d).toMatchObject({ kind: 'refuse', code: EXIT.NOT_UPTODATE });
+  });
+
+  it('site status says a salvage is under way, and where', () => {
+    const v = view({ ...state(d9('s07-split-brain-standalone-node2-events2-now.txt')), salvage: rec });
+    expect(v.salvageMountedAt).toBe('/run/ocfkit/salvage/kv');
+    expect(renderText([v])).toContain("  SALVAGE under way: this side's copy read-only at /run/ocfkit/salvage/kv, the DRBD clone in maintenance; `ocfkit site salvage kv --done` ends it");
+    expect(view(state(splitSecondary())).salvageMountedAt).toBeUndefined();
   });
 
   it('mounts read-only without a journal replay, away from the service directory', () => {
