@@ -62,6 +62,8 @@ export interface Placement {
   /** Started, Promoted, Unpromoted; Pacemaker 2.0 says Master and Slave. */
   readonly role: string;
   readonly nodes: string[];
+  /** crm_mon's failed="true": placed there, but not doing its work until Pacemaker recovers it. */
+  readonly failed?: boolean;
 }
 
 /** Resources and where they run, from `crm_mon --output-as=xml` (the cluster or a CIB file). */
@@ -69,7 +71,7 @@ export function parseCrmMon(xml: string): Placement[] {
   const doc = parseXml(xml);
   const out: Placement[] = [];
   for (const r of findAll(doc, 'resource')) {
-    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? '') });
+    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? ''), ...(r.attrs.failed === 'true' ? { failed: true } : {}) });
   }
   return out;
 }

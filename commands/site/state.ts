@@ -128,7 +128,7 @@ export function stackPlacement(s: Service, placements: readonly Placement[]) {
   const where = (rsc: string) => placements.filter((p) => p.resource === rsc || p.resource.startsWith(`${rsc}:`));
   const promotedOn = where(id.drbd).find((p) => (p.role === 'Promoted' || p.role === 'Master') && p.nodes.length)?.nodes[0];
   const names = [...(s.nfs ? [id.fs, id.export, id.ip] : [id.fs]), ...(s.application ? [id.app] : [])];
-  const parts = names.map((resource) => ({ resource, on: where(resource).filter((p) => p.role === 'Started').flatMap((p) => p.nodes) }));
+  const parts = names.map((resource) => ({ resource, on: where(resource).filter((p) => p.role === 'Started' && !p.failed).flatMap((p) => p.nodes) }));
   const stackRunning = promotedOn !== undefined && parts.every((p) => p.on.length === 1 && p.on[0] === promotedOn);
   const missing = [id.drbd, ...names].filter((r) => where(r).length === 0);
   return { promotedOn, stackRunning, parts, missing };

@@ -253,9 +253,9 @@ describe('site takeover of a service with an application (ocf:heartbeat:Dummy) o
     const lines: string[] = [];
     expect(await takeover(appCtx(steady, 's05b-link-down-primary-after-write-node2', lines), appStack.services, true)).toBe(EXIT.TIMEOUT);
     expect(lines.join('\n')).toContain('waiting for Pacemaker to promote DRBD and start the stack and the application (ocf:heartbeat:Dummy)');
-    // The cluster acts, and the application's start fails: the stack is up but for it.
+    // The cluster acts, and the application's start fails as for a unit not installed on node2 (rc 5): the stack is up but for it.
     const failed = join(work, 'app-failed.xml');
-    expect(sh(['crm_simulate', '-x', steady, '-S', '--op-inject=nfs-app_start_0@node2=1', '-O', failed]).status).toBe(0);
+    expect(sh(['crm_simulate', '-x', steady, '-S', '--op-inject=nfs-app_start_0@node2=5', '-O', failed]).status).toBe(0);
     const why: string[] = [];
     expect(await takeover(appCtx(failed, 's07-split-brain-standalone-node2', why), appStack.services, true)).toBe(EXIT.TIMEOUT);
     expect(why.join('\n')).toMatch(/TIMEOUT nfs: the ticket is granted but the stack does not run yet: nfs-app is stopped; nfs-app_start_0 failed on node2: /);

@@ -50,6 +50,8 @@ describe('a site service with an application', () => {
     expect(state(mon(appStarted)).stackRunning).toBe(true);
     expect(state(mon(appStopped)).stackRunning).toBe(false);
     expect(state(mon(appStarted.replace('node2', 'node3'))).stackRunning).toBe(false);
+    // Placed but failed (a monitor found it dead): it does not answer, so the service is not served.
+    expect(state(mon(appStarted.replace('role="Started"', 'role="Started" failed="true"'))).stackRunning).toBe(false);
     expect(servedLine(state(mon(appStarted)))).toBe('kv: served at site b on node2; the application systemd:redis-server (kv-app) runs there');
   });
 
