@@ -67,8 +67,9 @@ function appMissing(s: ServiceState): string | undefined {
   return s.service.application && s.missing?.includes(app) ? app : undefined;
 }
 
-const notInCluster = (s: ServiceState) =>
-  `${s.service.name}: ${s.missing!.join(', ')} ${s.missing!.length === 1 ? 'is' : 'are'} not in this cluster's configuration: apply the plan at site ${s.site} first (ocfkit stack apply --live), else the ticket would serve ${s.service.name} without ${s.missing!.length === 1 ? 'it' : 'them'}`;
+/** Takeover and the receiving handover would grant a ticket that serves the data without its application. */
+const appNotInCluster = (s: ServiceState, app: string) =>
+  `${s.service.name}: the configuration names the application ${s.service.application!.agent}, and this cluster has no ${app}: apply the plan at site ${s.site} first (ocfkit stack apply --live), else the ticket would serve ${s.service.name}'s data with nothing running on it`;
 
 /** `site takeover`: the guarded promotion at the standby site after the other site is lost. */
 export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decision {
@@ -79,7 +80,8 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
   if (connected(s)) {
     return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: the other site's DRBD peer ${s.link!.peer} is connected (${s.link!.peerRole}): this is not a disaster, use \`ocfkit site handover ${name} --to ${s.site}\`` };
   }
-  if (s.missing?.length) return { kind: 'refuse', code: EXIT.ERROR, say: notInCluster(s) };
+  const noApp = appMissing(s);
+  if (noApp) return { kind: 'refuse', code: EXIT.ERROR, say: appNotInCluster(s, noApp) };
   if (!allUpToDate(s.drbd)) {
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: data here is ${disks(s.drbd)}, not UpToDate: it is older than the other site's, or incomplete (a resync was cut). Promoting it would serve stale data; bring the other site back instead, or resync first` };
   }
@@ -163,7 +165,8 @@ export function decideAcquire(s: ServiceState, otherSiteReleased = false, boothM
   if (!allUpToDate(s.drbd) || !peerUpToDate(s)) {
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: disks here ${disks(s.drbd)}, peer ${s.link!.peerDevices.map((p) => p.peerDisk).join('/')}: wait until both are UpToDate` };
   }
-  if (s.missing?.length) return { kind: 'refuse', code: EXIT.ERROR, say: notInCluster(s) };
+  const noApp = appMissing(s);
+  if (noApp) return { kind: 'refuse', code: EXIT.ERROR, say: appNotInCluster(s, noApp) };
   if (!boothMode && !otherSiteReleased) {
     return {
       kind: 'refuse',

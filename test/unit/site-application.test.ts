@@ -84,7 +84,7 @@ describe('a site service with an application', () => {
     const missing = state(mon('').replace(/role="(Promoted|Started)"/g, 'role="Stopped"'), d9('s05b-link-down-primary-after-write-node2-events2-now.txt'), false);
     const t = decideTakeover(missing, true);
     expect(t).toMatchObject({ kind: 'refuse', code: EXIT.ERROR });
-    expect(t.say).toContain("kv-app is not in this cluster's configuration: apply the plan at site b first");
+    expect(t.say).toContain('the configuration names the application systemd:redis-server, and this cluster has no kv-app: apply the plan at site b first');
     const a = decideAcquire(state(mon('').replace(/role="(Promoted|Started)"/g, 'role="Stopped"'), d9('s01-secondary-connected-node2-events2-now.txt'), false), true);
     expect(a).toMatchObject({ kind: 'refuse', code: EXIT.ERROR });
   });
