@@ -175,7 +175,7 @@ export async function salvage(ctx: SiteCtx, s: Service, mountAtDir: string | und
       return EXIT.ERROR;
     }
   }
-  say(`ok   ${s.name}: this site's copy is mounted read-only at ${dir} (${salvageMountOptions(s.fstype)}). Copy what you need from it (the other site serves the live data: bring the records over through the application there), then run \`ocfkit site salvage ${s.name} --done\` and \`ocfkit site rejoin ${s.name} --discard-local\``);
+  say(`ok   ${s.name}: this site's copy is mounted read-only at ${dir} (${salvageMountOptions(s.fstype)}: its journal is not replayed, so writes still only in the journal are not shown; where they matter, copy the device (dd if=${s.device}) while salvage holds it and mount that copy). Copy what you need from it (the other site serves the live data: bring the records over through the application there), then run \`ocfkit site salvage ${s.name} --done\` and \`ocfkit site rejoin ${s.name} --discard-local\``);
   return EXIT.OK;
 }
 

@@ -196,7 +196,7 @@ describe('site salvage on a CIB file, with a real filesystem on a loop device', 
       expect(readFileSync(join(copy, 'written-alone.txt'), 'utf8')).toBe('record 42\n');
       expect(sh(['touch', join(copy, 'new')]).status).not.toBe(0);
       expect(sh(['findmnt', '-n', '-o', 'OPTIONS', copy]).stdout).toMatch(/^ro,.*norecovery/);
-      expect(lines.join('\n')).toContain(`mounted read-only at ${copy} (ro,norecovery)`);
+      expect(lines.join('\n')).toContain(`mounted read-only at ${copy} (ro,norecovery: its journal is not replayed`);
       // Twice: nothing promoted again, mounted once.
       expect(await salvage(c, svc, undefined)).toBe(EXIT.OK);
       expect(sh(['findmnt', '-rn', '-o', 'TARGET', copy]).stdout.trim().split('\n')).toHaveLength(1);
