@@ -4,6 +4,7 @@
  *   <!-- not run: REASON -->   a sh block that cannot run in CI (a live cluster, another OS)
  *   <!-- file: NAME -->        the block's text is written to NAME in the document's work directory
  *   <!-- exit: N -->           the sh block is expected to exit N, not 0
+ *   <!-- cwd: clone -->         the sh block runs in the repository (npm run …), not the work directory
  * Every ```sh or ```bash block is run unless marked; other blocks only when they name a file.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -16,10 +17,12 @@ export interface Block {
   readonly notRun?: string;
   readonly file?: string;
   readonly exit: number;
+  /** Run in the repository rather than the document's work directory. */
+  readonly inClone: boolean;
 }
 
 const FENCE = /^(\s*)```(\S*)\s*$/;
-const MARK = /^<!--\s*(not run|file|exit):\s*(.*?)\s*-->\s*$/;
+const MARK = /^<!--\s*(not run|file|exit|cwd):\s*(.*?)\s*-->\s*$/;
 
 export function blocksOf(markdown: string): Block[] {
   const lines = markdown.split('\n');
@@ -41,7 +44,7 @@ export function blocksOf(markdown: string): Block[] {
     let j = i + 1;
     for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.slice(indent));
     if (j === lines.length) throw new Error(`line ${i + 1}: a code block that never ends`);
-    out.push({ line: i + 1, lang: f[2]!, text: `${body.join('\n')}\n`, notRun: marks['not run'], file: marks.file, exit: marks.exit === undefined ? 0 : Number(marks.exit) });
+    out.push({ line: i + 1, lang: f[2]!, text: `${body.join('\n')}\n`, notRun: marks['not run'], file: marks.file, exit: marks.exit === undefined ? 0 : Number(marks.exit), inClone: marks.cwd === 'clone' });
     marks = {};
     i = j;
   }

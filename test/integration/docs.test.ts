@@ -32,7 +32,7 @@ describe.each(documents(top))('%s', (doc) => {
     }
     // A stack apply is a dozen pcs starts (Python): beside two labs one took past 120 s.
     it(title, () => {
-      const r = spawnSync('bash', ['-euo', 'pipefail', '-c', b.text], { cwd: dir, encoding: 'utf8', timeout: 540_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      const r = spawnSync('bash', ['-euo', 'pipefail', '-c', b.text], { cwd: b.inClone ? top : dir, encoding: 'utf8', timeout: 540_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
       expect(r.status, `${doc}:${b.line} exited ${r.status}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`).toBe(b.exit);
     }, 600_000);
   }

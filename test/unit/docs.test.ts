@@ -9,13 +9,13 @@ const READ = [...documents(top), ...readdirSync(join(top, 'docs', 'reference')).
 
 describe('docs blocks', () => {
   it('reads markers, fences, indentation and expected exits', () => {
-    const md = ['text', '<!-- not run: needs a live cluster -->', '```sh', 'pcs status', '```', '', '<!-- file: stack.json -->', '```json', '{}', '```', '- item', '  <!-- exit: 1 -->', '  ```sh', '  false', '  ```', '```text', 'x', '```'].join('\n');
+    const md = ['text', '<!-- not run: needs a live cluster -->', '```sh', 'pcs status', '```', '', '<!-- file: stack.json -->', '```json', '{}', '```', '- item', '  <!-- exit: 1 -->', '  <!-- cwd: clone -->', '  ```sh', '  false', '  ```', '```text', 'x', '```'].join('\n');
     const b = blocksOf(md);
-    expect(b.map((x) => [x.line, x.lang, x.notRun, x.file, x.exit, x.text])).toEqual([
-      [3, 'sh', 'needs a live cluster', undefined, 0, 'pcs status\n'],
-      [8, 'json', undefined, 'stack.json', 0, '{}\n'],
-      [13, 'sh', undefined, undefined, 1, 'false\n'],
-      [16, 'text', undefined, undefined, 0, 'x\n'],
+    expect(b.map((x) => [x.line, x.lang, x.notRun, x.file, x.exit, x.inClone, x.text])).toEqual([
+      [3, 'sh', 'needs a live cluster', undefined, 0, false, 'pcs status\n'],
+      [8, 'json', undefined, 'stack.json', 0, false, '{}\n'],
+      [14, 'sh', undefined, undefined, 1, true, 'false\n'],
+      [17, 'text', undefined, undefined, 0, false, 'x\n'],
     ]);
   });
   it('forgets a marker that text separates from its block', () => {
