@@ -80,7 +80,7 @@ build_deb() {
     echo "Architecture: amd64"
     echo "Maintainer: $maintainer"
     echo "Installed-Size: $(du -sk --apparent-size --exclude=DEBIAN "$root" | cut -f1)"
-    # glibc: the newest GLIBC_ symbol version the executable binds to (README, "Supported systems").
+    # glibc: the newest GLIBC_ symbol version the executable binds to (docs/install.md#supported-systems).
     echo "Depends: libc6 (>= 2.17), pacemaker-cli-utils, iproute2"
     echo "Recommends: iputils-arping"
     echo "Suggests: pcs, drbd-utils, nfs-kernel-server"
