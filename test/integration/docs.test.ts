@@ -22,6 +22,9 @@ describe.each(documents(top))('%s', (doc) => {
   const dir = join(work, doc.replace(/\//g, '_'));
   mkdirSync(dir);
   const blocks = blocksOf(read(top, doc));
+  it('marks every shell block it does not run with a reason', () => {
+    for (const b of blocks.filter(isShell)) if (b.notRun !== undefined) expect(b.notRun, `${doc}:${b.line}`).toMatch(/\w{3}/);
+  });
   for (const b of blocks) {
     if (b.file !== undefined) writeFileSync(join(dir, b.file), b.text);
     if (!isShell(b) || b.file !== undefined) continue;
