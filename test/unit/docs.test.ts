@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { blocksOf, documents, isShell, read } from '../docs-blocks';
@@ -23,6 +23,22 @@ describe('docs blocks', () => {
   });
   it('refuses a block that never ends', () => {
     expect(() => blocksOf('```sh\ntrue\n')).toThrow(/never ends/);
+  });
+});
+
+describe('README.md', () => {
+  const readme = read(top, 'README.md');
+  it('is short: at most 300 lines, the rest is in the guides', () => {
+    expect(readme.split('\n').length).toBeLessThanOrEqual(301);
+  });
+  it('names the test command CI runs', () => {
+    const ci = readFileSync(join(top, '.ci', 'run'), 'utf8');
+    const command = /^npm test$/m.exec(ci)?.[0];
+    expect(command, '.ci/run runs npm test').toBe('npm test');
+    expect(blocksOf(readme).filter(isShell).some((b) => b.text.split('\n').includes(command!))).toBe(true);
+  });
+  it('links every guide in docs/', () => {
+    for (const f of readdirSync(join(top, 'docs')).filter((x) => x.endsWith('.md'))) expect(readme).toContain(`(docs/${f})`);
   });
 });
 
