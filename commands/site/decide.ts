@@ -7,7 +7,7 @@ import { type Handshake, describeHandshake } from '../../lib/drbd-handshake';
 import type { SalvageRecord } from './salvage-record';
 import type { ServiceState } from './state';
 
-/** Exit codes of `ocfkit site` (README: "Site disaster recovery"). */
+/** Exit codes of `ocfkit site` (docs/site-dr.md#exit-codes-of-ocfkit-site). */
 export const EXIT = {
   OK: 0,
   ERROR: 1,
