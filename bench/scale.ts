@@ -137,6 +137,8 @@ interface RunRecord {
 
 interface SizeResult {
   n: number;
+  /** The agents monitored in this window (one, or all with BENCH_SCALE_TOGETHER=1). */
+  agents: AgentName[];
   windowSec: number;
   /** agent -> side -> CPU ns over the window (and the monitors started in it, to their end) */
   cpuNs: Record<string, Record<string, number>>;
@@ -150,6 +152,7 @@ interface SizeResult {
 interface Raw {
   sizes: SizeResult[];
   minutes: number;
+  together: boolean;
   privateRsctmp: boolean;
   durationSec: number;
 }
@@ -177,6 +180,7 @@ export async function inner(): Promise<void> {
   const cg = JSON.parse(process.env.BENCH_SCALE_CGROUPS ?? die('inner: BENCH_SCALE_CGROUPS not set')) as Cgroups;
   const sizes = (process.env.BENCH_SCALE_SIZES_LIST ?? die('inner: sizes not set')).split(',').map(Number);
   const minutes = Number(process.env.BENCH_MINUTES_VALUE ?? die('inner: minutes not set'));
+  const together = process.env.BENCH_SCALE_TOGETHER === '1';
   const scratch = mkdtempSync(join(process.env.BENCH_SCRATCH || tmpdir(), 'inner-scale-'));
 
   const own = readlinkSync('/proc/self/ns/mnt');
@@ -241,27 +245,36 @@ export async function inner(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
+    // One agent at a time by default: all three at once at N=40 asked more CPU than this 2-CPU machine had beside the
+    // other work, the monitors ran late and piled up, and the per-run cost measured contention. Both sides of an
+    // agent always run at once.
+    const groups = together ? [plans] : plans.map((p) => [p]);
     for (const n of sizes) {
-      for (const p of plans) {
-        for (let i = 0; i < n; i++) {
-          for (const s of ['ocfkit', 'shell'] as Side[]) {
-            // vip comes up without its duplicate-address probe: the same end state, 500 ms less per start.
-            act(p, s, i, 'start', 0, p.agent === 'vip' && s === 'ocfkit' ? { OCF_RESKEY_run_arping: 'false' } : {});
-            started.push([p, s, i]);
+      for (const g of groups) {
+        const what = g.map((p) => p.agent).join(', ');
+        process.stderr.write(`bench: scale: N=${n}: starting ${n} resource(s) of ${what} per side\n`);
+        for (const p of g) {
+          for (let i = 0; i < n; i++) {
+            for (const s of ['ocfkit', 'shell'] as Side[]) {
+              // vip comes up without its duplicate-address probe: the same end state, 500 ms less per start.
+              act(p, s, i, 'start', 0, p.agent === 'vip' && s === 'ocfkit' ? { OCF_RESKEY_run_arping: 'false' } : {});
+              started.push([p, s, i]);
+            }
           }
         }
+        process.stderr.write(`bench: scale: N=${n}: monitoring ${what} for ${minutes} min (${new Date().toISOString().slice(11, 19)} UTC)\n`);
+        const r = await window(n, g, cg, minutes, scratch);
+        results.push(r);
+        process.stderr.write(`bench: scale: N=${n}: stopping\n`);
+        stopAll();
+        if (r.failures.length > 0) process.stderr.write(`bench: scale: ${r.failures.length} monitor(s) failed at N=${n}\n`);
       }
-      process.stderr.write(`bench: scale: ${n} resource(s) of each agent per side up; monitoring for ${minutes} min\n`);
-      results.push(await window(n, plans, cg, minutes, scratch));
-      stopAll();
-      const r = results[results.length - 1] as SizeResult;
-      if (r.failures.length > 0) process.stderr.write(`bench: scale: ${r.failures.length} monitor(s) failed at N=${n}\n`);
     }
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
-  const raw: Raw = { sizes: results, minutes, privateRsctmp, durationSec: (Date.now() - t0) / 1000 };
+  const raw: Raw = { sizes: results, minutes, together, privateRsctmp, durationSec: (Date.now() - t0) / 1000 };
   writeFileSync(rawPath, JSON.stringify(raw));
 }
 
@@ -294,8 +307,9 @@ interface Task {
  */
 async function window(n: number, plans: AgentPlan[], cg: Cgroups, minutes: number, scratch: string): Promise<SizeResult> {
   const dirs: Record<string, { cpu: string; mem: string | undefined }> = {};
-  const sizeCpu = join(cg.cpuRoot, `n${n}`);
-  const sizeMem = cg.memRoot && cg.mode === 'v1' ? join(cg.memRoot, `n${n}`) : undefined;
+  const tag = `n${n}-${plans.map((p) => p.agent).join('+')}`;
+  const sizeCpu = join(cg.cpuRoot, tag);
+  const sizeMem = cg.memRoot && cg.mode === 'v1' ? join(cg.memRoot, tag) : undefined;
   mkdirSync(sizeCpu);
   if (sizeMem) mkdirSync(sizeMem);
   if (cg.mode === 'v2' && cg.memRoot) enableMemory(sizeCpu);
@@ -427,7 +441,7 @@ async function window(n: number, plans: AgentPlan[], cg: Cgroups, minutes: numbe
   }
   const problems = [...removeCgroupTree(sizeCpu), ...(sizeMem ? removeCgroupTree(sizeMem) : [])];
   for (const p of problems) process.stderr.write(`bench: WARNING: ${p}\n`);
-  return { n, windowSec: windowMs / 1000, cpuNs, memPeakBytes, runs, failures, load1 };
+  return { n, agents: plans.map((p) => p.agent), windowSec: windowMs / 1000, cpuNs, memPeakBytes, runs, failures, load1 };
 }
 
 /** cgroup v2: the children of `dir` get the memory controller (memory.peak), where the parent has it. */
@@ -482,11 +496,12 @@ function report(raw: Raw, plans: AgentPlan[]) {
   const out: string[] = [];
   const say = (s = '') => out.push(s);
   const rows: Row[] = [];
-  const floors: Record<number, number> = {};
+  const floors: Array<{ n: number; agents: string; msPerRun: number }> = [];
   for (const sz of raw.sizes) {
     const fr = sz.runs.filter((r) => r.agent === 'floor');
-    floors[sz.n] = (sz.cpuNs['floor']?.['floor'] ?? NaN) / 1e6 / fr.length;
-    for (const p of plans) {
+    const f = (sz.cpuNs['floor']?.['floor'] ?? NaN) / 1e6 / fr.length;
+    floors.push({ n: sz.n, agents: sz.agents.join('+'), msPerRun: round3(f) });
+    for (const p of plans.filter((x) => sz.agents.includes(x.agent))) {
       const side = {} as Row['side'];
       for (const s of ['ocfkit', 'shell'] as Side[]) {
         const rs = sz.runs.filter((r) => r.agent === p.agent && r.side === s);
@@ -500,7 +515,6 @@ function report(raw: Raw, plans: AgentPlan[]) {
           maxParallel: maxParallel(rs),
         };
       }
-      const f = floors[sz.n] as number;
       rows.push({
         agent: p.agent, n: sz.n, side, ratio: side.ocfkit.share / side.shell.share,
         ratioNetOfFloor: (side.ocfkit.msPerRun - f) / (side.shell.msPerRun - f),
@@ -509,9 +523,11 @@ function report(raw: Raw, plans: AgentPlan[]) {
   }
 
   say('CPU share = CPU seconds of the side\'s cgroup (the monitors and everything they started) / the window\'s wall seconds;');
-  say('100% = one CPU. Both sides ran at the same moments (side by side, each in its own cgroup).');
+  say('100% = one CPU. Both sides ran at the same moments (side by side, each in its own cgroup), ' +
+    (raw.together ? 'all agents at once.' : 'one agent at a time.'));
   const head = ['agent', 'N', 'interval', 'runs', 'ocfkit CPU', 'shell CPU', 'ratio', 'net', 'ocfkit ms/run', 'shell ms/run',
     'ocfkit RSS/run', 'shell RSS/run', 'ocfkit peak', 'shell peak', 'ocfkit cgroup', 'shell cgroup'];
+  rows.sort((a, b) => AGENTS.indexOf(a.agent) - AGENTS.indexOf(b.agent) || a.n - b.n);
   const cells = rows.map((r) => {
     const p = plans.find((x) => x.agent === r.agent) as AgentPlan;
     const o = r.side.ocfkit;
@@ -528,10 +544,10 @@ function report(raw: Raw, plans: AgentPlan[]) {
   say('  RSS/run: the largest peak RSS of one monitor run (GNU time %M: the agent or a child it waited for).');
   say('  peak: the most of the side at once, the sum of the peak RSS of its monitors running at the same moment (an');
   say('  upper bound: the executable\'s shared pages are counted once per process). cgroup: the side\'s memory cgroup');
-  say('  peak (v1 memory.max_usage_in_bytes, v2 memory.peak): anonymous memory plus the page cache charged to it, which');
-  say('  includes the ocfkit executable\'s pages when this side read them first (the shell side\'s bash, ip and grep');
-  say('  were cached before), so it is not like-for-like; the RSS columns are.');
-  say(`  harness floor per run: ${raw.sizes.map((s) => `N=${s.n} ${fmt(floors[s.n] as number, 2)} ms`).join(', ')}`);
+  say('  peak (v1 memory.max_usage_in_bytes, v2 memory.peak): the memory charged to the side, counted once however many');
+  say('  processes share it: anonymous memory, page tables, and page cache the side read first. The executables\' pages');
+  say('  are not in it: the starts, outside the cgroups, read them before the window.');
+  say(`  harness floor, CPU ms per run: ${floors.map((f) => `N=${f.n} ${f.agents} ${fmt(f.msPerRun, 2)}`).join(', ')}`);
   const late = rows.flatMap((r) => (['ocfkit', 'shell'] as Side[]).filter((s) => r.side[s].late > 0)
     .map((s) => `${r.agent} ${s} N=${r.n}: ${r.side[s].late}`));
   if (late.length) say(`  monitors started more than 1 s late (the previous run of the resource still going): ${late.join('; ')}`);
@@ -757,7 +773,7 @@ export async function outer(ctx: {
     harnessNode: process.version,
     mode: `harness re-executed in a network namespace and a private mount namespace (ip netns exec ${ns} ${UNSHARE} ` +
       '--mount --propagation private node run.ts --inner scale); monitors started as pacemaker-execd does, one process ' +
-      'per run, both sides and all agents at the same time, each side in its own cgroup',
+      `per run, both sides at the same time, each side in its own cgroup, ${process.env.BENCH_SCALE_TOGETHER === '1' ? 'all agents at once' : 'one agent after the other'}`,
     cgroup: { mode: found.mode, cpu: cgCpu, memory: found.mode === 'v1' ? cgMem : found.mem ? cgCpu : undefined },
     wrapper: [SH, '-c', ENTER_CGROUP, 'sh', 'CPU/cgroup.procs', 'MEM/cgroup.procs', GNU_TIME, '-f', '%M', '-o', 'FILE', 'AGENT', 'monitor'],
     sizes,
