@@ -567,17 +567,21 @@ function report(raw: Raw, plans: AgentPlan[]) {
     const shellGrowth = last.side.shell.msPerRun / first.side.shell.msPerRun;
     const rssGrowth = last.side.ocfkit.rssMaxMiB / first.side.ocfkit.rssMaxMiB;
     const growthMet = rs.length < 2 || growth <= TARGET_GROWTH;
+    // The floor's /bin/true ran N times per interval in the same window: how much contention alone inflated a run.
+    const floorOf = (r: Row) => floors.find((f) => f.n === r.n && f.agents.split('+').includes(r.agent))?.msPerRun ?? NaN;
+    const floorGrowth = floorOf(last) / floorOf(first);
     say(`  ${p.agent}: CPU ratio ${rs.map((r) => `N=${r.n} ${fmt(r.ratio, 2)}`).join(', ')} (goal ≤ ${TARGET_RATIO} at every size)  ` +
       `${ratioMet ? 'MET' : 'NOT MET'}`);
     if (rs.length >= 2) {
       say(`    CPU per monitor run N=${last.n} / N=${first.n}: ocfkit ${fmt(growth, 2)} (${fmt(first.side.ocfkit.msPerRun)} → ` +
-        `${fmt(last.side.ocfkit.msPerRun)} ms), shell ${fmt(shellGrowth, 2)}; peak RSS per run ${fmt(rssGrowth, 2)}  ` +
+        `${fmt(last.side.ocfkit.msPerRun)} ms), shell ${fmt(shellGrowth, 2)}, harness floor ${fmt(floorGrowth, 2)}; peak RSS per run ` +
+        `${fmt(rssGrowth, 2)}  ` +
         `(goal: no growth per resource beyond one process's cost, ≤ ${TARGET_GROWTH})  ${growthMet ? 'MET' : 'NOT MET'}`);
     }
     verdict[p.agent] = {
       ratio: Object.fromEntries(rs.map((r) => [r.n, round3(r.ratio)])), worstRatio: round3(worst), target: TARGET_RATIO,
       ratioMet, perRunGrowth: round3(growth), shellPerRunGrowth: round3(shellGrowth), rssGrowth: round3(rssGrowth),
-      growthTarget: TARGET_GROWTH, growthMet,
+      floorPerRunGrowth: round3(floorGrowth), growthTarget: TARGET_GROWTH, growthMet,
     };
   }
   const summary = rows.map((r) => ({
