@@ -810,15 +810,6 @@ export interface OuterCtx {
   seed: number;
 }
 
-/** Processes whose mount namespace is `ns`: the inner, and anything it or an agent left behind. */
-function nsPids(ns: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (/^\d+$/.test(d) && link(`/proc/${d}/ns/mnt`) === ns) out.push(Number(d));
-  }
-  return out;
-}
-
 export async function outer(ctx: OuterCtx): Promise<number> {
   const { session, rounds, warmup, seed } = ctx;
   const holderRounds = envInt('BENCH_HOLDER_ROUNDS', 6, 1);
@@ -839,23 +830,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
     if (cleaned) return;
     cleaned = true;
     const ns = readText(nsFile);
-    if (ns) {
-      const until = Date.now() + graceMs;
-      while (nsPids(ns).length > 0 && Date.now() < until) sleepSync(100);
-      for (const pid of nsPids(ns)) {
-        const cmdline = readText(`/proc/${pid}/cmdline`);
-        if (cmdline === undefined) continue;
-        leftovers.push(`${pid} ${cmdline.replace(/\0/g, ' ').trim()}`);
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      const gone = Date.now() + 5000;
-      while (nsPids(ns).length > 0 && Date.now() < gone) sleepSync(50);
-      if (nsPids(ns).length > 0) problems.push(`processes of the private mount namespace would not die: ${nsPids(ns).join(' ')}`);
-    }
+    if (ns) lib.endMountNamespace(ns, graceMs, leftovers, problems);
     for (const l of loops) {
       // A loop device still in use (its namespace not yet torn down) is only marked autoclear: wait until it is free.
       const r = run('losetup', ['-d', l]);
@@ -956,20 +931,12 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       BENCH_PRELOAD: preload,
       BENCH_SCRATCH: scratch,
     });
-    const [rc, sig] = await session.runChild(
-      UNSHARE,
+    code = await lib.runInner(
+      session, 'fs-mount', UNSHARE,
       ['--mount', '--propagation', 'private', process.execPath, ...process.execArgv, RUN_SCRIPT, '--inner', 'fs-mount'],
       env,
     );
-    if (session.signalled) {
-      code = session.exitCode();
-      return code;
-    }
-    if (rc !== 0) {
-      process.stderr.write(`bench: fs-mount FAILED (measurement process ${sig ? `killed by ${sig}` : `exit code ${rc}`})\n`);
-      code = 1;
-      return code;
-    }
+    if (code !== 0) return code;
 
     const raw = JSON.parse(readFileSync(rawPath, 'utf8')) as Raw;
     meta.loadavgAfter = loadavg();

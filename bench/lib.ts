@@ -4,8 +4,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync,
-  rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
+  readSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -461,6 +461,55 @@ export function innerEnv(extra: Record<string, string>): Record<string, string> 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_EXTRA_CA_CERTS') env[k] = v;
   return Object.assign(env, extra);
+}
+
+/** Processes whose mount namespace is `ns` (a /proc/PID/ns/mnt link): an inner, and anything it or an agent left. */
+export function mntnsPids(ns: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readlinkSync(`/proc/${d}/ns/mnt`) === ns) out.push(Number(d));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+/**
+ * Ends every process of the private mount namespace `ns`. graceMs: what the agents left behind may first finish on
+ * its own; whatever is still there afterwards is killed by pid and listed in `leftovers`. With the namespace's last
+ * process gone, the kernel drops its mounts; one that will not die goes to `problems`.
+ */
+export function endMountNamespace(ns: string, graceMs: number, leftovers: string[], problems: string[]): void {
+  const until = Date.now() + graceMs;
+  while (mntnsPids(ns).length > 0 && Date.now() < until) sleepSync(100);
+  for (const pid of mntnsPids(ns)) {
+    const cmdline = readText(`/proc/${pid}/cmdline`);
+    if (cmdline === undefined) continue;
+    leftovers.push(`${pid} ${cmdline.replace(/\0/g, ' ').trim()}`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  const gone = Date.now() + 5000;
+  while (mntnsPids(ns).length > 0 && Date.now() < gone) sleepSync(50);
+  if (mntnsPids(ns).length > 0) problems.push(`processes of the private mount namespace would not die: ${mntnsPids(ns).join(' ')}`);
+}
+
+/**
+ * Runs a part's inner process and says how it ended: 0 when it exited 0; otherwise the part's exit code (the
+ * signal's when the bench was interrupted, 1 with a message when the inner failed).
+ */
+export async function runInner(session: Session, part: string, cmd: string, args: string[], env: Record<string, string>): Promise<number> {
+  const [rc, sig] = await session.runChild(cmd, args, env);
+  if (session.signalled) return session.exitCode();
+  if (rc === 0) return 0;
+  process.stderr.write(`bench: ${part} FAILED (measurement process ${sig ? `killed by ${sig}` : `exit code ${rc}`})\n`);
+  return 1;
 }
 
 // ---------------------------------------------------------------------------------------------- outer: the binary

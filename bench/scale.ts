@@ -660,22 +660,6 @@ function metaInterval(path: string): number | undefined {
   return undefined;
 }
 
-/** Processes whose mount namespace is `ns`: the inner, and anything it or an agent left behind. */
-function nsPids(ns: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let l: string | undefined;
-    try {
-      l = readlinkSync(`/proc/${d}/ns/mnt`);
-    } catch {
-      continue;
-    }
-    if (l === ns) out.push(Number(d));
-  }
-  return out;
-}
-
 const addr = (base: string, i: number) => {
   const k = i + 10;
   return `${base}.${k >> 8}.${k & 255}`;
@@ -711,23 +695,7 @@ export async function outer(ctx: {
     if (cleaned) return;
     cleaned = true;
     const mnt = readText(nsFile);
-    if (mnt) {
-      const until = Date.now() + graceMs;
-      while (nsPids(mnt).length > 0 && Date.now() < until) sleepSync(100);
-      for (const pid of nsPids(mnt)) {
-        const cmdline = readText(`/proc/${pid}/cmdline`);
-        if (cmdline === undefined) continue;
-        leftovers.push(`${pid} ${cmdline.replace(/\0/g, ' ').trim()}`);
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      const gone = Date.now() + 5000;
-      while (nsPids(mnt).length > 0 && Date.now() < gone) sleepSync(50);
-      if (nsPids(mnt).length > 0) problems.push(`processes of the private mount namespace would not die: ${nsPids(mnt).join(' ')}`);
-    }
+    if (mnt) lib.endMountNamespace(mnt, graceMs, leftovers, problems);
     if (nsCreated) {
       const r = run('ip', ['netns', 'delete', ns]);
       if (r.rc !== 0) problems.push(`ip netns delete ${ns}: ${r.err.trim()}`);
@@ -855,21 +823,13 @@ export async function outer(ctx: {
       BENCH_MNTNS_FILE: nsFile,
       BENCH_SCRATCH: scratch,
     });
-    const [rc, sig] = await session.runChild(
-      'ip',
+    code = await lib.runInner(
+      session, 'scale', 'ip',
       ['netns', 'exec', ns, UNSHARE, '--mount', '--propagation', 'private', process.execPath, ...process.execArgv, RUN_SCRIPT,
         '--inner', 'scale'],
       env,
     );
-    if (session.signalled) {
-      code = session.exitCode();
-      return code;
-    }
-    if (rc !== 0) {
-      process.stderr.write(`bench: scale FAILED (measurement process ${sig ? `killed by ${sig}` : `exit code ${rc}`})\n`);
-      code = 1;
-      return code;
-    }
+    if (code !== 0) return code;
     const raw = JSON.parse(readFileSync(rawPath, 'utf8')) as Raw;
     meta.loadavgAfter = loadavg();
     meta.durationSec = round3(raw.durationSec);

@@ -423,20 +423,10 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       ...(prev ? { BENCH_VIP_PREV_RUN: prev.ranFrom } : {}),
       BENCH_SCRATCH: scratch,
     });
-    const [rc, sig] = await session.runChild(
-      'ip',
-      ['netns', 'exec', ns, process.execPath, ...process.execArgv, RUN_SCRIPT, '--inner', 'vip'],
-      env,
+    code = await lib.runInner(
+      session, 'vip', 'ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, RUN_SCRIPT, '--inner', 'vip'], env,
     );
-    if (session.signalled) {
-      code = session.exitCode();
-      return code;
-    }
-    if (rc !== 0) {
-      process.stderr.write(`bench: vip FAILED (measurement process ${sig ? `killed by ${sig}` : `exit code ${rc}`})\n`);
-      code = 1;
-      return code;
-    }
+    if (code !== 0) return code;
 
     const raw = JSON.parse(readFileSync(rawPath, 'utf8')) as Raw;
     meta.loadavgAfter = loadavg();
