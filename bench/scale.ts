@@ -20,11 +20,11 @@
 // Node cannot give a child's rusage (no wait4), and GNU time prints CPU in 10 ms steps, so rusage is not used
 // for CPU. It is for memory: GNU time's %M is the largest RSS of the agent or of a child it waited for.
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync,
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync,
   ftruncateSync, writeFileSync,
 } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lib from './lib.ts';
 import { FS_MOUNT_PATH } from './fs-mount.ts';
@@ -701,16 +701,7 @@ export async function outer(ctx: {
       if (r.rc !== 0) problems.push(`ip netns delete ${ns}: ${r.err.trim()}`);
     }
     problems.push(...removeCgroupTree(cgCpu), ...(cgMem ? removeCgroupTree(cgMem) : []));
-    for (const l of loops) {
-      const r = run('losetup', ['-d', l]);
-      if (r.rc !== 0) problems.push(`losetup -d ${l}: ${r.err.trim()}`);
-    }
-    for (const img of images) {
-      const until = Date.now() + 3000;
-      while (run('losetup', ['-j', img]).out.trim() !== '' && Date.now() < until) sleepSync(50);
-      const still = run('losetup', ['-j', img]).out.trim();
-      if (still) problems.push(`loop device still attached: ${still}`);
-    }
+    lib.detachLoops(loops, images, problems);
     lib.removeTree(scratch);
     for (const p of problems) process.stderr.write(`bench: WARNING: ${p}\n`);
   };
@@ -737,12 +728,7 @@ export async function outer(ctx: {
   }
 
   const meta: Record<string, unknown> = {
-    date: new Date().toISOString(),
-    host: hostname(),
-    kernel: release(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    harnessNode: process.version,
+    ...lib.hostMeta(),
     mode: `harness re-executed in a network namespace and a private mount namespace (ip netns exec ${ns} ${UNSHARE} ` +
       '--mount --propagation private node run.ts --inner scale); monitors started as pacemaker-execd does, one process ' +
       `per run, both sides at the same time, each side in its own cgroup, ${process.env.BENCH_SCALE_TOGETHER === '1' ? 'all agents at once' : 'one agent after the other'}`,
@@ -873,12 +859,10 @@ export async function outer(ctx: {
         runs: s.runs.map((r) => [r.agent, r.side, r.i, Math.round(r.startMs), Math.round(r.endMs), r.rssKiB, r.rc, Math.round(r.lateMs)]),
       })),
     };
-    const file = lib.writeResults('scale', meta.date as string, doc);
-    process.stdout.write(`\nraw numbers: ${file} (and, under "scale", ${join(lib.RESULTS, 'latest.json')})\n`);
+    lib.saveResults('scale', meta.date as string, doc);
     return code;
   } catch (e) {
-    process.stderr.write(`bench: scale FAILED: ${e instanceof Error ? e.message : String(e)}\n`);
-    code = 1;
+    code = lib.partFailed('scale', e);
     return code;
   } finally {
     done();
