@@ -675,9 +675,12 @@ export function rebuiltNote(b: AgentBinary): string | undefined {
 
 // ---------------------------------------------------------------------------------------------- outer: results
 
-/** writeResults, and the line that says where the numbers went. */
-export function saveResults(part: string, date: string, doc: unknown): void {
-  const file = writeResults(part, date, doc);
+/**
+ * writeResults, and the line that says where the numbers went. LATEST is what latest.json keeps
+ * when the run's own file holds more than belongs in a tracked file (one record per monitor run).
+ */
+export function saveResults(part: string, date: string, doc: unknown, latest: unknown = doc): void {
+  const file = writeResults(part, date, doc, latest);
   process.stdout.write(`\nraw numbers: ${file} (and, under "${part}", ${join(RESULTS, 'latest.json')})\n`);
 }
 
@@ -691,7 +694,7 @@ export function partFailed(part: string, e: unknown): number {
  * Writes `bench/results/PART-STAMP.json` and puts the document under its part's key in `latest.json`, which holds the
  * latest run of every part (a BENCH_ONLY run replaces only its own part). Returns the file written.
  */
-export function writeResults(part: string, date: string, doc: unknown): string {
+export function writeResults(part: string, date: string, doc: unknown, latestDoc: unknown = doc): string {
   mkdirSync(RESULTS, { recursive: true });
   const stamp = date.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const text = `${JSON.stringify(doc, null, 2)}\n`;
@@ -706,7 +709,7 @@ export function writeResults(part: string, date: string, doc: unknown): string {
   } catch {
     /* none yet, or unreadable: start afresh */
   }
-  latest[part] = doc;
+  latest[part] = latestDoc;
   const ordered: Record<string, unknown> = {};
   for (const k of ['vip', 'fs-mount', ...Object.keys(latest)]) if (k in latest) ordered[k] = latest[k];
   writeFileSync(latestPath, `${JSON.stringify(ordered, null, 2)}\n`);

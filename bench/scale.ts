@@ -859,7 +859,8 @@ export async function outer(ctx: {
         runs: s.runs.map((r) => [r.agent, r.side, r.i, Math.round(r.startMs), Math.round(r.endMs), r.rssKiB, r.rc, Math.round(r.lateMs)]),
       })),
     };
-    lib.saveResults('scale', meta.date as string, doc);
+    // latest.json keeps each window's totals; the per-run records (tens of thousands) stay in the run's own file.
+    lib.saveResults('scale', meta.date as string, doc, { ...doc, raw: doc.raw.map(({ runs: _runs, ...window }) => window) });
     return code;
   } catch (e) {
     code = lib.partFailed('scale', e);
