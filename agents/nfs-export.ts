@@ -374,6 +374,8 @@ function systemdRunning(): boolean {
  */
 async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: boolean }> {
   if (nfsd.threads()) {
+    const elsewhere = stateElsewhere(ctx);
+    if (elsewhere) throw fail.generic(elsewhere);
     // Running, but rpc.mountd was killed: nothing else would bring it back.
     if (nfsd.pidsOf('rpc.mountd').length === 0) {
       if (systemdRunning()) await ctx.run(['systemctl', 'start', 'nfs-mountd.service'], { timeoutMs: 30_000 });
@@ -450,6 +452,22 @@ async function ensureClientTracking(ctx: NfsCtx, info: string): Promise<void> {
   const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', storage], { timeoutMs: 10_000 });
   if (mk.code !== 0) throw fail.generic(`cannot prepare ${storage}: ${describe(mk)}`);
   await mustRun(ctx, nfsd.argv.nfsdcld(pipefs, storage), 'nfsdcld');
+}
+
+/**
+ * A running server whose client state is not in this resource's nfs_shared_infodir (another
+ * service's, or the node's own /var/lib/nfs): exported there, this export's clients would get no
+ * grace period and no reboot notice after the move, and be recorded where the other node never
+ * looks. One node runs one kernel NFS server; start fails rather than lose their state silently.
+ */
+function stateElsewhere(ctx: NfsCtx): string | undefined {
+  const info = ctx.params.nfs_shared_infodir;
+  if (!info) return undefined;
+  const off: string[] = [];
+  if (ctx.haveBinary('nfsdcld') && nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`).length === 0) off.push('nfsdcld');
+  if (nfsd.pidsUsing('rpc.statd', `${info}/statd`).length === 0) off.push('rpc.statd');
+  if (off.length === 0) return undefined;
+  return `the NFS server on this node already runs, with ${off.join(' and ')} keeping client state outside ${info} (another NFS service's server, or one started outside the cluster): this export's clients would lose their locks after a failover; one node runs one NFS server, so one service per node (or manage_server=false with one shared state directory)`;
 }
 
 /** The state directories on the shared filesystem, made on first use but only there. */
