@@ -35,7 +35,7 @@ echo ok`;
 /** systemd is PID 1 in the guest (LAB_INIT=systemd): the agent runs the server through its units. */
 const underSystemd = () => labSh('node1', '[ -d /run/systemd/system ]', [], 30).status === 0;
 /** ActiveState of each unit, as systemd sees it. */
-const unitStates = (units: string) => labSh('node1', `systemctl show -p ActiveState --value ${units}`, [], 30).stdout.trim().split('\n');
+const unitStates = (units: string) => units.split(' ').map((u) => labSh('node1', `systemctl show -p ActiveState --value ${u}`, [], 30).stdout.trim());
 
 function agent(node: Node, action: string, extra: string[] = [], timeoutS = 180) {
   const r = labExec(node, ['env', 'OCF_ROOT=/usr/lib/ocf', 'OCF_RESOURCE_INSTANCE=nfs', 'OCF_RESKEY_CRM_meta_timeout=120000', ...PARAMS, ...extra, AGENT, action], timeoutS);
@@ -51,7 +51,9 @@ describe('nfs-export with the kernel NFS server', () => {
   });
 
   it('passes ocf-tester with the server managed by the agent', () => {
-    const args = PARAMS.flatMap((p) => ['-o', p.slice('OCF_RESKEY_'.length)]);
+    // Pacemaker's timeout as the other calls give it: under systemd the first start's daemon-reload
+    // reruns every unit generator, 8 s of the 60 s default in a TCG guest (well under 1 s on hardware).
+    const args = [...PARAMS, 'OCF_RESKEY_CRM_meta_timeout=120000'].flatMap((p) => ['-o', p.slice('OCF_RESKEY_'.length)]);
     const r = labExec('node1', ['ocf-tester', '-n', 'nfs', ...args, AGENT], 1200);
     expect(r.out).toContain('passed all tests');
     expect(r.status).toBe(0);
