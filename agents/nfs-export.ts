@@ -3,12 +3,15 @@
  * and run the kernel NFS server where nobody else does. Parameter names follow
  * ocf:heartbeat:exportfs (and nfsserver for the server side) where the meaning is the same.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { removeNote, stateDir, writeNote } from '../lib/background';
 import { mountAt, readMountinfo } from '../lib/mounts';
 import { ETAB, EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
 import { isLocalAddress, parseAddress } from '../lib/inet';
+import { which } from '../lib/binaries';
+import * as units from '../lib/nfs-units';
 import * as nfsd from '../lib/nfsd';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, fail } from '../lib/ocf/codes';
@@ -80,12 +83,12 @@ const params = {
   manage_server: param.boolean({
     default: true,
     shortdesc: 'Start the kernel NFS server when it is not running',
-    longdesc: 'true: start rpcbind, rpc.mountd, rpc.statd and nfsd when they are not running (without systemd, directly), and stop nfsd again on stop if this resource started it and nothing else is exported. false: the server is run by something else (nfs-server.service), only export.',
+    longdesc: 'true: start rpcbind, rpc.mountd, rpc.statd and nfsd when they are not running, and stop nfsd again on stop if this resource started it and nothing else is exported. Where systemd runs, through its units: runtime drop-ins under /run/systemd/system (gone at reboot) point nfsdcld.service and rpc-statd.service at nfs_shared_infodir and give nfs-server.service this resource\'s rpc.nfsd (threads, server scope), and stop ends nfs-server.service, rpc-statd.service and nfsdcld.service with systemctl so that a later start starts them again. Leave nfs-server.service disabled. false: the server is run by something else (nfs-server.service), only export.',
   }),
   nfs_shared_infodir: param.string({
     shortdesc: 'NFS client state directory on the shared filesystem',
     longdesc:
-      'A directory on the failover filesystem for NFSv4 client records (nfsv4recoverydir) and statd\'s monitor list, so clients can reclaim locks on the other node. Used when this resource starts the server; nothing is bind-mounted over /var/lib/nfs.',
+      'A directory on the failover filesystem for NFSv4 client records (nfsdcld\'s database, nfsv4recoverydir) and statd\'s monitor list and state, so clients can reclaim locks on the other node. Used when this resource starts the server, with or without systemd: the daemons are started with their state there (nfsdcld -s, rpc.statd -P) before nfsd, and sm-notify sends from it; nothing is bind-mounted over /var/lib/nfs.',
     check: checkAbsolutePath,
   }),
   nfs_server_scope: param.string({
@@ -111,7 +114,7 @@ const params = {
     max: 3600,
     check: (v) => (v === 0 || v >= 10 ? undefined : 'the kernel takes 10 seconds or more'),
     shortdesc: 'NFSv4 lease seconds when this resource starts the server (0: the kernel default, 90)',
-    longdesc: 'Written to /proc/fs/nfsd/nfsv4leasetime before nfsd starts. Set it the same on both nodes. A shorter lease lets a failover end sooner: clients renew more often and the grace period that follows a failover (nfsv4_grace_time) can be shorter.',
+    longdesc: 'Written to /proc/fs/nfsd/nfsv4leasetime before nfsd starts (with or without systemd); a lease-time in /etc/nfs.conf that rpc.nfsd applies over it fails the start. Set it the same on both nodes. A shorter lease lets a failover end sooner: clients renew more often and the grace period that follows a failover (nfsv4_grace_time) can be shorter.',
   }),
   nfsv4_grace_time: param.integer({
     default: 0,
@@ -371,6 +374,8 @@ function systemdRunning(): boolean {
  */
 async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: boolean }> {
   if (nfsd.threads()) {
+    const elsewhere = stateElsewhere(ctx);
+    if (elsewhere) throw fail.generic(elsewhere);
     // Running, but rpc.mountd was killed: nothing else would bring it back.
     if (nfsd.pidsOf('rpc.mountd').length === 0) {
       if (systemdRunning()) await ctx.run(['systemctl', 'start', 'nfs-mountd.service'], { timeoutMs: 30_000 });
@@ -380,31 +385,26 @@ async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: bo
     }
     return { started: false, notify: false };
   }
+  const info = ctx.params.nfs_shared_infodir;
   if (systemdRunning()) {
-    const r = await ctx.run(['systemctl', 'start', 'nfs-server.service'], { timeoutMs: Math.max(5000, ctx.deadline.remaining() - 5000) });
-    if (!nfsd.threads()) throw fail.generic(`the NFS server did not start: ${describe(r)}`);
-    if (ctx.params.nfs_server_scope) ctx.log.warn('nfs_server_scope is not applied under systemd: set it in nfs-server.service (UTS namespace) instead');
-    if (ctx.params.nfsv4_lease_time || ctx.params.nfsv4_grace_time) ctx.log.warn('nfsv4_lease_time and nfsv4_grace_time are not applied under systemd: set lease-time and grace-time in /etc/nfs.conf instead');
-    return { started: true, notify: false };
+    if (info) await prepareInfodir(ctx, info);
+    try {
+      await units.startServer(unitNode(ctx), unitSettings(ctx));
+    } catch (e) {
+      if (e instanceof units.UnitError) throw fail.generic(e.message);
+      throw e;
+    }
+    if (info && !ctx.haveBinary('nfsdcld')) ctx.log.warn(NO_NFSDCLD);
+    ctx.log.info(`started ${units.SERVER} (${ctx.params.nfsd_threads} threads${ctx.params.nfs_server_scope ? `, scope ${ctx.params.nfs_server_scope}` : ''}${info ? `, state in ${info}` : ''})`);
+    return { started: true, notify: true };
   }
   if (!nfsd.controlMounted()) {
     await ctx.run(['modprobe', 'nfsd'], { timeoutMs: 10_000 });
     const m = await ctx.run(nfsd.argv.mountControl(), { timeoutMs: 10_000 });
     if (!nfsd.controlMounted()) throw fail.installed(`the kernel NFS server (nfsd) is not available on this node: ${describe(m)}`);
   }
-  const info = ctx.params.nfs_shared_infodir;
   if (info) {
-    if (!existsSync(info)) {
-      // Made on first use, but only on the shared filesystem: with the export's filesystem not
-      // mounted, client state would land on the root filesystem of this node.
-      const dir = dirOf(ctx);
-      if (!(info.startsWith(`${dir}/`) && mountAt(readMountinfo(), dir))) {
-        throw fail.generic(`nfs_shared_infodir ${info} does not exist, and it is not inside the mounted ${dir}: create it on the shared filesystem`);
-      }
-    }
-    // A process with a deadline rather than fs calls: a frozen device must not hang the action.
-    const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', ...['v4recovery', 'statd/sm', 'statd/sm.bak'].map((d) => `${info}/${d}`)], { timeoutMs: 10_000 });
-    if (mk.code !== 0) throw fail.generic(`cannot prepare ${info}: ${describe(mk)}`);
+    await prepareInfodir(ctx, info);
     // Client records where the other node will find them; must be set before nfsd starts.
     // nfsd's control files take one line: without the newline the write fails with EINVAL.
     writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery\n`);
@@ -439,7 +439,7 @@ async function ensureClientTracking(ctx: NfsCtx, info: string): Promise<void> {
     return;
   }
   if (!ctx.haveBinary('nfsdcld')) {
-    ctx.log.warn('nfsdcld is not installed: the kernel tracks NFSv4 clients with nfsdcltrack in /var/lib/nfs, which the other node does not see, so clients cannot reclaim their locks after a failover');
+    ctx.log.warn(NO_NFSDCLD);
     return;
   }
   let pipefs = readMountinfo().find((m) => m.fstype === 'rpc_pipefs')?.target;
@@ -452,6 +452,95 @@ async function ensureClientTracking(ctx: NfsCtx, info: string): Promise<void> {
   const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', storage], { timeoutMs: 10_000 });
   if (mk.code !== 0) throw fail.generic(`cannot prepare ${storage}: ${describe(mk)}`);
   await mustRun(ctx, nfsd.argv.nfsdcld(pipefs, storage), 'nfsdcld');
+}
+
+/**
+ * A running server whose client state is not in this resource's nfs_shared_infodir (another
+ * service's, or the node's own /var/lib/nfs): exported there, this export's clients would get no
+ * grace period and no reboot notice after the move, and be recorded where the other node never
+ * looks. One node runs one kernel NFS server; start fails rather than lose their state silently.
+ */
+function stateElsewhere(ctx: NfsCtx): string | undefined {
+  const info = ctx.params.nfs_shared_infodir;
+  if (!info) return undefined;
+  const off: string[] = [];
+  if (ctx.haveBinary('nfsdcld') && nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`).length === 0) off.push('nfsdcld');
+  if (nfsd.pidsUsing('rpc.statd', `${info}/statd`).length === 0) off.push('rpc.statd');
+  if (off.length === 0) return undefined;
+  return `the NFS server on this node already runs, with ${off.join(' and ')} keeping client state outside ${info} (another NFS service's server, or one started outside the cluster): this export's clients would lose their locks after a failover; one node runs one NFS server, so one service per node (or manage_server=false with one shared state directory)`;
+}
+
+/** The state directories on the shared filesystem, made on first use but only there. */
+async function prepareInfodir(ctx: NfsCtx, info: string): Promise<void> {
+  if (!existsSync(info)) {
+    // With the export's filesystem not mounted, client state would land on this node's root filesystem.
+    const dir = dirOf(ctx);
+    if (!(info.startsWith(`${dir}/`) && mountAt(readMountinfo(), dir))) {
+      throw fail.generic(`nfs_shared_infodir ${info} does not exist, and it is not inside the mounted ${dir}: create it on the shared filesystem`);
+    }
+  }
+  // A process with a deadline rather than fs calls: a frozen device must not hang the action.
+  const mk = await ctx.run(['mkdir', '-p', '-m', '0700', '--', ...['v4recovery', 'statd/sm', 'statd/sm.bak', 'nfsdcld'].map((d) => `${info}/${d}`)], { timeoutMs: 10_000 });
+  if (mk.code !== 0) throw fail.generic(`cannot prepare ${info}: ${describe(mk)}`);
+}
+
+const NO_NFSDCLD = 'nfsdcld is not installed: the kernel tracks NFSv4 clients with nfsdcltrack in /var/lib/nfs, which the other node does not see, so clients cannot reclaim their locks after a failover';
+
+/** This node as the systemd sequences in lib/nfs-units see it. */
+function unitNode(ctx: NfsCtx): units.Node {
+  return {
+    run: ctx.run,
+    threads: nfsd.threads,
+    using: (name, path) => nfsd.pidsUsing(name, path),
+    running: (name) => nfsd.pidsOf(name),
+    control: (file, value) => writeFileSync(`${nfsd.NFSD}/${file}`, `${value}\n`),
+    readControl: (file) => nfsd.readControl(file),
+    dropIn: (unit, text) => writeDropIn(units.dropInPath(unit), text),
+    waitFor: (what, ms, probe) =>
+      ctx.deadline.poll(what, 200, async () => ((await probe()) ? true : undefined), ms).then(
+        () => true,
+        () => false,
+      ),
+    remaining: () => ctx.deadline.remaining(),
+    info: (m) => ctx.log.info(m),
+    warn: (m) => ctx.log.warn(m),
+  };
+}
+
+/** Writes (or with undefined removes) a drop-in under /run; true when it changed. */
+function writeDropIn(file: string, text: string | undefined): boolean {
+  let now: string | undefined;
+  try {
+    now = readFileSync(file, 'utf8');
+  } catch {
+    now = undefined;
+  }
+  if (now === text) return false;
+  if (text === undefined) {
+    rmSync(file, { force: true });
+    return true;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  return true;
+}
+
+/**
+ * What the units run: nfsdcld and statd on the shared directory, and rpc.nfsd with this resource's
+ * thread count and (under unshare --uts) its server scope, as the start without systemd runs them.
+ */
+function unitSettings(ctx: NfsCtx): units.StartSettings {
+  const info = ctx.params.nfs_shared_infodir || undefined;
+  const nfsdStart = [which('rpc.nfsd') ?? '/usr/sbin/rpc.nfsd', String(ctx.params.nfsd_threads)];
+  const scope = ctx.params.nfs_server_scope;
+  return {
+    info,
+    nfsdcld: which('nfsdcld'),
+    statd: which('rpc.statd') ?? '/sbin/rpc.statd',
+    nfsdArgv: scope ? [which('unshare') ?? '/usr/bin/unshare', '--uts', '--', process.execPath, 'with-hostname', scope, '--', ...nfsdStart] : nfsdStart,
+    leaseTime: ctx.params.nfsv4_lease_time,
+    graceTime: ctx.params.nfsv4_grace_time,
+  };
 }
 
 async function mustRun(ctx: NfsCtx, argv: string[], what: string): Promise<void> {
@@ -563,7 +652,20 @@ async function stop(ctx: NfsCtx) {
       }, Math.max(0, ctx.deadline.remaining() - 3000))
       .catch(() => ctx.log.warn(`the kernel export cache still lists ${dir}`));
   }
-  if (marker?.startedServer && ctx.params.manage_server && nfsd.threads() && (await listExports(ctx).catch(() => [1])).length === 0) {
+  const nothingExported = async () => (await listExports(ctx).catch(() => [1])).length === 0;
+  if (marker?.startedServer && ctx.params.manage_server && systemdRunning()) {
+    // Through systemd, even with no thread left (ended behind its back): nfs-server.service is
+    // oneshot with RemainAfterExit, and a unit left "active" makes the next start a no-op.
+    if (await nothingExported()) {
+      try {
+        await units.stopServer(unitNode(ctx), ctx.params.nfs_shared_infodir || undefined, statdEnded);
+      } catch (e) {
+        if (e instanceof units.UnitError) throw fail.generic(e.message);
+        throw e;
+      }
+      ctx.log.info(`stopped ${units.SERVER} (this resource had started it, and nothing is exported)`);
+    }
+  } else if (marker?.startedServer && ctx.params.manage_server && nfsd.threads() && (await nothingExported())) {
     // We started the server and nothing is exported any more: stopping nfsd drops every lock and
     // open it holds, so the filesystem below can be unmounted.
     // With statd ended, lockd's last step (telling statd to forget each NFSv3 lock client) waits
@@ -649,6 +751,11 @@ async function endUsing(ctx: NfsCtx, uses: Array<[name: string, path: string]>):
 async function keepLockRecords(ctx: NfsCtx): Promise<boolean> {
   const info = ctx.params.nfs_shared_infodir;
   if (!info) return false;
+  // Through systemd where it runs, so that its view of rpc-statd.service stays true.
+  if (systemdRunning() && (await units.stopStatd(unitNode(ctx), `${info}/statd`)) && nfsd.pidsUsing('rpc.statd', `${info}/statd`).length === 0) {
+    ctx.log.info(`stopped ${units.STATD} before releasing locks: its records of NFSv3 lock clients stay in ${info}/statd for the next server start to notify`);
+    return true;
+  }
   const ended = await endUsing(ctx, [['rpc.statd', `${info}/statd`]]);
   if (ended.length > 0) ctx.log.info(`ended rpc.statd (pid ${ended.join(' ')}) before releasing locks: its records of NFSv3 lock clients stay in ${info}/statd for the next server start to notify`);
   return ended.length > 0;
@@ -665,6 +772,7 @@ async function releaseInfodir(ctx: NfsCtx): Promise<void> {
   const info = ctx.params.nfs_shared_infodir;
   if (!info) return;
   const hadCld = nfsd.pidsUsing('nfsdcld', `${info}/nfsdcld`).length > 0;
+  if (hadCld && systemdRunning()) await ctx.run(units.argv.stop(units.CLD), { timeoutMs: Math.max(1000, Math.min(15_000, ctx.deadline.remaining() - 8000)) });
   const ended = await endUsing(ctx, [['rpc.statd', `${info}/statd`], ['sm-notify', `${info}/statd`], ['nfsdcld', `${info}/nfsdcld`]]);
   if (ended.length === 0) return;
   ctx.log.info(`ended rpc.statd/nfsdcld/sm-notify using ${info} (pids ${ended.join(' ')}) so the shared filesystem can be unmounted`);

@@ -1,5 +1,5 @@
 /**
- * The kernel NFS server as nfs-utils runs it without systemd: /proc/fs/nfsd control files,
+ * The kernel NFS server as nfs-utils runs it without systemd (lib/nfs-units: with it): /proc/fs/nfsd control files,
  * the user-space daemons (rpcbind, rpc.mountd, rpc.statd) found by their /proc entries, and the
  * argv that start and stop them. No policy here.
  */
@@ -14,6 +14,11 @@ function readNumber(path: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A number from one of nfsd's control files (threads, nfsv4leasetime, nfsv4gracetime). */
+export function readControl(file: string): number | undefined {
+  return readNumber(`${NFSD}/${file}`);
 }
 
 /** The nfsd control filesystem is mounted (the module is loaded and /proc/fs/nfsd is nfsd's). */

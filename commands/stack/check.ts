@@ -9,7 +9,7 @@ import { configFindings, drbdConfigFacts } from '../../lib/drbd-config';
 import { crmResourceHasXml } from '../../lib/cluster';
 import { type RunResult, type Runner, describe } from '../../lib/run';
 import { type XmlElement, find, findAll, parseXml } from '../../lib/xml';
-import { type Stack, ids } from './model';
+import { type Stack, ids, twoNfsServices } from './model';
 
 export interface Finding {
   readonly level: 'error' | 'warning';
@@ -38,6 +38,7 @@ export async function check(run: Runner, stack: Stack, cib: string, drbdconf?: s
   if (stack.site) out.push(...ticketFindings(doc, stack));
   if (prop('no-quorum-policy') === 'ignore') out.push({ level: 'warning', text: 'no-quorum-policy=ignore: a partitioned node keeps running resources; use stop with corosync two_node' });
   out.push(...nfsStateFindings(doc));
+  out.push(...nfsServerFindings(doc));
   if (drbdconf) out.push(...(await drbdFindings(run, stack, drbdconf)));
   if (stack.site) out.push(...(await serviceUnitFindings(run)));
   out.push(...applicationFindings(doc, stack));
@@ -109,13 +110,31 @@ function nfsStateFindings(doc: XmlElement): Finding[] {
     if (p.attrs.provider !== 'ocfkit' || p.attrs.type !== 'nfs-export') continue;
     const attr = (name: string) => findAll(p, 'nvpair').find((n) => n.attrs.name === name)?.attrs.value;
     const manage = (attr('manage_server') ?? 'true').toLowerCase();
-    if (attr('nfs_shared_infodir') || ['false', 'no', '0', 'off', 'n'].includes(manage)) continue;
+    if (attr('nfs_shared_infodir') || NO.includes(manage)) continue;
     out.push({
       level: 'error',
       text: `${p.attrs.id}: no nfs_shared_infodir: the NFS server keeps its clients' state on this node, so every failover loses their locks and opens; set nfs_shared_infodir to a directory on the replicated filesystem (e.g. <directory>/.nfs-state), or manage_server=false if something else runs the server`,
     });
   }
   return out;
+}
+
+const NO = ['false', 'no', '0', 'off', 'n'];
+
+/**
+ * nfs-exports that start the kernel NFS server and can meet on one node: one node has one server,
+ * so one of them would lose its clients' state (model.ts, twoNfsServices). Only a -INFINITY
+ * colocation between two of them keeps them apart.
+ */
+function nfsServerFindings(doc: XmlElement): Finding[] {
+  const managing = findAll(doc, 'primitive')
+    .filter((p) => p.attrs.provider === 'ocfkit' && p.attrs.type === 'nfs-export')
+    .filter((p) => !NO.includes((findAll(p, 'nvpair').find((n) => n.attrs.name === 'manage_server')?.attrs.value ?? 'true').toLowerCase()))
+    .map((p) => p.attrs.id ?? '');
+  const apart = (a: string, b: string) =>
+    findAll(doc, 'rsc_colocation').some((c) => c.attrs.score === '-INFINITY' && ((c.attrs.rsc === a && c.attrs['with-rsc'] === b) || (c.attrs.rsc === b && c.attrs['with-rsc'] === a)));
+  const meet = managing.filter((a) => managing.some((b) => b !== a && !apart(a, b)));
+  return meet.length > 1 ? [{ level: 'error', text: twoNfsServices(meet) }] : [];
 }
 
 /** Fencing or quorum, and what the configuration gets wrong for the loaded module. */

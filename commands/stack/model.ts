@@ -219,6 +219,16 @@ function fencingOf(raw: unknown, nodes: readonly string[], where: string): Fenci
   return { agent, options: options(f.options, `${where}.options`), per_node: perNode };
 }
 
+/**
+ * A node has one kernel NFS server (per network namespace), and either node can end up with every
+ * service. A service that moves onto the other's running server gets no grace period and no reboot
+ * notice, its clients are recorded in the other's state directory, and stopping the service that
+ * started the server ends statd and nfsdcld under the one that stays: client state lost silently.
+ */
+export function twoNfsServices(names: readonly string[]): string {
+  return `services ${names.join(', ')} each export over NFS: a node runs one kernel NFS server, and when both services meet on one node (any failover) one service's clients lose their locks and opens without a sign. Export their directories from one service (one filesystem, one address), or run them in separate clusters`;
+}
+
 function servicesOf(raw: unknown): Service[] {
   if (!Array.isArray(raw) || raw.length === 0) throw new StackError('services must list at least one service');
   const parsed = raw.map(service);
@@ -234,6 +244,8 @@ function servicesOf(raw: unknown): Service[] {
     }
   });
   if (parsed.some((s) => s.nfs && !parseAddress(s.nfs.ip))) throw new StackError('an address does not parse');
+  const nfs = parsed.filter((s) => s.nfs);
+  if (nfs.length > 1) throw new StackError(twoNfsServices(nfs.map((s) => s.name)));
   return parsed;
 }
 

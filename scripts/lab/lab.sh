@@ -40,7 +40,8 @@
 # the stack's start 7 % faster, measured once), LAB_DISK_MB (DRBD disk per node, 64: every full
 # sync copies all of it), LAB_BOOT_TIMEOUT (240 s), LAB_EXEC_TIMEOUT (300 s), LAB_CLUSTER_TIMEOUT (300 s),
 # LAB_TOKEN_MS (corosync token, 10000: a lost node is noticed after ~2.2x that), LAB_KERNEL (a
-# /boot/vmlinuz-* path; default the newest 6.1 one).
+# /boot/vmlinuz-* path; default the newest 6.1 one), LAB_INIT (busybox, the default, or systemd:
+# the guests boot systemd as PID 1, and logs add each guest's journal).
 #
 # How it is built (see docs/lab.md#how-it-is-built): each guest's root is the host's / shared
 # read-only over 9p (cached) under a tmpfs overlay; a second, uncached 9p share ($LAB_DIR/run/share,
@@ -62,6 +63,12 @@ LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-240}
 LAB_EXEC_TIMEOUT=${LAB_EXEC_TIMEOUT:-300}
 LAB_CLUSTER_TIMEOUT=${LAB_CLUSTER_TIMEOUT:-300}
 LAB_TOKEN_MS=${LAB_TOKEN_MS:-10000}
+# The guests' PID 1: busybox init (the default) or systemd with the units as Debian packages them.
+LAB_INIT=${LAB_INIT:-busybox}
+case $LAB_INIT in busybox | systemd) ;; *) echo "lab.sh: LAB_INIT=$LAB_INIT is not busybox or systemd" >&2; exit 2 ;; esac
+# systemd's boot took 43 s more than busybox's on a quiet host (guests ready: 85.7 s against 42.5 s),
+# and did not publish its agent within 240 s with the host at load 13.
+[ "$LAB_INIT" = systemd ] && [ "$LAB_BOOT_TIMEOUT" = 240 ] && LAB_BOOT_TIMEOUT=420
 CACHE=$LAB_DIR/cache
 RUN=$LAB_DIR/run
 SHARE=$RUN/share
@@ -269,6 +276,8 @@ start_guest() {
   local node=$1 nd=$RUN/$1 mem=$LAB_MEM smp=$LAB_SMP
   local -a disk=() repl=()
   local append="console=ttyS0 quiet panic=-1 lab.node=$node lab.ip=${IP[$node]}"
+  # net.ifnames=0: udev keeps the names stage2 configured (eth0, eth1).
+  [ "$LAB_INIT" = systemd ] && append+=" lab.init=systemd net.ifnames=0 systemd.show_status=0"
   if qemu_pid "$node" >/dev/null; then return 0; fi
   mkdir -p "$nd" "$SHARE/mbox/$node"/{req,run,out,tmp}
   rm -f "$SHARE/mbox/$node/boot" "$nd/qemu.pid" "$nd/console.sock" "$nd/qmp.sock"
@@ -716,7 +725,7 @@ collect_logs() {
   for n in $(run_nodes); do
     [ -s "$RUN/$n/console.log" ] && tr -d '\r' <"$RUN/$n/console.log" >"$dir/$n.console.log"
     if qemu_pid "$n" >/dev/null && [ -s "$SHARE/mbox/$n/boot" ]; then
-      cmd_exec -t 20 "$n" bash -c 'dmesg; for f in /var/log/lab-agent.log /var/log/corosync/corosync.log /var/log/pacemaker/pacemaker.log /var/log/pacemaker/pacemakerd.out; do [ -s "$f" ] || continue; echo "===== $f"; tail -n 2000 "$f"; done' \
+      cmd_exec -t 20 "$n" bash -c 'dmesg; if [ -d /run/systemd/system ]; then echo "===== journal"; journalctl -b --no-pager -o short-monotonic | tail -n 5000; fi; for f in /var/log/lab-agent.log /var/log/corosync/corosync.log /var/log/pacemaker/pacemaker.log /var/log/pacemaker/pacemakerd.out; do [ -s "$f" ] || continue; echo "===== $f"; tail -n 2000 "$f"; done' \
         >"$dir/$n.guest.log" 2>&1 &
     fi
   done
@@ -735,7 +744,7 @@ down_locked() {
     for n in $(run_nodes); do
       qemu_pid "$n" >/dev/null || continue
       if [ "$(qmp_status "$n")" = running ]; then
-        post "$n" /bin/busybox poweroff
+        post "$n" /bin/sh -c '[ -d /run/systemd/system ] && exec systemctl poweroff; exec /bin/busybox poweroff'
       else
         qmp "$n" quit >/dev/null || true # paused (fenced off) or stuck: nothing would answer
       fi

@@ -100,7 +100,9 @@ describe('ocfkit stack plan', () => {
 
 describe('ocfkit stack apply, check, simulate', () => {
   it('two services with fencing: pcs -f builds a CIB that crm_verify and every validate-all accept; every scenario ends on the survivor, in order', () => {
-    const cfg = config('fenced', { nodes: ['node1', 'node2'], fencing: fenced, services: [service('etcd1', 1), service('etcd2', 2)] });
+    // One NFS service: two would share a node's one kernel NFS server (refused, below).
+    const { ip: _ip, clients: _clients, nfs_shared_infodir: _info, nfsv4_lease_time: _lease, nic: _nic, ...plain } = service('etcd2', 2);
+    const cfg = config('fenced', { nodes: ['node1', 'node2'], fencing: fenced, services: [service('etcd1', 1), plain] });
     const cib = join(work, 'fenced.xml');
     const a = apply(['--config', cfg], cib);
     expect(a.status, a.stderr).toBe(0);
@@ -115,8 +117,8 @@ describe('ocfkit stack apply, check, simulate', () => {
     expect(s.stdout).toMatch(/^OK {3}replication link loss$/m);
     const failover = s.stdout.split(/^OK {3}node failure$/m)[1]!.split(/^OK/m)[0]!;
     expect(failover).toContain('fence node1');
-    for (const svc of ['etcd1', 'etcd2']) {
-      const order = [`promote ${svc}-drbd on node2`, `start ${svc}-fs on node2`, `start ${svc}-export on node2`, `start ${svc}-ip on node2`].map((l) => failover.indexOf(l));
+    for (const [svc, nfs] of [['etcd1', true], ['etcd2', false]] as const) {
+      const order = [`promote ${svc}-drbd on node2`, `start ${svc}-fs on node2`, ...(nfs ? [`start ${svc}-export on node2`, `start ${svc}-ip on node2`] : [])].map((l) => failover.indexOf(l));
       expect(order.every((i) => i > failover.indexOf('fence node1'))).toBe(true);
       expect([...order].sort((x, y) => x - y)).toEqual(order);
     }
@@ -136,6 +138,24 @@ describe('ocfkit stack apply, check, simulate', () => {
     expect(s.stdout).toMatch(/^FAIL replication link loss$/m);
     expect(s.stdout).toContain('split brain');
   });
+
+  it('two NFS services: plan refuses them; check reports two nfs-exports that can meet on one node, and not once a -INFINITY colocation keeps them apart', () => {
+    const two = config('two-nfs', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0), service('nfs2', 3)] });
+    const p = ocfkit('stack', 'plan', '--config', two);
+    expect(p.status).not.toBe(0);
+    expect(p.stderr).toContain('services nfs, nfs2 each export over NFS: a node runs one kernel NFS server');
+    const cfg = config('one-nfs', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });
+    const cib = join(work, 'two-nfs.xml');
+    expect(apply(['--config', cfg], cib).status).toBe(0);
+    const pcs = (...a: string[]) => sh(['pcs', '-f', cib, ...a]);
+    const made = pcs('resource', 'create', 'other-export', 'ocf:ocfkit:nfs-export', `directory=${work}`, 'clientspec=192.0.2.0/24', `nfs_shared_infodir=${work}/.nfs-state`);
+    expect(made.status, made.stderr).toBe(0);
+    const c = ocfkit('stack', 'check', '--config', cfg, '--cib', cib);
+    expect(c.status).toBe(1);
+    expect(c.stdout).toContain('services nfs-export, other-export each export over NFS');
+    expect(pcs('constraint', 'colocation', 'add', 'other-export', 'with', 'nfs-export', '-INFINITY').status).toBe(0);
+    expect(ocfkit('stack', 'check', '--config', cfg, '--cib', cib).stdout).not.toContain('each export over NFS');
+  }, 600_000);
 
   it('check reports a resource whose parameters its agent refuses', () => {
     const cfg = config('edit', { nodes: ['node1', 'node2'], fencing: 'none', services: [service('nfs', 0)] });

@@ -44,6 +44,7 @@ describe('stack model with sites', () => {
     ['a shared ticket', { sites, services: [{ ...etcd, ticket: 't' }, { ...nfs, ticket: 't' }] }, /two services share ticket t/],
     ['ip without clients', { sites, services: [{ ...etcd, ip: '192.0.2.9/24' }] }, /clients must list at least one/],
     ['clients without ip', { sites, services: [{ ...etcd, clients: ['192.0.2.0/24'] }] }, /ip is required/],
+    ['two NFS services (one node runs one NFS server)', { sites, services: [nfs, { ...nfs, name: 'nfs2', drbd_resource: 'r2', device: '/dev/drbd2', directory: '/srv/nfs2', ip: '192.0.2.11/24' }] }, /services nfs, nfs2 each export over NFS: a node runs one kernel NFS server/],
     ['booth without sites', { nodes: ['n1', 'n2'], fencing: 'none', services: [etcd], booth: {} }, /booth needs sites/],
     ['booth missing a site address', { sites, services: [etcd], booth: { sites: { a: '192.0.2.1' }, arbitrator: '192.0.2.3' } }, /booth\.sites\.b undefined is not an address/],
     ['booth sharing an address', { sites, services: [etcd], booth: { sites: { a: '192.0.2.1', b: '192.0.2.1' }, arbitrator: '192.0.2.3' } }, /one address each/],
@@ -51,6 +52,12 @@ describe('stack model with sites', () => {
   it.each(bad.map(([what, raw, why]) => ({ what, raw, why })))('refuses $what', ({ raw, why }) => {
     expect(() => stackOf(parseDeployment(raw), 'a')).toThrow(StackError);
     expect(() => stackOf(parseDeployment(raw), 'a')).toThrow(why);
+  });
+
+  it('two NFS services are refused in a one-cluster stack too, one NFS service beside others is not', () => {
+    const nfs2 = { ...nfs, name: 'nfs2', drbd_resource: 'r2', device: '/dev/drbd2', directory: '/srv/nfs2', ip: '192.0.2.11/24' };
+    expect(() => parseStack({ nodes: ['n1', 'n2'], fencing: 'none', services: [nfs, nfs2] })).toThrow(/each export over NFS.*Export their directories from one service/);
+    expect(parseStack({ nodes: ['n1', 'n2'], fencing: 'none', services: [etcd, nfs] }).services).toHaveLength(2);
   });
 
   it('--site is required with sites and refused without', () => {

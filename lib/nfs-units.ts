@@ -1,0 +1,222 @@
+/**
+ * The kernel NFS server as systemd runs it (nfs-utils' units: nfs-server.service, oneshot with
+ * RemainAfterExit; nfsdcld.service; rpc-statd.service), driven through systemctl so that systemd's
+ * view stays true. The state the other node needs (nfsdcld's database, statd's sm/ and sm.bak/ and
+ * its state file) is pointed at the shared directory by runtime drop-ins under /run, which vanish
+ * at reboot: a node that boots without the cluster starts nothing on a filesystem it has not mounted.
+ */
+import type { RunResult, Runner } from './run';
+import { describe } from './run';
+
+export const SERVER = 'nfs-server.service';
+export const CLD = 'nfsdcld.service';
+export const STATD = 'rpc-statd.service';
+export const CONTROL = 'proc-fs-nfsd.mount';
+/** Runtime unit directory: drop-ins here outrank /etc and /lib, and go at reboot. */
+export const RUNTIME_UNITS = '/run/systemd/system';
+export const DROPIN = '50-ocfkit-nfs-export.conf';
+
+export function dropInPath(unit: string, root = RUNTIME_UNITS): string {
+  return `${root}/${unit}.d/${DROPIN}`;
+}
+
+/** One word of an Exec line: quoted, with systemd's specifiers (%) and variables ($) taken literally. */
+export function execWord(s: string): string {
+  const plain = /^[A-Za-z0-9_@%+=:,./-]+$/.test(s);
+  const e = s.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  return plain ? e : `"${e.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function execLine(argv: readonly string[]): string {
+  return argv.map(execWord).join(' ');
+}
+
+function overrideExec(argv: readonly string[], extra: readonly string[] = []): string {
+  return ['[Service]', ...extra, 'ExecStart=', `ExecStart=${execLine(argv)}`, ''].join('\n');
+}
+
+export interface ServerPlan {
+  /** The shared state directory; none: the units run as packaged. */
+  readonly info?: string;
+  /** argv that starts nfsd threads (rpc.nfsd, wrapped to set the server scope), when the unit's must be replaced. */
+  readonly nfsdArgv?: readonly string[];
+  /** Absolute paths of the helpers, as the drop-ins name them. */
+  readonly nfsdcld?: string;
+  readonly statd: string;
+}
+
+/**
+ * The drop-ins for a server start, by unit; undefined: none (an earlier one is removed). Only
+ * ExecStart changes: nfsdcld and statd take their state directory from the command line before
+ * nfs.conf, and the rest of each unit (ordering, PIDFile, the server's ExecStop) stays as packaged.
+ */
+export function dropIns(plan: ServerPlan): Record<string, string | undefined> {
+  return {
+    [CLD]: plan.info && plan.nfsdcld ? overrideExec([plan.nfsdcld, '-s', `${plan.info}/nfsdcld`]) : undefined,
+    [STATD]: plan.info ? overrideExec([plan.statd, '--no-notify', '-P', `${plan.info}/statd`]) : undefined,
+    [SERVER]: plan.nfsdArgv ? overrideExec(plan.nfsdArgv) : undefined,
+  };
+}
+
+export interface UnitState {
+  readonly activeState: string;
+  readonly subState: string;
+  readonly result: string;
+}
+
+/** `systemctl show -p ActiveState,SubState,Result UNIT`: KEY=VALUE lines, in any order. */
+export function parseShow(text: string): UnitState | undefined {
+  const kv = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  const activeState = kv.get('ActiveState');
+  if (activeState === undefined) return undefined;
+  return { activeState, subState: kv.get('SubState') ?? '?', result: kv.get('Result') ?? '?' };
+}
+
+export const argv = {
+  start: (...units: string[]) => ['systemctl', 'start', ...units],
+  restart: (...units: string[]) => ['systemctl', 'restart', ...units],
+  stop: (...units: string[]) => ['systemctl', 'stop', ...units],
+  stopNoBlock: (...units: string[]) => ['systemctl', 'stop', '--no-block', ...units],
+  kill: (unit: string) => ['systemctl', 'kill', unit],
+  resetFailed: (unit: string) => ['systemctl', 'reset-failed', unit],
+  daemonReload: () => ['systemctl', 'daemon-reload'],
+  show: (unit: string) => ['systemctl', 'show', '-p', 'ActiveState,SubState,Result', unit],
+};
+
+/** What the sequences below need of the node; the agent gives the real one, tests a recorded one. */
+export interface Node {
+  readonly run: Runner;
+  /** nfsd threads; undefined without /proc/fs/nfsd. */
+  threads(): number | undefined;
+  /** Pids of NAME whose command line names PATH or a path under it. */
+  using(name: string, path: string): number[];
+  running(name: string): number[];
+  /** Writes one nfsd control file (nfsv4recoverydir, nfsv4leasetime, nfsv4gracetime). */
+  control(file: string, value: string): void;
+  readControl(file: string): number | undefined;
+  /** Writes a drop-in, or removes it with undefined; true when the file changed. */
+  dropIn(unit: string, text: string | undefined): boolean;
+  /** Polls PROBE until it returns true or MS ran out (bounded by the action's deadline). */
+  waitFor(what: string, ms: number, probe: () => Promise<boolean> | boolean): Promise<boolean>;
+  remaining(): number;
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export class UnitError extends Error {}
+
+/** A systemctl call bounded by the action's time, leaving room to report. */
+async function systemctl(node: Node, args: string[], ms = 30_000): Promise<RunResult> {
+  return node.run(args, { timeoutMs: Math.max(1000, Math.min(ms, node.remaining() - 3000)) });
+}
+
+export async function unitState(node: Node, unit: string): Promise<UnitState | undefined> {
+  const r = await node.run(argv.show(unit), { timeoutMs: Math.max(1000, Math.min(5000, node.remaining() - 1000)) });
+  return r.code === 0 ? parseShow(r.stdout) : undefined;
+}
+
+/** The unit's state for an exit reason. */
+export async function stateWords(node: Node, unit: string): Promise<string> {
+  const s = await unitState(node, unit);
+  return s ? `${unit} is ${s.activeState}/${s.subState} (result: ${s.result})` : `${unit}'s state could not be read`;
+}
+
+async function failWith(node: Node, unit: string, what: string, r?: RunResult): Promise<never> {
+  throw new UnitError(`${what}: ${await stateWords(node, unit)}${r && r.code !== 0 ? `; ${describe(r)}` : ''}`);
+}
+
+/** Puts the drop-ins in place; daemon-reload only when one changed. */
+export async function applyDropIns(node: Node, wanted: Record<string, string | undefined>): Promise<void> {
+  let changed = false;
+  for (const [unit, text] of Object.entries(wanted)) changed = node.dropIn(unit, text) || changed;
+  if (!changed) return;
+  // A reload reruns every unit generator: found taking over 35 s in a loaded TCG guest.
+  const r = await systemctl(node, argv.daemonReload(), 60_000);
+  if (r.code !== 0) throw new UnitError(`systemctl daemon-reload (for the drop-ins under ${RUNTIME_UNITS}) failed: ${describe(r)}`);
+}
+
+export interface StartSettings extends ServerPlan {
+  readonly leaseTime: number;
+  readonly graceTime: number;
+}
+
+/** A helper runs with its state in PATH: started, or restarted when it runs with its state elsewhere. */
+async function helperOn(node: Node, unit: string, name: string, path: string): Promise<void> {
+  const elsewhere = node.running(name).length > 0 && node.using(name, path).length === 0;
+  if (elsewhere) node.info(`${name} runs with its state outside ${path}: restarting ${unit} with the shared directory`);
+  const r = await systemctl(node, elsewhere ? argv.restart(unit) : argv.start(unit));
+  if (r.code !== 0 || node.using(name, path).length === 0) await failWith(node, unit, `${unit} did not start ${name} on ${path}`, r);
+}
+
+/**
+ * Starts nfs-server.service with the state on the shared directory: drop-ins, then the helpers that
+ * read the state (nfsdcld, rpc-statd), then the control files nfsd reads at start (recovery
+ * directory, lease, grace: writable only while no thread runs), then the server unit. Only then
+ * does a client reach it, so none is recorded anywhere else.
+ */
+export async function startServer(node: Node, s: StartSettings): Promise<void> {
+  if (node.threads() === undefined) {
+    const r = await systemctl(node, argv.start(CONTROL), 10_000);
+    if (node.threads() === undefined) await failWith(node, CONTROL, 'the nfsd control filesystem is not mounted', r);
+  }
+  await applyDropIns(node, dropIns(s));
+  if (s.info && s.nfsdcld) await helperOn(node, CLD, 'nfsdcld', `${s.info}/nfsdcld`);
+  if (s.info) await helperOn(node, STATD, 'rpc.statd', `${s.info}/statd`);
+  if (s.info) node.control('nfsv4recoverydir', `${s.info}/v4recovery`);
+  if (s.leaseTime) node.control('nfsv4leasetime', String(s.leaseTime));
+  if (s.graceTime) node.control('nfsv4gracetime', String(s.graceTime));
+  // oneshot + RemainAfterExit: "active" with no thread is a server ended behind systemd's back
+  // (rpc.nfsd 0 by hand, an older stop); start would do nothing, so it is restarted.
+  const before = await unitState(node, SERVER);
+  const r = await systemctl(node, before?.activeState === 'active' ? argv.restart(SERVER) : argv.start(SERVER), 45_000);
+  if (!node.threads()) await failWith(node, SERVER, 'the NFS server did not start', r);
+  // rpc.nfsd applies nfs.conf's lease-time and grace-time over what was written here.
+  for (const [file, want, key] of [['nfsv4leasetime', s.leaseTime, 'lease-time'], ['nfsv4gracetime', s.graceTime, 'grace-time']] as const) {
+    const got = node.readControl(file);
+    if (want && got !== undefined && got !== want) throw new UnitError(`nfsd runs with ${file} ${got}, not ${want}: [nfsd] ${key} in /etc/nfs.conf (or nfs.conf.d) overrides it; set them alike`);
+  }
+}
+
+/** Ends rpc-statd.service (records on the shared directory kept for the next node's sm-notify). */
+export async function stopStatd(node: Node, path: string): Promise<boolean> {
+  if (node.using('rpc.statd', path).length === 0) return false;
+  const r = await systemctl(node, argv.stop(STATD), 15_000);
+  if (r.code !== 0) node.warn(`systemctl stop ${STATD}: ${describe(r)}`);
+  return true;
+}
+
+const ENDED = new Set(['inactive', 'failed']);
+
+/**
+ * Stops nfs-server.service (its ExecStop ends the threads, ExecStopPost flushes the exports; mountd
+ * is bound to it), then nfsdcld, which holds files on the shared filesystem. With statd already ended, ExecStop's rpc.nfsd 0 can wait on lockd's calls to it after
+ * the threads are gone: once they are, the unit is killed out of that wait. Fails unless systemd
+ * says the server is down and no thread runs, so a start after it starts the server again.
+ */
+export async function stopServer(node: Node, info: string | undefined, statdEnded: boolean): Promise<void> {
+  const r = await systemctl(node, argv.stopNoBlock(SERVER), 10_000);
+  if (r.code !== 0) await failWith(node, SERVER, `systemctl stop ${SERVER} failed`, r);
+  const ended = async () => ENDED.has((await unitState(node, SERVER))?.activeState ?? '');
+  let done = await node.waitFor(`${SERVER} to stop`, statdEnded ? 5000 : 30_000, ended);
+  if (!done && !node.threads()) {
+    node.info(`${SERVER}'s rpc.nfsd 0 outlived the nfsd threads (lockd waiting on the rpc.statd this stop ended): ending it`);
+    await systemctl(node, argv.kill(SERVER), 5000);
+    done = await node.waitFor(`${SERVER} to stop`, 10_000, ended);
+  }
+  if (!done || node.threads()) await failWith(node, SERVER, `the NFS server did not stop (nfsd threads: ${node.threads() ?? 'no nfsd'})`);
+  if ((await unitState(node, SERVER))?.activeState === 'failed') await systemctl(node, argv.resetFailed(SERVER), 5000);
+  if (info) {
+    const c = await systemctl(node, argv.stop(CLD), 15_000);
+    if (node.using('nfsdcld', `${info}/nfsdcld`).length > 0) await failWith(node, CLD, `nfsdcld still holds ${info}/nfsdcld`, c);
+    if (node.using('rpc.statd', `${info}/statd`).length > 0) await stopStatd(node, `${info}/statd`);
+  }
+  // The drop-ins stay (under /run, gone at reboot; the next start rewrites what differs): removing
+  // them takes a daemon-reload, which in a loaded lab guest ran past 35 s and failed a failover's
+  // stop (the node was fenced). Until then a statd started here for NFS client mounts points at
+  // the shared directory, which is not mounted here: it fails to start rather than keep state
+  // on the root filesystem.
+}
