@@ -17,7 +17,7 @@ import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import type { Logger } from '../lib/ocf/log';
 import { param } from '../lib/ocf/params';
-import { describe } from '../lib/run';
+import { type RunResult, describe } from '../lib/run';
 
 export interface ScoreTable {
   /** Only Consistent data: 0 by default, i.e. never promote such a node. */
@@ -573,16 +573,42 @@ async function demote(ctx: DrbdCtx) {
   let s = await status(ctx, adm);
   if (!s || s.res.role === 'Unconfigured') return OCF.NOT_RUNNING;
   if (s.res.role !== 'Primary') return OCF.SUCCESS;
-  const r = await adm.exec(['secondary', res], Math.max(1000, ctx.deadline.remaining() - 1000));
+  // Half the time for drbdadm: the rest is for drbdsetup, should drbdadm not get it done.
+  const r = await adm.exec(['secondary', res], Math.max(1000, (ctx.deadline.remaining() - 1000) / 2));
   s = (await status(ctx, adm))!;
   if (s.res.role === 'Primary') {
-    // DRBD's refusal first: it fits Pacemaker's 128 characters; the holders follow.
-    const holders = deviceHolders(s.res.devices.map((d) => d.minor));
-    throw fail.generic(`${res} cannot be demoted: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
+    // drbdadm needs a configuration that parses, drbdsetup does not; it refuses a device held open
+    // as drbdadm does, and its refusal is DRBD's own word, so it leads the reason (Pacemaker keeps
+    // 128 characters), drbdadm's failure after it when that was a different one, then the holders.
+    const direct = await drbdsetupSecondary(ctx, s);
+    const before = s;
+    s = (await status(ctx, adm))!;
+    if (s.res.role === 'Primary') {
+      const holders = deviceHolders(before.res.devices.map((d) => d.minor));
+      const first = direct ? describe(direct) : 'drbdsetup is not installed';
+      throw fail.generic(`${res} cannot be demoted: ${first}${direct?.code !== r.code ? `; before it ${adm.describe(r)}` : ''}${holders.length ? `; ${holders.join('; ')}` : ''}`);
+    }
+    ctx.log.warn(`${res}: drbdadm could not demote it (${adm.describe(r)}); drbdsetup secondary did`);
   }
   await applyScore(ctx, s, 'changed');
   recordPeer(ctx, s.res);
   return OCF.SUCCESS;
+}
+
+/**
+ * `drbdsetup secondary`, which needs no configuration: by resource name on DRBD 9, by minor on 8.4
+ * (drbdsetup-84 knows a role only per minor; the minors are those the state was read with). The
+ * first refusal ends it; undefined when drbdsetup is not installed.
+ */
+async function drbdsetupSecondary(ctx: DrbdCtx, s: Status): Promise<RunResult | undefined> {
+  if (!ctx.haveBinary('drbdsetup')) return undefined;
+  const objects = generation(s.version) === 9 ? [s.res.name] : s.res.devices.map((d) => String(d.minor));
+  let last: RunResult | undefined;
+  for (const o of objects) {
+    last = await ctx.run(['drbdsetup', 'secondary', o], { timeoutMs: Math.max(1000, ctx.deadline.remaining() - 1000) });
+    if (last.code !== 0) break;
+  }
+  return last;
 }
 
 /**
