@@ -14,7 +14,7 @@ import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
-import { OCF, OcfError, fail } from '../lib/ocf/codes';
+import { OCF, type OcfCode, OcfError, fail } from '../lib/ocf/codes';
 import type { Logger } from '../lib/ocf/log';
 import { param } from '../lib/ocf/params';
 import { type RunResult, describe } from '../lib/run';
@@ -262,9 +262,28 @@ function linkProblem(r: DrbdResource): string | undefined {
 const SUSPENSION_CAUSE: Record<string, string> = {
   fencing: 'the fence-peer handler has not answered yet',
   quorum: 'quorum is lost (on-no-quorum suspend-io)',
-  'no-data': 'no UpToDate data is reachable',
+  'no-data': 'no UpToDate data is reachable (on-no-data-accessible suspend-io); attach a disk or connect a peer with UpToDate data',
   user: 'drbdadm suspend-io was run; drbdadm resume-io ends it',
 };
+
+/** Suspensions nothing in DRBD ends by itself: by hand (user), no UpToDate data reachable (no-data). */
+const STUCK_SUSPENSIONS = new Set(['user', 'no-data']);
+
+/**
+ * The monitor's code for a resource that is up. A Primary whose I/O DRBD holds while it protects
+ * the data (fencing: the fence-peer handler has not answered; quorum: lost, with on-no-quorum
+ * suspend-io) is still the promoted instance: DRBD resumes by itself, or the other side fences this
+ * node, and a recovery by Pacemaker meanwhile would be a demote and a stop that hang on the frozen
+ * device, ending in a fence of the node that may hold the newest data. The reason says it is
+ * suspended. Held by hand or without any UpToDate data to write to, the Primary cannot serve until
+ * someone acts: it has failed (9), for Pacemaker to recover where the scores allow. 8.4's /proc/drbd
+ * says only that I/O is suspended, not why: taken as DRBD's own suspension.
+ */
+export function monitorCode(r: DrbdResource): OcfCode {
+  if (r.role !== 'Primary') return OCF.SUCCESS;
+  const causes = (r.suspension ?? '').split(',');
+  return r.suspended && causes.some((c) => STUCK_SUSPENSIONS.has(c)) ? OCF.FAILED_PROMOTED : OCF.RUNNING_PROMOTED;
+}
 
 /** Writes to a suspended device hang: the applications above it stop, with no error of their own. */
 function suspendedIo(r: DrbdResource): string {
@@ -482,7 +501,7 @@ async function monitor(ctx: DrbdCtx) {
   }
   await applyScore(ctx, s, ctx.probe ? 'always' : 'refresh');
   recordPeer(ctx, s.res);
-  const code = s.res.role === 'Primary' ? OCF.RUNNING_PROMOTED : OCF.SUCCESS;
+  const code = monitorCode(s.res);
   const problem = replicationProblem(s.res);
   if (!ctx.probe) logProblemChange(ctx.log, problemFile(ctx), problem);
   return problem ? { code, reason: problem } : code;
