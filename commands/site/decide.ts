@@ -184,7 +184,13 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
     if (!splitBrain && !discardLocal) return { kind: 'connect', say: `${name}: DRBD is StandAlone here: connecting (drbdadm connect ${s.service.drbd_resource})` };
     const wrote = `this site has ${oos ?? 'an unknown amount of'} KiB marked out of sync (written here, or not yet received, since the sites last agreed)`;
     const lost = s.record?.lost;
-    const when = lost ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}` : '';
+    // DRBD's kernel log here has the moment when this node did not reboot since (a cut link).
+    const went = s.linkLoss;
+    const when = went
+      ? `; the link went at ${went.at} (DRBD's kernel log here: ${went.to})${went.peerRole !== 'Unknown' ? `, the other site ${went.peerRole} then` : ''}`
+      : lost
+        ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}`
+        : '';
     const gis = handshake ? ` ${describeHandshake(handshake)}` : '';
     if (!discardLocal) {
       return {
