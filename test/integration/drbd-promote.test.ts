@@ -223,6 +223,13 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     expect(f.reason).toMatch(/^r0 cannot be demoted: `drbdsetup secondary r0` exited 11: r0: State change failed: \(-12\) Device is held open by someone.*; before it `drbdadm secondary r0` exited 10: .*Parse error/);
   });
 
+  it('DRBD 9: demote of a resource that is down is 7, running nothing', () => {
+    const s = scenario({ version: '9', events2: 's10-down-on-node2-node2-events2-now.txt' });
+    const r = s.run('demote');
+    expect(r.code, r.stderr).toBe(7);
+    expect(s.calls()).not.toMatch(/secondary/);
+  });
+
   it('DRBD 8.4: drbdadm secondary failing falls back to drbdsetup secondary by minor; a drbd.conf that does not parse leaves the minors unknown and fails the demote, demoting nothing', () => {
     const s = scenario({ version: '8.4', drbdadm: { secondary: [10, parseError] }, drbdsetup: { secondary: [0, ''] }, procAfter: { 'drbdsetup-secondary': 'drbd/lab-84-connected-secondary.txt' } });
     const r = s.run('demote');
