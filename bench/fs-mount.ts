@@ -14,17 +14,17 @@
 //          processes, and writes the raw samples to a file the outer names.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
-  closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
+  closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync,
   readlinkSync, statSync, writeFileSync,
 } from 'node:fs';
-import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lib from './lib.ts';
 
 const {
   BenchFailure, C_FLOOR, EXEC_PATH, GNU_TIME, Invoker, LEFTOVER_GRACE_MS, PREV_DIR, REPO, RUN_SCRIPT, TRUE_BIN, binaryNote,
   compare, die, envInt, fmt, innerEnv, loadText, must, pct, prevMissing, prng, readText, rebuiltNote, removeTree, round3, run,
-  runRounds, shuffle, sleepSync, stats, table, writeResults,
+  runRounds, shuffle, sleepSync, stats, table,
 } = lib;
 type Variant = lib.Variant;
 type Unit = lib.Unit;
@@ -810,15 +810,6 @@ export interface OuterCtx {
   seed: number;
 }
 
-/** Processes whose mount namespace is `ns`: the inner, and anything it or an agent left behind. */
-function nsPids(ns: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (/^\d+$/.test(d) && link(`/proc/${d}/ns/mnt`) === ns) out.push(Number(d));
-  }
-  return out;
-}
-
 export async function outer(ctx: OuterCtx): Promise<number> {
   const { session, rounds, warmup, seed } = ctx;
   const holderRounds = envInt('BENCH_HOLDER_ROUNDS', 6, 1);
@@ -839,34 +830,8 @@ export async function outer(ctx: OuterCtx): Promise<number> {
     if (cleaned) return;
     cleaned = true;
     const ns = readText(nsFile);
-    if (ns) {
-      const until = Date.now() + graceMs;
-      while (nsPids(ns).length > 0 && Date.now() < until) sleepSync(100);
-      for (const pid of nsPids(ns)) {
-        const cmdline = readText(`/proc/${pid}/cmdline`);
-        if (cmdline === undefined) continue;
-        leftovers.push(`${pid} ${cmdline.replace(/\0/g, ' ').trim()}`);
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      const gone = Date.now() + 5000;
-      while (nsPids(ns).length > 0 && Date.now() < gone) sleepSync(50);
-      if (nsPids(ns).length > 0) problems.push(`processes of the private mount namespace would not die: ${nsPids(ns).join(' ')}`);
-    }
-    for (const l of loops) {
-      // A loop device still in use (its namespace not yet torn down) is only marked autoclear: wait until it is free.
-      const r = run('losetup', ['-d', l]);
-      if (r.rc !== 0) problems.push(`losetup -d ${l}: ${r.err.trim()}`);
-    }
-    for (const d of devs) {
-      const until = Date.now() + 3000;
-      while (run('losetup', ['-j', d.image]).out.trim() !== '' && Date.now() < until) sleepSync(50);
-      const still = run('losetup', ['-j', d.image]).out.trim();
-      if (still) problems.push(`loop device still attached: ${still}`);
-    }
+    if (ns) lib.endMountNamespace(ns, graceMs, leftovers, problems);
+    lib.detachLoops(loops, devs.map((d) => d.image), problems);
     const host = ourMounts(devs);
     if (host.length > 0) problems.push(`the host's mount table shows: ${host.join('; ')}`);
     removeTree(scratch);
@@ -885,12 +850,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
   }
   const preload = PRELOAD_CANDIDATES.find((p) => existsSync(p)) as string;
   const meta: Record<string, unknown> = {
-    date: new Date().toISOString(),
-    host: hostname(),
-    kernel: release(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    harnessNode: process.version,
+    ...lib.hostMeta(),
     mode:
       `harness re-executed in a private mount namespace (${UNSHARE} --mount --propagation private node run.ts --inner ` +
       'fs-mount); agents spawned directly',
@@ -956,20 +916,12 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       BENCH_PRELOAD: preload,
       BENCH_SCRATCH: scratch,
     });
-    const [rc, sig] = await session.runChild(
-      UNSHARE,
+    code = await lib.runInner(
+      session, 'fs-mount', UNSHARE,
       ['--mount', '--propagation', 'private', process.execPath, ...process.execArgv, RUN_SCRIPT, '--inner', 'fs-mount'],
       env,
     );
-    if (session.signalled) {
-      code = session.exitCode();
-      return code;
-    }
-    if (rc !== 0) {
-      process.stderr.write(`bench: fs-mount FAILED (measurement process ${sig ? `killed by ${sig}` : `exit code ${rc}`})\n`);
-      code = 1;
-      return code;
-    }
+    if (code !== 0) return code;
 
     const raw = JSON.parse(readFileSync(rawPath, 'utf8')) as Raw;
     meta.loadavgAfter = loadavg();
@@ -1020,12 +972,10 @@ export async function outer(ctx: OuterCtx): Promise<number> {
         holderLoad1PerRound: raw.holderLoad1, holderOrderPerRound: raw.holderOrder,
       },
     };
-    const file = writeResults('fs-mount', meta.date as string, doc);
-    process.stdout.write(`\nraw numbers: ${file} (and, under "fs-mount", ${join(lib.RESULTS, 'latest.json')})\n`);
+    lib.saveResults('fs-mount', meta.date as string, doc);
     return code;
   } catch (e) {
-    process.stderr.write(`bench: fs-mount FAILED: ${e instanceof Error ? e.message : String(e)}\n`);
-    code = 1;
+    code = lib.partFailed('fs-mount', e);
     return code;
   } finally {
     done();

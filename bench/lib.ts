@@ -4,10 +4,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync,
-  rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
+  readSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, hostname, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -463,6 +463,90 @@ export function innerEnv(extra: Record<string, string>): Record<string, string> 
   return Object.assign(env, extra);
 }
 
+/**
+ * Waits up to graceMs for the processes `pids()` lists to finish on their own (what the agents started in the
+ * background), then kills what is left by pid and lists each one in `leftovers` ("PID command line").
+ */
+export function endLeftovers(pids: () => number[], graceMs: number, leftovers: string[]): void {
+  const until = Date.now() + graceMs;
+  while (pids().length > 0 && Date.now() < until) sleepSync(100);
+  for (const pid of pids()) {
+    const cmdline = readText(`/proc/${pid}/cmdline`);
+    if (cmdline === undefined) continue;
+    leftovers.push(`${pid} ${cmdline.replace(/\0/g, ' ').trim()}`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Processes whose mount namespace is `ns` (a /proc/PID/ns/mnt link): an inner, and anything it or an agent left. */
+export function mntnsPids(ns: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readlinkSync(`/proc/${d}/ns/mnt`) === ns) out.push(Number(d));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+/**
+ * Ends every process of the private mount namespace `ns`. graceMs: what the agents left behind may first finish on
+ * its own; whatever is still there afterwards is killed by pid and listed in `leftovers`. With the namespace's last
+ * process gone, the kernel drops its mounts; one that will not die goes to `problems`.
+ */
+export function endMountNamespace(ns: string, graceMs: number, leftovers: string[], problems: string[]): void {
+  endLeftovers(() => mntnsPids(ns), graceMs, leftovers);
+  const gone = Date.now() + 5000;
+  while (mntnsPids(ns).length > 0 && Date.now() < gone) sleepSync(50);
+  if (mntnsPids(ns).length > 0) problems.push(`processes of the private mount namespace would not die: ${mntnsPids(ns).join(' ')}`);
+}
+
+/** Detaches the loop devices, then checks that none of the images is still attached (an image whose namespace is
+ *  not torn down yet is only marked autoclear: it is given 3 s). */
+export function detachLoops(loops: readonly string[], images: readonly string[], problems: string[]): void {
+  for (const l of loops) {
+    const r = run('losetup', ['-d', l]);
+    if (r.rc !== 0) problems.push(`losetup -d ${l}: ${r.err.trim()}`);
+  }
+  for (const img of images) {
+    const until = Date.now() + 3000;
+    while (run('losetup', ['-j', img]).out.trim() !== '' && Date.now() < until) sleepSync(50);
+    const still = run('losetup', ['-j', img]).out.trim();
+    if (still) problems.push(`loop device still attached: ${still}`);
+  }
+}
+
+/** The head of every part's `meta`: when, where, on what. */
+export function hostMeta() {
+  return {
+    date: new Date().toISOString(),
+    host: hostname(),
+    kernel: release(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    harnessNode: process.version,
+  };
+}
+
+/**
+ * Runs a part's inner process and says how it ended: 0 when it exited 0; otherwise the part's exit code (the
+ * signal's when the bench was interrupted, 1 with a message when the inner failed).
+ */
+export async function runInner(session: Session, part: string, cmd: string, args: string[], env: Record<string, string>): Promise<number> {
+  const [rc, sig] = await session.runChild(cmd, args, env);
+  if (session.signalled) return session.exitCode();
+  if (rc === 0) return 0;
+  process.stderr.write(`bench: ${part} FAILED (measurement process ${sig ? `killed by ${sig}` : `exit code ${rc}`})\n`);
+  return 1;
+}
+
 // ---------------------------------------------------------------------------------------------- outer: the binary
 
 export interface FileId {
@@ -590,6 +674,18 @@ export function rebuiltNote(b: AgentBinary): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------- outer: results
+
+/** writeResults, and the line that says where the numbers went. */
+export function saveResults(part: string, date: string, doc: unknown): void {
+  const file = writeResults(part, date, doc);
+  process.stdout.write(`\nraw numbers: ${file} (and, under "${part}", ${join(RESULTS, 'latest.json')})\n`);
+}
+
+/** The report of a part that failed outside its inner process; its exit code. */
+export function partFailed(part: string, e: unknown): number {
+  process.stderr.write(`bench: ${part} FAILED: ${e instanceof Error ? e.message : String(e)}\n`);
+  return 1;
+}
 
 /**
  * Writes `bench/results/PART-STAMP.json` and puts the document under its part's key in `latest.json`, which holds the

@@ -2,9 +2,12 @@
 // interleaved. Run as root with `npm run bench` (Node 24, type stripping). Only node: built-ins are imported.
 // See bench/README.md for what is measured and how to read the output.
 //
-// Parts, run one after the other (BENCH_ONLY=vip, fs-mount, lab, lab-monitor, lab-failover or lab-site runs one):
+// Parts, run one after the other (BENCH_ONLY=vip, fs-mount, scale, lab, lab-monitor, lab-failover or lab-site runs
+// one):
 //   vip       vip vs ocf:heartbeat:IPaddr2 in a private network namespace (bench/vip.ts)
 //   fs-mount  fs-mount vs ocf:heartbeat:Filesystem on loop devices, in a private mount namespace (bench/fs-mount.ts)
+//   scale     1, 10 and 40 resources of vip, fs-mount and nfs-export and of their reference agents, monitored at their
+//             intervals for BENCH_MINUTES: CPU share and peak memory per side, in cgroups (bench/scale.ts)
 //   lab       the qemu lab from nothing to guests ready and to a fenced two-node cluster online (bench/lab.ts)
 //   lab-monitor  drbd-promote vs ocf:linbit:drbd and nfs-export vs ocf:heartbeat:exportfs monitors, timed inside a
 //             lab guest on real DRBD 8.4 and the kernel NFS server (bench/lab-monitor.ts)
@@ -19,15 +22,24 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as fsMount from './fs-mount.ts';
-import * as labPart from './lab.ts';
-import * as labFailover from './lab-failover.ts';
-import * as labMonitor from './lab-monitor.ts';
-import * as labSite from './lab-site.ts';
 import * as lib from './lib.ts';
-import * as vip from './vip.ts';
 
-const PARTS = { vip, 'fs-mount': fsMount, lab: labPart, 'lab-monitor': labMonitor, 'lab-failover': labFailover, 'lab-site': labSite } as const;
+interface Part {
+  missing(): string[];
+  outer(ctx: { session: lib.Session; scratch: string; binaries: lib.Binaries; rounds: number; warmup: number; seed: number }): Promise<number>;
+  inner(): Promise<void>;
+}
+// Loaded only when selected: a part whose imports cannot load (the lab parts import scripts/lab/host.ts) does not
+// keep the others from running.
+const PARTS: Record<string, () => Promise<Part>> = {
+  vip: () => import('./vip.ts'),
+  'fs-mount': () => import('./fs-mount.ts'),
+  scale: () => import('./scale.ts'),
+  lab: () => import('./lab.ts'),
+  'lab-monitor': () => import('./lab-monitor.ts'),
+  'lab-failover': () => import('./lab-failover.ts'),
+  'lab-site': () => import('./lab-site.ts'),
+};
 type PartName = keyof typeof PARTS;
 const isPart = (s: string | undefined): s is PartName => s !== undefined && Object.hasOwn(PARTS, s);
 
@@ -36,7 +48,16 @@ async function outerMain(): Promise<number> {
   const only = process.env.BENCH_ONLY ?? '';
   if (only !== '' && !isPart(only)) lib.die(`BENCH_ONLY must be one of ${Object.keys(PARTS).join(', ')}, got "${only}"`);
   const names: PartName[] = only ? [only as PartName] : (Object.keys(PARTS) as PartName[]);
-  const problems = names.flatMap((n) => PARTS[n].missing());
+  const loaded: Record<string, Part> = {};
+  const problems: string[] = [];
+  for (const n of names) {
+    try {
+      loaded[n] = await (PARTS[n] as () => Promise<Part>)();
+      problems.push(...(loaded[n] as Part).missing());
+    } catch (e) {
+      problems.push(`part ${n} cannot be loaded: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    }
+  }
   if (problems.length > 0) lib.die(problems.join('\n       '));
   const rounds = lib.envInt('BENCH_ROUNDS', 30, 1);
   const warmup = lib.envInt('BENCH_WARMUP', 3, 0);
@@ -49,7 +70,7 @@ async function outerMain(): Promise<number> {
   let code = 0;
   for (const [i, n] of names.entries()) {
     if (i > 0) process.stdout.write(`\n${'='.repeat(118)}\n\n`);
-    const c = await PARTS[n].outer({ session, scratch, binaries, rounds, warmup, seed });
+    const c = await (loaded[n] as Part).outer({ session, scratch, binaries, rounds, warmup, seed });
     if (session.signalled) return session.exitCode();
     if (c !== 0 && code === 0) code = c;
   }
@@ -64,7 +85,7 @@ const at = process.argv.indexOf('--inner');
 if (at >= 0) {
   const part = process.argv[at + 1];
   if (!isPart(part)) lib.die(`--inner needs one of ${Object.keys(PARTS).join(', ')}`);
-  PARTS[part].inner().then(
+  (PARTS[part] as () => Promise<Part>)().then((m) => m.inner()).then(
     () => process.exit(0),
     (e: unknown) => {
       if (e instanceof lib.BenchFailure) {

@@ -8,14 +8,14 @@
 //          It prints the report and writes bench/results/vip-*.json.
 //   inner  runs every agent invocation with spawnSync and writes the raw samples to a file the outer names.
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lib from './lib.ts';
 
 const {
   BenchFailure, C_FLOOR, EXEC_PATH, GNU_TIME, Invoker, LEFTOVER_GRACE_MS, PREV_DIR, REPO, RUN_SCRIPT, TRUE_BIN, agentOf,
-  binaryNote, compare, die, envInt, fmt, innerEnv, loadText, must, pct, prevLabel, prevMissing, prng, readText, rebuiltNote,
-  removeTree, round3, run, runRounds, sleepSync, stats, table, writeResults,
+  binaryNote, compare, die, envInt, fmt, innerEnv, loadText, must, pct, prevLabel, prevMissing, prng, rebuiltNote,
+  removeTree, round3, run, runRounds, stats, table,
 } = lib;
 type Variant = lib.Variant;
 type Unit = lib.Unit;
@@ -348,20 +348,8 @@ export async function outer(ctx: OuterCtx): Promise<number> {
     if (cleaned) return;
     cleaned = true;
     if (nsCreated) {
-      const until = Date.now() + graceMs;
-      while (nsPids().length > 0 && Date.now() < until) sleepSync(100);
       // Whatever still runs in the namespace was started by an agent we ran (e.g. a background arping): end it by pid.
-      const pids = nsPids();
-      for (const pid of pids) {
-        const cmdline = readText(`/proc/${pid}/cmdline`);
-        if (cmdline === undefined) continue;
-        leftovers.push(`${pid} ${cmdline.replace(/\0/g, ' ').trim()}`);
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
+      lib.endLeftovers(nsPids, graceMs, leftovers);
       const r = run('ip', ['netns', 'delete', ns]);
       if (r.rc !== 0) process.stderr.write(`bench: WARNING: ip netns delete ${ns} failed: ${r.err.trim()}\n`);
     }
@@ -379,12 +367,7 @@ export async function outer(ctx: OuterCtx): Promise<number> {
     lib.die(e instanceof Error ? e.message : String(e));
   }
   const meta: Record<string, unknown> = {
-    date: new Date().toISOString(),
-    host: hostname(),
-    kernel: release(),
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    harnessNode: process.version,
+    ...lib.hostMeta(),
     mode: `harness re-executed inside the namespace (ip netns exec ${ns} node run.ts --inner vip); agents spawned directly`,
     rounds,
     warmup,
@@ -423,20 +406,10 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       ...(prev ? { BENCH_VIP_PREV_RUN: prev.ranFrom } : {}),
       BENCH_SCRATCH: scratch,
     });
-    const [rc, sig] = await session.runChild(
-      'ip',
-      ['netns', 'exec', ns, process.execPath, ...process.execArgv, RUN_SCRIPT, '--inner', 'vip'],
-      env,
+    code = await lib.runInner(
+      session, 'vip', 'ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, RUN_SCRIPT, '--inner', 'vip'], env,
     );
-    if (session.signalled) {
-      code = session.exitCode();
-      return code;
-    }
-    if (rc !== 0) {
-      process.stderr.write(`bench: vip FAILED (measurement process ${sig ? `killed by ${sig}` : `exit code ${rc}`})\n`);
-      code = 1;
-      return code;
-    }
+    if (code !== 0) return code;
 
     const raw = JSON.parse(readFileSync(rawPath, 'utf8')) as Raw;
     meta.loadavgAfter = loadavg();
@@ -476,12 +449,10 @@ export async function outer(ctx: OuterCtx): Promise<number> {
       verdict: rep.verdict,
       raw: { timingMs: raw.timing, memoryKiB: raw.memoryKiB, load1PerRound: raw.load1, orderPerRound: raw.order },
     };
-    const file = writeResults('vip', meta.date as string, doc);
-    process.stdout.write(`\nraw numbers: ${file} (and, under "vip", ${join(lib.RESULTS, 'latest.json')})\n`);
+    lib.saveResults('vip', meta.date as string, doc);
     return code;
   } catch (e) {
-    process.stderr.write(`bench: vip FAILED: ${e instanceof Error ? e.message : String(e)}\n`);
-    code = 1;
+    code = lib.partFailed('vip', e);
     return code;
   } finally {
     dropNamespace();

@@ -12,6 +12,7 @@ import { boothConf } from './site/booth';
 import { EXIT } from './site/decide';
 import { handover } from './site/handover';
 import { rejoin } from './site/rejoin';
+import { SALVAGE_ROOT, salvage, salvageDir, salvageDone } from './site/salvage';
 import { SiteError, pick, procDrbdFile, siteStates } from './site/state';
 import { renderText, renderXml, view } from './site/status';
 import { type SiteCtx, clockFrom } from './site/steps';
@@ -39,13 +40,15 @@ interface Flags {
   nfsv4LeaseTime?: string;
   fencing?: string;
   fenceOption: string[];
+  application?: string;
+  applicationOption: string[];
 }
 
 /** Where `ocfkit stack` and `ocfkit site` look for the configuration when none is named. */
 export const DEFAULT_CONFIG = '/etc/ocfkit/stack.json';
 
 /** The flags that describe one service on the command line instead of a configuration file. */
-const SERVICE_FLAGS = ['nodes', 'drbdResource', 'device', 'directory', 'fstype', 'ip', 'nic', 'clients', 'fsid', 'infodir', 'nfsv4LeaseTime', 'fencing'] as const;
+const SERVICE_FLAGS = ['nodes', 'drbdResource', 'device', 'directory', 'fstype', 'ip', 'nic', 'clients', 'fsid', 'infodir', 'nfsv4LeaseTime', 'fencing', 'application'] as const;
 
 function readDeployment(file: string) {
   let raw: unknown;
@@ -77,10 +80,9 @@ export function stackFromFlags(f: Flags, defaultConfig = DEFAULT_CONFIG): Stack 
     return stackOf(d, siteOfHost(d, f.site));
   }
   if (f.site !== undefined) throw new StackError('--site needs --config FILE naming the sites');
-  const fencing =
-    f.fencing === undefined || f.fencing === 'none'
-      ? null
-      : { agent: f.fencing, options: Object.fromEntries(f.fenceOption.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)])) };
+  const keyValues = (opts: readonly string[]) => Object.fromEntries(opts.map((o) => [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)]));
+  const fencing = f.fencing === undefined || f.fencing === 'none' ? null : { agent: f.fencing, options: keyValues(f.fenceOption) };
+  if (f.applicationOption?.length && f.application === undefined) throw new StackError('--application-option needs --application ocf:PROVIDER:TYPE');
   if (f.fencing === undefined) throw new StackError('say how nodes are fenced: --fencing fence_<agent> (with --fence-option key=value) or --fencing none');
   return parseStack({
     nodes: (f.nodes ?? '').split(',').filter(Boolean),
@@ -99,6 +101,7 @@ export function stackFromFlags(f: Flags, defaultConfig = DEFAULT_CONFIG): Stack 
         fsid: f.fsid,
         nfs_shared_infodir: f.infodir,
         nfsv4_lease_time: f.nfsv4LeaseTime,
+        ...(f.application !== undefined ? { application: { agent: f.application, options: keyValues(f.applicationOption ?? []) } } : {}),
       },
     ],
   });
@@ -122,7 +125,9 @@ function withStackOptions(c: Command): Command {
     .option('--infodir <dir>', 'NFS client state directory on the DRBD filesystem')
     .option('--nfsv4-lease-time <secs>', 'NFSv4 lease seconds (default: the kernel\'s 90; the grace becomes the longer of 90 and lease + 30); shorter makes failovers shorter')
     .option('--fencing <agent|none>', 'fence agent for both nodes, or none (tests only)')
-    .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]));
+    .addOption(new Option('--fence-option <k=v>', 'fence agent option (repeatable)').default([]).argParser((v: string, acc: string[]) => [...acc, v]))
+    .option('--application <agent>', 'what runs on the mounted data, started after the mount and stopped before it: systemd:UNIT or ocf:PROVIDER:TYPE')
+    .addOption(new Option('--application-option <k=v>', "the OCF application's parameter (repeatable)").default([]).argParser((v: string, acc: string[]) => [...acc, v]));
 }
 
 interface SiteFlags {
@@ -138,6 +143,8 @@ interface SiteFlags {
   discardLocal?: boolean;
   otherSiteReleased?: boolean;
   to?: string;
+  mountAt?: string;
+  done?: boolean;
 }
 
 function withSiteOptions(c: Command): Command {
@@ -233,7 +240,7 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
     if (!st.site?.booth) throw new StackError('booth-conf needs a configuration with sites and booth, and --site');
     process.stdout.write(boothConf(st.site.booth, st.services.map((s) => s.ticket)));
   });
-  const site = program.command('site').description('two-site disaster recovery: status, takeover, handover, rejoin');
+  const site = program.command('site').description('two-site disaster recovery: status, takeover, handover, rejoin, salvage');
   withSiteOptions(site.command('status').argument('[service]').description('per service: the ticket, DRBD here, the peer as last seen'))
     .option('--output-as <fmt>', 'text or xml', 'text')
     .option('--json', 'JSON')
@@ -261,6 +268,17 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
     .option('--other-site-released', 'at the receiving site, manual mode: the handover at the serving site finished (it prints this command); without it nothing is granted');
   acting('rejoin', 'at a returning site: reconnect DRBD as the sync target; never promotes', (c, s, f) => rejoin(c, s, !!f.discardLocal))
     .option('--discard-local', "after a split brain: throw away this site's writes since the split");
+  withSiteOptions(site.command('salvage').argument('<service>').description("at a returning site in split brain: this side's data read-only, to copy from before rejoin --discard-local; --done puts it back"))
+    .option('--mount-at <dir>', `where to mount it read-only (default: ${SALVAGE_ROOT}/SERVICE)`)
+    .option('--done', 'unmount, demote and give the DRBD clone back to Pacemaker as it was')
+    .action(async (name: string, f: SiteFlags) => {
+      const st = siteStack(f);
+      const [s] = pick(st, [name]);
+      if (f.done && f.mountAt !== undefined) throw new StackError('--done takes no --mount-at: it undoes the salvage recorded here');
+      if (!f.done) salvageDir(s!, f.mountAt);
+      const ctx = siteCtx(f, st);
+      fail(f.done ? await salvageDone(ctx, s!) : await salvage(ctx, s!, f.mountAt));
+    });
   program
     .command('doctor')
     .description("this node's view: cluster, scores, failed actions, failed or pending fencing, DRBD, mounts, exports, addresses")

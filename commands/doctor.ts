@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { CRM_MON_FENCING, CRM_MON_XML, type FenceEvent, parseFenceHistory } from '../lib/cluster';
+import { CRM_MON_FENCING, CRM_MON_XML, type FenceEvent, parseFailures, parseFenceHistory } from '../lib/cluster';
 import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
@@ -66,8 +66,8 @@ export async function doctor(run: Runner): Promise<string[]> {
         say(`  promotion score ${a.attrs.name!.slice('master-'.length)} on ${n.attrs.name}: ${a.attrs.value}`);
       }
     }
-    const failures = findAll(doc, 'failure');
-    for (const f of failures) say(`  FAILED ${f.attrs.op_key} on ${f.attrs.node}: ${f.attrs.exitreason || f.attrs.exitstatus} (rc ${f.attrs.exitcode})`);
+    const failures = parseFailures(doc);
+    for (const f of failures) say(`  FAILED ${f.opKey} on ${f.node}: ${f.reason} (rc ${f.exitCode})`);
     if (failures.length === 0) say('  no failed actions');
     // A CIB file has no fencer to ask.
     if (!process.env.CIB_file) for (const l of await fencing(run)) say(l);

@@ -62,6 +62,8 @@ export interface Placement {
   /** Started, Promoted, Unpromoted; Pacemaker 2.0 says Master and Slave. */
   readonly role: string;
   readonly nodes: string[];
+  /** crm_mon's failed="true": placed there, but not doing its work until Pacemaker recovers it. */
+  readonly failed?: boolean;
 }
 
 /** Resources and where they run, from `crm_mon --output-as=xml` (the cluster or a CIB file). */
@@ -69,9 +71,24 @@ export function parseCrmMon(xml: string): Placement[] {
   const doc = parseXml(xml);
   const out: Placement[] = [];
   for (const r of findAll(doc, 'resource')) {
-    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? '') });
+    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? ''), ...(r.attrs.failed === 'true' ? { failed: true } : {}) });
   }
   return out;
+}
+
+/** A failed action crm_mon reports (its <failures>): what failed, where, and the agent's reason. */
+export interface FailedAction {
+  /** RESOURCE_OPERATION_INTERVAL, as Pacemaker names the operation. */
+  readonly opKey: string;
+  readonly node: string;
+  /** The agent's exit reason, else the exit status in Pacemaker's words. */
+  readonly reason: string;
+  readonly exitCode: string;
+}
+
+export function parseFailures(xml: string | XmlElement): FailedAction[] {
+  const doc = typeof xml === 'string' ? parseXml(xml) : xml;
+  return findAll(doc, 'failure').map((f) => ({ opKey: f.attrs.op_key ?? '', node: f.attrs.node ?? '', reason: f.attrs.exitreason || f.attrs.exitstatus || '', exitCode: f.attrs.exitcode ?? '' }));
 }
 
 /** The promoted role under either name: Promoted (Pacemaker ≥ 2.1), Master (2.0). */

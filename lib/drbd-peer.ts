@@ -4,9 +4,10 @@
  * decides whether taking over can lose acknowledged writes. drbd-promote updates it from each
  * monitor, writing only when something changed; `ocfkit site` reads it.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DrbdResource } from './drbd';
+import { writeDurably } from './durable-file';
 
 export const PEER_STATE_DIR = '/var/lib/ocfkit/drbd';
 
@@ -108,22 +109,5 @@ export function peerRecordNow(stored: PeerRecord | undefined, r: DrbdResource | 
 
 /** Writes the record atomically: a reader (or a crash) sees the old file or the new one, never half. */
 export function writePeerRecord(dir: string, rec: PeerRecord): void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const final = peerRecordPath(dir, rec.resource);
-  const tmp = `${final}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, `${JSON.stringify(rec, null, 1)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, final);
-  // The rename itself must reach the disk before a power loss, or the old record comes back.
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeDurably(peerRecordPath(dir, rec.resource), `${JSON.stringify(rec, null, 1)}\n`);
 }

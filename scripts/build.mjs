@@ -4,7 +4,7 @@
 // package (npm registry): the registry's baseline and modern x64 packages carry the same bytes
 // (1.4.4 and 1.4.5), and that binary runs on a CPU without AVX2. A host build uses that bun
 // itself, so nothing is downloaded. Bun 1.4.4, not 1.4.5: 1.4.5 starts with 11 MiB more RSS.
-//   OCFKIT_BUNDLER=esbuild|bun   who makes the bundle (esbuild ships: README, "Packaging")
+//   OCFKIT_BUNDLER=esbuild|bun   who makes the bundle (esbuild ships: docs/design.md#the-runtime)
 //   OCFKIT_BYTECODE=0            no precompiled bytecode (for measuring only)
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';

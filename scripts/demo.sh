@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's first command (npm run demo): the whole HA NFS stack in the qemu lab failing over
+# The demo (npm run demo; docs/lab.md#the-demo): the whole HA NFS stack in the qemu lab failing over
 # under a writing client (scripts/lab/demo.ts says what it shows), then the lab torn down.
 #   bash scripts/demo.sh [--plain] [--json FILE] [--keep]   (root, qemu; 6.5 min on 2 idle cores, TCG)
 #   bash scripts/demo.sh --quick     the one-node demo without qemu (scripts/demo-quick.sh)

@@ -28,14 +28,13 @@ run_integration() {
   rm -rf "$sandbox"
   return $rc
 }
-# The qemu lab (scripts/lab/README.md): real DRBD, nfsd and a fenced two-node cluster in guests.
+# The qemu lab (docs/lab.md): real DRBD, nfsd and a fenced two-node cluster in guests.
 # A machine that cannot run qemu fails here, loudly: it never skips.
 # With no file named, two labs run side by side, each in its own $LAB_DIR (own guests, switches and
 # share): the two-site test in the second, every other file in the first. One lab took 36 min here
 # (CI: 32 min), the host only 56 % busy once the integration tests were done; two took 24.3-35.2 min,
-# the host 90-95 % busy: the runs are CPU-bound, so what shortens them is less work (README, "The
-# lab"). The two-site test alone is the longest part (1289 s of a 1458 s run), so the second lab
-# has nothing else: with the nfs-export test there too it ended 230 s after the first.
+# the host 90-95 % busy: the runs are CPU-bound, so what shortens them is less work (docs/lab.md).
+# The two-site test alone is the longest part (1289 s of a 1458 s run), so the second lab has nothing else: with the nfs-export test there too it ended 230 s after the first.
 LAB_SECOND=(test/lab/site.test.ts)
 run_lab() {
   [ "$(id -u)" = 0 ] || { echo "test: the lab needs root" >&2; exit 1; }

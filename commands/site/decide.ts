@@ -4,9 +4,10 @@
  */
 import type { DrbdResource } from '../../lib/drbd';
 import { type Handshake, describeHandshake } from '../../lib/drbd-handshake';
+import type { SalvageRecord } from './salvage-record';
 import type { ServiceState } from './state';
 
-/** Exit codes of `ocfkit site` (README: "Site disaster recovery"). */
+/** Exit codes of `ocfkit site` (docs/site-dr.md#exit-codes-of-ocfkit-site). */
 export const EXIT = {
   OK: 0,
   ERROR: 1,
@@ -43,15 +44,44 @@ function serving(s: ServiceState): boolean {
   return s.ticket.granted && s.drbd?.role === 'Primary' && s.stackRunning;
 }
 
+/**
+ * Why the service does not run here, part by part: not in the cluster, stopped, elsewhere, and
+ * the failed actions crm_mon reports for it (the agent's exit reason). Empty when it runs.
+ */
+export function whyNotServed(s: ServiceState): string[] {
+  const out: string[] = [];
+  if (s.missing?.length) out.push(`${s.missing.join(', ')} not in this cluster's configuration (apply the plan here: ocfkit stack apply --live)`);
+  if (!s.promotedOn) out.push(`${s.service.drbd_resource} is promoted on no node here`);
+  for (const p of s.stackParts) {
+    if (s.missing?.includes(p.resource)) continue;
+    if (p.on.length === 0) out.push(`${p.resource} is stopped`);
+    else if (s.promotedOn && (p.on.length !== 1 || p.on[0] !== s.promotedOn)) out.push(`${p.resource} runs on ${p.on.join(', ')}, not on ${s.promotedOn}`);
+  }
+  for (const f of s.failures ?? []) out.push(`${f.opKey} failed on ${f.node}: ${f.reason}${f.exitCode ? ` (rc ${f.exitCode})` : ''}`);
+  return out;
+}
+
+/** The application's resource when it is not in this cluster (the plan with it was not applied here). */
+function appMissing(s: ServiceState): string | undefined {
+  const app = `${s.service.name}-app`;
+  return s.service.application && s.missing?.includes(app) ? app : undefined;
+}
+
+/** Takeover and the receiving handover would grant a ticket that serves the data without its application. */
+const appNotInCluster = (s: ServiceState, app: string) =>
+  `${s.service.name}: the configuration names the application ${s.service.application!.agent}, and this cluster has no ${app}: apply the plan at site ${s.site} first (ocfkit stack apply --live), else the ticket would serve ${s.service.name}'s data with nothing running on it`;
+
 /** `site takeover`: the guarded promotion at the standby site after the other site is lost. */
 export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decision {
   const name = s.service.name;
-  if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site} (ticket ${s.service.ticket} granted, ${s.promotedOn} Primary, stack running)` };
+  if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site} (ticket ${s.service.ticket} granted, ${s.promotedOn} Primary, stack running${s.service.application ? `, the application ${s.service.application.agent} running there` : ''})` };
   if (!s.drbd) return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: the DRBD module is not loaded on this node: run takeover on the node of site ${s.site} that runs ${s.service.drbd_resource}` };
   if (s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is down on this node: start the cluster (pcs cluster start) so drbd-promote brings it up, then run takeover again` };
   if (connected(s)) {
     return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: the other site's DRBD peer ${s.link!.peer} is connected (${s.link!.peerRole}): this is not a disaster, use \`ocfkit site handover ${name} --to ${s.site}\`` };
   }
+  const noApp = appMissing(s);
+  if (noApp) return { kind: 'refuse', code: EXIT.ERROR, say: appNotInCluster(s, noApp) };
   if (!allUpToDate(s.drbd)) {
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: data here is ${disks(s.drbd)}, not UpToDate: it is older than the other site's, or incomplete (a resync was cut). Promoting it would serve stale data; bring the other site back instead, or resync first` };
   }
@@ -100,6 +130,15 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
 export function decideRelease(s: ServiceState, to: string): Decision {
   const name = s.service.name;
   if (!s.drbd || s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not running on this node` };
+  const app = appMissing(s);
+  if (app && (s.ticket.granted || s.drbd.role === 'Primary')) {
+    // Started by hand, the application holds the mount: fs-mount's stop would kill it (issue 35's drill).
+    return {
+      kind: 'refuse',
+      code: EXIT.ERROR,
+      say: `${name}: the configuration names the application ${s.service.application!.agent}, and this cluster has no ${app}: if it runs outside Pacemaker, the unmount that follows the revoke kills it as a holder of ${s.service.directory}. Apply the plan here (ocfkit stack apply --live) so Pacemaker stops it before the unmount, or stop it yourself, then hand over`,
+    };
+  }
   if (!s.ticket.granted && s.drbd.role !== 'Primary') {
     if (connected(s) && allUpToDate(s.drbd) && peerUpToDate(s)) return { kind: 'done', say: `${name}: released at site ${s.site} (no ticket, Secondary, both disks UpToDate): now run \`ocfkit site handover ${name} --to ${to}\` at site ${to}` };
   }
@@ -138,6 +177,8 @@ export function decideAcquire(s: ServiceState, otherSiteReleased = false, boothM
   if (!allUpToDate(s.drbd) || !peerUpToDate(s)) {
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: disks here ${disks(s.drbd)}, peer ${s.link!.peerDevices.map((p) => p.peerDisk).join('/')}: wait until both are UpToDate` };
   }
+  const noApp = appMissing(s);
+  if (noApp) return { kind: 'refuse', code: EXIT.ERROR, say: appNotInCluster(s, noApp) };
   if (!boothMode && !otherSiteReleased) {
     return {
       kind: 'refuse',
@@ -184,10 +225,9 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
     if (!splitBrain && !discardLocal) return { kind: 'connect', say: `${name}: DRBD is StandAlone here: connecting (drbdadm connect ${s.service.drbd_resource})` };
     const wrote = `this site has ${oos ?? 'an unknown amount of'} KiB marked out of sync (written here, or not yet received, since the sites last agreed)`;
     const lost = s.record?.lost;
-    // DRBD's kernel log here has the moment when this node did not reboot since (a cut link).
-    const went = s.linkLoss;
-    const when = went
-      ? `; the link went at ${went.at} (DRBD's kernel log here: ${went.to})${went.peerRole !== 'Unknown' ? `, the other site ${went.peerRole} then` : ''}`
+    // DRBD's own line for the moment, where this node's kernel log still has it; else the record's window.
+    const when = s.linkLoss
+      ? `; the link went at ${s.linkLoss.at} (DRBD's kernel log here: ${s.linkLoss.to}), the other site ${s.linkLoss.peerRole} then: what this site wrote after that moment is what --discard-local throws away`
       : lost
         ? `; the link went between ${lost.lastRecordedConnected} and ${lost.noticedDown}, this site was ${lost.localRole} then and the other ${lost.peerRole}`
         : '';
@@ -196,10 +236,56 @@ export function decideRejoin(s: ServiceState, discardLocal: boolean, splitBrain:
       return {
         kind: 'refuse',
         code: EXIT.SPLIT_BRAIN,
-        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect (or the other site's DRBD gave up after refusing, and does not take the connection). ${wrote}${when}.${gis} The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first); DRBD at the serving site dropped the connection too: run \`drbdadm connect ${s.service.drbd_resource}\` on its node (that keeps its data)`,
+        say: `${name}: split brain: both sites wrote to ${s.service.drbd_resource} while apart, DRBD refuses to connect (or the other site's DRBD gave up after refusing, and does not take the connection). ${wrote}${when}.${gis} The other site serves now: to keep its data and throw away this site's writes since the split, run \`ocfkit site rejoin ${name} --discard-local\` here (copy what you need from this side first: \`ocfkit site salvage ${name}\` mounts it read-only); DRBD at the serving site dropped the connection too: run \`drbdadm connect ${s.service.drbd_resource}\` on its node (that keeps its data)`,
       };
     }
     return { kind: 'discard', say: `${name}: split brain: discarding this site's writes (${wrote}).${gis} Running drbdadm connect --discard-my-data` };
   }
   return { kind: 'wait', say: `${name}: waiting for the other site's peer (${link?.connection ?? 'no link'})` };
+}
+
+/**
+ * `site salvage SERVICE` at a returning site in split brain: whether this side's diverged data may be
+ * brought up read-only. Only StandAlone (DRBD has given up the connection and takes none until told
+ * to), never where this site serves or Pacemaker has it promoted, and only data that can hold writes
+ * the other site lacks: Outdated data wrote nothing since, Inconsistent data is half a resync.
+ * `salvaging` is the record of a salvage begun here: it alone explains DRBD Primary without Pacemaker.
+ */
+export function decideSalvage(s: ServiceState, salvaging: SalvageRecord | undefined, splitBrainSeen: boolean): Decision {
+  const name = s.service.name;
+  const res = s.service.drbd_resource;
+  if (s.ticket.granted) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: this site holds ticket ${s.service.ticket}: it is the serving site, and its data is the copy the service runs on. Salvage is for the returning site whose writes a split brain put aside` };
+  }
+  if (!s.drbd || s.drbd.role === 'Unconfigured') {
+    return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${res} is not up on this node: start the cluster (pcs cluster start; without the ticket drbd-promote starts it Secondary), run \`ocfkit site rejoin ${name}\` (it reports the split brain and leaves DRBD StandAlone), then salvage` };
+  }
+  // With salvage's record, a Promoted here is salvage's own Primary, seen by a probe under maintenance.
+  if (s.promotedOn && !salvaging) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: Pacemaker has ${res} promoted on ${s.promotedOn} at this site: salvage never works on data the cluster runs; revoke the ticket here first (this site should not serve: the other site does)` };
+  }
+  if (s.link?.connection === 'Connected') {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: DRBD is connected to the other site (${s.link.peerDevices.map((p) => p.replication).join('/')}): the sites agree on the data or are resyncing; there is no diverged copy here to salvage` };
+  }
+  if (s.link?.connection !== 'StandAlone') {
+    return {
+      kind: 'refuse',
+      code: EXIT.WRONG_STEP,
+      say: `${name}: DRBD here is ${s.link?.connection ?? 'without a link'}, not StandAlone: it may connect to the other site at any moment, and a Primary here would meet its Primary. Run \`ocfkit site rejoin ${name}\` first: on a split brain it stops and leaves DRBD StandAlone; then salvage`,
+    };
+  }
+  if (s.drbd.role === 'Primary' && !salvaging) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: DRBD is Primary here, and neither Pacemaker nor salvage promoted it: something else did (by hand, auto-promote, drbd.service). Find what holds ${s.service.device} open, stop it and run \`drbdadm secondary ${res}\`, then salvage` };
+  }
+  const disks = s.drbd.devices.map((d) => d.disk);
+  if (disks.includes('Outdated')) {
+    return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${name}: data here is Outdated: DRBD marked it older than the other site's, so nothing was written here that the other site lacks; there is nothing to salvage: \`ocfkit site rejoin ${name}\` resyncs it` };
+  }
+  if (disks.length === 0 || disks.some((d) => d !== 'UpToDate' && d !== 'Consistent')) {
+    return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: data here is ${disks.join('/') || 'none'}: not a whole copy (a resync was cut, or no disk is attached); DRBD would not serve it and neither does salvage` };
+  }
+  const warnings = splitBrainSeen
+    ? []
+    : [`${name}: this node's kernel log shows no refused handshake (a split brain): DRBD is StandAlone for another reason, or the log has moved on; this side may hold nothing the other site lacks`];
+  return { kind: 'act', say: `${name}: bringing this site's copy of ${res} up read-only`, warnings };
 }

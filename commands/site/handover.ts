@@ -9,7 +9,7 @@
  */
 import type { Service } from '../stack/model';
 import { EXIT, decideAcquire, decideRelease, released } from './decide';
-import { type SiteCtx, grantHere, revokeHere, stateOf, waitUntil } from './steps';
+import { type SiteCtx, grantHere, revokeHere, servedLine, stateOf, waitUntil, whyNotNow } from './steps';
 import { boothGrant } from './booth';
 import { describe } from '../../lib/run';
 
@@ -20,7 +20,7 @@ async function release(ctx: SiteCtx, s: Service, to: string): Promise<number> {
     if (d.kind === 'done' && ctx.stack.site?.booth) return grantThere(ctx, s, to);
     return d.kind === 'refuse' ? d.code : EXIT.OK;
   }
-  ctx.say(`${ctx.clock()} ${d.say}`);
+  ctx.say(`${ctx.clock()} ${d.say}${s.application ? `; Pacemaker stops the application (${s.application.agent}) before the unmount` : ''}`);
   await revokeHere(ctx, s);
   const st = await waitUntil(ctx, s, 'DRBD Secondary with both disks UpToDate', released);
   if (!st) {
@@ -40,7 +40,7 @@ async function grantThere(ctx: SiteCtx, s: Service, to: string): Promise<number>
   ctx.say(`${ctx.clock()} ${s.name}: booth granted ${s.ticket} to site ${to}; waiting for its DRBD to become Primary`);
   const st = await waitUntil(ctx, s, `site ${to} to promote`, (x) => x.link?.connection === 'Connected' && x.link.peerRole === 'Primary');
   if (!st) return EXIT.TIMEOUT;
-  ctx.say(`${ctx.clock()} ok   ${s.name}: site ${to} is Primary`);
+  ctx.say(`${ctx.clock()} ok   ${s.name}: site ${to} is Primary${s.application ? ` (whether its application runs there: \`ocfkit site status ${s.name}\` at site ${to})` : ''}`);
   return EXIT.OK;
 }
 
@@ -53,8 +53,11 @@ async function acquire(ctx: SiteCtx, s: Service, otherSiteReleased: boolean): Pr
   ctx.say(`${ctx.clock()} ${d.say}`);
   await grantHere(ctx, s);
   const st = await waitUntil(ctx, s, 'the stack to run', (x) => x.ticket.granted && x.drbd?.role === 'Primary' && x.stackRunning);
-  if (!st) return EXIT.TIMEOUT;
-  ctx.say(`${ctx.clock()} ok   ${s.name}: served at site ${st.site} on ${st.promotedOn}`);
+  if (!st) {
+    ctx.say(`${ctx.clock()} TIMEOUT ${s.name}: the ticket is granted here but the stack does not run yet: ${await whyNotNow(ctx, s)}; see \`ocfkit doctor\` (Pacemaker keeps trying)`);
+    return EXIT.TIMEOUT;
+  }
+  ctx.say(`${ctx.clock()} ok   ${servedLine(st)}`);
   return EXIT.OK;
 }
 

@@ -10,6 +10,7 @@ import { kernelMessages } from '../../lib/kernel-log';
 import { describe } from '../../lib/run';
 import type { Service } from '../stack/model';
 import { EXIT, decideRejoin } from './decide';
+import { readSalvageRecord } from './salvage-record';
 import type { ServiceState } from './state';
 import { type SiteCtx, stateOf, waitUntil } from './steps';
 
@@ -49,6 +50,12 @@ async function handshakeOf(ctx: SiteCtx, st: ServiceState, warned: { said: boole
 }
 
 async function rejoinOne(ctx: SiteCtx, s: Service, discardLocal: boolean): Promise<number> {
+  const salvaging = readSalvageRecord(ctx.src.stateDir, s.name);
+  if (salvaging) {
+    // Its Primary and mount are outside the cluster: a connect now would meet the other site's Primary.
+    ctx.say(`${ctx.clock()} REFUSED ${s.name}: a salvage is under way here (this side's copy mounted read-only at ${salvaging.mountAt}): finish it first with \`ocfkit site salvage ${s.name} --done\`, then rejoin`);
+    return EXIT.WRONG_STEP;
+  }
   const adm = new DrbdAdm(ctx.src.run, ctx.src.drbdconf);
   let splitBrain = false;
   let connectTried = false;

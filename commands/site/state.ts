@@ -4,15 +4,16 @@
  * node last saw it (drbd-promote's record), and where Pacemaker runs the service's stack.
  */
 import { readFileSync } from 'node:fs';
-import { CRM_MON_XML, type Placement, parseCrmMon, parseResult } from '../../lib/cluster';
+import { CRM_MON_XML, type FailedAction, type Placement, parseCrmMon, parseFailures, parseResult } from '../../lib/cluster';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
 import { lastLinkLoss } from '../../lib/drbd-link-log';
 import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
 import { kernelMessages, kernelTimeToDate } from '../../lib/kernel-log';
-import { type Runner, describe } from '../../lib/run';
+import { type RunResult, type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
 import { type Service, type Stack, ids } from '../stack/model';
 import { type BoothTicket, boothList } from './booth';
+import { type SalvageRecord, readSalvageRecord } from './salvage-record';
 
 export interface TicketHere {
   readonly granted: boolean;
@@ -36,8 +37,26 @@ export interface ServiceState {
   readonly linkLoss?: LinkWent;
   /** The node here where DRBD is promoted, and whether every resource placed with it runs there. */
   readonly promotedOn?: string;
+  /** Every part runs where DRBD is promoted: the mount, the export and address, the application. */
   readonly stackRunning: boolean;
-  readonly stackParts: ReadonlyArray<{ readonly resource: string; readonly on: readonly string[] }>;
+  readonly stackParts: ReadonlyArray<StackPart>;
+  /** Parts the cluster does not know (not in crm_mon at all): the plan is not applied here. */
+  readonly missing?: readonly string[];
+  /** Failed actions crm_mon reports for the service's resources: why a part does not run. */
+  readonly failures?: readonly FailedAction[];
+  /** A `site salvage` under way here: this side's copy mounted read-only, the DRBD clone in maintenance. */
+  readonly salvage?: SalvageRecord;
+}
+
+export interface StackPart {
+  readonly resource: string;
+  readonly on: readonly string[];
+}
+
+/** What crm_mon says: where resources run, and the failed actions. */
+export interface ClusterView {
+  readonly placements: readonly Placement[];
+  readonly failures: readonly FailedAction[];
 }
 
 export interface LinkWent {
@@ -108,13 +127,28 @@ export function stackPlacement(s: Service, placements: readonly Placement[]) {
   const id = ids(s);
   const where = (rsc: string) => placements.filter((p) => p.resource === rsc || p.resource.startsWith(`${rsc}:`));
   const promotedOn = where(id.drbd).find((p) => (p.role === 'Promoted' || p.role === 'Master') && p.nodes.length)?.nodes[0];
-  const parts = (s.nfs ? [id.fs, id.export, id.ip] : [id.fs]).map((resource) => ({ resource, on: where(resource).filter((p) => p.role === 'Started').flatMap((p) => p.nodes) }));
+  const names = [...(s.nfs ? [id.fs, id.export, id.ip] : [id.fs]), ...(s.application ? [id.app] : [])];
+  const parts = names.map((resource) => ({ resource, on: where(resource).filter((p) => p.role === 'Started' && !p.failed).flatMap((p) => p.nodes) }));
   const stackRunning = promotedOn !== undefined && parts.every((p) => p.on.length === 1 && p.on[0] === promotedOn);
-  return { promotedOn, stackRunning, parts };
+  const missing = [id.drbd, ...names].filter((r) => where(r).length === 0);
+  return { promotedOn, stackRunning, parts, missing };
 }
 
-export async function placements(run: Runner): Promise<Placement[]> {
+/** The failed actions of the service's own resources. */
+export function serviceFailures(s: Service, failures: readonly FailedAction[]): FailedAction[] {
+  const id = ids(s);
+  const mine = [id.drbd, id.fs, id.export, id.ip, id.app];
+  return failures.filter((f) => mine.some((r) => f.opKey.startsWith(`${r}_`) || f.opKey.startsWith(`${r}:`)));
+}
+
+/** Where resources run and what failed, from one crm_mon reading. */
+export async function clusterView(run: Runner): Promise<ClusterView> {
   const r = await run([...CRM_MON_XML], { timeoutMs: READING_MS });
+  const placed = placementsOf(r);
+  return { placements: placed, failures: parseFailures(r.stdout) };
+}
+
+function placementsOf(r: RunResult): Placement[] {
   if (r.code !== 0 || !r.stdout.trim().startsWith('<')) throw new ReadingError(`asking Pacemaker where resources run: ${describe(r)}`);
   // crm_mon 2.1 and later exit 0 when they cannot reach the CIB, with an <error> and no resources:
   // read as "nothing runs", a wait would take it for the stack stopped.
@@ -154,7 +188,9 @@ function otherSiteNodes(stack: Stack): string[] {
   return stack.site!.sites.filter((s) => s.name !== stack.site!.name).flatMap((s) => s.nodes);
 }
 
-export async function serviceState(src: Sources, stack: Stack, s: Service, tickets: Map<string, TicketHere>, where: readonly Placement[], booth?: Map<string, BoothTicket>): Promise<ServiceState> {
+export async function serviceState(src: Sources, stack: Stack, s: Service, tickets: Map<string, TicketHere>, cluster: ClusterView, booth?: Map<string, BoothTicket>): Promise<ServiceState> {
+  const where = cluster.placements;
+  const failures = serviceFailures(s, cluster.failures);
   const drbd = await drbdHere(src, s.drbd_resource);
   const other = otherSiteNodes(stack);
   const link = linkToOtherSite(drbd, other);
@@ -162,6 +198,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
   const bt = booth?.get(s.ticket);
   const record = recordFor(peerRecordNow(readPeerRecord(src.stateDir, s.drbd_resource), drbd, new Date()), link, other);
   const loss = drbd && link && link.connection !== 'Connected' ? await linkWent(src.run, drbd, link) : undefined;
+  const salvage = readSalvageRecord(src.stateDir, s.name);
   return {
     service: s,
     site: stack.site!.name,
@@ -174,6 +211,9 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
     ...(p.promotedOn ? { promotedOn: p.promotedOn } : {}),
     stackRunning: p.stackRunning,
     stackParts: p.parts,
+    ...(p.missing.length ? { missing: p.missing } : {}),
+    ...(failures.length ? { failures } : {}),
+    ...(salvage ? { salvage } : {}),
   };
 }
 
@@ -181,7 +221,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
 export async function siteStates(src: Sources, stack: Stack, names: readonly string[]): Promise<ServiceState[]> {
   const services = pick(stack, names);
   const tickets = await ticketStates(src.run);
-  const where = await placements(src.run);
+  const where = await clusterView(src.run);
   const booth = stack.site?.booth ? await boothView(src.run) : undefined;
   const out: ServiceState[] = [];
   for (const s of services) out.push(await serviceState(src, stack, s, tickets, where, booth));

@@ -4,9 +4,10 @@
  */
 import type { Deadline } from '../../lib/ocf/deadline';
 import { type Runner, describe } from '../../lib/run';
-import type { Service, Stack } from '../stack/model';
+import { type Service, type Stack, ids } from '../stack/model';
+import { whyNotServed } from './decide';
 import { boothGrant, boothRevoke } from './booth';
-import { ReadingError, type ServiceState, type Sources, boothView, placements, serviceState, ticketStates } from './state';
+import { ReadingError, type ServiceState, type Sources, boothView, clusterView, serviceState, ticketStates } from './state';
 
 export interface SiteCtx {
   readonly stack: Stack;
@@ -25,7 +26,7 @@ export function clockFrom(start = performance.now()): () => string {
 
 export async function stateOf(ctx: SiteCtx, s: Service): Promise<ServiceState> {
   const booth = ctx.stack.site?.booth ? await boothView(ctx.src.run) : undefined;
-  return serviceState(ctx.src, ctx.stack, s, await ticketStates(ctx.src.run), await placements(ctx.src.run), booth);
+  return serviceState(ctx.src, ctx.stack, s, await ticketStates(ctx.src.run), await clusterView(ctx.src.run), booth);
 }
 
 async function must(run: Runner, argv: string[], what: string): Promise<void> {
@@ -48,6 +49,26 @@ export async function revokeHere(ctx: SiteCtx, s: Service): Promise<void> {
   const b = ctx.stack.site?.booth;
   if (b) await must(ctx.src.run, boothRevoke(s.ticket, b.sites[ctx.stack.site!.name]!), `booth revoke ${s.ticket}`);
   else await must(ctx.src.run, ['crm_ticket', '--ticket', s.ticket, '--revoke', '--force'], `revoking ${s.ticket}`);
+}
+
+/** "served at site b on node2", and where the application runs: what an operator judges a takeover by. */
+export function servedLine(st: ServiceState): string {
+  const s = st.service;
+  const app = s.application ? st.stackParts.find((p) => p.resource === ids(s).app) : undefined;
+  return `${s.name}: served at site ${st.site} on ${st.promotedOn}${app ? `; the application ${s.application!.agent} (${app.resource}) runs there` : ''}`;
+}
+
+/**
+ * After a wait for the stack ran out: a last reading, and what in it does not run and why (crm_mon's
+ * failed actions). A reading that fails says so instead.
+ */
+export async function whyNotNow(ctx: SiteCtx, s: Service): Promise<string> {
+  try {
+    const why = whyNotServed(await stateOf(ctx, s));
+    return why.length ? why.join('; ') : 'it runs now';
+  } catch (e) {
+    return `the cluster did not answer (${(e as Error).message})`;
+  }
 }
 
 /** One line for what a wait watches: roles, disks, the link, the stack's parts. */

@@ -40,6 +40,45 @@ export async function check(run: Runner, stack: Stack, cib: string, drbdconf?: s
   out.push(...nfsStateFindings(doc));
   if (drbdconf) out.push(...(await drbdFindings(run, stack, drbdconf)));
   if (stack.site) out.push(...(await serviceUnitFindings(run)));
+  out.push(...applicationFindings(doc, stack));
+  out.push(...(await applicationUnitFindings(run, stack)));
+  return out;
+}
+
+/**
+ * Each service's application: in the CIB as its agent, placed with the mount and started after it.
+ * Without the order Pacemaker may stop the mount first, and fs-mount's stop kills the application as
+ * a holder; without the colocation it runs on a node where the data is not mounted.
+ */
+export function applicationFindings(doc: XmlElement, stack: Stack): Finding[] {
+  const out: Finding[] = [];
+  for (const s of stack.services) {
+    const app = s.application;
+    if (!app) continue;
+    const id = ids(s);
+    const p = findAll(doc, 'primitive').find((x) => x.attrs.id === id.app);
+    const agent = p && [p.attrs.class, p.attrs.provider, p.attrs.type].filter((x) => x !== undefined).join(':');
+    if (!p) out.push({ level: 'error', text: `${id.app} (${app.agent}) is not in the CIB: the application does not run with ${s.name}'s data (apply the plan)` });
+    else if (agent !== app.agent) out.push({ level: 'error', text: `${id.app} runs ${agent}, the configuration says ${app.agent}` });
+    const colocated = findAll(doc, 'rsc_colocation').some((c) => c.attrs.rsc === id.app && c.attrs['with-rsc'] === id.fs && c.attrs.score === 'INFINITY');
+    if (!colocated) out.push({ level: 'error', text: `${id.app} is not colocated with ${id.fs} (INFINITY): it may run where ${s.directory} is not mounted` });
+    const ordered = findAll(doc, 'rsc_order').some((o) => o.attrs.first === id.fs && o.attrs.then === id.app && (o.attrs['first-action'] ?? 'start') === 'start' && (o.attrs.kind ?? 'Mandatory') === 'Mandatory' && o.attrs.symmetrical !== 'false');
+    if (!ordered) out.push({ level: 'error', text: `${id.app} is not ordered after ${id.fs}: Pacemaker may unmount under it, and fs-mount's stop then kills it as a holder of ${s.directory}` });
+  }
+  return out;
+}
+
+/** A systemd application enabled at boot starts outside Pacemaker, on whatever lies under the mount point. */
+async function applicationUnitFindings(run: Runner, stack: Stack): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const s of stack.services) {
+    const unit = s.application?.agent.startsWith('systemd:') ? s.application.agent.slice('systemd:'.length) : undefined;
+    if (!unit) continue;
+    const r = await run(['systemctl', 'is-enabled', unit], { timeoutMs: 10_000 });
+    if (r.stdout.trim() === 'enabled') {
+      out.push({ level: 'warning', text: `${unit} is enabled on this node: at boot systemd starts it outside Pacemaker, before (or without) the mount of ${s.directory}, and on a site without the ticket; disable it (systemctl disable ${unit}), Pacemaker starts it` });
+    }
+  }
   return out;
 }
 

@@ -22,6 +22,18 @@ export interface Service {
   readonly nfs?: NfsPart;
   /** The Pacemaker ticket that lets a site promote this service (sites only). */
   readonly ticket: string;
+  /** What runs on the mounted data (etcd, a database): started after the mount, stopped before it. */
+  readonly application?: Application;
+}
+
+/**
+ * An application Pacemaker runs on the service's node: a systemd unit (`systemd:NAME`) or an OCF
+ * resource agent (`ocf:PROVIDER:TYPE`) with its parameters.
+ */
+export interface Application {
+  readonly agent: string;
+  /** The OCF agent's parameters (a systemd unit takes none). */
+  readonly options: Readonly<Record<string, string>>;
 }
 
 export interface NfsPart {
@@ -154,6 +166,24 @@ function nfsPart(o: Record<string, unknown>, where: string): NfsPart | undefined
   };
 }
 
+const SYSTEMD_UNIT = /^systemd:[A-Za-z0-9:_.\\@-]{1,200}$/;
+const OCF_AGENT = /^ocf:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}$/;
+
+/** "systemd:etcd", "ocf:heartbeat:pgsql", or {"agent": …, "options": {…}} for an OCF agent's parameters. */
+function applicationOf(raw: unknown, where: string): Application | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const o = (typeof raw === 'string' ? { agent: raw } : raw) as Record<string, unknown>;
+  if (typeof o !== 'object' || Array.isArray(o)) throw new StackError(`${where}: application must be "systemd:UNIT", "ocf:PROVIDER:TYPE" or {"agent": …, "options": {…}}`);
+  const agent = o.agent;
+  if (typeof agent !== 'string' || !(SYSTEMD_UNIT.test(agent) || OCF_AGENT.test(agent))) {
+    throw new StackError(`${where}: application agent ${JSON.stringify(agent)} is neither systemd:UNIT nor ocf:PROVIDER:TYPE`);
+  }
+  const opts = options(o.options, `${where}.application.options`);
+  // Pacemaker passes a systemd unit no parameters: options there would be silently dropped.
+  if (agent.startsWith('systemd:') && Object.keys(opts).length) throw new StackError(`${where}: a systemd application takes no options (configure the unit itself)`);
+  return { agent, options: opts };
+}
+
 function service(raw: unknown, i: number): Service {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new StackError(`services[${i}] must be an object`);
   const o = raw as Record<string, unknown>;
@@ -162,6 +192,7 @@ function service(raw: unknown, i: number): Service {
   const nfs = nfsPart(o, where);
   const fstype = str(o, 'fstype', where, /^[a-z0-9]+$/)!;
   if (!FSTYPES.has(fstype)) throw new StackError(`${where}: fstype ${fstype} is not one of ${[...FSTYPES].join(', ')}`);
+  const application = applicationOf(o.application, where);
   return {
     name,
     drbd_resource: str(o, 'drbd_resource', where, RESOURCE_NAME)!,
@@ -170,6 +201,7 @@ function service(raw: unknown, i: number): Service {
     fstype,
     ...(nfs ? { nfs } : {}),
     ticket: str(o, 'ticket', where, TICKET, true) ?? `ticket-${name}`,
+    ...(application ? { application } : {}),
   };
 }
 
@@ -293,4 +325,5 @@ export const ids = (s: Service) => ({
   fs: `${s.name}-fs`,
   export: `${s.name}-export`,
   ip: `${s.name}-ip`,
+  app: `${s.name}-app`,
 });

@@ -3,7 +3,7 @@
  * arrays (apply runs them as they are); the rendering for people quotes them for a shell.
  */
 import { boothSteps } from '../site/booth';
-import { type NfsPart, type Service, type Stack, ids } from './model';
+import { type Application, type NfsPart, type Service, type Stack, ids } from './model';
 
 export interface Step {
   readonly why: string;
@@ -77,6 +77,26 @@ function nfsSteps(s: Service, n: NfsPart): Step[] {
   ];
 }
 
+/**
+ * The application on the mounted data: created after the mount, colocated with it and started after
+ * it, so Pacemaker stops it before the unmount (a revoked ticket too: loss-policy=demote stops all
+ * placed with the promoted role, in reverse order). Stopped by anything else, fs-mount's stop would
+ * kill it as a holder of the mount.
+ */
+function applicationSteps(s: Service, app: Application): Step[] {
+  const id = ids(s);
+  const pcs = (...a: string[]) => ['pcs', ...a];
+  const params = Object.entries(app.options).map(([k, v]) => `${k}=${v}`);
+  return [
+    {
+      why: `${s.name}: the application, ${app.agent}, run by Pacemaker on the node that mounts ${s.directory}. Start and stop get 120 s (Pacemaker's default is 20): a database or key-value store flushes and syncs its data on stop, and a stop that times out fences the node. Its monitor says when it died, and Pacemaker restarts it where the data is.`,
+      argv: pcs('resource', 'create', id.app, app.agent, ...params, 'op', 'monitor', 'interval=20s', 'timeout=60s', 'start', 'timeout=120s', 'stop', 'timeout=120s'),
+    },
+    { why: `${s.name}: the application runs where the data is mounted …`, argv: pcs('constraint', 'colocation', 'add', id.app, 'with', id.fs, 'INFINITY') },
+    { why: '… after the mount, and stops before the unmount: through Pacemaker, never killed as a holder of the mount.', argv: pcs('constraint', 'order', 'start', id.fs, 'then', 'start', id.app) },
+  ];
+}
+
 function serviceSteps(s: Service, stack: Stack): Step[] {
   const id = ids(s);
   const pcs = (...a: string[]) => ['pcs', ...a];
@@ -94,10 +114,11 @@ function serviceSteps(s: Service, stack: Stack): Step[] {
       { why: '… after the export (and away before the unexport).', argv: pcs('constraint', 'order', 'start', id.export, 'then', 'start', id.ip) },
     );
   }
+  if (s.application) steps.push(...applicationSteps(s, s.application));
   if (stack.site) {
     const other = stack.site.sites.find((x) => x.name !== stack.site!.name)!.name;
     steps.push({
-      why: `${s.name}: site ${stack.site.name} promotes only while it holds ticket ${s.ticket}; the other site (${other}) holds it otherwise. Losing the ticket demotes DRBD here (loss-policy=demote), which first stops everything placed with the promoted role; without a loss-policy Pacemaker would stop the whole clone and, for a ticket revoked by booth, could leave the data Primary nowhere to hand over from.`,
+      why: `${s.name}: site ${stack.site.name} promotes only while it holds ticket ${s.ticket}; the other site (${other}) holds it otherwise. Losing the ticket demotes DRBD here (loss-policy=demote), which first stops everything placed with the promoted role${s.application ? ' (the application first, then the mount)' : ''}; without a loss-policy Pacemaker would stop the whole clone and, for a ticket revoked by booth, could leave the data Primary nowhere to hand over from.`,
       argv: pcs('constraint', 'ticket', 'add', s.ticket, 'Promoted', id.clone, 'loss-policy=demote', `id=${id.ticket}`),
     });
   }

@@ -108,7 +108,12 @@ async function must(run: Runner, argv: string[], env?: NodeJS.ProcessEnv) {
 
 /** The resources placed with the promoted DRBD, in start order. */
 function stackOf(s: Stack['services'][number], id: ReturnType<typeof ids>): string[] {
-  return s.nfs ? [id.fs, id.export, id.ip] : [id.fs];
+  return [...(s.nfs ? [id.fs, id.export, id.ip] : [id.fs]), ...(s.application ? [id.app] : [])];
+}
+
+/** Start orders the plan sets, each after the DRBD promotion: the NFS chain, and the application after the mount. */
+function startChains(s: Stack['services'][number], id: ReturnType<typeof ids>): string[][] {
+  return [s.nfs ? [id.fs, id.export, id.ip] : [id.fs], ...(s.application ? [[id.fs, id.app]] : [])];
 }
 
 /** Checks the end state: every service promoted/started on `survivor`, the stack in order in the graph. */
@@ -127,10 +132,12 @@ export function judge(stack: Stack, survivor: string, placements: readonly Place
     }
     // In the graph, each start waits for the one before it.
     const act = (rsc: string, op: string) => graph.find((a) => a.resource === rsc && a.op === op && a.node === survivor);
-    const chain = [act(id.drbd, 'promote'), ...stackOf(s, id).map((r) => act(r, 'start'))];
-    for (let i = 1; i < chain.length; i++) {
-      const [a, b] = [chain[i - 1], chain[i]];
-      if (a && b && !waitsFor(graph, b, a)) problems.push(`${b.op} ${b.resource} does not wait for ${a.op} ${a.resource}`);
+    for (const starts of startChains(s, id)) {
+      const chain = [act(id.drbd, 'promote'), ...starts.map((r) => act(r, 'start'))];
+      for (let i = 1; i < chain.length; i++) {
+        const [a, b] = [chain[i - 1], chain[i]];
+        if (a && b && !waitsFor(graph, b, a)) problems.push(`${b.op} ${b.resource} does not wait for ${a.op} ${a.resource}`);
+      }
     }
   }
   return problems;
@@ -238,11 +245,14 @@ export async function simulateSite(run: Runner, stack: Stack, cib: string, score
   for (const s of stack.services) {
     const id = ids(s);
     const act = (rsc: string, op: string) => revokeGraph.find((a) => a.resource === rsc && a.op === op);
-    const chain = [...stackOf(s, id).reverse().map((r) => act(r, 'stop')), act(id.drbd, 'demote')];
-    for (let i = 1; i < chain.length; i++) {
-      const [a, b] = [chain[i - 1], chain[i]];
-      if (!b) revokeProblems.push(`revoking ${s.ticket} does not ${i === chain.length - 1 ? `demote ${id.drbd}` : 'stop the stack'}`);
-      else if (a && !waitsFor(revokeGraph, b, a)) revokeProblems.push(`${b.op} ${b.resource} does not wait for ${a.op} ${a.resource}`);
+    for (const starts of startChains(s, id)) {
+      const chain = [...[...starts].reverse().map((r) => act(r, 'stop')), act(id.drbd, 'demote')];
+      for (let i = 1; i < chain.length; i++) {
+        const [a, b] = [chain[i - 1], chain[i]];
+        if (!b) revokeProblems.push(`revoking ${s.ticket} does not ${i === chain.length - 1 ? `demote ${id.drbd}` : 'stop the stack'}`);
+        else if (a && !waitsFor(revokeGraph, b, a)) revokeProblems.push(`${b.op} ${b.resource} does not wait for ${a.op} ${a.resource}`);
+      }
+      if (!chain[0]) revokeProblems.push(`revoking ${s.ticket} does not stop ${starts[starts.length - 1]}`);
     }
   }
   outcomes.push({ scenario: `${tickets.join(', ')} revoked`, ok: revokeProblems.length === 0, story: sentences(revokeGraph), problems: revokeProblems });

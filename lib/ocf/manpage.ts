@@ -4,8 +4,7 @@
  * what the agent prints for Pacemaker. Never imported by the agents' start-up path.
  */
 import type { AnyAgent } from './agent';
-import { OCF } from './codes';
-import type { ActionMeta } from './metadata';
+import { actionText, exitCodes, paramNotes, paramTraits } from './agent-facts';
 import type { ParamDecl } from './params';
 import { actionList } from './runtime';
 import { type ManHead, roffExample, roffHead, roffItem, roffParagraph, roffText } from '../roff';
@@ -23,50 +22,10 @@ export function agentPageName(provider: string, agent: string): string {
   return `ocf_${provider}_${agent}`;
 }
 
-function shownDefault(d: ParamDecl<unknown>): string | undefined {
-  if (d.required) return undefined;
-  if (d.metaDefault !== undefined) return d.metaDefault === '' ? undefined : d.metaDefault;
-  if (d.type === 'boolean') return d.default ? 'true' : 'false';
-  const s = String(d.default);
-  return s === '' ? undefined : s;
-}
-
 function paramItem(name: string, d: ParamDecl<unknown>): string {
-  const traits = [d.type === 'string' && d.options ? 'select' : d.type];
-  if (d.required) traits.push('required');
-  if (d.unique) traits.push('unique');
-  if (d.reloadable) traits.push('reloadable');
   const lines = [roffParagraph(`${d.shortdesc}. ${d.longdesc}`)];
-  if (d.options) lines.push('.br', roffText(`Values: ${d.options.join(', ')}.`));
-  const dflt = shownDefault(d);
-  lines.push('.br', roffText(dflt === undefined ? (d.required ? 'No default: it must be set.' : 'Default: empty.') : `Default: ${dflt}`));
-  if (d.min !== undefined || d.max !== undefined) lines.push('.br', roffText(`Range: ${d.min ?? '…'} to ${d.max ?? '…'}.`));
-  if (d.aliases?.length) lines.push('.br', roffText(`Also accepted under the older name ${d.aliases.join(', ')}.`));
-  return roffItem(`\\fB${roffText(name)}\\fR (${traits.join(', ')})`, lines.join('\n'));
-}
-
-function actionText(a: ActionMeta): string {
-  const parts = [`timeout ${a.timeout}s`];
-  if (a.interval !== undefined) parts.push(`interval ${a.interval}s`);
-  if (a.depth !== undefined) parts.push(`depth ${a.depth}`);
-  if (a.role) parts.push(`role ${a.role}`);
-  return parts.join(', ');
-}
-
-/** What each OCF exit code means for an agent; 8 and 9 only for promotable ones. */
-function exitCodes(promotable: boolean): Array<[number, string]> {
-  const codes: Array<[number, string]> = [
-    [OCF.SUCCESS, 'success; for monitor: running (unpromoted, for a promotable agent)'],
-    [OCF.ERR_GENERIC, 'generic error; for monitor: failed (the exit reason says why)'],
-    [OCF.ERR_ARGS, 'wrong arguments'],
-    [OCF.ERR_UNIMPLEMENTED, 'action not implemented'],
-    [OCF.ERR_PERM, 'insufficient privileges'],
-    [OCF.ERR_INSTALLED, 'something this node needs is missing (a tool, a device, an interface): the resource cannot run here'],
-    [OCF.ERR_CONFIGURED, 'the parameters are wrong: the resource cannot run anywhere'],
-    [OCF.NOT_RUNNING, 'monitor: cleanly stopped'],
-  ];
-  if (promotable) codes.push([OCF.RUNNING_PROMOTED, 'monitor: running and promoted'], [OCF.FAILED_PROMOTED, 'monitor: failed while promoted']);
-  return codes;
+  for (const n of paramNotes(d)) lines.push('.br', roffText(n));
+  return roffItem(`\\fB${roffText(name)}\\fR (${paramTraits(d).join(', ')})`, lines.join('\n'));
 }
 
 export function renderAgentPage(p: AgentPageInput): string {

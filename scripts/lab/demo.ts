@@ -1,5 +1,5 @@
 /**
- * The README's first command (`npm run demo`, through scripts/demo.sh): the whole HA NFS stack in
+ * The demo (`npm run demo`, through scripts/demo.sh; docs/lab.md#the-demo): the whole HA NFS stack in
  * the qemu lab, failing over under a writing client. The lab comes up (two cluster guests and a
  * client), DRBD r0 gets a filesystem, the `ocfkit stack` plan is pushed in one change, the client
  * writes numbered, fsynced records over NFSv4.2 and NFSv3 through the floating address; then a

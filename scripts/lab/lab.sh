@@ -42,7 +42,7 @@
 # LAB_TOKEN_MS (corosync token, 10000: a lost node is noticed after ~2.2x that), LAB_KERNEL (a
 # /boot/vmlinuz-* path; default the newest 6.1 one).
 #
-# How it is built (see README.md beside this file): each guest's root is the host's / shared
+# How it is built (see docs/lab.md#how-it-is-built): each guest's root is the host's / shared
 # read-only over 9p (cached) under a tmpfs overlay; a second, uncached 9p share ($LAB_DIR/run/share,
 # /lab in the guests) carries the boot scripts, the command mailboxes, the fence requests and a copy
 # of dist/. The guests are linked by a vde_switch over unix sockets: their addresses (192.0.2.0/24)

@@ -20,7 +20,7 @@ import { DIR, VIP, changeCib, placement, prepareDrbd, startClient, watch } from 
 export type SiteName = 'a' | 'b';
 export const SITE_NODE: Record<SiteName, Node> = { a: 'node1', b: 'node2' };
 export const TICKET = 'ticket-nfs';
-/** The configuration both sites read (the same file at each, as the README's runbook has it). */
+/** The configuration both sites read (the same file at each, as the runbook, docs/site-dr.md, has it). */
 export const SITES = {
   sites: { a: { nodes: ['node1'], fencing: 'none' }, b: { nodes: ['node2'], fencing: 'none' } },
   services: [

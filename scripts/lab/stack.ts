@@ -20,7 +20,7 @@ const WRITER = '/lab/bin/nfs-writer';
 export const WRITERS = ['w4', 'w3'] as const;
 export type Writer = (typeof WRITERS)[number];
 // The export is the NFSv4 pseudo-root (fsid=root): the guests' own root is overlayfs on 9p, which
-// nfsd cannot walk for a pseudo-root (see scripts/lab/README.md). v3 mounts it by path.
+// nfsd cannot walk for a pseudo-root (see docs/lab.md). v3 mounts it by path.
 export const STACK = [
   '--nodes', 'node1,node2', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', DIR, '--fstype', 'ext4',
   '--ip', `${VIP}/24`, '--nic', 'eth0', '--clients', '192.0.2.0/24', '--export-options', 'rw,sync,no_subtree_check,no_root_squash',

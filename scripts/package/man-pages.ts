@@ -1,6 +1,6 @@
 /**
  * Writes the man pages into the directory given: ocf_ocfkit_<agent>.7 for every agent and
- * ocfkit.8. Bundled and run by scripts/package/man-pages.mjs at package time, never shipped in
+ * ocfkit.8. Bundled and run by scripts/run-ts.mjs at package time, never shipped in
  * the executable.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -48,7 +48,7 @@ stage() {
   # Relative links, as scripts/install.sh makes them: they survive a relocated root (dpkg --root).
   for a in $agents; do ln -s ../../../ocfkit/ocfkit "$root/usr/lib/ocf/resource.d/ocfkit/$a"; done
   ln -s ../lib/ocfkit/ocfkit "$root/usr/sbin/ocfkit"
-  OCFKIT_VERSION=$version node "$top/scripts/package/man-pages.mjs" "$work/man" >/dev/null
+  OCFKIT_VERSION=$version node "$top/scripts/run-ts.mjs" "$top/scripts/package/man-pages.ts" "$work/man" >/dev/null
   for p in "$work"/man/*.7; do gzip -9n <"$p" >"$root/usr/share/man/man7/$(basename "$p").gz"; done
   for p in "$work"/man/*.8; do gzip -9n <"$p" >"$root/usr/share/man/man8/$(basename "$p").gz"; done
   chmod 644 "$root"/usr/share/man/man*/*
@@ -80,7 +80,7 @@ build_deb() {
     echo "Architecture: amd64"
     echo "Maintainer: $maintainer"
     echo "Installed-Size: $(du -sk --apparent-size --exclude=DEBIAN "$root" | cut -f1)"
-    # glibc: the newest GLIBC_ symbol version the executable binds to (README, "Supported systems").
+    # glibc: the newest GLIBC_ symbol version the executable binds to (docs/install.md#supported-systems).
     echo "Depends: libc6 (>= 2.17), pacemaker-cli-utils, iproute2"
     echo "Recommends: iputils-arping"
     echo "Suggests: pcs, drbd-utils, nfs-kernel-server"

@@ -1,5 +1,5 @@
 /**
- * The README demo end to end: `scripts/demo.sh --quick` starts a one-node Corosync + Pacemaker cluster in
+ * The quick demo end to end (docs/lab.md#the-demo): `scripts/demo.sh --quick` starts a one-node Corosync + Pacemaker cluster in
  * private namespaces, runs ocf:ocfkit:vip under it, cuts the link and restores it, then tears the
  * node down. It checks every step itself (non-zero exit otherwise); this test also checks what a
  * reader of its output is promised.

@@ -85,8 +85,8 @@ describe('what the environment can still do', () => {
     expect(r.stdout).toContain('<resource-agent name="vip"');
   });
 
-  // Documented in the README as what root can still do through the executor's environment, like
-  // LD_PRELOAD for every agent: if these ever stop acting, the README must change with them.
+  // Documented in docs/troubleshooting.md as what root can still do through the executor's environment, like
+  // LD_PRELOAD for every agent: if these ever stop acting, that table must change with them.
   it('BUN_OPTIONS=--preload runs the file first; BUN_BE_BUN=1 makes the executable the bun CLI', () => {
     const e = evil();
     expect(withEnv([`BUN_OPTIONS=--preload ${e.js}`]).status).toBe(0);

@@ -106,7 +106,7 @@ describe('the packages', () => {
     expect(readFileSync(rpmFile(join(work, 'b'))).equals(readFileSync(rpmFile(join(work, 'a'))))).toBe(true);
   });
 
-  it('.deb: the files, the metadata, and lintian finds only what README explains', () => {
+  it('.deb: the files, the metadata, and lintian finds only what docs/install.md explains', () => {
     const f = deb(join(work, 'a'));
     const fields = (k: string) => ok(['dpkg-deb', '-f', f, k]).trim();
     expect(fields('Depends')).toBe('libc6 (>= 2.17), pacemaker-cli-utils, iproute2');
@@ -116,11 +116,11 @@ describe('the packages', () => {
     expect(listing).not.toMatch(/^\S+ (?!root\/root)/m);
     for (const p of ['usr/share/doc/ocfkit/copyright', 'usr/share/doc/ocfkit/changelog.gz', 'usr/share/doc/ocfkit/README.md.gz']) expect(listing).toContain(`./${p}`);
     const lint = sh(['lintian', '--pedantic', f]);
-    // The Bun runtime is linked by Bun's own build: not a PIE, no RELRO (README, "Packages").
+    // The Bun runtime is linked by Bun's own build: not a PIE, no RELRO (docs/install.md#what-the-linters-say).
     expect(tags(lint.stdout, /^[EWIP]: ocfkit: (\S+)/gm)).toEqual(['hardening-no-pie', 'hardening-no-relro']);
   }, 300_000);
 
-  it('.rpm: the files, the metadata, and rpmlint finds only what README explains', () => {
+  it('.rpm: the files, the metadata, and rpmlint finds only what docs/install.md explains', () => {
     const f = rpmFile(join(work, 'a'));
     const q = (what: string) => ok(['rpm', '-qp', what, f]).trim().split('\n');
     expect(q('--requires')).toEqual(expect.arrayContaining(['pacemaker-cli', '(iproute or iproute2)', 'libc.so.6(GLIBC_2.17)(64bit)']));
@@ -145,7 +145,7 @@ describe.each([
   const docs = family === 'deb' ? ['usr/share/doc/ocfkit/README.md.gz'] : ['usr/share/doc/ocfkit/README.md', 'usr/share/licenses/ocfkit/LICENSE'];
   const admin = (p: string) => p.startsWith('var') || p.startsWith('root');
 
-  it('puts every file where README says, and ocf-tester, crm_resource and pcs drive the installed agents', () => {
+  it('puts every file where docs/install.md says, and ocf-tester, crm_resource and pcs drive the installed agents', () => {
     const root = fresh();
     const r = install(root, file(join(work, 'a')));
     expect(r.status, r.stderr).toBe(0);
@@ -284,7 +284,7 @@ describe('the oldest glibc claimed: Debian 11 (bullseye, glibc 2.31)', () => {
       'echo "pcs $(chroot $m pcs --version)"',
       'for v in 0.10 0.11; do out=$(run /usr/sbin/ocfkit stack apply $S --pcs-version $v --cib /tmp/cib-$v.xml 2>&1); echo "apply $v: $?"; echo "$out" | grep -o "is not a valid role value" | head -1 | sed "s/^/apply $v refused: /"; done',
       'run crm_verify -x /tmp/cib-0.10.xml; echo "crm_verify 0.10: $?"',
-      // Why drbd-promote reads placement from crm_mon, not crm_resource --locate (README, "Supported systems").
+      // Why drbd-promote reads placement from crm_mon, not crm_resource --locate (docs/install.md#supported-systems).
       'echo "crm_resource without --output-as: $(run crm_resource --locate -r x --output-as=xml 2>&1 | grep -c "Unknown option --output-as")"',
     ].join('\n');
     const r = sh(['unshare', '--mount', '--net', '--propagation', 'private', 'bash', '-c', inside]);

@@ -4,7 +4,7 @@
  * kernel has no DRBD, so drbdsetup is test/standins/drbdsetup-standin, which prints the samples.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,12 +12,16 @@ import { EXIT } from '../../commands/site/decide';
 import { handover } from '../../commands/site/handover';
 import { siteStates } from '../../commands/site/state';
 import type { SiteCtx } from '../../commands/site/steps';
+import { rejoin } from '../../commands/site/rejoin';
+import { salvage, salvageDone } from '../../commands/site/salvage';
+import { readSalvageRecord } from '../../commands/site/salvage-record';
 import { takeover } from '../../commands/site/takeover';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
 import { parseEvents2 } from '../../lib/drbd';
 import { nextPeerRecord, writePeerRecord } from '../../lib/drbd-peer';
 import { Deadline } from '../../lib/ocf/deadline';
 import { run } from '../../lib/run';
+import { Scratch } from './loopfs';
 import { requireSandbox, sh } from './netns';
 
 requireSandbox();
@@ -125,6 +129,147 @@ describe('site takeover on a CIB file', () => {
     expect(await takeover(ctx(acted, 's07-split-brain-standalone-node2', dir, again), stackB.services, false)).toBe(EXIT.OK);
     expect(again.join('\n')).toContain('already served at site b');
   });
+});
+
+describe('site salvage on a CIB file, with a real filesystem on a loop device', () => {
+  // drbdadm and drbdsetup answer from a scenario directory (captured DRBD 9 states, byte for byte);
+  // crm_resource, crm_mon and cibadmin are Pacemaker's own on the CIB file; the mount is real.
+  const adm = join(work, 'bin-adm');
+  mkdirSync(adm);
+  symlinkSync(join(__dirname, '..', 'standins', 'drbdsetup-standin'), join(adm, 'drbdsetup'));
+  symlinkSync(join(__dirname, '..', 'standins', 'drbdadm-standin'), join(adm, 'drbdadm'));
+  const scenario = (name: string, sample: string) => {
+    const dir = join(work, `drbd-${name}`);
+    mkdirSync(dir);
+    copyFileSync(join(samples, `${sample}-events2-now.txt`), join(dir, 'events2-now.txt'));
+    copyFileSync(join(samples, `${sample}-events2-now-statistics.txt`), join(dir, 'events2-now-statistics.txt'));
+    return dir;
+  };
+  const salvageCtx = (cib: string, drbdDir: string, stateDir: string, lines: string[], stack = stackB): SiteCtx => {
+    const deadline = new Deadline(120_000, 'test');
+    const env = { CIB_file: cib, PATH: `${adm}:${process.env.PATH}`, DRBD_STANDIN_DIR: drbdDir };
+    return { stack, src: { run: (argv, o) => run(argv, { ...o, deadline, env: { ...env, ...o?.env } }), drbdconf: '/etc/drbd.conf', stateDir, procDrbd: () => banner }, deadline, waitMs: 3000, say: (l) => lines.push(l), clock: () => '0.0s' };
+  };
+  const maintenance = (cib: string) => /<nvpair [^>]*name="maintenance"[^>]*value="(\w+)"/.exec(readFileSync(cib, 'utf8'))?.[1];
+
+  it('refused with nothing changed: Primary outside Pacemaker and salvage, Outdated, connected, the ticket held here', async () => {
+    const cases: Array<[string, string, boolean, number, string]> = [
+      ['primary', 's07-split-brain-standalone-node2', false, EXIT.WRONG_STEP, 'neither Pacemaker nor salvage promoted it'],
+      ['outdated', 's06-standalone-node2', false, EXIT.WRONG_STEP, 'data here is Outdated'],
+      ['connected', 's01-secondary-connected-node2', false, EXIT.WRONG_STEP, 'DRBD is connected to the other site'],
+      ['ticket', 's07-split-brain-standalone-node2', true, EXIT.WRONG_STEP, 'this site holds ticket ticket-nfs'],
+    ];
+    for (const [name, sample, granted, code, text] of cases) {
+      const cib = standbyCib(`salvage-${name}`);
+      if (granted) expect(sh(['env', `CIB_file=${cib}`, 'crm_ticket', '--ticket', 'ticket-nfs', '--grant', '--force']).status).toBe(0);
+      const dir = scenario(`refuse-${name}`, sample);
+      const lines: string[] = [];
+      expect(await salvage(salvageCtx(cib, dir, join(work, `salvage-state-${name}`), lines), stackB.services[0]!, join(work, `copy-${name}`)), lines.join('\n')).toBe(code);
+      expect(lines.join('\n')).toContain(text);
+      expect(maintenance(cib), name).toBeUndefined();
+      expect(existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf8') : '', name).not.toMatch(/drbdadm .*(primary|connect)/);
+    }
+  });
+
+  it('a salvage under way (Primary by salvage): maintenance on the clone, the copy mounted read-only, twice is once; rejoin refuses; --done puts the cluster back', async () => {
+    const fs = new Scratch();
+    try {
+      // The returning site's diverged copy: a real xfs holding what it wrote alone.
+      const dev = fs.loop('xfs');
+      const rw = fs.path('rw');
+      fs.mount(dev, rw);
+      writeFileSync(join(rw, 'written-alone.txt'), 'record 42\n');
+      expect(sh(['umount', rw]).status).toBe(0);
+      const stack = stackOf(parseDeployment({ ...raw, services: [{ ...raw.services[0]!, device: dev }] }), 'b');
+      const svc = stack.services[0]!;
+      const cib = standbyCib('salvage-run');
+      const stateDir = join(work, 'salvage-state-run');
+      // What the first run left when it stopped after the promotion: its record, DRBD Primary StandAlone (s07).
+      mkdirSync(stateDir);
+      const copy = fs.path('copy');
+      writeFileSync(join(stateDir, 'salvage-nfs.json'), JSON.stringify({ service: 'nfs', drbd_resource: 'r0', mountAt: copy, maintenanceBefore: null, at: '2026-12-01T22:00:00Z' }));
+      const dir = scenario('run', 's07-split-brain-standalone-node2');
+      const lines: string[] = [];
+      const c = salvageCtx(cib, dir, stateDir, lines, stack);
+      expect(await salvage(c, svc, undefined), lines.join('\n')).toBe(EXIT.OK);
+      expect(maintenance(cib)).toBe('true');
+      expect(readFileSync(join(copy, 'written-alone.txt'), 'utf8')).toBe('record 42\n');
+      expect(sh(['touch', join(copy, 'new')]).status).not.toBe(0);
+      expect(sh(['findmnt', '-n', '-o', 'OPTIONS', copy]).stdout).toMatch(/^ro,.*norecovery/);
+      expect(lines.join('\n')).toContain(`mounted read-only at ${copy} (ro,norecovery: its journal is not replayed`);
+      // Twice: nothing promoted again, mounted once.
+      expect(await salvage(c, svc, undefined)).toBe(EXIT.OK);
+      expect(sh(['findmnt', '-rn', '-o', 'TARGET', copy]).stdout.trim().split('\n')).toHaveLength(1);
+      expect(existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf8') : '').not.toContain('primary');
+      const rj: string[] = [];
+      expect(await rejoin(c, [svc], true)).toBe(EXIT.WRONG_STEP);
+      expect(rj.concat(lines).join('\n')).toContain('a salvage is under way here');
+      // --done: unmount, demote (the stand-in answers with the captured Secondary StandAlone s06), maintenance unset.
+      copyFileSync(join(samples, 's06-standalone-node2-events2-now.txt'), join(dir, 'events2-now.after-secondary.txt'));
+      copyFileSync(join(samples, 's06-standalone-node2-events2-now-statistics.txt'), join(dir, 'events2-now-statistics.after-secondary.txt'));
+      writeFileSync(join(dir, 'drbdadm-secondary.rc'), '0');
+      const done: string[] = [];
+      const d = salvageCtx(cib, dir, stateDir, done, stack);
+      expect(await salvageDone(d, svc), done.join('\n')).toBe(EXIT.OK);
+      expect(sh(['findmnt', copy]).status).not.toBe(0);
+      expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('drbdadm -c /etc/drbd.conf secondary r0');
+      expect(maintenance(cib)).toBeUndefined();
+      expect(readSalvageRecord(stateDir, 'nfs')).toBeUndefined();
+      expect(done.join('\n')).toContain('now `ocfkit site rejoin nfs --discard-local`');
+      const again: string[] = [];
+      expect(await salvageDone(salvageCtx(cib, dir, stateDir, again, stack), svc)).toBe(EXIT.OK);
+      expect(again.join('\n')).toContain('no salvage under way here');
+    } finally {
+      fs.dispose();
+    }
+  });
+
+  it('the binary: --mount-at inside the service directory is a usage error', () => {
+    const r = sh([bin, 'site', 'salvage', 'nfs', '--config', cfg, '--site', 'b', '--mount-at', '/srv/nfs/old']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("not in or above /srv/nfs, the service's own mount point");
+  });
+});
+
+describe('site takeover of a service with an application (ocf:heartbeat:Dummy) on a CIB file', () => {
+  const appRaw = { ...raw, services: [{ ...raw.services[0]!, application: { agent: 'ocf:heartbeat:Dummy', options: { fake: 'kv' } } }] };
+  const appCfg = join(work, 'sites-app.json');
+  writeFileSync(appCfg, JSON.stringify(appRaw));
+  const appStack = stackOf(parseDeployment(appRaw), 'b');
+
+  it('waits for the application, says why it does not run (its failed start), then where it runs', async () => {
+    const cib = join(work, 'app.xml');
+    const a = spawnSync(bin, ['stack', 'apply', '--config', appCfg, '--site', 'b', '--cib', cib], { encoding: 'utf8', timeout: 300_000 });
+    expect(a.status, a.stderr).toBe(0);
+    sh(['env', `CIB_file=${cib}`, 'cibadmin', '-C', '-o', 'nodes', '-X', '<node id="2" uname="node2"/>']);
+    const up = join(work, 'app-up.xml');
+    expect(sh(['crm_simulate', '-x', cib, '-S', '--quorum=true', '--node-up', 'node2', '-O', up]).status).toBe(0);
+    expect(sh(['env', `CIB_file=${up}`, 'crm_attribute', '-N', 'node2', '-l', 'reboot', '-n', 'master-nfs-drbd', '-v', '1000']).status).toBe(0);
+    const steady = join(work, 'app-steady.xml');
+    expect(sh(['crm_simulate', '-x', up, '-S', '-O', steady]).status).toBe(0);
+    const dir = join(work, 'state-app');
+    recordPrimaryAtLoss(dir);
+    const appCtx = (file: string, state: string, lines: string[]) => ({ ...ctx(file, state, dir, lines, 2500), stack: appStack });
+    const lines: string[] = [];
+    expect(await takeover(appCtx(steady, 's05b-link-down-primary-after-write-node2', lines), appStack.services, true)).toBe(EXIT.TIMEOUT);
+    expect(lines.join('\n')).toContain('waiting for Pacemaker to promote DRBD and start the stack and the application (ocf:heartbeat:Dummy)');
+    // The cluster acts, and the application's start fails as for a unit not installed on node2 (rc 5): the stack is up but for it.
+    const failed = join(work, 'app-failed.xml');
+    expect(sh(['crm_simulate', '-x', steady, '-S', '--op-inject=nfs-app_start_0@node2=5', '-O', failed]).status).toBe(0);
+    const why: string[] = [];
+    expect(await takeover(appCtx(failed, 's07-split-brain-standalone-node2', why), appStack.services, true)).toBe(EXIT.TIMEOUT);
+    expect(why.join('\n')).toMatch(/TIMEOUT nfs: the ticket is granted but the stack does not run yet: nfs-app is stopped; nfs-app_start_0 failed on node2: /);
+    const st = await siteStates(appCtx(failed, 's07-split-brain-standalone-node2', []).src, appStack, []);
+    expect(st[0]).toMatchObject({ promotedOn: 'node2', stackRunning: false });
+    // Without the failure: served, and the application runs there.
+    const served = join(work, 'app-served.xml');
+    expect(sh(['crm_simulate', '-x', steady, '-S', '-O', served]).status).toBe(0);
+    const ok: string[] = [];
+    expect(await takeover(appCtx(served, 's07-split-brain-standalone-node2', ok), appStack.services, false)).toBe(EXIT.OK);
+    expect(ok.join('\n')).toContain('already served at site b (ticket ticket-nfs granted, node2 Primary, stack running, the application ocf:heartbeat:Dummy running there)');
+    const r = sh(['env', `CIB_file=${served}`, bin, 'site', 'status', 'nfs', '--config', appCfg, '--site', 'b', '--json']);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ application: 'ocf:heartbeat:Dummy', applicationOn: 'node2', stackRunning: true });
+  }, 600_000);
 });
 
 describe('site handover on a CIB file', () => {

@@ -88,3 +88,49 @@ describe('ocfkit stack --site', () => {
     expect(c.stdout).toContain('WARNING: ticket constraint nfs-ticket binds every role of nfs-drbd-clone');
   });
 });
+
+describe('a service that names its application (a real OCF agent: ocf:heartbeat:Dummy)', () => {
+  const kv = { name: 'kv', drbd_resource: 'r2', device: '/dev/drbd2', directory: '/var/lib/kv', fstype: 'ext4', application: { agent: 'ocf:heartbeat:Dummy', options: { fake: 'kv' } } };
+  const appCfg = join(work, 'app.json');
+  writeFileSync(appCfg, JSON.stringify({ sites: deployment.sites, services: [kv] }));
+
+  it('site b: granting starts it after the mount, revoking stops it before the unmount; check and simulate pass, check misses it when gone', () => {
+    const cib = join(work, 'app-b.xml');
+    const a = appliedPlan(bin, ['--config', appCfg, '--site', 'b'], cib);
+    expect(a.status, a.stderr).toBe(0);
+    expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
+    const xml = readFileSync(cib, 'utf8');
+    expect(xml).toMatch(/<primitive [^>]*id="kv-app"/);
+    expect(xml).toMatch(/<nvpair [^>]*name="fake" value="kv"/);
+    const c = ocfkit('stack', 'check', '--config', appCfg, '--site', 'b', '--cib', cib);
+    expect(c.status, c.stdout + c.stderr).toBe(0);
+    const s = ocfkit('stack', 'simulate', '--config', appCfg, '--site', 'b', '--cib', cib);
+    expect(s.status, s.stdout + s.stderr).toBe(0);
+    const [idle, granted, revoked] = s.stdout.split(/^OK {3}/m).slice(1);
+    expect(idle).not.toMatch(/start kv-app/);
+    const starts = ['promote kv-drbd on node2', 'start kv-fs on node2', 'start kv-app on node2'].map((l) => granted!.indexOf(l));
+    expect(starts.every((i) => i >= 0), granted).toBe(true);
+    expect([...starts].sort((x, y) => x - y)).toEqual(starts);
+    const stops = ['stop kv-app', 'stop kv-fs', 'demote kv-drbd'].map((l) => revoked!.indexOf(l));
+    expect(stops.every((i) => i >= 0), revoked).toBe(true);
+    expect([...stops].sort((x, y) => x - y)).toEqual(stops);
+    // The application's constraints gone: check says what that costs.
+    const edited = join(work, 'app-b-edited.xml');
+    writeFileSync(edited, xml.replace(/<rsc_order [^>]*then="kv-app"[^>]*\/>/, ''));
+    const e = ocfkit('stack', 'check', '--config', appCfg, '--site', 'b', '--cib', edited);
+    expect(e.status).toBe(1);
+    expect(e.stdout).toContain("ERROR: kv-app is not ordered after kv-fs: Pacemaker may unmount under it, and fs-mount's stop then kills it as a holder of /var/lib/kv");
+  }, 600_000);
+
+  it('one cluster: a node failure moves the application with the mount', () => {
+    const one = join(work, 'app-one.json');
+    writeFileSync(one, JSON.stringify({ nodes: ['n1', 'n2'], fencing: 'none', services: [kv] }));
+    const cib = join(work, 'app-one.xml');
+    const a = appliedPlan(bin, ['--config', one], cib);
+    expect(a.status, a.stderr).toBe(0);
+    const s = ocfkit('stack', 'simulate', '--config', one, '--cib', cib);
+    const failover = s.stdout.split(/^(?:OK {2}|FAIL) /m).find((x) => x.startsWith('node failure'))!;
+    expect(failover).toMatch(/start kv-fs on n2[\s\S]*start kv-app on n2/);
+    expect(s.stdout).not.toMatch(/kv-app runs on/);
+  }, 600_000);
+});

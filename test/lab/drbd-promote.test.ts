@@ -1,6 +1,6 @@
 /**
  * drbd-promote against real DRBD in the qemu lab: Debian's in-tree 8.4, or DRBD 9 where a 9 module
- * is installed for the guests' kernel (LAB_DRBD, README "The lab"). First the lab proves itself
+ * is installed for the guests' kernel (LAB_DRBD, docs/lab.md#on-a-drbd-9-host). First the lab proves itself
  * (Debian's 6.1 kernel, the DRBD module LAB_DRBD names, nfsd, both links, the project's current
  * binary in the guests); replication moving data across a role switch and an NFS client on the other
  * guest are proven, with more, by the stack and nfs-export tests. Then ocf-tester on a guest, a

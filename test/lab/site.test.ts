@@ -18,7 +18,7 @@
  *     serving site killed, the other takes the ticket by itself once it expires; the killed site back:
  *     booth there follows, nothing promotes; rejoin; the handover back through booth.
  * Only behaviour is asserted; what each step took is printed at the end (`site timings: …`), for
- * bench/README.md until a bench part drives these scenarios.
+ * docs/benchmarks.md (BENCH_ONLY=lab-site keeps that line).
  * Run with `bash scripts/test.sh lab test/lab/site.test.ts`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,10 +43,10 @@ function nothingNewLost(on: 'node1' | 'node2'): void {
   expect({ w4: lost.w4.lost, w3: lost.w3.lost }, JSON.stringify(lost)).toEqual({ w4: lostIn4!.w4.lost, w3: lostIn4!.w3.lost });
 }
 
-/** What each step took and the client's longest pauses (v4, v3), printed at the end for bench/README.md; never asserted. */
+/** What each step took and the client's longest pauses (v4, v3), printed at the end for docs/benchmarks.md; never asserted. */
 const timings: Record<string, unknown> = {};
 
-/** A planned handover, run at the serving site and then at the other, as the README's runbook does it. */
+/** A planned handover, run at the serving site and then at the other, as the runbook (docs/site-dr.md) does it. */
 function handover(from: 'a' | 'b', to: 'a' | 'b'): void {
   const c0 = ackCounts();
   const rel = site(SITE_NODE[from], ['handover', 'nfs', '--to', to]);

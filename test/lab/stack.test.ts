@@ -2,8 +2,8 @@
  * The whole HA NFS stack, end to end in the qemu lab: the `ocfkit stack` plan on the fenced
  * two-node cluster (real DRBD 8.4, the kernel NFS server), a client guest that mounts through the
  * floating address over NFSv4.2 and NFSv3 and keeps writing numbered, fsynced records (the v4
- * writer holding a POSIX lock), and failures under that load. The README's demo
- * (scripts/lab/demo.ts) runs first, on this lab: the bring-up, a graceful move (standby) and the
+ * writer holding a POSIX lock), and failures under that load. The demo
+ * (scripts/lab/demo.ts, docs/lab.md#the-demo) runs first, on this lab: the bring-up, a graceful move (standby) and the
  * primary guest killed; what it prints and returns is checked against the lab's own reading, and
  * around its failovers this test checks the DRBD clone itself (roles, data by checksum, the
  * promotion score, the fenced node rejoining Unpromoted and resynced). Then, in the same lab: nfsd

@@ -200,7 +200,7 @@ describe('site rejoin decisions', () => {
     expect(refused.say).toContain('ocfkit site rejoin nfs --discard-local');
     // The link cut without a reboot here: DRBD's kernel log has the moment, said over the record's window.
     const logged = decideRejoin({ ...onA, linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Secondary', to: 'NetworkFailure' } }, false, true);
-    expect(logged.say).toContain("; the link went at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure), the other site Secondary then.");
+    expect(logged.say).toContain("; the link went at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure), the other site Secondary then");
     expect(decideRejoin(onA, true, true).kind).toBe('discard');
   });
 
