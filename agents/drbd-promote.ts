@@ -14,10 +14,10 @@ import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
-import { OCF, OcfError, fail } from '../lib/ocf/codes';
+import { OCF, type OcfCode, OcfError, fail } from '../lib/ocf/codes';
 import type { Logger } from '../lib/ocf/log';
 import { param } from '../lib/ocf/params';
-import { describe } from '../lib/run';
+import { type RunResult, describe } from '../lib/run';
 
 export interface ScoreTable {
   /** Only Consistent data: 0 by default, i.e. never promote such a node. */
@@ -262,9 +262,28 @@ function linkProblem(r: DrbdResource): string | undefined {
 const SUSPENSION_CAUSE: Record<string, string> = {
   fencing: 'the fence-peer handler has not answered yet',
   quorum: 'quorum is lost (on-no-quorum suspend-io)',
-  'no-data': 'no UpToDate data is reachable',
+  'no-data': 'no UpToDate data is reachable (on-no-data-accessible suspend-io); attach a disk or connect a peer with UpToDate data',
   user: 'drbdadm suspend-io was run; drbdadm resume-io ends it',
 };
+
+/** Suspensions nothing in DRBD ends by itself: by hand (user), no UpToDate data reachable (no-data). */
+const STUCK_SUSPENSIONS = new Set(['user', 'no-data']);
+
+/**
+ * The monitor's code for a resource that is up. A Primary whose I/O DRBD holds while it protects
+ * the data (fencing: the fence-peer handler has not answered; quorum: lost, with on-no-quorum
+ * suspend-io) is still the promoted instance: DRBD resumes by itself, or the other side fences this
+ * node, and a recovery by Pacemaker meanwhile would be a demote and a stop that hang on the frozen
+ * device, ending in a fence of the node that may hold the newest data. The reason says it is
+ * suspended. Held by hand or without any UpToDate data to write to, the Primary cannot serve until
+ * someone acts: it has failed (9), for Pacemaker to recover where the scores allow. 8.4's /proc/drbd
+ * says only that I/O is suspended, not why: taken as DRBD's own suspension.
+ */
+export function monitorCode(r: DrbdResource): OcfCode {
+  if (r.role !== 'Primary') return OCF.SUCCESS;
+  const causes = (r.suspension ?? '').split(',');
+  return r.suspended && causes.some((c) => STUCK_SUSPENSIONS.has(c)) ? OCF.FAILED_PROMOTED : OCF.RUNNING_PROMOTED;
+}
 
 /** Writes to a suspended device hang: the applications above it stop, with no error of their own. */
 function suspendedIo(r: DrbdResource): string {
@@ -482,7 +501,7 @@ async function monitor(ctx: DrbdCtx) {
   }
   await applyScore(ctx, s, ctx.probe ? 'always' : 'refresh');
   recordPeer(ctx, s.res);
-  const code = s.res.role === 'Primary' ? OCF.RUNNING_PROMOTED : OCF.SUCCESS;
+  const code = monitorCode(s.res);
   const problem = replicationProblem(s.res);
   if (!ctx.probe) logProblemChange(ctx.log, problemFile(ctx), problem);
   return problem ? { code, reason: problem } : code;
@@ -573,16 +592,42 @@ async function demote(ctx: DrbdCtx) {
   let s = await status(ctx, adm);
   if (!s || s.res.role === 'Unconfigured') return OCF.NOT_RUNNING;
   if (s.res.role !== 'Primary') return OCF.SUCCESS;
-  const r = await adm.exec(['secondary', res], Math.max(1000, ctx.deadline.remaining() - 1000));
+  // Half the time for drbdadm: the rest is for drbdsetup, should drbdadm not get it done.
+  const r = await adm.exec(['secondary', res], Math.max(1000, (ctx.deadline.remaining() - 1000) / 2));
   s = (await status(ctx, adm))!;
   if (s.res.role === 'Primary') {
-    // DRBD's refusal first: it fits Pacemaker's 128 characters; the holders follow.
-    const holders = deviceHolders(s.res.devices.map((d) => d.minor));
-    throw fail.generic(`${res} cannot be demoted: ${adm.describe(r)}${holders.length ? `; ${holders.join('; ')}` : ''}`);
+    // drbdadm needs a configuration that parses, drbdsetup does not; it refuses a device held open
+    // as drbdadm does, and its refusal is DRBD's own word, so it leads the reason (Pacemaker keeps
+    // 128 characters), drbdadm's failure after it when that was a different one, then the holders.
+    const direct = await drbdsetupSecondary(ctx, s);
+    const before = s;
+    s = (await status(ctx, adm))!;
+    if (s.res.role === 'Primary') {
+      const holders = deviceHolders(before.res.devices.map((d) => d.minor));
+      const first = direct ? describe(direct) : 'drbdsetup is not installed';
+      throw fail.generic(`${res} cannot be demoted: ${first}${direct?.code !== r.code ? `; before it ${adm.describe(r)}` : ''}${holders.length ? `; ${holders.join('; ')}` : ''}`);
+    }
+    ctx.log.warn(`${res}: drbdadm could not demote it (${adm.describe(r)}); drbdsetup secondary did`);
   }
   await applyScore(ctx, s, 'changed');
   recordPeer(ctx, s.res);
   return OCF.SUCCESS;
+}
+
+/**
+ * `drbdsetup secondary`, which needs no configuration: by resource name on DRBD 9, by minor on 8.4
+ * (drbdsetup-84 knows a role only per minor; the minors are those the state was read with). The
+ * first refusal ends it; undefined when drbdsetup is not installed.
+ */
+async function drbdsetupSecondary(ctx: DrbdCtx, s: Status): Promise<RunResult | undefined> {
+  if (!ctx.haveBinary('drbdsetup')) return undefined;
+  const objects = generation(s.version) === 9 ? [s.res.name] : s.res.devices.map((d) => String(d.minor));
+  let last: RunResult | undefined;
+  for (const o of objects) {
+    last = await ctx.run(['drbdsetup', 'secondary', o], { timeoutMs: Math.max(1000, ctx.deadline.remaining() - 1000) });
+    if (last.code !== 0) break;
+  }
+  return last;
 }
 
 /**
@@ -701,7 +746,7 @@ export const drbdPromote = defineAgent({
   version: '0.1.0',
   shortdesc: 'Promotable DRBD resource that never promotes stale data',
   longdesc:
-    'Manages one DRBD resource as a promotable clone (promoted = Primary). The promotion score follows the table of ocf:linbit:drbd (adjust_master_score): never a positive score on Consistent-only, Outdated or Inconsistent data, none without quorum. Promotion never forces. State is read from drbdsetup events2 (DRBD 9) or /proc/drbd (8.4), cluster state from XML output, and every call to the cluster is bounded. Configure DRBD fencing (fencing resource-and-stonith with crm-fence-peer) or quorum, and keep drbd.service disabled: the agent cannot prevent a split brain alone.',
+    'Manages one DRBD resource as a promotable clone (promoted = Primary). The promotion score follows the table of ocf:linbit:drbd (adjust_master_score): never a positive score on Consistent-only, Outdated or Inconsistent data, none without quorum. Promotion never forces; a demote that drbdadm cannot do (a drbd.conf that does not parse) goes through drbdsetup. A Primary whose I/O is suspended by hand (drbdadm suspend-io) or for want of UpToDate data is reported failed (9); suspended while DRBD fences its peer or has lost quorum, it stays promoted (8) with the reason, so Pacemaker does not recover it mid-fence. State is read from drbdsetup events2 (DRBD 9) or /proc/drbd (8.4), cluster state from XML output, and every call to the cluster is bounded. Configure DRBD fencing (fencing resource-and-stonith with crm-fence-peer) or quorum, and keep drbd.service disabled: the agent cannot prevent a split brain alone.',
   examples: [
     {
       why: 'DRBD resource r0 as a promotable clone (pcs 0.11; with pcs 0.10 the roles are Master and Slave and the clone options master-max, master-node-max).',

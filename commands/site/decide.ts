@@ -86,30 +86,42 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
     return { kind: 'refuse', code: EXIT.NOT_UPTODATE, say: `${name}: data here is ${disks(s.drbd)}, not UpToDate: it is older than the other site's, or incomplete (a resync was cut). Promoting it would serve stale data; bring the other site back instead, or resync first` };
   }
   const warnings: string[] = [];
+  /** Possible loss: refused, or served with --accept-data-loss and the reason kept as a warning. */
+  const guard = (why: string, ask: string): Decision | undefined => {
+    if (!acceptDataLoss) return { kind: 'refuse', code: EXIT.DATA_LOSS, say: `${why}. ${ask}` };
+    warnings.push(`${why}; --accept-data-loss given`);
+    return undefined;
+  };
+  const reallyGone = 'If the other site is really gone, pass --accept-data-loss to serve this copy';
   const lost = s.record?.lost;
   // DRBD's own log line is the moment and the role; the record's window (its monitors) is the
   // fallback, also when the log line does not say the role (Unknown is no evidence).
   const went = s.linkLoss && s.linkLoss.peerRole !== 'Unknown' ? s.linkLoss : undefined;
-  const when = went ? `at ${went.at} (DRBD's kernel log here: ${went.to})` : lost ? `between ${lost.lastRecordedConnected} and ${lost.noticedDown}` : '';
+  const when = went ? `at ${went.at} (DRBD's kernel log here: ${went.to})` : lost ? `between ${lost.lastRecordedConnected} and ${lost.noticedDown}` : 'at a moment nothing here recorded';
   const roleThen = went?.peerRole ?? lost?.peerRole;
+  let refused: Decision | undefined;
   if (!went && (!s.record || !s.record.lastConnected)) {
-    const why = `${name}: there is no record of the peer ever being connected (drbd-promote's monitor writes it; was it running here?): whether the other site wrote after this copy was made is unknown`;
-    if (!acceptDataLoss) return { kind: 'refuse', code: EXIT.DATA_LOSS, say: `${why}. Pass --accept-data-loss to serve this copy anyway` };
-    warnings.push(`${why}; --accept-data-loss given`);
+    refused = guard(`${name}: there is no record of the peer ever being connected (drbd-promote's monitor writes it; was it running here?): whether the other site wrote after this copy was made is unknown`, 'Pass --accept-data-loss to serve this copy anyway');
   } else if (roleThen === 'Primary') {
     // From here a site lost at that moment and a link cut before the site was lost look the same.
-    const why = `${name}: the other site (${s.link?.peer ?? 'peer'}) was Primary when the link went away, ${when}: what it acknowledged after that moment is not here. That is nothing if the site itself went down then (with DRBD protocol C; with A or B also the writes still in flight); if only the link went and the site served on, it is every write since`;
-    if (!acceptDataLoss) {
-      return {
-        kind: 'refuse',
-        code: EXIT.DATA_LOSS,
-        say: `${why}. If the other site is really gone, pass --accept-data-loss to serve this copy. When it comes back, run \`ocfkit site rejoin ${name}\` there: if it wrote after the link went, DRBD refuses to reconnect (a split brain) and its writes are discarded only with --discard-local`,
-      };
-    }
-    warnings.push(`${why}; --accept-data-loss given`);
-  } else if (roleThen) {
+    refused = guard(
+      `${name}: the other site (${s.link?.peer ?? 'peer'}) was Primary when the link went away, ${when}: what it acknowledged after that moment is not here. That is nothing if the site itself went down then (with DRBD protocol C; with A or B also the writes still in flight); if only the link went and the site served on, it is every write since`,
+      `${reallyGone}. When it comes back, run \`ocfkit site rejoin ${name}\` there: if it wrote after the link went, DRBD refuses to reconnect (a split brain) and its writes are discarded only with --discard-local`,
+    );
+  } else if (!went) {
+    // The record holds what this node's monitors saw, one interval apart, and the other site's
+    // promotions reach it by no notification (another cluster): a peer promoted within the last
+    // interval before the link went is recorded as it was before.
+    refused = guard(
+      `${name}: the other site (${s.link?.peer ?? 'peer'}) was ${roleThen ?? 'Unknown'} as drbd-promote's monitor here last recorded it while connected, and the link went ${when}; DRBD's kernel log here does not say its role at that moment (the node rebooted since, or the log moved on). Had it been promoted after that record, what it acknowledged from then on is not here`,
+      reallyGone,
+    );
+  } else {
+    // DRBD logged the role as the link went: Secondary then, it could only have written since by
+    // being promoted after the link went, while its cluster still held the ticket.
     warnings.push(`${name}: the other site was ${roleThen} when the link went away, ${when}; had its cluster still held ${s.service.ticket}, it could have been promoted since and written alone: then \`site rejoin\` there reports a split brain`);
   }
+  if (refused) return refused;
   if (s.ticket.standby) warnings.push(`${name}: ticket ${s.service.ticket} is in standby here: granting it does not clear standby (crm_ticket --ticket ${s.service.ticket} --activate)`);
   return { kind: 'act', say: `${name}: granting ${s.service.ticket} to site ${s.site}`, warnings };
 }

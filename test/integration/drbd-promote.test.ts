@@ -120,6 +120,8 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     '9': `resource r0 {\n  device /dev/drbd0 minor 0;\n  disk /dev/vda;\n  meta-disk internal;\n  on ${node} { node-id 1; address ipv4 192.0.2.1:7789; }\n  on peer { node-id 0; address ipv4 192.0.2.2:7789; }\n}\n`,
     '8.4': `resource r0 {\n  device /dev/drbd0 minor 0;\n  disk /dev/vda;\n  meta-disk internal;\n  on ${node} { address 192.0.2.1:7789; }\n  on peer { address 192.0.2.2:7789; }\n}\n`,
   };
+  /** The configuration with a keyword drbdadm does not know: it does not parse. */
+  const unparsable = (version: '9' | '8.4') => conf[version].replace('  meta-disk internal;\n', '  meta-disk internal\n  bogus-keyword 3;\n');
   const proc: Record<'9' | '8.4', string> = { '9': 'drbd9/s01-secondary-connected-node1-proc-drbd.txt', '8.4': 'drbd/lab-84-connected-primary.txt' };
 
   interface Scenario {
@@ -130,10 +132,12 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     readonly procDrbd?: string;
     /** drbdadm state changes: subcommand → [exit code, stderr] */
     readonly drbdadm?: Record<string, [number, string]>;
-    /** `drbdsetup down`: [exit code, stderr] */
-    readonly drbdsetupDown?: [number, string];
-    /** The events2 sample a state change answered 0 leads to: drbdadm subcommand (or drbdsetup-down) → sample */
+    /** drbdsetup state changes: subcommand → [exit code, stderr] */
+    readonly drbdsetup?: Partial<Record<'down' | 'secondary', [number, string]>>;
+    /** The events2 sample a state change answered 0 leads to: drbdadm subcommand (or drbdsetup-SUB) → sample */
     readonly after?: Record<string, string>;
+    /** The 8.4 /proc/drbd sample a drbdsetup state change answered 0 leads to: drbdsetup-SUB → sample */
+    readonly procAfter?: Record<string, string>;
     /** events2 hangs, printing nothing */
     readonly events2Hangs?: boolean;
   }
@@ -145,15 +149,14 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     symlinkSync(join(standins, 'drbdadm-standin'), join(dir, 'bin', 'drbdadm'));
     writeFileSync(join(dir, 'drbd.conf'), conf[s.version]);
     if (s.events2) copyFileSync(join(samples, 'drbd9', s.events2), join(dir, 'events2-now.txt'));
-    for (const [sub, [rc, stderr]] of Object.entries(s.drbdadm ?? {})) {
-      writeFileSync(join(dir, `drbdadm-${sub}.rc`), `${rc}\n`);
-      writeFileSync(join(dir, `drbdadm-${sub}.stderr`), stderr);
-    }
-    if (s.drbdsetupDown) {
-      writeFileSync(join(dir, 'drbdsetup-down.rc'), `${s.drbdsetupDown[0]}\n`);
-      writeFileSync(join(dir, 'drbdsetup-down.stderr'), s.drbdsetupDown[1]);
+    for (const [tool, answers] of [['drbdadm', s.drbdadm], ['drbdsetup', s.drbdsetup]] as const) {
+      for (const [sub, [rc, stderr]] of Object.entries(answers ?? {})) {
+        writeFileSync(join(dir, `${tool}-${sub}.rc`), `${rc}\n`);
+        writeFileSync(join(dir, `${tool}-${sub}.stderr`), stderr);
+      }
     }
     for (const [sub, sample] of Object.entries(s.after ?? {})) copyFileSync(join(samples, 'drbd9', sample), join(dir, `events2-now.after-${sub}.txt`));
+    for (const [sub, sample] of Object.entries(s.procAfter ?? {})) copyFileSync(join(samples, sample), join(dir, `proc-drbd.after-${sub}.txt`));
     if (s.events2Hangs) writeFileSync(join(dir, 'events2-now.hang'), '');
     const procFile = join(samples, s.procDrbd ?? proc[s.version]);
     const cib = cibWithThisNode();
@@ -188,13 +191,58 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     '8.4': "0: State change failed: (-12) Device is held open by someone\nCommand 'drbdsetup-84 secondary 0' terminated with exit code 11\n",
   };
 
+  // drbdsetup's own lines of the same refusal (drbdadm adds the last, naming the command it ran).
+  const heldOpenSetup = (version: '9' | '8.4') => heldOpen[version].replace(/Command '.*\n$/, '');
+
   it.each(['9', '8.4'] as const)('DRBD %s: a refused demote keeps DRBD\'s cause within the first 128 characters of the reason', (version) => {
-    const s = scenario({ version, events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [11, heldOpen[version]] } });
+    const s = scenario({ version, events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [11, heldOpen[version]] }, drbdsetup: { secondary: [11, heldOpenSetup(version)] } });
     const r = s.run('demote');
     expect(r.code, r.stderr).toBe(1);
-    expect(r.reason!.slice(0, 128)).toMatch(/^r0 cannot be demoted: `drbdadm secondary r0` exited 11: (r0|0): State change failed: \(-12\) Device is held open by someone/);
+    expect(r.reason!.slice(0, 128)).toMatch(/^r0 cannot be demoted: `drbdsetup secondary (r0|0)` exited 11: (r0|0): State change failed: \(-12\) Device is held open by someone/);
+    // The same refusal twice is said once.
+    expect(r.reason).not.toContain('drbdadm secondary');
     if (version === '9') expect(r.reason).toContain('drbd0 opened by sleep (pid 2345)');
-    expect(s.calls()).toContain('secondary r0');
+    expect(s.calls()).toMatch(/^drbdadm .*secondary r0$/m);
+  });
+
+  const parseError = "drbd.conf:5: Parse error: ';' expected,\n\tbut got 'bogus-keyword' (TK 281)\n";
+
+  it('DRBD 9: a Primary whose drbd.conf does not parse is demoted through drbdsetup secondary by name; a device held open fails the demote, drbdsetup\'s refusal first', () => {
+    const broken = (s: { dir: string }) => writeFileSync(join(s.dir, 'drbd.conf'), unparsable('9'));
+    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError] }, drbdsetup: { secondary: [0, ''] }, after: { 'drbdsetup-secondary': 's01-secondary-connected-node1-events2-now.txt' } });
+    broken(s);
+    const r = s.run('demote');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/r0: drbdadm could not demote it \(`drbdadm secondary r0` exited 10: .*Parse error.*\); drbdsetup secondary did/);
+    expect(s.calls()).toMatch(/^drbdsetup secondary r0$/m);
+    expect(s.calls()).not.toMatch(/down/);
+    const held = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError] }, drbdsetup: { secondary: [11, heldOpenSetup('9')] } });
+    broken(held);
+    const f = held.run('demote');
+    expect(f.code, f.stderr).toBe(1);
+    expect(f.reason).toMatch(/^r0 cannot be demoted: `drbdsetup secondary r0` exited 11: r0: State change failed: \(-12\) Device is held open by someone.*; before it `drbdadm secondary r0` exited 10: .*Parse error/);
+  });
+
+  it('DRBD 9: demote of a resource that is down is 7, running nothing', () => {
+    const s = scenario({ version: '9', events2: 's10-down-on-node2-node2-events2-now.txt' });
+    const r = s.run('demote');
+    expect(r.code, r.stderr).toBe(7);
+    expect(s.calls()).not.toMatch(/secondary/);
+  });
+
+  it('DRBD 8.4: drbdadm secondary failing falls back to drbdsetup secondary by minor; a drbd.conf that does not parse leaves the minors unknown and fails the demote, demoting nothing', () => {
+    const s = scenario({ version: '8.4', drbdadm: { secondary: [10, parseError] }, drbdsetup: { secondary: [0, ''] }, procAfter: { 'drbdsetup-secondary': 'drbd/lab-84-connected-secondary.txt' } });
+    const r = s.run('demote');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('drbdsetup secondary did');
+    expect(s.calls()).toMatch(/^drbdsetup secondary 0$/m);
+    expect(s.calls()).not.toContain('drbdsetup secondary r0');
+    const unmapped = scenario({ version: '8.4', drbdsetup: { secondary: [0, ''] } });
+    writeFileSync(join(unmapped.dir, 'drbd.conf'), unparsable('8.4'));
+    const f = unmapped.run('demote');
+    expect(f.code, f.stderr).toBe(1);
+    expect(f.reason).toMatch(/^cannot tell whether r0 is up: the DRBD configuration could not be read/);
+    expect(unmapped.calls()).not.toContain('drbdsetup');
   });
 
   it('DRBD 8.4: monitors reuse the minors start read until a configuration file changes; promote reads them afresh', () => {
@@ -218,7 +266,7 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
 
   it.each(['9', '8.4'] as const)('DRBD %s: a resource missing from the configuration: validate-all and start 5 naming the file, probe 7, stop 0', (version) => {
     // 8.4 cannot tell from /proc/drbd which resource minor 0 belongs to: stop asks drbdsetup down.
-    const s = scenario({ version, events2: 's10-down-on-node2-node2-events2-now.txt', drbdsetupDown: [0, ''] });
+    const s = scenario({ version, events2: 's10-down-on-node2-node2-events2-now.txt', drbdsetup: { down: [0, ''] } });
     const p = { drbd_resource: 'r9' };
     for (const [action, env] of [['validate-all', { OCF_CHECK_LEVEL: '10' }], ['start', {}]] as const) {
       const r = s.run(action, p, env);
@@ -236,7 +284,7 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
   const downRefused: [number, string] = [11, 'r0: State change failed: (-12) Device is held open by someone\n'];
 
   it('DRBD 9: events2 hanging: a probe is an error (not 7); stop succeeds only on drbdsetup down\'s 0', () => {
-    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', events2Hangs: true, drbdsetupDown: downRefused });
+    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', events2Hangs: true, drbdsetup: { down: downRefused } });
     const probe = s.run('monitor');
     expect(probe.code, probe.stderr).toBe(1);
     expect(probe.reason).toMatch(/drbdsetup events2 .*did not finish|timed out|within/);
@@ -252,8 +300,8 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
   }, 240_000);
 
   it('DRBD 8.4: a drbd.conf that does not parse (the running resource unmapped): probe 1 naming drbdadm\'s parse error, stop only through drbdsetup down', () => {
-    const s = scenario({ version: '8.4', drbdsetupDown: downRefused });
-    writeFileSync(join(s.dir, 'drbd.conf'), conf['8.4'].replace('  meta-disk internal;\n', '  meta-disk internal\n  bogus-keyword 3;\n'));
+    const s = scenario({ version: '8.4', drbdsetup: { down: downRefused } });
+    writeFileSync(join(s.dir, 'drbd.conf'), unparsable('8.4'));
     const probe = s.run('monitor');
     expect(probe.code, probe.stderr).toBe(1);
     expect(probe.reason).toMatch(/^cannot tell whether r0 is up: the DRBD configuration could not be read, .*drbd\.conf: `drbdadm sh-minor r0` exited 10: .*Parse error/);
@@ -264,7 +312,7 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
   });
 
   it.each(['9', '8.4'] as const)('DRBD %s: a configuration that names the resource for other hosts only, or no resources: probe 7 (not here), not "cannot tell"', (version) => {
-    const s = scenario({ version, events2: 's10-down-on-node2-node2-events2-now.txt', drbdsetupDown: [0, ''] });
+    const s = scenario({ version, events2: 's10-down-on-node2-node2-events2-now.txt', drbdsetup: { down: [0, ''] } });
     writeFileSync(join(s.dir, 'drbd.conf'), conf[version].replace(`on ${node} {`, 'on some-other-host {'));
     const probe = s.run('monitor');
     expect(probe.code, probe.stderr).toBe(7);
@@ -274,37 +322,35 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
   });
 
   it('DRBD 8.4: no configuration file at all while a minor is up: probe 1 (it could be this resource), not 7', () => {
-    const s = scenario({ version: '8.4', drbdsetupDown: [0, ''] });
+    const s = scenario({ version: '8.4', drbdsetup: { down: [0, ''] } });
     const probe = s.run('monitor', { drbdconf: join(s.dir, 'missing.conf') });
     expect(probe.code, probe.stderr).toBe(1);
     expect(probe.reason).toMatch(/^cannot tell whether r0 is up: the DRBD configuration could not be read, .*missing\.conf: .*Can not open/);
   });
 
   it('DRBD 9: a Primary whose drbd.conf does not parse: stop demotes and takes it down through drbdsetup (and fails where drbdsetup refuses)', () => {
-    const parseError = "drbd.conf:5: Parse error: ';' expected,\n\tbut got 'bogus-keyword' (TK 281)\n";
-    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError], down: [10, parseError] }, drbdsetupDown: [0, ''], after: { 'drbdsetup-down': 's10-down-on-node2-node2-events2-now.txt' } });
+    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError], down: [10, parseError] }, drbdsetup: { down: [0, ''] }, after: { 'drbdsetup-down': 's10-down-on-node2-node2-events2-now.txt' } });
     const r = s.run('stop');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/r0 cannot be stopped, still Primary: `drbdadm secondary r0` exited 10: .*Parse error.*; drbdsetup down r0 answered 0: it is down/);
-    const held = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError] }, drbdsetupDown: downRefused });
+    const held = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [10, parseError] }, drbdsetup: { down: downRefused } });
     const f = held.run('stop');
     expect(f.code, f.stderr).toBe(1);
     expect(f.reason).toMatch(/^r0 cannot be stopped, still Primary: .*; `drbdsetup down r0` did not take it down: .*Device is held open/);
   });
 
   it('DRBD 9: drbdadm down failing on a configuration that does not parse falls back to drbdsetup down', () => {
-    const parseError = "drbd.conf:5: Parse error: ';' expected,\n\tbut got 'bogus-keyword' (TK 281)\n";
-    const s = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { down: [10, parseError] }, drbdsetupDown: [0, ''], after: { 'drbdsetup-down': 's10-down-on-node2-node2-events2-now.txt' } });
+    const s = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { down: [10, parseError] }, drbdsetup: { down: [0, ''] }, after: { 'drbdsetup-down': 's10-down-on-node2-node2-events2-now.txt' } });
     const r = s.run('stop');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/r0 is still up after drbdadm down: `drbdadm down r0` exited 10: .*Parse error.*; drbdsetup down r0 answered 0/);
-    const refused = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { down: [10, parseError] }, drbdsetupDown: downRefused });
+    const refused = scenario({ version: '9', events2: 's01-secondary-connected-node1-events2-now.txt', drbdadm: { down: [10, parseError] }, drbdsetup: { down: downRefused } });
     expect(refused.run('stop').code).toBe(1);
   });
 
   it('DRBD 9 and 8.4: a stop with parameters that no longer validate returns 0 only when drbdsetup down does', () => {
     for (const version of ['9', '8.4'] as const) {
-      const s = scenario({ version, events2: 's01-secondary-connected-node1-events2-now.txt', drbdsetupDown: downRefused });
+      const s = scenario({ version, events2: 's01-secondary-connected-node1-events2-now.txt', drbdsetup: { down: downRefused } });
       const r = s.run('stop', { wfc_timeout: 'forever' });
       expect(r.code, r.stderr).toBe(1);
       expect(r.reason).toMatch(/^stop with invalid parameters \(.*wfc_timeout.*\); `drbdsetup down r0` did not take it down/);

@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseScores, promotionScore, replicationProblem } from '../../agents/drbd-promote';
-import { type DrbdResource, generation, parseDrbdadmVersion, parseEvents2, parseProcDrbd, parseStatusJson } from '../../lib/drbd';
+import { monitorCode, parseScores, promotionScore, replicationProblem } from '../../agents/drbd-promote';
+import { type DrbdResource, generation, parseDrbdadmVersion, parseEvents2, parseProcDrbd, parseStatusJson, resourceFrom84 } from '../../lib/drbd';
+import { OCF } from '../../lib/ocf/codes';
 
 const sample = (f: string) => readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8');
 const T = parseScores('0 10 1000 10000')!;
@@ -186,5 +187,40 @@ describe('DRBD 9.2.19: /proc/drbd and drbdadm --version', () => {
   it('drbdadm --version names the 9 module in both forms', () => {
     const v = parseDrbdadmVersion(sample('s01-secondary-connected-node1-drbdadm-version.txt'));
     expect(v).toMatchObject({ DRBD_KERNEL_VERSION: '9.2.19', DRBD_KERNEL_VERSION_CODE: '0x090213', DRBDADM_VERSION: '9.22.0' });
+  });
+});
+
+describe('the monitor code of a Primary whose I/O is suspended', () => {
+  const primary = parseEvents2(sample('s11b-quorum-lost-suspend-io-node1-events2-now.txt')).get('r0')!;
+  const suspendedFor = (why: string): DrbdResource => ({ ...primary, suspended: why !== 'no', ...(why !== 'no' ? { suspension: why } : {}) });
+
+  it("suspended by DRBD while it protects the data (quorum lost, fencing pending): still promoted (8); by hand or without data: failed (9)", () => {
+    // Captured: quorum lost with on-no-quorum suspend-io.
+    expect(monitorCode(primary)).toBe(OCF.RUNNING_PROMOTED);
+    expect(replicationProblem(primary)).toMatch(/^I\/O on r0 is suspended: quorum is lost/);
+    // The other causes in drbdsetup's words (susp_str: "user", "no-data", "fencing", "quorum", joined with ",").
+    expect(monitorCode(suspendedFor('fencing'))).toBe(OCF.RUNNING_PROMOTED);
+    expect(monitorCode(suspendedFor('fencing,quorum'))).toBe(OCF.RUNNING_PROMOTED);
+    expect(monitorCode(suspendedFor('user'))).toBe(OCF.FAILED_PROMOTED);
+    expect(monitorCode(suspendedFor('no-data'))).toBe(OCF.FAILED_PROMOTED);
+    expect(monitorCode(suspendedFor('user,fencing'))).toBe(OCF.FAILED_PROMOTED);
+    expect(replicationProblem(suspendedFor('user'))).toMatch(/^I\/O on r0 is suspended: drbdadm suspend-io was run; drbdadm resume-io ends it/);
+    expect(monitorCode(suspendedFor('no'))).toBe(OCF.RUNNING_PROMOTED);
+    // A Secondary serves no writes: running, the reason says it.
+    expect(monitorCode({ ...suspendedFor('user'), role: 'Secondary' })).toBe(OCF.SUCCESS);
+  });
+
+  it('events2 names the causes as drbdsetup prints them, the monitor code follows', () => {
+    const r = parseEvents2('exists resource name:r0 role:Primary suspended:user,fencing\nexists -\n').get('r0')!;
+    expect(r).toMatchObject({ suspended: true, suspension: 'user,fencing' });
+    expect(monitorCode(r)).toBe(OCF.FAILED_PROMOTED);
+  });
+
+  it("8.4's /proc/drbd says only that I/O is suspended: taken as DRBD's own suspension (8)", () => {
+    const text = `${readFileSync(join(__dirname, '..', 'samples', 'drbd', 'lab-84-connected-primary.txt'), 'utf8')}`;
+    const suspended = resourceFrom84('r0', parseProcDrbd(text.replace(/( [ABC] )r/, '$1s')), [0]);
+    expect(suspended).toMatchObject({ role: 'Primary', suspended: true });
+    expect(suspended.suspension).toBeUndefined();
+    expect(monitorCode(suspended)).toBe(OCF.RUNNING_PROMOTED);
   });
 });

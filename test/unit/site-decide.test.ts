@@ -78,17 +78,23 @@ describe('site takeover decisions (DRBD 9 samples)', () => {
     expect(forced.kind === 'act' && forced.warnings[0]).toContain('--accept-data-loss given');
   });
 
-  it('the peer had demoted before the link went: granted without --accept-data-loss', () => {
+  it('the peer recorded Secondary by the monitors only (no kernel log line): refused unless --accept-data-loss, naming what a promotion after the record loses', () => {
     const rec = recorded(d9('s02-primary-connected-node2-events2-now.txt'), d9('s01-secondary-connected-node2-events2-now.txt'), d9('s05-link-down-primary-node2-events2-now.txt'));
-    const d = decideTakeover(state(d9('s05-link-down-primary-node2-events2-now.txt'), { record: rec }), false);
-    expect(d.kind).toBe('act');
-    expect(d.kind === 'act' && d.warnings[0]).toContain('was Secondary when the link went away');
+    const down = state(d9('s05-link-down-primary-node2-events2-now.txt'), { record: rec });
+    const d = decideTakeover(down, false);
+    expect(d).toMatchObject({ kind: 'refuse', code: EXIT.DATA_LOSS });
+    expect(d.say).toBe(
+      `nfs: the other site (node1) was Secondary as drbd-promote's monitor here last recorded it while connected, and the link went between ${t(10).toISOString()} and ${t(20).toISOString()}; DRBD's kernel log here does not say its role at that moment (the node rebooted since, or the log moved on). Had it been promoted after that record, what it acknowledged from then on is not here. If the other site is really gone, pass --accept-data-loss to serve this copy`,
+    );
+    const forced = decideTakeover(down, true);
+    expect(forced.kind).toBe('act');
+    expect(forced.kind === 'act' && forced.warnings[0]).toMatch(/was Secondary as drbd-promote's monitor here last recorded it .*; --accept-data-loss given$/);
   });
 
   it("DRBD's kernel log decides over the record: a peer promoted after the last monitor (recorded Secondary) is refused, with the moment DRBD logged", () => {
     const rec = recorded(d9('s01-secondary-connected-node2-events2-now.txt'), d9('s05-link-down-primary-node2-events2-now.txt'));
     const down = { ...state(d9('s05-link-down-primary-node2-events2-now.txt'), { record: rec }), linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Primary', to: 'NetworkFailure' } };
-    expect(decideTakeover({ ...down, linkLoss: undefined }, false).kind).toBe('act');
+    expect(decideTakeover({ ...down, linkLoss: undefined }, false)).toMatchObject({ kind: 'refuse', code: EXIT.DATA_LOSS });
     const d = decideTakeover(down, false);
     expect(d).toMatchObject({ kind: 'refuse', code: EXIT.DATA_LOSS });
     expect(d.say).toContain("was Primary when the link went away, at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure): what it acknowledged after that moment is not here. That is nothing if the site itself went down then (with DRBD protocol C; with A or B also the writes still in flight); if only the link went and the site served on, it is every write since");
@@ -192,6 +198,9 @@ describe('site rejoin decisions', () => {
     expect(refused).toMatchObject({ kind: 'refuse', code: EXIT.SPLIT_BRAIN });
     expect(refused.say).toContain('this site has 16384 KiB marked out of sync');
     expect(refused.say).toContain('ocfkit site rejoin nfs --discard-local');
+    // The link cut without a reboot here: DRBD's kernel log has the moment, said over the record's window.
+    const logged = decideRejoin({ ...onA, linkLoss: { at: '2026-12-01T22:07:42Z', peerRole: 'Secondary', to: 'NetworkFailure' } }, false, true);
+    expect(logged.say).toContain("; the link went at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure), the other site Secondary then");
     expect(decideRejoin(onA, true, true).kind).toBe('discard');
   });
 
