@@ -3,9 +3,10 @@
  * and run the kernel NFS server where nobody else does. Parameter names follow
  * ocf:heartbeat:exportfs (and nfsserver for the server side) where the meaning is the same.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { removeNote, stateDir, writeNote } from '../lib/background';
+import { S_IFDIR, boundedFs } from '../lib/bounded-fs';
 import { mountAt, readMountinfo } from '../lib/mounts';
 import { ETAB, EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
 import { isLocalAddress, parseAddress } from '../lib/inet';
@@ -127,13 +128,13 @@ const params = {
 type P = typeof params;
 type NfsCtx = Ctx<P>;
 
-function dirOf(ctx: NfsCtx): string {
+/**
+ * The exported directory with links followed, resolved in a bounded child: it is on the shared
+ * filesystem (or is its mount point), whose hung device or dead server would block the walk.
+ */
+async function dirOf(ctx: NfsCtx): Promise<string> {
   const d = ctx.params.directory.replace(/\/+$/, '') || '/';
-  try {
-    return realpathSync(d);
-  } catch {
-    return d;
-  }
+  return (await boundedFs(ctx.run).realpath(d, 'resolving the exported directory')) ?? d;
 }
 
 /** The fsid both nodes use: configured, from options, or derived from the resource name. */
@@ -198,7 +199,7 @@ async function listExports(ctx: NfsCtx): Promise<Export[]> {
 
 /** Which of this resource's client specs are exported now. */
 async function exportedNow(ctx: NfsCtx): Promise<{ dir: string; present: string[]; missing: string[] }> {
-  const dir = dirOf(ctx);
+  const dir = await dirOf(ctx);
   const list = await listExports(ctx);
   const present: string[] = [];
   const missing: string[] = [];
@@ -348,16 +349,18 @@ async function backupRmtab<M extends Marker | undefined>(ctx: NfsCtx, dir: strin
   return next;
 }
 
-function restoreRmtab(ctx: NfsCtx, dir: string): void {
+/** The backup is on the shared filesystem: read in a bounded child. */
+async function restoreRmtab(ctx: NfsCtx, dir: string): Promise<void> {
   if (ctx.params.rmtab_backup === 'none') return;
+  const text = await boundedFs(ctx.run).read(`${dir}/${ctx.params.rmtab_backup}`, 'reading the rmtab backup');
+  const saved = (text ?? '').split('\n').filter(Boolean);
+  if (saved.length === 0) return;
   try {
-    const saved = readFileSync(`${dir}/${ctx.params.rmtab_backup}`, 'utf8').split('\n').filter(Boolean);
-    if (saved.length === 0) return;
     const current = existsSync(RMTAB) ? readFileSync(RMTAB, 'utf8').split('\n').filter(Boolean) : [];
     const merged = [...new Set([...current, ...saved])];
     writeFileSync(RMTAB, `${merged.join('\n')}\n`, { mode: 0o644 });
-  } catch {
-    // no backup yet
+  } catch (e) {
+    ctx.log.warn(`restoring NFSv3 mount records into ${RMTAB}: ${(e as Error).message}`);
   }
 }
 
@@ -369,6 +372,16 @@ function systemdRunning(): boolean {
  * Starts what of the NFS server is not running; says whether nfsd itself was started here, and
  * whether its clients are owed a reboot notice (systemd's nfs-server.service sends its own).
  */
+/**
+ * Writes one of nfsd's control files in a bounded child: the write waits for nfsd's mutex, which a
+ * stuck nfsd holds, and a path written there (the recovery directory) is looked up on the shared
+ * filesystem. A failed write fails the start, as the in-process write did.
+ */
+async function writeControl(ctx: NfsCtx, file: string, text: string): Promise<void> {
+  const err = await boundedFs(ctx.run).write(`${nfsd.NFSD}/${file}`, text, 'writing');
+  if (err) throw fail.generic(`writing ${nfsd.NFSD}/${file}: ${err}`);
+}
+
 async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: boolean }> {
   if (nfsd.threads()) {
     // Running, but rpc.mountd was killed: nothing else would bring it back.
@@ -394,10 +407,10 @@ async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: bo
   }
   const info = ctx.params.nfs_shared_infodir;
   if (info) {
-    if (!existsSync(info)) {
+    if ((await boundedFs(ctx.run).stat(info, 'stat of nfs_shared_infodir')) === undefined) {
       // Made on first use, but only on the shared filesystem: with the export's filesystem not
       // mounted, client state would land on the root filesystem of this node.
-      const dir = dirOf(ctx);
+      const dir = await dirOf(ctx);
       if (!(info.startsWith(`${dir}/`) && mountAt(readMountinfo(), dir))) {
         throw fail.generic(`nfs_shared_infodir ${info} does not exist, and it is not inside the mounted ${dir}: create it on the shared filesystem`);
       }
@@ -407,12 +420,12 @@ async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: bo
     if (mk.code !== 0) throw fail.generic(`cannot prepare ${info}: ${describe(mk)}`);
     // Client records where the other node will find them; must be set before nfsd starts.
     // nfsd's control files take one line: without the newline the write fails with EINVAL.
-    writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery\n`);
+    await writeControl(ctx, 'nfsv4recoverydir', `${info}/v4recovery\n`);
   }
   if (info) await ensureClientTracking(ctx, info);
   // Like the recovery directory, only writable while nfsd is stopped.
-  if (ctx.params.nfsv4_lease_time) writeFileSync(`${nfsd.NFSD}/nfsv4leasetime`, `${ctx.params.nfsv4_lease_time}\n`);
-  if (ctx.params.nfsv4_grace_time) writeFileSync(`${nfsd.NFSD}/nfsv4gracetime`, `${ctx.params.nfsv4_grace_time}\n`);
+  if (ctx.params.nfsv4_lease_time) await writeControl(ctx, 'nfsv4leasetime', `${ctx.params.nfsv4_lease_time}\n`);
+  if (ctx.params.nfsv4_grace_time) await writeControl(ctx, 'nfsv4gracetime', `${ctx.params.nfsv4_grace_time}\n`);
   if (nfsd.pidsOf('rpcbind').length === 0) await mustRun(ctx, nfsd.argv.rpcbind(), 'rpcbind');
   if (nfsd.pidsOf('rpc.mountd').length === 0) await mustRun(ctx, nfsd.argv.mountd(), 'rpc.mountd');
   if (nfsd.pidsOf('rpc.statd').length === 0) await mustRun(ctx, nfsd.argv.statd(info ? `${info}/statd` : undefined), 'rpc.statd');
@@ -461,8 +474,8 @@ async function mustRun(ctx: NfsCtx, argv: string[], what: string): Promise<void>
 
 async function start(ctx: NfsCtx) {
   if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed');
-  const dir = dirOf(ctx);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fail.installed(`${dir} is not a directory on this node`);
+  const dir = await dirOf(ctx);
+  if ((await boundedFs(ctx.run).stat(dir, 'stat of the exported directory'))?.type !== S_IFDIR) throw fail.installed(`${dir} is not a directory on this node`);
   const before = readMarker(ctx);
   // Without its marker a live export fails every monitor (it looks left over from a reboot), so
   // the marker is written before anything changes: a state directory that cannot take it (read-only,
@@ -487,7 +500,7 @@ async function start(ctx: NfsCtx) {
   }
   const startedServer = server.started || (before?.startedServer ?? false);
   const notifyPending = server.notify ? Date.now() : before?.notifyPending;
-  restoreRmtab(ctx, dir);
+  await restoreRmtab(ctx, dir);
   const opts = exportOptions(ctx);
   const done: string[] = [];
   const undo = async () => {
@@ -528,7 +541,7 @@ function cached(dir: string): boolean {
 
 async function stop(ctx: NfsCtx) {
   const marker = readMarker(ctx);
-  const dir = marker?.dir ?? dirOf(ctx);
+  const dir = marker?.dir ?? (await dirOf(ctx));
   if (ctx.haveBinary('exportfs')) {
     const list = await listExports(ctx);
     const specs = [...new Set([...clients(ctx.params.clientspec), ...(marker?.clients ?? [])])];
@@ -543,11 +556,10 @@ async function stop(ctx: NfsCtx) {
   }
   const statdEnded = await keepLockRecords(ctx);
   if (ctx.params.unlock_on_stop && existsSync(`${nfsd.NFSD}/unlock_filesystem`)) {
-    try {
-      writeFileSync(`${nfsd.NFSD}/unlock_filesystem`, `${dir}\n`);
-    } catch (e) {
-      ctx.log.warn(`releasing NFS locks on ${dir}: ${(e as Error).message}`);
-    }
+    // The kernel looks the directory up on the shared filesystem: a hung one blocks the write,
+    // so it runs in a bounded child; a hang fails the stop (the locks may still pin the filesystem).
+    const err = await boundedFs(ctx.run).write(`${nfsd.NFSD}/unlock_filesystem`, `${dir}\n`, 'releasing NFS locks through');
+    if (err) ctx.log.warn(`releasing NFS locks on ${dir}: ${err}`);
   }
   if (ctx.params.wait_for_leasetime_on_stop && nfsd.threads()) {
     const lease = (nfsd.leaseTime() ?? 90) + 2;
@@ -598,10 +610,10 @@ async function stopWhenInvalid(ctx: NfsCtx, problems: readonly ParamProblem[]) {
   const valid = clients(ctx.params.clientspec).filter((c) => !clientSpecProblem(c));
   const howToStop = problems.filter((p) => p.param !== 'directory' && p.param !== 'clientspec');
   const sane: NfsCtx = { ...ctx, params: { ...withDefaultsFor(params, ctx.params, howToStop), clientspec: valid.join(' ') } };
-  ctx.log.warn(`${why}: stopping ${marker ? `what this resource exported (${marker.dir} to ${marker.clients.join(' ')})` : `the exports of ${dirOf(ctx)} to ${valid.join(' ') || 'no valid client'}`}, with the defaults for the rest`);
+  ctx.log.warn(`${why}: stopping ${marker ? `what this resource exported (${marker.dir} to ${marker.clients.join(' ')})` : `the exports of ${await dirOf(ctx)} to ${valid.join(' ') || 'no valid client'}`}, with the defaults for the rest`);
   const result = await stop(sane);
   if (!marker && problems.some((p) => p.param === 'clientspec') && ctx.haveBinary('exportfs')) {
-    const dir = dirOf(ctx);
+    const dir = await dirOf(ctx);
     const left = (await listExports(ctx)).filter((e) => e.dir === dir);
     if (left.length > 0) {
       const what = `${dir} is still exported to ${left.map((e) => e.client).join(' ')}, and without the client specs this resource had, stop cannot tell which are its own`;
@@ -704,8 +716,8 @@ export const nfsExport = defineAgent({
   stopWhenInvalid,
   async validateHost(ctx) {
     if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed on this node');
-    const dir = dirOf(ctx);
-    if (!existsSync(dir)) throw fail.installed(`${dir} does not exist on this node`);
+    const dir = await dirOf(ctx);
+    if ((await boundedFs(ctx.run).stat(dir, 'stat of the exported directory')) === undefined) throw fail.installed(`${dir} does not exist on this node`);
     const ip = ctx.params.nfs_ip;
     if (ip && (await hostNameOf(ip, 3000)) === undefined) ctx.log.warn(unnamedAddress(ip));
   },
