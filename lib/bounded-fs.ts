@@ -48,7 +48,8 @@ export class BoundedFs {
   /** Runs argv; a call that did not end (timed out, or left in D state) throws, naming what and where. */
   private async call(what: string, path: string, argv: string[], input?: string): Promise<RunResult> {
     const r = await this.run(argv, { timeoutMs: this.ms, graceMs: 200, ...(input !== undefined ? { input } : {}) });
-    if (r.timedOut || r.abandoned) throw fail.generic(`${what} ${path} hung (a filesystem or device that does not answer): ${describe(r)}`);
+    // The path first and the program alone: Pacemaker keeps 128 characters of a reason.
+    if (r.timedOut || r.abandoned) throw fail.generic(`${what} ${path} hung: ${describe(r, argv.slice(0, 1))}`);
     if (r.spawnError) throw fail.generic(`${what} ${path}: ${describe(r)}`);
     return r;
   }
