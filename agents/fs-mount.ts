@@ -128,6 +128,8 @@ const isNetwork = (ctx: FsCtx) => NETWORK.has(ctx.params.fstype) || /^[^/][^:]*:
  */
 async function mountPoint(ctx: FsCtx): Promise<string> {
   const d = ctx.params.directory.replace(/\/+$/, '');
+  // A mount target is already a path without links: the monitor's usual case walks nothing.
+  if (readMountinfo().some((m) => m.target === d)) return d;
   return (await boundedFs(ctx.run).realpath(d, 'resolving the mount point')) ?? d;
 }
 

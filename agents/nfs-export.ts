@@ -134,6 +134,8 @@ type NfsCtx = Ctx<P>;
  */
 async function dirOf(ctx: NfsCtx): Promise<string> {
   const d = ctx.params.directory.replace(/\/+$/, '') || '/';
+  // A mount target is already a path without links: exporting the mount point (the usual case) walks nothing.
+  if (readMountinfo().some((m) => m.target === d)) return d;
   return (await boundedFs(ctx.run).realpath(d, 'resolving the exported directory')) ?? d;
 }
 
