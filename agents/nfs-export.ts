@@ -214,8 +214,8 @@ async function exportedNow(ctx: NfsCtx): Promise<{ dir: string; present: string[
  * kernel's export-cache lookups (for every NFS version); without it requests wait forever once
  * the cached entries expire. Undefined where there is no nfsd at all (nothing to watch).
  */
-function serverGone(): string | undefined {
-  const t = nfsd.threads();
+async function serverGone(ctx: NfsCtx): Promise<string | undefined> {
+  const t = (await nfsdRead(ctx, 'threads'));
   if (t === undefined) return undefined;
   if (t === 0) return 'the kernel NFS server is not running (nfsd threads: 0)';
   if (nfsd.pidsOf('rpc.mountd').length === 0) return `rpc.mountd is not running (nfsd threads: ${t}): the kernel cannot look exports up`;
@@ -223,7 +223,7 @@ function serverGone(): string | undefined {
 }
 
 async function serverAnswers(ctx: NfsCtx): Promise<string | undefined> {
-  const t = nfsd.threads();
+  const t = (await nfsdRead(ctx, 'threads'));
   if (!t) return `the kernel NFS server is not running (nfsd threads: ${t ?? 'no nfsd'})`;
   if (ctx.haveBinary('rpcinfo')) {
     const r = await ctx.run(nfsd.argv.rpcinfo(), { timeoutMs: 5000 });
@@ -243,14 +243,14 @@ async function monitor(ctx: NfsCtx) {
   if (!marker) {
     // etab survives a reboot; only a running nfsd with mountd serves it. Served without our marker:
     // not "stopped" (clients can reach it), so fail, and Pacemaker's stop cleans it up.
-    if (!nfsd.threads()) return OCF.NOT_RUNNING;
+    if (!(await nfsdRead(ctx, 'threads'))) return OCF.NOT_RUNNING;
     throw fail.generic(`${dir} is exported to ${present.join(' ')} without this resource having started it (left over from before a reboot?)`);
   }
   if (missing.length > 0) throw fail.generic(`${dir} is no longer exported to ${missing.join(' ')}`);
   // The export table outlives the server: with nfsd stopped, or its daemons killed, under us the
   // exports are still listed and clients hang. A file read and a /proc scan, so every monitor
   // checks them, not only depth 10.
-  const down = serverGone();
+  const down = await serverGone(ctx);
   if (down) throw fail.generic(`${down}: clients of ${dir} get no answer`);
   if (!ctx.probe && ctx.checkLevel >= 10) {
     const down = await serverAnswers(ctx);
@@ -294,7 +294,7 @@ async function sendRebootNotice(ctx: NfsCtx, marker: Marker): Promise<void> {
   const ip = ctx.params.nfs_ip;
   const since = marker.notifyPending ?? Date.now();
   if (ip && !isLocalAddress(ip, localAddresses())) {
-    const graceS = Math.max(nfsd.graceTime() ?? 90, 90);
+    const graceS = Math.max((await nfsdRead(ctx, 'nfsv4gracetime')) ?? 90, 90);
     if (Date.now() - since > graceS * 1000) {
       ctx.log.warn(`${ip} did not come up on this node within ${graceS}s of the NFS server start: NFSv3 clients were not told to reclaim their locks (sm-notify sends from that address)`);
       writeMarker(ctx, { ...marker, notifyPending: undefined });
@@ -375,6 +375,21 @@ function systemdRunning(): boolean {
  * whether its clients are owed a reboot notice (systemd's nfs-server.service sends its own).
  */
 /**
+ * A number from one of nfsd's control files (threads, nfsv4leasetime …); undefined without nfsd.
+ * Read in a bounded child: the read takes nfsd's mutex, which `rpc.nfsd 0` holds for as long as
+ * an nfsd thread is stuck in the filesystem below (a hung device), so an in-process read would
+ * block the next monitor and stop for good.
+ */
+async function nfsdRead(ctx: NfsCtx, file: string): Promise<number | undefined> {
+  const path = `${nfsd.NFSD}/${file}`;
+  // No nfsd (the module not loaded, its filesystem not mounted): no child.
+  if (!existsSync(path)) return undefined;
+  const text = await boundedFs(ctx.run).read(path, 'reading');
+  const n = Number(text?.trim());
+  return text !== undefined && text.trim() !== '' && Number.isFinite(n) ? n : undefined;
+}
+
+/**
  * Writes one of nfsd's control files in a bounded child: the write waits for nfsd's mutex, which a
  * stuck nfsd holds, and a path written there (the recovery directory) is looked up on the shared
  * filesystem. A failed write fails the start, as the in-process write did.
@@ -385,7 +400,7 @@ async function writeControl(ctx: NfsCtx, file: string, text: string): Promise<vo
 }
 
 async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: boolean }> {
-  if (nfsd.threads()) {
+  if ((await nfsdRead(ctx, 'threads'))) {
     // Running, but rpc.mountd was killed: nothing else would bring it back.
     if (nfsd.pidsOf('rpc.mountd').length === 0) {
       if (systemdRunning()) await ctx.run(['systemctl', 'start', 'nfs-mountd.service'], { timeoutMs: 30_000 });
@@ -397,7 +412,7 @@ async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: bo
   }
   if (systemdRunning()) {
     const r = await ctx.run(['systemctl', 'start', 'nfs-server.service'], { timeoutMs: Math.max(5000, ctx.deadline.remaining() - 5000) });
-    if (!nfsd.threads()) throw fail.generic(`the NFS server did not start: ${describe(r)}`);
+    if (!(await nfsdRead(ctx, 'threads'))) throw fail.generic(`the NFS server did not start: ${describe(r)}`);
     if (ctx.params.nfs_server_scope) ctx.log.warn('nfs_server_scope is not applied under systemd: set it in nfs-server.service (UTS namespace) instead');
     if (ctx.params.nfsv4_lease_time || ctx.params.nfsv4_grace_time) ctx.log.warn('nfsv4_lease_time and nfsv4_grace_time are not applied under systemd: set lease-time and grace-time in /etc/nfs.conf instead');
     return { started: true, notify: false };
@@ -434,7 +449,7 @@ async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: bo
   const start = nfsd.argv.nfsd(ctx.params.nfsd_threads);
   const scope = ctx.params.nfs_server_scope;
   await mustRun(ctx, scope ? ['unshare', '--uts', '--', process.execPath, 'with-hostname', scope, '--', ...start] : start, 'rpc.nfsd');
-  if (!nfsd.threads()) throw fail.generic('rpc.nfsd ran but no nfsd thread is running');
+  if (!(await nfsdRead(ctx, 'threads'))) throw fail.generic('rpc.nfsd ran but no nfsd thread is running');
   ctx.log.info(`started the kernel NFS server (${ctx.params.nfsd_threads} threads${scope ? `, scope ${scope}` : ''}${info ? `, state in ${info}` : ''})`);
   return { started: true, notify: true };
 }
@@ -486,7 +501,7 @@ async function start(ctx: NfsCtx) {
   const planned: Marker = {
     dir,
     clients: clients(ctx.params.clientspec),
-    startedServer: (before?.startedServer ?? false) || (ctx.params.manage_server && !nfsd.threads()),
+    startedServer: (before?.startedServer ?? false) || (ctx.params.manage_server && !(await nfsdRead(ctx, 'threads'))),
     ...(before?.notifyPending !== undefined ? { notifyPending: before.notifyPending } : {}),
   };
   if (!writeMarker(ctx, planned)) throw fail.generic(`cannot write ${markerFile(ctx)} (read-only or full?): it tells this resource's export from a left-over one; exported nothing`);
@@ -497,7 +512,7 @@ async function start(ctx: NfsCtx) {
   try {
     server = ctx.params.manage_server ? await ensureServer(ctx) : { started: false, notify: false };
   } catch (e) {
-    if (!planned.startedServer || !nfsd.threads()) restore();
+    if (!planned.startedServer || !(await nfsdRead(ctx, 'threads'))) restore();
     throw e;
   }
   const startedServer = server.started || (before?.startedServer ?? false);
@@ -563,8 +578,8 @@ async function stop(ctx: NfsCtx) {
     const err = await boundedFs(ctx.run).write(`${nfsd.NFSD}/unlock_filesystem`, `${dir}\n`, 'releasing NFS locks through');
     if (err) ctx.log.warn(`releasing NFS locks on ${dir}: ${err}`);
   }
-  if (ctx.params.wait_for_leasetime_on_stop && nfsd.threads()) {
-    const lease = (nfsd.leaseTime() ?? 90) + 2;
+  if (ctx.params.wait_for_leasetime_on_stop && (await nfsdRead(ctx, 'threads'))) {
+    const lease = ((await nfsdRead(ctx, 'nfsv4leasetime')) ?? 90) + 2;
     ctx.log.info(`waiting ${lease}s for NFSv4 leases on ${dir} to expire`);
     await ctx.deadline.sleep(Math.min(lease * 1000, ctx.deadline.remaining() - 2000));
   }
@@ -577,7 +592,7 @@ async function stop(ctx: NfsCtx) {
       }, Math.max(0, ctx.deadline.remaining() - 3000))
       .catch(() => ctx.log.warn(`the kernel export cache still lists ${dir}`));
   }
-  if (marker?.startedServer && ctx.params.manage_server && nfsd.threads() && (await listExports(ctx).catch(() => [1])).length === 0) {
+  if (marker?.startedServer && ctx.params.manage_server && (await nfsdRead(ctx, 'threads')) && (await listExports(ctx).catch(() => [1])).length === 0) {
     // We started the server and nothing is exported any more: stopping nfsd drops every lock and
     // open it holds, so the filesystem below can be unmounted.
     // With statd ended, lockd's last step (telling statd to forget each NFSv3 lock client) waits
@@ -586,8 +601,8 @@ async function stop(ctx: NfsCtx) {
     // sooner only cuts those calls short.
     const r = await ctx.run(nfsd.argv.stopNfsd(), { timeoutMs: statdEnded ? STATD_GONE_STOP_MS : 20_000 });
     if (r.timedOut && statdEnded) ctx.log.info(`rpc.nfsd 0 ended after ${STATD_GONE_STOP_MS / 1000} s: lockd was waiting on the rpc.statd this stop ended, to forget NFSv3 lock clients whose records are kept`);
-    await ctx.deadline.poll('waiting for the nfsd threads to stop', 200, async () => (nfsd.threads() ? undefined : true), 15_000).catch(() => undefined);
-    if (nfsd.threads()) ctx.log.warn(`nfsd threads are still running after rpc.nfsd 0: ${describe(r)}`);
+    await ctx.deadline.poll('waiting for the nfsd threads to stop', 200, async () => ((await nfsdRead(ctx, 'threads')) ? undefined : true), 15_000).catch(() => undefined);
+    if ((await nfsdRead(ctx, 'threads'))) ctx.log.warn(`nfsd threads are still running after rpc.nfsd 0: ${describe(r)}`);
     else ctx.log.info('stopped nfsd (this resource had started it, and nothing is exported)');
   }
   await releaseInfodir(ctx);
@@ -620,7 +635,7 @@ async function stopWhenInvalid(ctx: NfsCtx, problems: readonly ParamProblem[]) {
     if (left.length > 0) {
       const what = `${dir} is still exported to ${left.map((e) => e.client).join(' ')}, and without the client specs this resource had, stop cannot tell which are its own`;
       // Listed but not served (no nfsd): nothing reaches the clients, and monitor reports the same as stopped.
-      if (nfsd.threads()) throw fail.generic(`${why}: ${what}; left exported`);
+      if ((await nfsdRead(ctx, 'threads'))) throw fail.generic(`${why}: ${what}; left exported`);
       ctx.log.warn(`${what}; no NFS server serves them, so they are left as they are`);
     }
   }
@@ -682,7 +697,7 @@ async function releaseInfodir(ctx: NfsCtx): Promise<void> {
   const ended = await endUsing(ctx, [['rpc.statd', `${info}/statd`], ['sm-notify', `${info}/statd`], ['nfsdcld', `${info}/nfsdcld`]]);
   if (ended.length === 0) return;
   ctx.log.info(`ended rpc.statd/nfsdcld/sm-notify using ${info} (pids ${ended.join(' ')}) so the shared filesystem can be unmounted`);
-  if (hadCld && nfsd.threads()) ctx.log.warn(`nfsd keeps running for other exports, without nfsdcld: NFSv4 clients new to it are not recorded until it restarts`);
+  if (hadCld && (await nfsdRead(ctx, 'threads'))) ctx.log.warn(`nfsd keeps running for other exports, without nfsdcld: NFSv4 clients new to it are not recorded until it restarts`);
 }
 
 export const nfsExport = defineAgent({
