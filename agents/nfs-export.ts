@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { removeNote, stateDir, writeNote } from '../lib/background';
-import { S_IFDIR, boundedFs } from '../lib/bounded-fs';
+import { PathHung, S_IFDIR, boundedFs } from '../lib/bounded-fs';
 import { mountAt, readMountinfo } from '../lib/mounts';
 import { ETAB, EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
 import { isLocalAddress, parseAddress } from '../lib/inet';
@@ -215,7 +215,7 @@ async function exportedNow(ctx: NfsCtx): Promise<{ dir: string; present: string[
  * the cached entries expire. Undefined where there is no nfsd at all (nothing to watch).
  */
 async function serverGone(ctx: NfsCtx): Promise<string | undefined> {
-  const t = (await nfsdRead(ctx, 'threads'));
+  const t = await nfsdRead(ctx, 'threads');
   if (t === undefined) return undefined;
   if (t === 0) return 'the kernel NFS server is not running (nfsd threads: 0)';
   if (nfsd.pidsOf('rpc.mountd').length === 0) return `rpc.mountd is not running (nfsd threads: ${t}): the kernel cannot look exports up`;
@@ -223,7 +223,7 @@ async function serverGone(ctx: NfsCtx): Promise<string | undefined> {
 }
 
 async function serverAnswers(ctx: NfsCtx): Promise<string | undefined> {
-  const t = (await nfsdRead(ctx, 'threads'));
+  const t = await nfsdRead(ctx, 'threads');
   if (!t) return `the kernel NFS server is not running (nfsd threads: ${t ?? 'no nfsd'})`;
   if (ctx.haveBinary('rpcinfo')) {
     const r = await ctx.run(nfsd.argv.rpcinfo(), { timeoutMs: 5000 });
@@ -354,7 +354,14 @@ async function backupRmtab<M extends Marker | undefined>(ctx: NfsCtx, dir: strin
 /** The backup is on the shared filesystem: read in a bounded child. */
 async function restoreRmtab(ctx: NfsCtx, dir: string): Promise<void> {
   if (ctx.params.rmtab_backup === 'none') return;
-  const text = await boundedFs(ctx.run).read(`${dir}/${ctx.params.rmtab_backup}`, 'reading the rmtab backup');
+  let text: string | undefined;
+  try {
+    text = await boundedFs(ctx.run).read(`${dir}/${ctx.params.rmtab_backup}`, 'reading the rmtab backup');
+  } catch (e) {
+    if (e instanceof PathHung) throw e;
+    ctx.log.warn(`the rmtab backup: ${(e as Error).message}`);
+    return;
+  }
   const saved = (text ?? '').split('\n').filter(Boolean);
   if (saved.length === 0) return;
   try {
@@ -384,7 +391,14 @@ async function nfsdRead(ctx: NfsCtx, file: string): Promise<number | undefined> 
   const path = `${nfsd.NFSD}/${file}`;
   // No nfsd (the module not loaded, its filesystem not mounted): no child.
   if (!existsSync(path)) return undefined;
-  const text = await boundedFs(ctx.run).read(path, 'reading');
+  let text: string | undefined;
+  try {
+    text = await boundedFs(ctx.run).read(path, 'reading');
+  } catch (e) {
+    // Only a hang is news; a file that cannot be read says no number, as before.
+    if (e instanceof PathHung) throw e;
+    return undefined;
+  }
   const n = Number(text?.trim());
   return text !== undefined && text.trim() !== '' && Number.isFinite(n) ? n : undefined;
 }

@@ -17,7 +17,7 @@
  * Only for paths that can hang: our own /proc/self, /proc/filesystems, /run (tmpfs) and device
  * nodes' metadata on /dev stay in-process calls.
  */
-import { fail } from './ocf/codes';
+import { OCF, OcfError, fail } from './ocf/codes';
 import { type RunResult, type Runner, describe } from './run';
 
 /** How long one call may take; the action's deadline caps it further (lib/run.ts). */
@@ -37,6 +37,14 @@ export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFBLK = 0o060000;
 
+/** The call did not end within its bound: the path's filesystem or device does not answer. */
+export class PathHung extends OcfError {
+  constructor(reason: string) {
+    super(OCF.ERR_GENERIC, reason);
+    this.name = 'PathHung';
+  }
+}
+
 const missing = (r: RunResult) => /No such file or directory|Not a directory/.test(r.stderr);
 
 export class BoundedFs {
@@ -49,7 +57,7 @@ export class BoundedFs {
   private async call(what: string, path: string, argv: string[], input?: string): Promise<RunResult> {
     const r = await this.run(argv, { timeoutMs: this.ms, graceMs: 200, ...(input !== undefined ? { input } : {}) });
     // The path first and the program alone: Pacemaker keeps 128 characters of a reason.
-    if (r.timedOut || r.abandoned) throw fail.generic(`${what} ${path} hung: ${describe(r, argv.slice(0, 1))}`);
+    if (r.timedOut || r.abandoned) throw new PathHung(`${what} ${path} hung: ${describe(r, argv.slice(0, 1))}`);
     if (r.spawnError) throw fail.generic(`${what} ${path}: ${describe(r)}`);
     return r;
   }

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BoundedFs, S_IFDIR } from '../../lib/bounded-fs';
+import { BoundedFs, PathHung, S_IFDIR } from '../../lib/bounded-fs';
 import { OcfError } from '../../lib/ocf/codes';
 import { Deadline } from '../../lib/ocf/deadline';
 import { run } from '../../lib/run';
@@ -33,6 +33,11 @@ describe('BoundedFs', () => {
     expect(await fsb().write(f, 'new\n')).toBeUndefined();
     expect(readFileSync(f, 'utf8').startsWith('new\n')).toBe(true);
     expect(await fsb().read(join(work, 'missing'))).toBeUndefined();
+    // A failure that is no hang is an OcfError of its own: callers keep their old answer for it.
+    const e = await fsb().read(work).then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(OcfError);
+    expect(e).not.toBeInstanceOf(PathHung);
+    expect((e as OcfError).reason).toMatch(/Is a directory/);
     expect(await fsb().write(join(work, 'missing'), 'x')).toMatch(/No such file/);
   });
 
@@ -43,7 +48,7 @@ describe('BoundedFs', () => {
     const e = await fsb(300)
       .read(fifo, 'reading the backup')
       .then(() => undefined, (err: unknown) => err);
-    expect(e).toBeInstanceOf(OcfError);
+    expect(e).toBeInstanceOf(PathHung);
     expect((e as OcfError).reason).toMatch(new RegExp(`^reading the backup ${fifo} hung: \`cat\` did not finish within [\\d.]+s and was killed$`));
     expect(performance.now() - t0).toBeLessThan(5000);
   });
