@@ -2,8 +2,9 @@
  * fs-mount: mount a filesystem (the DRBD device, in the NFS stack) and unmount it without
  * collateral damage. Parameter names follow ocf:heartbeat:Filesystem where the meaning is the same.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
+import { boundedFs } from '../lib/bounded-fs';
 import { type Holder, type HolderSearch, describeHolders, devMajorMinor, findHolders } from '../lib/holders';
 import { type MountEntry, type MountNamespace, hiddenBy, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
@@ -120,14 +121,16 @@ type FsCtx = Ctx<P>;
 const isBind = (ctx: FsCtx) => ctx.params.fstype === 'none' || ctx.params.options.split(',').includes('bind');
 const isNetwork = (ctx: FsCtx) => NETWORK.has(ctx.params.fstype) || /^[^/][^:]*:\//.test(ctx.params.device) || ctx.params.device.startsWith('//');
 
-/** The mount point as the kernel shows it: trailing slashes dropped, symlinks followed. */
-function mountPoint(ctx: FsCtx): string {
+/**
+ * The mount point as the kernel shows it: trailing slashes dropped, symlinks followed. Resolved in
+ * a bounded child: the walk ends on the mounted filesystem's root (a getattr a dead NFS server or
+ * a stopped FUSE daemon never answers), and may cross other mounts on the way.
+ */
+async function mountPoint(ctx: FsCtx): Promise<string> {
   const d = ctx.params.directory.replace(/\/+$/, '');
-  try {
-    return realpathSync(d);
-  } catch {
-    return d;
-  }
+  // A mount target is already a path without links: the monitor's usual case walks nothing.
+  if (readMountinfo().some((m) => m.target === d)) return d;
+  return (await boundedFs(ctx.run).realpath(d, 'resolving the mount point')) ?? d;
 }
 
 type DeviceRef = { kind: 'path'; path: string } | { kind: 'uuid' | 'label'; value: string };
@@ -140,7 +143,11 @@ function deviceRef(device: string): DeviceRef {
   return { kind: 'path', path: device };
 }
 
-/** The block device node the configuration names, resolved through links, UUID and label; undefined if absent. */
+/**
+ * The block device node the configuration names, resolved through links, UUID and label; undefined
+ * if absent. In-process: device nodes and their links live on /dev (devtmpfs), whose metadata
+ * needs no I/O; only reading a device can hang, and that happens in children (dd, blkid).
+ */
 async function resolveDevice(ctx: FsCtx): Promise<string | undefined> {
   const ref = deviceRef(ctx.params.device);
   const real = (p: string) => {
@@ -166,19 +173,17 @@ async function resolveDevice(ctx: FsCtx): Promise<string | undefined> {
  * With `mounts` (its mountinfo), a bind covered by a later mount on the same target, which a stat
  * of the target cannot reach, is compared by the filesystem and the directory in it instead.
  */
-function matches(ctx: FsCtx, m: MountEntry, device: string | undefined, mounts?: readonly MountEntry[]): boolean {
+async function matches(ctx: FsCtx, m: MountEntry, device: string | undefined, mounts?: readonly MountEntry[]): Promise<boolean> {
   if (isBind(ctx)) {
-    if (mounts && mountAt(mounts, m.target)?.id !== m.id) {
-      const src = bindSource(mounts, ctx.params.device);
-      return src !== undefined && src.major === m.major && src.minor === m.minor && src.root === m.root;
-    }
-    try {
-      const a = statSync(ctx.params.device);
-      const b = statSync(m.target);
-      return a.dev === b.dev && a.ino === b.ino;
-    } catch {
-      return false;
-    }
+    // Compared by mountinfo first: only a mount of the source's own filesystem is stat'ed, each
+    // stat in a bounded child (the source and the target are directories on mounted filesystems).
+    const src = await bindSource(ctx, mounts ?? readMountinfo());
+    if (src === undefined || src.major !== m.major || src.minor !== m.minor) return false;
+    if (mounts && mountAt(mounts, m.target)?.id !== m.id) return src.root === m.root;
+    const fsb = boundedFs(ctx.run);
+    const a = await fsb.stat(ctx.params.device, 'stat of the bind source');
+    const b = a && (await fsb.stat(m.target, 'stat of the mount point'));
+    return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
   }
   if (isNetwork(ctx)) return m.source.replace(/\/+$/, '') === ctx.params.device.replace(/\/+$/, '');
   if (!device) return false;
@@ -186,7 +191,9 @@ function matches(ctx: FsCtx, m: MountEntry, device: string | undefined, mounts?:
     const st = statSync(device);
     if (!st.isBlockDevice()) return false;
     // btrfs and others show an anonymous device (0:N) in mountinfo: compare the source instead.
-    if (m.major === 0) return realpathSync(m.source) === device;
+    // Only a source under /dev is resolved here: another mount's source (a FUSE or network
+    // filesystem's) may be a path that hangs.
+    if (m.major === 0) return m.source.startsWith('/dev/') && realpathSync(m.source) === device;
     const [major, minor] = devMajorMinor(st.rdev);
     return major === m.major && minor === m.minor;
   } catch {
@@ -194,18 +201,33 @@ function matches(ctx: FsCtx, m: MountEntry, device: string | undefined, mounts?:
   }
 }
 
-/** The filesystem and the directory in it that a bind of `dir` shows, as mountinfo would. */
-function bindSource(mounts: readonly MountEntry[], dir: string): { major: number; minor: number; root: string } | undefined {
-  let src: string;
-  try {
-    src = realpathSync(dir);
-  } catch {
-    return undefined;
+/** The bind source resolved, once per action's parameters (a bounded child each time otherwise). */
+const bindSources = new WeakMap<object, Promise<string | undefined>>();
+
+/** The filesystem and the directory in it that a bind of the device shows, as mountinfo would. */
+async function bindSource(ctx: FsCtx, mounts: readonly MountEntry[]): Promise<{ major: number; minor: number; root: string } | undefined> {
+  let resolved = bindSources.get(ctx.params);
+  if (!resolved) {
+    resolved = boundedFs(ctx.run).realpath(ctx.params.device, 'resolving the bind source');
+    bindSources.set(ctx.params, resolved);
   }
+  const src = await resolved;
+  if (src === undefined) return undefined;
   const c = mountContaining(mounts, src);
   if (!c) return undefined;
   const rest = c.target === '/' ? src : src.slice(c.target.length);
   return { major: c.major, minor: c.minor, root: `${c.root === '/' ? '' : c.root}${rest}` || '/' };
+}
+
+async function filterAsync<T>(list: readonly T[], keep: (t: T) => Promise<boolean>): Promise<T[]> {
+  const out: T[] = [];
+  for (const t of list) if (await keep(t)) out.push(t);
+  return out;
+}
+
+async function findLastAsync<T>(list: readonly T[], test: (t: T) => Promise<boolean>): Promise<T | undefined> {
+  for (let i = list.length - 1; i >= 0; i--) if (await test(list[i]!)) return list[i];
+  return undefined;
 }
 
 function describeMount(m: MountEntry): string {
@@ -220,11 +242,11 @@ interface State {
 }
 
 async function state(ctx: FsCtx): Promise<State> {
-  const dir = mountPoint(ctx);
+  const dir = await mountPoint(ctx);
   const mount = mountAt(readMountinfo(), dir);
   // Which device is ours matters only against a mount that is there: no blkid otherwise.
   const device = mount === undefined || isBind(ctx) || isNetwork(ctx) ? undefined : await resolveDevice(ctx);
-  return { dir, mount, device, ours: mount !== undefined && matches(ctx, mount, device) };
+  return { dir, mount, device, ours: mount !== undefined && (await matches(ctx, mount, device)) };
 }
 
 function wrongDevice(ctx: FsCtx, s: State): OcfError {
@@ -339,8 +361,11 @@ async function start(ctx: FsCtx) {
     await fsck(ctx, device);
     source = device;
   }
-  if (!existsSync(s.dir)) {
-    mkdirSync(s.dir, { recursive: true, mode: 0o755 });
+  // The mount point's parent may be on a filesystem that hangs: both calls in bounded children.
+  const fsb = boundedFs(ctx.run);
+  if ((await fsb.stat(s.dir, 'stat of the mount point')) === undefined) {
+    const err = await fsb.mkdirp(s.dir, '0755', 'creating the mount point');
+    if (err) throw fail.generic(`cannot create the mount point ${s.dir}: ${err}`);
     ctx.log.info(`created mount point ${s.dir}`);
   }
   const argv = ['mount', '-t', ctx.params.fstype, ...(ctx.params.options ? ['-o', ctx.params.options] : []), '--', source, s.dir];
@@ -491,7 +516,7 @@ async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: nu
  * this resource's to free.
  */
 async function stop(ctx: FsCtx) {
-  const dir = mountPoint(ctx);
+  const dir = await mountPoint(ctx);
   const local = !isBind(ctx) && !isNetwork(ctx);
   const atDir = stackAt(readMountinfo(), dir);
   // A block device is looked for in the other namespaces even when nothing is on the mount point here.
@@ -511,7 +536,7 @@ async function stop(ctx: FsCtx) {
     const mounts = readMountinfo();
     const stack = stackAt(mounts, dir);
     const top = stack.at(-1);
-    const mine = stack.findLast((m) => matches(ctx, m, device, mounts));
+    const mine = await findLastAsync(stack, (m) => matches(ctx, m, device, mounts));
     if (top === undefined) break;
     if (mine === undefined) {
       if (unmounted.length === 0) ctx.log.warn(`${describeMount(top)} is mounted on ${dir}, not ${ctx.params.device}: not ours, left mounted; ${ctx.params.device} is not mounted there`);
@@ -525,8 +550,8 @@ async function stop(ctx: FsCtx) {
     unmounted.push(top);
   }
   if (!local) return OCF.SUCCESS;
-  const ours = (m: MountEntry) => (m.major !== 0 && unmounted.some((u) => u.major === m.major && u.minor === m.minor)) || matches(ctx, m, device);
-  const elsewhere = readMountinfo().filter(ours);
+  const ours = async (m: MountEntry) => (m.major !== 0 && unmounted.some((u) => u.major === m.major && u.minor === m.minor)) || (await matches(ctx, m, device));
+  const elsewhere = await filterAsync(readMountinfo(), ours);
   if (elsewhere.length > 0) {
     throw fail.generic(`${unmounted.length ? `${dir} is unmounted, but ` : ''}the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
   }
@@ -534,12 +559,12 @@ async function stop(ctx: FsCtx) {
   return OCF.SUCCESS;
 }
 
-async function unmountInOtherNamespaces(ctx: FsCtx, ours: (m: MountEntry) => boolean, startedAt: number, budget: number): Promise<void> {
+async function unmountInOtherNamespaces(ctx: FsCtx, ours: (m: MountEntry) => Promise<boolean>, startedAt: number, budget: number): Promise<void> {
   for (const ns of otherMountNamespaces()) {
     const place = placeOf(ns);
     for (;;) {
       const mounts = place.mounts();
-      const copies = mounts.filter(ours);
+      const copies = await filterAsync(mounts, ours);
       if (copies.length === 0) break;
       const open = copies.find((m) => !hiddenBy(mounts, m));
       if (!open) {
@@ -571,7 +596,7 @@ async function stopWhenInvalid(ctx: FsCtx, problems: readonly ParamProblem[]) {
   const bad = new Set(problems.map((p) => p.param));
   // A problem without a parameter comes from validate(), which checks device, fstype and options together.
   const identity = ctx.params.device !== '' && !['device', 'fstype', 'options', ''].some((n) => bad.has(n));
-  const dir = ctx.params.directory.startsWith('/') ? mountPoint(ctx) : undefined;
+  const dir = ctx.params.directory.startsWith('/') ? await mountPoint(ctx) : undefined;
   const usableDir = dir !== undefined && dir !== '' && dir !== '/';
   if (identity && usableDir) {
     ctx.log.warn(`${why}: stopping with the defaults for those`);
@@ -589,7 +614,7 @@ async function stopWhenInvalid(ctx: FsCtx, problems: readonly ParamProblem[]) {
   }
   if (identity) {
     const device = isBind(ctx) || isNetwork(ctx) ? undefined : await resolveDevice(ctx);
-    const found = readMountinfo().filter((m) => matches(ctx, m, device));
+    const found = await filterAsync(readMountinfo(), (m) => matches(ctx, m, device));
     if (found.length > 0) throw fail.generic(`${why}: ${ctx.params.device} is mounted on ${found.map((m) => m.target).join(', ')}, and without a usable directory stop cannot tell whether that is this resource's mount; left mounted`);
     ctx.log.warn(`${why}: ${ctx.params.device} is not mounted on this node`);
     return OCF.SUCCESS;

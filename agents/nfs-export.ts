@@ -3,10 +3,11 @@
  * and run the kernel NFS server where nobody else does. Parameter names follow
  * ocf:heartbeat:exportfs (and nfsserver for the server side) where the meaning is the same.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { removeNote, stateDir, writeNote } from '../lib/background';
+import { PathHung, S_IFDIR, boundedFs } from '../lib/bounded-fs';
 import { mountAt, readMountinfo } from '../lib/mounts';
 import { ETAB, EXPORT_CACHE, type Export, FLUSH_ARGV, LIST_ARGV, clientSpecProblem, exportArgv, findExport, fsidOption, parseExportLines, unexportArgv } from '../lib/exportfs';
 import { isLocalAddress, parseAddress } from '../lib/inet';
@@ -130,13 +131,15 @@ const params = {
 type P = typeof params;
 type NfsCtx = Ctx<P>;
 
-function dirOf(ctx: NfsCtx): string {
+/**
+ * The exported directory with links followed, resolved in a bounded child: it is on the shared
+ * filesystem (or is its mount point), whose hung device or dead server would block the walk.
+ */
+async function dirOf(ctx: NfsCtx): Promise<string> {
   const d = ctx.params.directory.replace(/\/+$/, '') || '/';
-  try {
-    return realpathSync(d);
-  } catch {
-    return d;
-  }
+  // A mount target is already a path without links: exporting the mount point (the usual case) walks nothing.
+  if (readMountinfo().some((m) => m.target === d)) return d;
+  return (await boundedFs(ctx.run).realpath(d, 'resolving the exported directory')) ?? d;
 }
 
 /** The fsid both nodes use: configured, from options, or derived from the resource name. */
@@ -201,7 +204,7 @@ async function listExports(ctx: NfsCtx): Promise<Export[]> {
 
 /** Which of this resource's client specs are exported now. */
 async function exportedNow(ctx: NfsCtx): Promise<{ dir: string; present: string[]; missing: string[] }> {
-  const dir = dirOf(ctx);
+  const dir = await dirOf(ctx);
   const list = await listExports(ctx);
   const present: string[] = [];
   const missing: string[] = [];
@@ -214,8 +217,8 @@ async function exportedNow(ctx: NfsCtx): Promise<{ dir: string; present: string[
  * kernel's export-cache lookups (for every NFS version); without it requests wait forever once
  * the cached entries expire. Undefined where there is no nfsd at all (nothing to watch).
  */
-function serverGone(): string | undefined {
-  const t = nfsd.threads();
+async function serverGone(ctx: NfsCtx): Promise<string | undefined> {
+  const t = await nfsdRead(ctx, 'threads');
   if (t === undefined) return undefined;
   if (t === 0) return 'the kernel NFS server is not running (nfsd threads: 0)';
   if (nfsd.pidsOf('rpc.mountd').length === 0) return `rpc.mountd is not running (nfsd threads: ${t}): the kernel cannot look exports up`;
@@ -223,7 +226,7 @@ function serverGone(): string | undefined {
 }
 
 async function serverAnswers(ctx: NfsCtx): Promise<string | undefined> {
-  const t = nfsd.threads();
+  const t = await nfsdRead(ctx, 'threads');
   if (!t) return `the kernel NFS server is not running (nfsd threads: ${t ?? 'no nfsd'})`;
   if (ctx.haveBinary('rpcinfo')) {
     const r = await ctx.run(nfsd.argv.rpcinfo(), { timeoutMs: 5000 });
@@ -243,14 +246,14 @@ async function monitor(ctx: NfsCtx) {
   if (!marker) {
     // etab survives a reboot; only a running nfsd with mountd serves it. Served without our marker:
     // not "stopped" (clients can reach it), so fail, and Pacemaker's stop cleans it up.
-    if (!nfsd.threads()) return OCF.NOT_RUNNING;
+    if (!(await nfsdRead(ctx, 'threads'))) return OCF.NOT_RUNNING;
     throw fail.generic(`${dir} is exported to ${present.join(' ')} without this resource having started it (left over from before a reboot?)`);
   }
   if (missing.length > 0) throw fail.generic(`${dir} is no longer exported to ${missing.join(' ')}`);
   // The export table outlives the server: with nfsd stopped, or its daemons killed, under us the
   // exports are still listed and clients hang. A file read and a /proc scan, so every monitor
   // checks them, not only depth 10.
-  const down = serverGone();
+  const down = await serverGone(ctx);
   if (down) throw fail.generic(`${down}: clients of ${dir} get no answer`);
   if (!ctx.probe && ctx.checkLevel >= 10) {
     const down = await serverAnswers(ctx);
@@ -294,7 +297,7 @@ async function sendRebootNotice(ctx: NfsCtx, marker: Marker): Promise<void> {
   const ip = ctx.params.nfs_ip;
   const since = marker.notifyPending ?? Date.now();
   if (ip && !isLocalAddress(ip, localAddresses())) {
-    const graceS = Math.max(nfsd.graceTime() ?? 90, 90);
+    const graceS = Math.max((await nfsdRead(ctx, 'nfsv4gracetime')) ?? 90, 90);
     if (Date.now() - since > graceS * 1000) {
       ctx.log.warn(`${ip} did not come up on this node within ${graceS}s of the NFS server start: NFSv3 clients were not told to reclaim their locks (sm-notify sends from that address)`);
       writeMarker(ctx, { ...marker, notifyPending: undefined });
@@ -351,16 +354,25 @@ async function backupRmtab<M extends Marker | undefined>(ctx: NfsCtx, dir: strin
   return next;
 }
 
-function restoreRmtab(ctx: NfsCtx, dir: string): void {
+/** The backup is on the shared filesystem: read in a bounded child. */
+async function restoreRmtab(ctx: NfsCtx, dir: string): Promise<void> {
   if (ctx.params.rmtab_backup === 'none') return;
+  let text: string | undefined;
   try {
-    const saved = readFileSync(`${dir}/${ctx.params.rmtab_backup}`, 'utf8').split('\n').filter(Boolean);
-    if (saved.length === 0) return;
+    text = await boundedFs(ctx.run).read(`${dir}/${ctx.params.rmtab_backup}`, 'reading the rmtab backup');
+  } catch (e) {
+    if (e instanceof PathHung) throw e;
+    ctx.log.warn(`the rmtab backup: ${(e as Error).message}`);
+    return;
+  }
+  const saved = (text ?? '').split('\n').filter(Boolean);
+  if (saved.length === 0) return;
+  try {
     const current = existsSync(RMTAB) ? readFileSync(RMTAB, 'utf8').split('\n').filter(Boolean) : [];
     const merged = [...new Set([...current, ...saved])];
     writeFileSync(RMTAB, `${merged.join('\n')}\n`, { mode: 0o644 });
-  } catch {
-    // no backup yet
+  } catch (e) {
+    ctx.log.warn(`restoring NFSv3 mount records into ${RMTAB}: ${(e as Error).message}`);
   }
 }
 
@@ -372,8 +384,40 @@ function systemdRunning(): boolean {
  * Starts what of the NFS server is not running; says whether nfsd itself was started here, and
  * whether its clients are owed a reboot notice (systemd's nfs-server.service sends its own).
  */
+/**
+ * A number from one of nfsd's control files (threads, nfsv4leasetime …); undefined without nfsd.
+ * Read in a bounded child: the read takes nfsd's mutex, which `rpc.nfsd 0` holds for as long as
+ * an nfsd thread is stuck in the filesystem below (a hung device), so an in-process read would
+ * block the next monitor and stop for good.
+ */
+async function nfsdRead(ctx: NfsCtx, file: string): Promise<number | undefined> {
+  const path = `${nfsd.NFSD}/${file}`;
+  // No nfsd (the module not loaded, its filesystem not mounted): no child.
+  if (!existsSync(path)) return undefined;
+  let text: string | undefined;
+  try {
+    text = await boundedFs(ctx.run).read(path, 'reading');
+  } catch (e) {
+    // Only a hang is news; a file that cannot be read says no number, as before.
+    if (e instanceof PathHung) throw e;
+    return undefined;
+  }
+  const n = Number(text?.trim());
+  return text !== undefined && text.trim() !== '' && Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * Writes one of nfsd's control files in a bounded child: the write waits for nfsd's mutex, which a
+ * stuck nfsd holds, and a path written there (the recovery directory) is looked up on the shared
+ * filesystem. A failed write fails the start, as the in-process write did.
+ */
+async function writeControl(ctx: NfsCtx, file: string, text: string): Promise<void> {
+  const err = await boundedFs(ctx.run).write(`${nfsd.NFSD}/${file}`, text, 'writing');
+  if (err) throw fail.generic(`writing ${nfsd.NFSD}/${file}: ${err}`);
+}
+
 async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: boolean }> {
-  if (nfsd.threads()) {
+  if (await nfsdRead(ctx, 'threads')) {
     const elsewhere = stateElsewhere(ctx);
     if (elsewhere) throw fail.generic(elsewhere);
     // Running, but rpc.mountd was killed: nothing else would bring it back.
@@ -407,19 +451,19 @@ async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: bo
     await prepareInfodir(ctx, info);
     // Client records where the other node will find them; must be set before nfsd starts.
     // nfsd's control files take one line: without the newline the write fails with EINVAL.
-    writeFileSync(`${nfsd.NFSD}/nfsv4recoverydir`, `${info}/v4recovery\n`);
+    await writeControl(ctx, 'nfsv4recoverydir', `${info}/v4recovery\n`);
   }
   if (info) await ensureClientTracking(ctx, info);
   // Like the recovery directory, only writable while nfsd is stopped.
-  if (ctx.params.nfsv4_lease_time) writeFileSync(`${nfsd.NFSD}/nfsv4leasetime`, `${ctx.params.nfsv4_lease_time}\n`);
-  if (ctx.params.nfsv4_grace_time) writeFileSync(`${nfsd.NFSD}/nfsv4gracetime`, `${ctx.params.nfsv4_grace_time}\n`);
+  if (ctx.params.nfsv4_lease_time) await writeControl(ctx, 'nfsv4leasetime', `${ctx.params.nfsv4_lease_time}\n`);
+  if (ctx.params.nfsv4_grace_time) await writeControl(ctx, 'nfsv4gracetime', `${ctx.params.nfsv4_grace_time}\n`);
   if (nfsd.pidsOf('rpcbind').length === 0) await mustRun(ctx, nfsd.argv.rpcbind(), 'rpcbind');
   if (nfsd.pidsOf('rpc.mountd').length === 0) await mustRun(ctx, nfsd.argv.mountd(), 'rpc.mountd');
   if (nfsd.pidsOf('rpc.statd').length === 0) await mustRun(ctx, nfsd.argv.statd(info ? `${info}/statd` : undefined), 'rpc.statd');
   const start = nfsd.argv.nfsd(ctx.params.nfsd_threads);
   const scope = ctx.params.nfs_server_scope;
   await mustRun(ctx, scope ? ['unshare', '--uts', '--', process.execPath, 'with-hostname', scope, '--', ...start] : start, 'rpc.nfsd');
-  if (!nfsd.threads()) throw fail.generic('rpc.nfsd ran but no nfsd thread is running');
+  if (!(await nfsdRead(ctx, 'threads'))) throw fail.generic('rpc.nfsd ran but no nfsd thread is running');
   ctx.log.info(`started the kernel NFS server (${ctx.params.nfsd_threads} threads${scope ? `, scope ${scope}` : ''}${info ? `, state in ${info}` : ''})`);
   return { started: true, notify: true };
 }
@@ -472,9 +516,9 @@ function stateElsewhere(ctx: NfsCtx): string | undefined {
 
 /** The state directories on the shared filesystem, made on first use but only there. */
 async function prepareInfodir(ctx: NfsCtx, info: string): Promise<void> {
-  if (!existsSync(info)) {
+  if ((await boundedFs(ctx.run).stat(info, 'stat of nfs_shared_infodir')) === undefined) {
     // With the export's filesystem not mounted, client state would land on this node's root filesystem.
-    const dir = dirOf(ctx);
+    const dir = await dirOf(ctx);
     if (!(info.startsWith(`${dir}/`) && mountAt(readMountinfo(), dir))) {
       throw fail.generic(`nfs_shared_infodir ${info} does not exist, and it is not inside the mounted ${dir}: create it on the shared filesystem`);
     }
@@ -490,11 +534,11 @@ const NO_NFSDCLD = 'nfsdcld is not installed: the kernel tracks NFSv4 clients wi
 function unitNode(ctx: NfsCtx): units.Node {
   return {
     run: ctx.run,
-    threads: nfsd.threads,
+    threads: () => nfsdRead(ctx, 'threads'),
     using: (name, path) => nfsd.pidsUsing(name, path),
     running: (name) => nfsd.pidsOf(name),
-    control: (file, value) => writeFileSync(`${nfsd.NFSD}/${file}`, `${value}\n`),
-    readControl: (file) => nfsd.readControl(file),
+    control: (file, value) => writeControl(ctx, file, `${value}\n`),
+    readControl: (file) => nfsdRead(ctx, file),
     dropIn: (unit, text) => writeDropIn(units.dropInPath(unit), text),
     waitFor: (what, ms, probe) =>
       ctx.deadline.poll(what, 200, async () => ((await probe()) ? true : undefined), ms).then(
@@ -550,8 +594,8 @@ async function mustRun(ctx: NfsCtx, argv: string[], what: string): Promise<void>
 
 async function start(ctx: NfsCtx) {
   if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed');
-  const dir = dirOf(ctx);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fail.installed(`${dir} is not a directory on this node`);
+  const dir = await dirOf(ctx);
+  if ((await boundedFs(ctx.run).stat(dir, 'stat of the exported directory'))?.type !== S_IFDIR) throw fail.installed(`${dir} is not a directory on this node`);
   const before = readMarker(ctx);
   // Without its marker a live export fails every monitor (it looks left over from a reboot), so
   // the marker is written before anything changes: a state directory that cannot take it (read-only,
@@ -560,7 +604,7 @@ async function start(ctx: NfsCtx) {
   const planned: Marker = {
     dir,
     clients: clients(ctx.params.clientspec),
-    startedServer: (before?.startedServer ?? false) || (ctx.params.manage_server && !nfsd.threads()),
+    startedServer: (before?.startedServer ?? false) || (ctx.params.manage_server && !(await nfsdRead(ctx, 'threads'))),
     ...(before?.notifyPending !== undefined ? { notifyPending: before.notifyPending } : {}),
   };
   if (!writeMarker(ctx, planned)) throw fail.generic(`cannot write ${markerFile(ctx)} (read-only or full?): it tells this resource's export from a left-over one; exported nothing`);
@@ -571,12 +615,12 @@ async function start(ctx: NfsCtx) {
   try {
     server = ctx.params.manage_server ? await ensureServer(ctx) : { started: false, notify: false };
   } catch (e) {
-    if (!planned.startedServer || !nfsd.threads()) restore();
+    if (!planned.startedServer || !(await nfsdRead(ctx, 'threads'))) restore();
     throw e;
   }
   const startedServer = server.started || (before?.startedServer ?? false);
   const notifyPending = server.notify ? Date.now() : before?.notifyPending;
-  restoreRmtab(ctx, dir);
+  await restoreRmtab(ctx, dir);
   const opts = exportOptions(ctx);
   const done: string[] = [];
   const undo = async () => {
@@ -617,7 +661,7 @@ function cached(dir: string): boolean {
 
 async function stop(ctx: NfsCtx) {
   const marker = readMarker(ctx);
-  const dir = marker?.dir ?? dirOf(ctx);
+  const dir = marker?.dir ?? (await dirOf(ctx));
   if (ctx.haveBinary('exportfs')) {
     const list = await listExports(ctx);
     const specs = [...new Set([...clients(ctx.params.clientspec), ...(marker?.clients ?? [])])];
@@ -632,14 +676,13 @@ async function stop(ctx: NfsCtx) {
   }
   const statdEnded = await keepLockRecords(ctx);
   if (ctx.params.unlock_on_stop && existsSync(`${nfsd.NFSD}/unlock_filesystem`)) {
-    try {
-      writeFileSync(`${nfsd.NFSD}/unlock_filesystem`, `${dir}\n`);
-    } catch (e) {
-      ctx.log.warn(`releasing NFS locks on ${dir}: ${(e as Error).message}`);
-    }
+    // The kernel looks the directory up on the shared filesystem: a hung one blocks the write,
+    // so it runs in a bounded child; a hang fails the stop (the locks may still pin the filesystem).
+    const err = await boundedFs(ctx.run).write(`${nfsd.NFSD}/unlock_filesystem`, `${dir}\n`, 'releasing NFS locks through');
+    if (err) ctx.log.warn(`releasing NFS locks on ${dir}: ${err}`);
   }
-  if (ctx.params.wait_for_leasetime_on_stop && nfsd.threads()) {
-    const lease = (nfsd.leaseTime() ?? 90) + 2;
+  if (ctx.params.wait_for_leasetime_on_stop && (await nfsdRead(ctx, 'threads'))) {
+    const lease = ((await nfsdRead(ctx, 'nfsv4leasetime')) ?? 90) + 2;
     ctx.log.info(`waiting ${lease}s for NFSv4 leases on ${dir} to expire`);
     await ctx.deadline.sleep(Math.min(lease * 1000, ctx.deadline.remaining() - 2000));
   }
@@ -665,7 +708,7 @@ async function stop(ctx: NfsCtx) {
       }
       ctx.log.info(`stopped ${units.SERVER} (this resource had started it, and nothing is exported)`);
     }
-  } else if (marker?.startedServer && ctx.params.manage_server && nfsd.threads() && (await nothingExported())) {
+  } else if (marker?.startedServer && ctx.params.manage_server && (await nfsdRead(ctx, 'threads')) && (await nothingExported())) {
     // We started the server and nothing is exported any more: stopping nfsd drops every lock and
     // open it holds, so the filesystem below can be unmounted.
     // With statd ended, lockd's last step (telling statd to forget each NFSv3 lock client) waits
@@ -674,8 +717,8 @@ async function stop(ctx: NfsCtx) {
     // sooner only cuts those calls short.
     const r = await ctx.run(nfsd.argv.stopNfsd(), { timeoutMs: statdEnded ? STATD_GONE_STOP_MS : 20_000 });
     if (r.timedOut && statdEnded) ctx.log.info(`rpc.nfsd 0 ended after ${STATD_GONE_STOP_MS / 1000} s: lockd was waiting on the rpc.statd this stop ended, to forget NFSv3 lock clients whose records are kept`);
-    await ctx.deadline.poll('waiting for the nfsd threads to stop', 200, async () => (nfsd.threads() ? undefined : true), 15_000).catch(() => undefined);
-    if (nfsd.threads()) ctx.log.warn(`nfsd threads are still running after rpc.nfsd 0: ${describe(r)}`);
+    await ctx.deadline.poll('waiting for the nfsd threads to stop', 200, async () => ((await nfsdRead(ctx, 'threads')) ? undefined : true), 15_000).catch(() => undefined);
+    if ((await nfsdRead(ctx, 'threads'))) ctx.log.warn(`nfsd threads are still running after rpc.nfsd 0: ${describe(r)}`);
     else ctx.log.info('stopped nfsd (this resource had started it, and nothing is exported)');
   }
   await releaseInfodir(ctx);
@@ -700,15 +743,15 @@ async function stopWhenInvalid(ctx: NfsCtx, problems: readonly ParamProblem[]) {
   const valid = clients(ctx.params.clientspec).filter((c) => !clientSpecProblem(c));
   const howToStop = problems.filter((p) => p.param !== 'directory' && p.param !== 'clientspec');
   const sane: NfsCtx = { ...ctx, params: { ...withDefaultsFor(params, ctx.params, howToStop), clientspec: valid.join(' ') } };
-  ctx.log.warn(`${why}: stopping ${marker ? `what this resource exported (${marker.dir} to ${marker.clients.join(' ')})` : `the exports of ${dirOf(ctx)} to ${valid.join(' ') || 'no valid client'}`}, with the defaults for the rest`);
+  ctx.log.warn(`${why}: stopping ${marker ? `what this resource exported (${marker.dir} to ${marker.clients.join(' ')})` : `the exports of ${await dirOf(ctx)} to ${valid.join(' ') || 'no valid client'}`}, with the defaults for the rest`);
   const result = await stop(sane);
   if (!marker && problems.some((p) => p.param === 'clientspec') && ctx.haveBinary('exportfs')) {
-    const dir = dirOf(ctx);
+    const dir = await dirOf(ctx);
     const left = (await listExports(ctx)).filter((e) => e.dir === dir);
     if (left.length > 0) {
       const what = `${dir} is still exported to ${left.map((e) => e.client).join(' ')}, and without the client specs this resource had, stop cannot tell which are its own`;
       // Listed but not served (no nfsd): nothing reaches the clients, and monitor reports the same as stopped.
-      if (nfsd.threads()) throw fail.generic(`${why}: ${what}; left exported`);
+      if ((await nfsdRead(ctx, 'threads'))) throw fail.generic(`${why}: ${what}; left exported`);
       ctx.log.warn(`${what}; no NFS server serves them, so they are left as they are`);
     }
   }
@@ -776,7 +819,7 @@ async function releaseInfodir(ctx: NfsCtx): Promise<void> {
   const ended = await endUsing(ctx, [['rpc.statd', `${info}/statd`], ['sm-notify', `${info}/statd`], ['nfsdcld', `${info}/nfsdcld`]]);
   if (ended.length === 0) return;
   ctx.log.info(`ended rpc.statd/nfsdcld/sm-notify using ${info} (pids ${ended.join(' ')}) so the shared filesystem can be unmounted`);
-  if (hadCld && nfsd.threads()) ctx.log.warn(`nfsd keeps running for other exports, without nfsdcld: NFSv4 clients new to it are not recorded until it restarts`);
+  if (hadCld && (await nfsdRead(ctx, 'threads'))) ctx.log.warn(`nfsd keeps running for other exports, without nfsdcld: NFSv4 clients new to it are not recorded until it restarts`);
 }
 
 export const nfsExport = defineAgent({
@@ -812,8 +855,8 @@ export const nfsExport = defineAgent({
   stopWhenInvalid,
   async validateHost(ctx) {
     if (!ctx.haveBinary('exportfs')) throw fail.installed('exportfs (nfs-kernel-server) is not installed on this node');
-    const dir = dirOf(ctx);
-    if (!existsSync(dir)) throw fail.installed(`${dir} does not exist on this node`);
+    const dir = await dirOf(ctx);
+    if ((await boundedFs(ctx.run).stat(dir, 'stat of the exported directory')) === undefined) throw fail.installed(`${dir} does not exist on this node`);
     const ip = ctx.params.nfs_ip;
     if (ip && (await hostNameOf(ip, 3000)) === undefined) ctx.log.warn(unnamedAddress(ip));
   },

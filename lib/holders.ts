@@ -82,7 +82,8 @@ export function findHolders(target: MountEntry, proc = '/proc', ns?: HolderNames
   // A path alone cannot tell the mount's root from the directory it covers: a process that
   // entered the mount point before the mount reads the same cwd. Stat of /proc/PID/cwd reaches
   // the inode it holds without a path walk; for a local filesystem that needs no I/O.
-  const network = NETWORK.has(target.fstype);
+  // A FUSE filesystem's getattr goes to its daemon, which may have stopped answering.
+  const network = NETWORK.has(target.fstype) || target.fstype === 'fuse' || target.fstype.startsWith('fuse.');
   const sameDevice = (procLink: string) => {
     if (network) return true;
     try {

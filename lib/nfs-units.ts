@@ -91,13 +91,13 @@ export const argv = {
 export interface Node {
   readonly run: Runner;
   /** nfsd threads; undefined without /proc/fs/nfsd. */
-  threads(): number | undefined;
+  threads(): Promise<number | undefined>;
   /** Pids of NAME whose command line names PATH or a path under it. */
   using(name: string, path: string): number[];
   running(name: string): number[];
   /** Writes one nfsd control file (nfsv4recoverydir, nfsv4leasetime, nfsv4gracetime). */
-  control(file: string, value: string): void;
-  readControl(file: string): number | undefined;
+  control(file: string, value: string): Promise<void>;
+  readControl(file: string): Promise<number | undefined>;
   /** Writes a drop-in, or removes it with undefined; true when the file changed. */
   dropIn(unit: string, text: string | undefined): boolean;
   /** Polls PROBE until it returns true or MS ran out (bounded by the action's deadline). */
@@ -159,24 +159,24 @@ async function helperOn(node: Node, unit: string, name: string, path: string): P
  * does a client reach it, so none is recorded anywhere else.
  */
 export async function startServer(node: Node, s: StartSettings): Promise<void> {
-  if (node.threads() === undefined) {
+  if ((await node.threads()) === undefined) {
     const r = await systemctl(node, argv.start(CONTROL), 10_000);
-    if (node.threads() === undefined) await failWith(node, CONTROL, 'the nfsd control filesystem is not mounted', r);
+    if ((await node.threads()) === undefined) await failWith(node, CONTROL, 'the nfsd control filesystem is not mounted', r);
   }
   await applyDropIns(node, dropIns(s));
   if (s.info && s.nfsdcld) await helperOn(node, CLD, 'nfsdcld', `${s.info}/nfsdcld`);
   if (s.info) await helperOn(node, STATD, 'rpc.statd', `${s.info}/statd`);
-  if (s.info) node.control('nfsv4recoverydir', `${s.info}/v4recovery`);
-  if (s.leaseTime) node.control('nfsv4leasetime', String(s.leaseTime));
-  if (s.graceTime) node.control('nfsv4gracetime', String(s.graceTime));
+  if (s.info) await node.control('nfsv4recoverydir', `${s.info}/v4recovery`);
+  if (s.leaseTime) await node.control('nfsv4leasetime', String(s.leaseTime));
+  if (s.graceTime) await node.control('nfsv4gracetime', String(s.graceTime));
   // oneshot + RemainAfterExit: "active" with no thread is a server ended behind systemd's back
   // (rpc.nfsd 0 by hand, an older stop); start would do nothing, so it is restarted.
   const before = await unitState(node, SERVER);
   const r = await systemctl(node, before?.activeState === 'active' ? argv.restart(SERVER) : argv.start(SERVER), 45_000);
-  if (!node.threads()) await failWith(node, SERVER, 'the NFS server did not start', r);
+  if (!(await node.threads())) await failWith(node, SERVER, 'the NFS server did not start', r);
   // rpc.nfsd applies nfs.conf's lease-time and grace-time over what was written here.
   for (const [file, want, key] of [['nfsv4leasetime', s.leaseTime, 'lease-time'], ['nfsv4gracetime', s.graceTime, 'grace-time']] as const) {
-    const got = node.readControl(file);
+    const got = await node.readControl(file);
     if (want && got !== undefined && got !== want) throw new UnitError(`nfsd runs with ${file} ${got}, not ${want}: [nfsd] ${key} in /etc/nfs.conf (or nfs.conf.d) overrides it; set them alike`);
   }
 }
@@ -202,12 +202,12 @@ export async function stopServer(node: Node, info: string | undefined, statdEnde
   if (r.code !== 0) await failWith(node, SERVER, `systemctl stop ${SERVER} failed`, r);
   const ended = async () => ENDED.has((await unitState(node, SERVER))?.activeState ?? '');
   let done = await node.waitFor(`${SERVER} to stop`, statdEnded ? 5000 : 30_000, ended);
-  if (!done && !node.threads()) {
+  if (!done && !(await node.threads())) {
     node.info(`${SERVER}'s rpc.nfsd 0 outlived the nfsd threads (lockd waiting on the rpc.statd this stop ended): ending it`);
     await systemctl(node, argv.kill(SERVER), 5000);
     done = await node.waitFor(`${SERVER} to stop`, 10_000, ended);
   }
-  if (!done || node.threads()) await failWith(node, SERVER, `the NFS server did not stop (nfsd threads: ${node.threads() ?? 'no nfsd'})`);
+  if (!done || (await node.threads())) await failWith(node, SERVER, `the NFS server did not stop (nfsd threads: ${(await node.threads()) ?? 'no nfsd'})`);
   if ((await unitState(node, SERVER))?.activeState === 'failed') await systemctl(node, argv.resetFailed(SERVER), 5000);
   if (info) {
     const c = await systemctl(node, argv.stop(CLD), 15_000);

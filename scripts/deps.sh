@@ -13,6 +13,7 @@ packages=(
   socat                                                         # a /dev/log receiver for the syslog test
   qemu-user                                                     # qemu-x86_64 -cpu Nehalem: the executable needs no AVX2
   e2fsprogs xfsprogs                                            # fs-mount: real ext4 and xfs on loop devices
+  bindfs fuse3                                                  # a FUSE filesystem whose daemon is stopped: paths that really hang
   drbd-utils                                                    # drbd-promote: the real drbdadm reads configurations (test/standins stand in for the module)
   rpm lintian rpmlint                                           # npm run package (rpmbuild) and its checks
   debootstrap                                                   # the Debian 11 root of the glibc floor test

@@ -72,14 +72,14 @@ class World implements units.Node {
     this.state.set(u, 'inactive');
   }
 
-  threads = () => this.ctl.get('threads') as number;
+  threads = async () => this.ctl.get('threads') as number;
   running = (name: string) => (this.procs.has(name) ? [100] : []);
   using = (name: string, path: string) => (this.procs.get(name)?.some((a) => a === path || a.startsWith(`${path}/`)) ? [100] : []);
-  control = (file: string, value: string) => {
+  control = async (file: string, value: string) => {
     this.calls.push(`write ${file} ${value}`);
     this.ctl.set(file, /^\d+$/.test(value) ? Number(value) : value);
   };
-  readControl = (file: string) => this.ctl.get(file) as number;
+  readControl = async (file: string) => this.ctl.get(file) as number;
   dropIn = (unit: string, text: string | undefined) => {
     if (this.dropIns.get(unit) === text) return false;
     if (text === undefined) this.dropIns.delete(unit);
@@ -113,7 +113,7 @@ describe('nfs-server.service under systemd', () => {
     expect(idx).toEqual([...idx].sort((a, b) => a - b));
     expect(w.procs.get('nfsdcld')).toEqual(['/usr/sbin/nfsdcld', '-s', '/srv/nfs/.nfs-state/nfsdcld']);
     expect(w.procs.get('rpc.statd')).toEqual(['/sbin/rpc.statd', '--no-notify', '-P', '/srv/nfs/.nfs-state/statd']);
-    expect(w.threads()).toBe(8);
+    expect(await w.threads()).toBe(8);
   });
 
   it('start: a statd already running on /var/lib/nfs (started at boot) is restarted on the shared directory', async () => {
@@ -131,7 +131,7 @@ describe('nfs-server.service under systemd', () => {
     w.ctl.set('threads', 0); // rpc.nfsd 0 by hand: nfs-server.service stays "active"
     await units.startServer(w, settings);
     expect(w.calls).toContain(`systemctl restart ${units.SERVER}`);
-    expect(w.threads()).toBe(8);
+    expect(await w.threads()).toBe(8);
   });
 
   it('a server unit that fails: the exit reason carries its state', async () => {
@@ -163,7 +163,7 @@ describe('nfs-server.service under systemd', () => {
     await units.startServer(w, settings);
     expect(w.calls).toContain(`systemctl start ${units.SERVER}`);
     expect(w.calls).not.toContain('systemctl daemon-reload');
-    expect(w.threads()).toBe(8);
+    expect(await w.threads()).toBe(8);
   });
 
   it("stop: ExecStop's rpc.nfsd 0 stuck after the threads ended is killed, and the failed unit reset", async () => {
