@@ -66,7 +66,9 @@ function byId(e: XmlElement): Map<string, XmlElement> {
   return out;
 }
 
-const shallow = (e: XmlElement) => canonical({ ...e, children: e.children.filter((c) => c.attrs.id === undefined) });
+const holdsIds = (e: XmlElement): boolean => e.attrs.id !== undefined || e.children.some(holdsIds);
+/** An element without its parts that have ids of their own (they are compared on their own). */
+const shallow = (e: XmlElement) => canonical({ ...e, children: e.children.filter((c) => !holdsIds(c)) });
 const label = (e: XmlElement) => (e.name === 'nvpair' ? `${e.attrs.name}=${e.attrs.value ?? ''}` : `${e.name} ${e.attrs.id}`);
 
 /** What differs inside one object: its parts by id, added, removed or changed. */
