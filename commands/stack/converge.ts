@@ -84,6 +84,41 @@ function details(was: XmlElement, now: XmlElement): string[] {
   return out;
 }
 
+/**
+ * Meta attributes an operator sets on a resource to stop, unmanage or freeze it (`pcs resource
+ * disable`, `unmanage`, maintenance): the state it is in, not its configuration. The plan never sets
+ * them, and applying it again must not start a resource the operator stopped.
+ */
+const CONTROLS = new Set(['target-role', 'is-managed', 'maintenance']);
+
+/** The plan's object with the operator's controls that `mine` (the cluster's) carries and the plan does not set. */
+function withControls(mine: XmlElement, planned: XmlElement): XmlElement {
+  const out = clone(planned);
+  const parts = byId(out);
+  for (const [, el] of byId(mine)) {
+    for (const set of el.children.filter((c) => c.name === 'meta_attributes' && !c.children.some((x) => x.name === 'rule'))) {
+      const owner = parts.get(el.attrs.id!);
+      if (!owner) continue;
+      for (const nv of set.children.filter((c) => c.name === 'nvpair' && CONTROLS.has(c.attrs.name!))) {
+        const sets = owner.children.filter((c) => c.name === 'meta_attributes');
+        if (sets.some((x) => x.children.some((c) => c.name === 'nvpair' && c.attrs.name === nv.attrs.name))) continue;
+        let into = sets.find((x) => x.attrs.id === set.attrs.id);
+        if (!into) {
+          if (parts.has(set.attrs.id!)) continue;
+          into = { name: 'meta_attributes', attrs: { id: set.attrs.id! }, children: [], text: '' };
+          owner.children.push(into);
+          parts.set(set.attrs.id!, into);
+        }
+        if (!parts.has(nv.attrs.id!)) {
+          into.children.push(clone(nv));
+          parts.set(nv.attrs.id!, nv);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** Where each id of the configuration is: its element and the top-level object it is part of. */
 function idIndex(conf: XmlElement): Map<string, { el: XmlElement; top: XmlElement; section: string }> {
   const out = new Map<string, { el: XmlElement; top: XmlElement; section: string }>();
@@ -184,11 +219,13 @@ export function converge(current: XmlElement, plan: XmlElement): Difference {
         here.children.push(clone(obj));
         made();
         changes.push({ kind: 'create', what, detail: [] });
-      } else if (canonical(mine) === canonical(obj)) {
-        same++;
       } else {
-        here.children[at] = clone(obj);
-        changes.push({ kind: 'change', what, detail: details(mine, obj) });
+        const planned = withControls(mine, obj);
+        if (canonical(mine) === canonical(planned)) same++;
+        else {
+          here.children[at] = planned;
+          changes.push({ kind: 'change', what, detail: details(mine, planned) });
+        }
       }
     }
   }

@@ -124,3 +124,18 @@ describe('renderXml', () => {
     expect(renderXml(x)).toBe('<a q="x &amp; &quot;y&quot; &lt;z&gt;">\n  <b/>\n  <c id="1">t &amp; u</c>\n</a>');
   });
 });
+
+describe("stack apply: the operator's controls on the plan's resources", () => {
+  it('a resource the operator disabled (target-role=Stopped) or unmanaged stays so; the rest of it is made as planned', () => {
+    const disabled = ip('192.0.2.10').replace('</operations>', '</operations><meta_attributes id="nfs-ip-meta_attributes"><nvpair id="nfs-ip-meta_attributes-target-role" name="target-role" value="Stopped"/></meta_attributes>');
+    const unmanaged = clone.replace('</meta_attributes>', '<nvpair id="nfs-drbd-clone-meta_attributes-is-managed" name="is-managed" value="false"/></meta_attributes>');
+    const now = cluster(unmanaged + disabled, order, '<nvpair id="se" name="stonith-enabled" value="true"/><nvpair id="nqp" name="no-quorum-policy" value="stop"/>');
+    (now.children[0]!.children as unknown[]).push(planCib().children[0]!.children.find((c) => c.name === 'rsc_defaults'));
+    expect(converge(now, planCib()).changes).toEqual([]);
+    const d = converge(now, planCib('192.0.2.11'));
+    expect(d.changes).toEqual([{ kind: 'change', what: 'resource nfs-ip', detail: ['~ ip=192.0.2.11 (was 192.0.2.10)'] }]);
+    const xml = renderXml(d.target);
+    expect(xml).toContain('<nvpair id="nfs-ip-meta_attributes-target-role" name="target-role" value="Stopped"/>');
+    expect(xml).toContain('name="is-managed" value="false"');
+  });
+});
