@@ -67,7 +67,9 @@ export function find(el: XmlElement, name: string): XmlElement | undefined {
   return findAll(el, name)[0];
 }
 
-const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+// Line ends and tabs as references: written as they are, a parser reads them back as spaces.
+const escapeAttr = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 
 /**
  * An element as XML text, two spaces per level: what parseXml read, without its comments and its

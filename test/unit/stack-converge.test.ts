@@ -118,10 +118,10 @@ describe('stack apply: the difference', () => {
 
 describe('renderXml', () => {
   it('what parseXml reads back is the same tree; attribute values escaped', () => {
-    const x = parseXml('<a q="x &amp; &quot;y&quot; &lt;z&gt;"><b/><c id="1">t &amp; u</c><!-- gone --></a>');
+    const x = parseXml('<a q="x &amp; &quot;y&quot; &lt;z&gt;" r="two&#10;lines&#9;"><b/><c id="1">t &amp; u</c><!-- gone --></a>');
     const again = parseXml(renderXml(x));
     expect(canonical(again)).toBe(canonical(x));
-    expect(renderXml(x)).toBe('<a q="x &amp; &quot;y&quot; &lt;z&gt;">\n  <b/>\n  <c id="1">t &amp; u</c>\n</a>');
+    expect(renderXml(x)).toBe('<a q="x &amp; &quot;y&quot; &lt;z&gt;" r="two&#10;lines&#9;">\n  <b/>\n  <c id="1">t &amp; u</c>\n</a>');
   });
 });
 
