@@ -71,7 +71,7 @@ export function prepareDrbd(fencing = true): void {
 // a resource's status), and the change is computed again from a fresh read (changeCib). Without
 // them (pcs cluster cib-push diff-against=) it would go in over a change it never saw.
 // Exit 0: pushed or nothing to push (it says which); 75: the CIB moved, read again.
-const PUSH = `set -u
+export const PUSH = `set -u
 crm_diff --original "$1" --new "$2" >"$3"; rc=$?
 [ "$rc" = 0 ] && { echo "no change to push"; exit 0; }
 [ "$rc" = 1 ] || { echo "crm_diff exited $rc"; exit 1; }
