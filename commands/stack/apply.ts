@@ -100,6 +100,8 @@ async function push(run: Runner, dir: string, original: string, target: XmlEleme
   writeFileSync(patch!, d.stdout);
   const p = await run(['cibadmin', '--patch', '--xml-file', patch!], { timeoutMs: CIB_CALL_MS });
   if (p.code === 0) return { ok: true };
+  // The CIB manager may still apply a patch whose cibadmin gave up waiting: only another reading can say.
+  if (p.timedOut || p.code === null) throw new Error(`pushing the configuration: ${describe(p)}; it may or may not have gone in: run apply again, which changes only what still differs`);
   return { ok: false, why: describe(p), raced: raced(p.code, `${p.stdout}\n${p.stderr}`) };
 }
 
