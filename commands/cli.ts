@@ -191,6 +191,18 @@ async function pcsTarget(f: { pcsVersion?: string }, run: Runner): Promise<PcsRe
 
 const PCS_VERSION_HELP = `pcs syntax of the target: ${PCS_VERSIONS.join(', ')} or a release such as 0.10.8 (default: what pcs --version says here, else 0.11)`;
 
+/**
+ * The integration tests' way to change the CIB between apply's reading and its push (a race):
+ * OCFKIT_TEST_BEFORE_PUSH, a JSON array of argv words, run once before the first push.
+ */
+function testHook(): { beforeFirstPush?: string[] } {
+  const v = process.env.OCFKIT_TEST_BEFORE_PUSH;
+  if (!v) return {};
+  const argv = JSON.parse(v) as unknown;
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((w) => typeof w === 'string')) throw new StackError('OCFKIT_TEST_BEFORE_PUSH: not a JSON array of strings');
+  return { beforeFirstPush: argv as string[] };
+}
+
 function runner(): Runner {
   const deadline = new Deadline(60 * 60_000, 'ocfkit stack');
   return (argv, o) => runWith(argv, { ...o, deadline });
@@ -208,16 +220,18 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
       // The first line stays the #! line: the plan is a script.
       process.stdout.write(renderPlan(forPcs(steps, pcs.version, pcs.patch)).replace('\n', `\n# For pcs ${pcs.version} (${pcs.from}).\n`));
     });
-  withStackOptions(stack.command('apply').description('run the plan against a CIB file (pcs -f) or the live cluster'))
-    .option('--cib <file>', 'CIB file to write (created when missing)')
+  withStackOptions(stack.command('apply').description("make a CIB file or the live cluster hold the plan: only what differs changes, in one change; the rest of the configuration is left alone"))
+    .option('--cib <file>', 'CIB file to change (created when missing)')
     .option('--live', 'apply to the running cluster')
+    .option('--dry-run', 'show what would change, change nothing')
     .option('--pcs-version <version>', PCS_VERSION_HELP)
-    .action(async (f: Flags & { cib?: string; live?: boolean; pcsVersion?: string }) => {
+    .action(async (f: Flags & { cib?: string; live?: boolean; dryRun?: boolean; pcsVersion?: string }) => {
       if (!f.cib === !f.live) throw new StackError('give exactly one of --cib FILE and --live');
       const steps = plan(stackFromFlags(f));
       const run = runner();
       const pcs = await pcsTarget(f, run);
-      await apply(run, forPcs(steps, pcs.version, pcs.patch), f.cib, (l) => process.stdout.write(`${l}\n`));
+      const opts = { ...(f.cib ? { cib: f.cib } : {}), dryRun: !!f.dryRun, ...testHook() };
+      await apply(run, forPcs(steps, pcs.version, pcs.patch), opts, (l) => process.stdout.write(`${l}\n`));
     });
   withStackOptions(stack.command('check').description('crm_verify, validate-all of every agent, split-brain warnings'))
     .requiredOption('--cib <file>', 'CIB file (or the live cluster\'s, from cibadmin -Q)')

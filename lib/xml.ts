@@ -66,3 +66,19 @@ export function findAll(el: XmlElement, name: string): XmlElement[] {
 export function find(el: XmlElement, name: string): XmlElement | undefined {
   return findAll(el, name)[0];
 }
+
+// Line ends and tabs as references: written as they are, a parser reads them back as spaces.
+const escapeAttr = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+
+/**
+ * An element as XML text, two spaces per level: what parseXml read, without its comments and its
+ * whitespace between elements (Pacemaker's tools ignore both).
+ */
+export function renderXml(el: XmlElement, indent = ''): string {
+  const attrs = Object.entries(el.attrs).map(([k, v]) => ` ${k}="${escapeAttr(v)}"`).join('');
+  const text = el.text.trim() ? escapeAttr(el.text) : '';
+  if (el.children.length === 0) return text ? `${indent}<${el.name}${attrs}>${text}</${el.name}>` : `${indent}<${el.name}${attrs}/>`;
+  const inner = el.children.map((c) => renderXml(c, `${indent}  `)).join('\n');
+  return `${indent}<${el.name}${attrs}>${text}\n${inner}\n${indent}</${el.name}>`;
+}

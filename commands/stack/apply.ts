@@ -1,42 +1,38 @@
-/** Runs a plan's pcs commands against a CIB file (pcs -f) or the live cluster. */
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * `ocfkit stack apply`: makes a CIB file or the live cluster hold the plan, changing only what
+ * differs. The plan's pcs steps build the plan's own CIB (pcs -f on an empty one); that is compared
+ * with the cluster's configuration (converge.ts) and only the difference goes in, in one change.
+ */
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Runner, describe } from '../../lib/run';
+import { type XmlElement, parseXml, renderXml } from '../../lib/xml';
+import { type Difference, converge, renderDifference, versionOf } from './converge';
 import type { Step } from './plan';
 
 /** Each pcs call starts Python: seconds each, a minute or more on a slow guest. */
 const PCS_CALL_MS = 180_000;
-
+/** cibadmin and crm_diff are C: a busy CIB manager is the only wait. */
+const CIB_CALL_MS = 60_000;
 /**
- * The live cluster gets the whole plan in one change: each step against a copy of its CIB, then one
- * `pcs cluster cib-push … diff-against=`. Step by step, Pacemaker would start each resource as it is
- * created, before the constraints that say where and after what (a mount on the Unpromoted node).
+ * How often a push refused for a CIB that moved since it was read is computed again. Only the
+ * reading and the comparison run again (milliseconds), not the plan's pcs steps: a cluster whose
+ * status changes every few seconds (resources starting) still gets its push in.
  */
-export async function applyLive(run: Runner, steps: readonly Step[], say: (line: string) => void): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ocfkit-stack-'));
-  try {
-    const orig = join(dir, 'original.xml');
-    const work = join(dir, 'new.xml');
-    const got = await run(['pcs', 'cluster', 'cib', orig], { timeoutMs: PCS_CALL_MS });
-    if (got.code !== 0) throw new Error(`reading the cluster's CIB: ${describe(got)}`);
-    copyFileSync(orig, work);
-    await apply(run, steps, work, say);
-    const push = await run(['pcs', 'cluster', 'cib-push', work, `diff-against=${orig}`], { timeoutMs: PCS_CALL_MS });
-    if (push.code !== 0) throw new Error(`pushing the configuration: ${describe(push)}`);
-    say(`ok   pushed to the cluster in one change (${steps.length} steps)`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+export const PUSH_TRIES = 5;
+
+export interface ApplyOptions {
+  /** A CIB file (created when missing); the live cluster when absent. */
+  readonly cib?: string;
+  /** Show the difference, change nothing. */
+  readonly dryRun?: boolean;
+  /** Run between the first reading and its push (tests: a racing change). */
+  readonly beforeFirstPush?: readonly string[];
 }
 
-export async function apply(run: Runner, steps: readonly Step[], cib: string | undefined, say: (line: string) => void): Promise<void> {
-  if (cib === undefined) return applyLive(run, steps, say);
-  if (!existsSync(cib)) {
-    const r = await run(['cibadmin', '--empty'], { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new Error(describe(r));
-    writeFileSync(cib, r.stdout);
-  }
+/** The plan's pcs steps against a CIB file (pcs -f), saying what pcs warned under each. */
+export async function runSteps(run: Runner, steps: readonly Step[], cib: string, say: (line: string) => void): Promise<void> {
   for (const s of steps) {
     const argv = [s.argv[0]!, '-f', cib, ...s.argv.slice(1)];
     const r = await run(argv, { timeoutMs: PCS_CALL_MS });
@@ -44,5 +40,103 @@ export async function apply(run: Runner, steps: readonly Step[], cib: string | u
     say(`ok   ${s.argv.slice(1, 4).join(' ')} …`);
     // What pcs warns about (a deprecated form, a check it skipped) is for the operator to read.
     for (const line of r.stderr.split('\n').filter((l) => l.trim())) say(`     ${line.trim()}`);
+  }
+}
+
+async function emptyCib(run: Runner): Promise<string> {
+  const r = await run(['cibadmin', '--empty'], { timeoutMs: CIB_CALL_MS });
+  if (r.code !== 0) throw new Error(`cibadmin --empty: ${describe(r)}`);
+  return r.stdout;
+}
+
+/** The cluster's CIB now (cibadmin --query), or the file's (an empty CIB when there is none yet). */
+async function readCurrent(run: Runner, cib: string | undefined): Promise<string> {
+  if (cib !== undefined) return existsSync(cib) ? readFileSync(cib, 'utf8') : emptyCib(run);
+  const r = await run(['cibadmin', '--query'], { timeoutMs: CIB_CALL_MS });
+  if (r.code !== 0) throw new Error(`reading the cluster's CIB: ${describe(r)}`);
+  return r.stdout;
+}
+
+function parseCib(text: string, where: string): XmlElement {
+  try {
+    const x = parseXml(text);
+    if (x.name !== 'cib') throw new Error(`<${x.name}> is not a CIB`);
+    return x;
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The plan's own CIB: its steps through pcs -f on an empty CIB of the cluster's schema. Built once
+ * per apply; the comparison with the cluster's is what runs again after a race.
+ */
+async function planCib(run: Runner, steps: readonly Step[], schema: string | undefined, dir: string, say: (line: string) => void): Promise<XmlElement> {
+  const file = join(dir, 'plan.xml');
+  const empty = await emptyCib(run);
+  // The cluster's schema, so pcs writes what that schema knows (and moves to a newer one where it must).
+  writeFileSync(file, schema ? empty.replace(/validate-with="[^"]*"/, `validate-with="${schema}"`) : empty);
+  await runSteps(run, steps, file, say);
+  return parseCib(readFileSync(file, 'utf8'), "the plan's CIB");
+}
+
+function sayDifference(d: Difference, where: string, say: (line: string) => void): void {
+  for (const l of renderDifference(d)) say(l);
+  if (d.changes.length === 0 && d.clashes.length === 0) say(`unchanged: ${where} already holds the plan (${d.same} objects as planned)`);
+  else say(`${d.changes.length} to change, ${d.same} as planned`);
+}
+
+/** A push refused because the CIB moved since it was read (cib_apply_diff's version check). */
+const raced = (code: number | null, out: string) => code === 103 || /older than existing configuration|update diff failed|diff_resync/i.test(out);
+
+async function push(run: Runner, dir: string, original: string, target: XmlElement): Promise<{ ok: true } | { ok: false; why: string; raced: boolean }> {
+  const [orig, next, patch] = ['original.xml', 'target.xml', 'patch.xml'].map((f) => join(dir, f));
+  writeFileSync(orig!, original);
+  writeFileSync(next!, `${renderXml(target)}\n`);
+  // With the versions (no --no-version): the CIB manager refuses the patch when the CIB is no longer
+  // the one it was computed from, instead of applying it over a change it never saw.
+  const d = await run(['crm_diff', '--original', orig!, '--new', next!], { timeoutMs: CIB_CALL_MS });
+  if (d.code !== 1) throw new Error(`crm_diff: ${d.code === 0 ? 'no difference, though the plan changed something' : describe(d)}`);
+  writeFileSync(patch!, d.stdout);
+  const p = await run(['cibadmin', '--patch', '--xml-file', patch!], { timeoutMs: CIB_CALL_MS });
+  if (p.code === 0) return { ok: true };
+  // The CIB manager may still apply a patch whose cibadmin gave up waiting: only another reading can say.
+  if (p.timedOut || p.code === null) throw new Error(`pushing the configuration: ${describe(p)}; it may or may not have gone in: run apply again, which changes only what still differs`);
+  return { ok: false, why: describe(p), raced: raced(p.code, `${p.stdout}\n${p.stderr}`) };
+}
+
+export async function apply(run: Runner, steps: readonly Step[], opts: ApplyOptions, say: (line: string) => void): Promise<void> {
+  const where = opts.cib ?? "the cluster's CIB";
+  const dir = mkdtempSync(join(tmpdir(), 'ocfkit-stack-'));
+  try {
+    let text = await readCurrent(run, opts.cib);
+    let current = parseCib(text, where);
+    const plan = await planCib(run, steps, current.attrs['validate-with'], dir, say);
+    for (let attempt = 1; ; attempt++) {
+      const d = converge(current, plan);
+      sayDifference(d, where, say);
+      if (d.clashes.length > 0) throw new Error(`nothing applied: ${d.clashes.length} id(s) of the plan belong to objects that are not the plan's (above); rename or remove those, or rename the plan's service`);
+      if (d.changes.length === 0) return say(`nothing applied (CIB version ${versionOf(current)})`);
+      if (opts.dryRun) return say(`dry run: nothing applied (${where}, version ${versionOf(current)})`);
+      if (opts.cib !== undefined) {
+        const tmp = `${opts.cib}.ocfkit-new`;
+        writeFileSync(tmp, `${renderXml(d.target)}\n`);
+        renameSync(tmp, opts.cib);
+        return say(`applied: ${d.changes.length} change(s) written to ${opts.cib} in one change (version ${versionOf(d.target)})`);
+      }
+      if (attempt === 1 && opts.beforeFirstPush) await run(opts.beforeFirstPush, { timeoutMs: CIB_CALL_MS });
+      const p = await push(run, dir, text, d.target);
+      if (p.ok) return say(`applied: ${d.changes.length} change(s) pushed to the cluster in one change (version ${versionOf(current)} → ${versionOf(d.target)})`);
+      if (!p.raced) throw new Error(`pushing the configuration, nothing applied: ${p.why}`);
+      const was = versionOf(current);
+      text = await readCurrent(run, undefined);
+      current = parseCib(text, where);
+      if (attempt >= PUSH_TRIES) {
+        throw new Error(`nothing applied: the cluster's CIB changed between each of ${PUSH_TRIES} readings and its push (last read ${was}, now ${versionOf(current)}); run apply again when the cluster is quieter`);
+      }
+      say(`the cluster's CIB changed since it was read (${was}, now ${versionOf(current)}): nothing of this push applied; computing the difference again (${attempt + 1} of ${PUSH_TRIES})`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

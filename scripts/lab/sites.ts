@@ -11,10 +11,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DRBD_LAB, type Node, type Result, labDir, labExec, labOk, labSh, labShOk, root, waitFor } from './host';
-import { boothSteps } from '../../commands/site/booth';
-import { parseDeployment, stackOf } from '../../commands/stack/model';
-import { forPcs, pcsReleaseOf } from '../../commands/stack/pcs-version';
-import { shellWord } from '../../commands/stack/plan';
 import { DIR, VIP, changeCib, placement, prepareDrbd, startClient, watch } from './stack';
 
 export type SiteName = 'a' | 'b';
@@ -56,19 +52,6 @@ function changeSite(s: SiteName, what: string, hostCmd: readonly string[]): stri
 /** Site S's stack, planned by the host's ocfkit against a copy of NODE's CIB, pushed in one change. */
 export function applySite(s: SiteName): string {
   return changeSite(s, 'ocfkit stack apply', [join(root, 'dist', 'ocfkit'), 'stack', 'apply', '--config', join(hostSiteDir(), 'stack.json'), '--site', s, '--cib']);
-}
-
-/**
- * What booth mode adds to site S's applied plan: the plan's own booth steps (its address and
- * boothd), run by the host's pcs against the site's CIB. (`stack apply` creates every resource, so it
- * cannot run again over a configuration that has them.)
- */
-function addBoothGroup(s: SiteName, conf: unknown): void {
-  const v = spawnSync('pcs', ['--version'], { encoding: 'utf8', timeout: 60_000 });
-  const pcs = pcsReleaseOf(v.stdout);
-  const steps = forPcs(boothSteps(stackOf(parseDeployment(conf), s)), pcs.version, pcs.patch);
-  const script = `set -e\n${steps.map((st) => `${st.argv[0]} -f "$1" ${st.argv.slice(1).map(shellWord).join(' ')}`).join('\n')}\n`;
-  changeSite(s, 'the booth group', ['bash', '-c', script, 'booth-group']);
 }
 
 /** Whether site S's cluster holds the ticket (crm_ticket's answer on its node). */
@@ -144,8 +127,9 @@ export function boothLeader(node: Node): string {
 /**
  * Both sites switched to booth mode while site SERVING serves: the configuration gains booth; the
  * product's booth.conf goes to both sites and the arbitrator (the client), where boothd starts
- * alone; each site's plan is applied again, which adds its booth group (address and boothd); then
- * booth takes over the ticket by a grant to the serving site, as an operator would start it.
+ * alone; each site's plan is applied again from the new configuration, one `ocfkit stack apply`
+ * that adds only its booth group (address and boothd), the rest as it was; then booth takes over
+ * the ticket by a grant to the serving site, as an operator would start it.
  */
 export function switchToBooth(serving: SiteName): void {
   const dir = hostSiteDir();
@@ -157,8 +141,12 @@ export function switchToBooth(serving: SiteName): void {
   boothMode = true;
   for (const n of ['node1', 'node2', 'client'] as const) installBoothConf(n);
   labShOk('client', 'setsid boothd daemon -c /etc/booth/booth.conf </dev/null >/dev/null 2>&1', [], 60);
-  addBoothGroup('a', conf);
-  addBoothGroup('b', conf);
+  for (const s of ['a', 'b'] as const) {
+    const out = applySite(s);
+    // Booth mode adds the booth group and nothing else: the stack serving at one site stays as it is.
+    const changed = out.split('\n').filter((l) => /^(create|change) /.test(l));
+    if (changed.join('\n') !== 'create resource booth') throw new Error(`switching site ${s} to booth changed more than its booth group:\n${out}`);
+  }
   waitFor("boothd running at both sites (their booth groups started)", 300, () => (['node1', 'node2'] as const).every((n) => labSh(n, 'pidof boothd', [], 30).status === 0), 5);
   // boothd starts from the CIB's tickets: a ticket granted here by hand is one booth already holds
   // ("You're granting a granted ticket"). Otherwise the operator's first grant.

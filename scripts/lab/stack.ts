@@ -64,15 +64,23 @@ export function prepareDrbd(fencing = true): void {
   for (const n of NODES) labShOk(n, 'drbdadm down r0', [], 60);
 }
 
-// NODE's CIB → $1; after the host's pcs -f steps changed the copy $2: the difference pushed in one
-// change, as \`pcs cluster cib-push diff-against=\` does it, with the guest's own C tools.
-// Without versions in the patch, as pcs's cib-push diff-against does: a versioned one is refused
-// ("Update was older than existing configuration") when anything else changed the CIB meanwhile (a
-// cleanup's last-lrm-refresh, a fence-peer constraint), which a CI run met in the switch to booth.
-const PUSH = `set -u
-crm_diff --no-version --original "$1" --new "$2" >"$3"; rc=$?
-[ "$rc" = 1 ] || { echo "crm_diff exited $rc (no change, or an error)"; exit 1; }
-cibadmin --patch --xml-file "$3"`;
+// NODE's CIB → $1; after the host's command changed the copy $2: the difference pushed in one change,
+// as `ocfkit stack apply --live` pushes it, with the guest's own C tools. With the versions in the
+// patch: the CIB manager refuses it (exit 103, "Update was older than existing configuration") when
+// anything changed the CIB since it was read (a cleanup's last-lrm-refresh, a fence-peer constraint,
+// a resource's status), and the change is computed again from a fresh read (changeCib). Without
+// them (pcs cluster cib-push diff-against=) it would go in over a change it never saw.
+// Exit 0: pushed or nothing to push (it says which); 75: the CIB moved, read again.
+export const PUSH = `set -u
+crm_diff --original "$1" --new "$2" >"$3"; rc=$?
+[ "$rc" = 0 ] && { echo "no change to push"; exit 0; }
+[ "$rc" = 1 ] || { echo "crm_diff exited $rc"; exit 1; }
+cibadmin --patch --xml-file "$3"; rc=$?
+[ "$rc" = 0 ] && { echo pushed; exit 0; }
+[ "$rc" = 103 ] && exit 75
+exit "$rc"`;
+/** How often changeCib reads again after a push refused for a CIB that moved. */
+const PUSH_TRIES = 4;
 
 // In the caller's private mount namespace: the lab's fence agent ($1) among the host's /usr/sbin, where
 // pcs looks for it when it checks \`pcs stonith create … fence_ocfkit_lab\` (the guests install it at
@@ -89,26 +97,34 @@ exec "$@"`;
  * where ocf:ocfkit:* exist (pcs checks each agent's meta-data); then the difference is patched in.
  * What \`ocfkit stack apply --live\` does in a node, but with the host's pcs: pcs starts in 0.5 s on
  * the host and in 20-30 s in a TCG guest, and a plan is 15 pcs calls (apply --live itself is proven
- * on a real one-node cluster by test/integration/stack.test.ts). TAG names the files on the share.
- * Returns what HOSTCMD printed.
+ * on a real one-node cluster by test/integration/stack.test.ts). A push refused because the CIB
+ * moved meanwhile is planned again from a fresh read, PUSH_TRIES times at most. TAG names the files
+ * on the share. Returns what HOSTCMD printed, and what became of each push.
  */
 export function changeCib(node: Node, tag: string, what: string, hostCmd: readonly string[]): string {
   const dir = join(labDir, 'run', 'share', 'cib');
   mkdirSync(dir, { recursive: true });
   const [live, next, patch] = ['live', 'new', 'patch'].map((k) => `${k}-${tag}.xml`);
-  labShOk(node, 'cibadmin --query >"$1"', [`/lab/cib/${live}`], 60);
-  copyFileSync(join(dir, live!), join(dir, next!));
-  const sandbox = mkdtempSync(join(tmpdir(), 'ocfkit-lab-cib-'));
-  let r: SpawnSyncReturns<string>;
-  try {
-    r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', WITH_FENCE_AGENT, 'lab-fence-agent', join(root, 'scripts', 'lab', 'guest', 'fence_ocfkit_lab'), sandbox,
-      'bash', join(root, 'scripts', 'ocf-sandbox.sh'), sandbox, ...hostCmd, join(dir, next!)], { encoding: 'utf8', timeout: 300_000 });
-  } finally {
-    rmSync(sandbox, { recursive: true, force: true });
+  const printed: string[] = [];
+  for (let attempt = 1; attempt <= PUSH_TRIES; attempt++) {
+    labShOk(node, 'cibadmin --query >"$1"', [`/lab/cib/${live}`], 60);
+    copyFileSync(join(dir, live!), join(dir, next!));
+    const sandbox = mkdtempSync(join(tmpdir(), 'ocfkit-lab-cib-'));
+    let r: SpawnSyncReturns<string>;
+    try {
+      r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', WITH_FENCE_AGENT, 'lab-fence-agent', join(root, 'scripts', 'lab', 'guest', 'fence_ocfkit_lab'), sandbox,
+        'bash', join(root, 'scripts', 'ocf-sandbox.sh'), sandbox, ...hostCmd, join(dir, next!)], { encoding: 'utf8', timeout: 300_000 });
+    } finally {
+      rmSync(sandbox, { recursive: true, force: true });
+    }
+    if (r.status !== 0) throw new Error(`${what} exited ${r.status}:\n${r.stdout}${r.stderr}`);
+    printed.push(r.stdout);
+    const p = labSh(node, PUSH, [`/lab/cib/${live}`, `/lab/cib/${next}`, `/lab/cib/${patch}`], 120);
+    if (p.status === 0) return `${printed.join('')}(${node}: ${p.stdout.trim()})\n`;
+    if (p.status !== 75) throw new Error(`${node}: pushing ${what} exited ${p.status}:\n${p.out}`);
+    printed.push(`(${node}: the CIB changed since it was read; nothing pushed, reading it again)\n`);
   }
-  if (r.status !== 0) throw new Error(`${what} exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  labShOk(node, PUSH, [`/lab/cib/${live}`, `/lab/cib/${next}`, `/lab/cib/${patch}`], 120);
-  return r.stdout;
+  throw new Error(`${what}: ${node}'s CIB changed between each of ${PUSH_TRIES} readings and its push:\n${printed.join('')}`);
 }
 
 /**

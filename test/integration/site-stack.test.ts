@@ -87,6 +87,31 @@ describe('ocfkit stack --site', () => {
     expect(c.stdout).toContain('WARNING: ticket constraint nfs-ticket has no loss-policy');
     expect(c.stdout).toContain('WARNING: ticket constraint nfs-ticket binds every role of nfs-drbd-clone');
   });
+
+  it('manual mode to booth is one apply: --dry-run shows the booth group and changes nothing; the apply creates it and nothing else; again, nothing', () => {
+    const cib = join(work, 'site-to-booth.xml');
+    expect(appliedPlan(bin, ['--config', cfg, '--site', 'a'], cib).status).toBe(0);
+    const manual = readFileSync(cib, 'utf8');
+    const boothCfg = join(work, 'sites-booth.json');
+    writeFileSync(boothCfg, JSON.stringify({ ...deployment, booth: { sites: { a: '192.0.2.11', b: '198.51.100.11' }, arbitrator: '203.0.113.5', expire: 600 } }));
+    const changes = (out: string) => out.split('\n').filter((l) => /^(create|change) /.test(l));
+    const dry = ocfkit('stack', 'apply', '--config', boothCfg, '--site', 'a', '--cib', cib, '--dry-run');
+    expect(dry.status, dry.stdout + dry.stderr).toBe(0);
+    expect(changes(dry.stdout)).toEqual(['create resource booth']);
+    expect(readFileSync(cib, 'utf8')).toBe(manual);
+    const a = ocfkit('stack', 'apply', '--config', boothCfg, '--site', 'a', '--cib', cib);
+    expect(a.status, a.stdout + a.stderr).toBe(0);
+    expect(changes(a.stdout)).toEqual(['create resource booth']);
+    const xml = readFileSync(cib, 'utf8');
+    expect(xml).toMatch(/<group id="booth">\s*<primitive id="booth-ip"/);
+    expect(xml).toMatch(/<primitive id="booth-site" class="ocf" [^>]*type="booth-site"/);
+    expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
+    const again = ocfkit('stack', 'apply', '--config', boothCfg, '--site', 'a', '--cib', cib);
+    expect(changes(again.stdout)).toEqual([]);
+    expect(again.stdout).toContain('unchanged:');
+    expect(readFileSync(cib, 'utf8')).toBe(xml);
+    // Three plans through pcs (a Python start per step) on a loaded machine.
+  }, 900_000);
 });
 
 describe('a service that names its application (a real OCF agent: ocf:heartbeat:Dummy)', () => {

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requireSandbox, sh } from './netns';
 import { appliedPlan } from './plans';
+import { canonical } from '../../commands/stack/converge';
+import { type XmlElement, findAll, parseXml } from '../../lib/xml';
 
 requireSandbox();
 const bin = join(__dirname, '..', '..', 'dist', 'ocfkit');
@@ -169,31 +171,84 @@ describe('ocfkit stack apply, check, simulate', () => {
 });
 
 describe('ocfkit stack apply --live', () => {
-  it("on a real one-node cluster: every step against a copy of the cluster's CIB, then one push; the live CIB has the whole plan", () => {
+  it("on a real one-node cluster: only the difference, in one change; again changes nothing; one flag changes one object; a racing change is read again; --dry-run and the operator's objects untouched", () => {
     const solo = join(__dirname, '..', '..', 'scripts', 'cluster', 'solo.sh');
     const state = mkdtempSync(join(tmpdir(), 'ocfkit-apply-live-'));
     const env = { ...process.env, SOLO_NS: 'ocfkit-apply', SOLO_NODE: 'solo' };
-    const inNode = (...argv: string[]) => spawnSync('bash', [solo, 'exec', state, ...argv], { encoding: 'utf8', env, timeout: 240_000 });
+    const inNode = (argv: string[], extra: Record<string, string> = {}) => spawnSync('bash', [solo, 'exec', state, ...argv], { encoding: 'utf8', env: { ...env, ...extra }, timeout: 300_000 });
+    /** The live CIB's configuration, parsed, and its version. */
+    const live = () => {
+      const q = inNode(['cibadmin', '--query']);
+      expect(q.status, q.stderr).toBe(0);
+      const cib = parseXml(q.stdout);
+      return { conf: cib.children.find((c) => c.name === 'configuration')!, epoch: `${cib.attrs.admin_epoch}:${cib.attrs.epoch}` };
+    };
+    /** Each top-level object of the configuration by section and id, as canonical text. */
+    const objects = (conf: XmlElement) => new Map(conf.children.flatMap((sec) => sec.children.map((o) => [`${sec.name}/${o.attrs.id}`, canonical(o)] as const)));
+    const changed = (a: XmlElement, b: XmlElement) => {
+      const [x, y] = [objects(a), objects(b)];
+      return [...new Set([...x.keys(), ...y.keys()])].filter((k) => x.get(k) !== y.get(k)).sort();
+    };
+    const changeLines = (out: string) => out.split('\n').filter((l) => /^(create|change) /.test(l));
     const up = spawnSync('bash', [solo, 'up', state], { encoding: 'utf8', env, timeout: 120_000 });
     try {
       expect(up.status, `${up.stdout}${up.stderr}`).toBe(0);
+      // The operator's own resource and a property Pacemaker's tools set: never the plan's.
+      expect(inNode(['cibadmin', '--create', '--scope', 'resources', '--xml-text', '<primitive id="operators-own" class="ocf" provider="pacemaker" type="Dummy"/>']).status).toBe(0);
+      expect(inNode(['crm_attribute', '--type', 'crm_config', '--name', 'last-lrm-refresh', '--update', '1765100000']).status).toBe(0);
       // The cluster's second node need not exist for its configuration: 'ghost' is only named.
       const flags = ['--nodes', 'solo,ghost', '--drbd-resource', 'r0', '--device', '/dev/drbd0', '--directory', '/srv/nfs', '--fstype', 'ext4', '--ip', '192.0.2.60/24', '--nic', 'svc0', '--clients', '192.0.2.0/24', '--fencing', 'none'];
       const steps = ocfkit('stack', 'plan', ...flags).stdout.split('\n').filter((l) => l.startsWith('pcs ')).length;
-      const a = inNode(bin, 'stack', 'apply', '--live', ...flags);
+
+      const before = live();
+      const dry = inNode([bin, 'stack', 'apply', '--live', '--dry-run', ...flags]);
+      expect(dry.status, `${dry.stdout}${dry.stderr}`).toBe(0);
+      expect(changeLines(dry.stdout)).toContain('create resource nfs-ip');
+      expect(dry.stdout).toMatch(/^dry run: nothing applied/m);
+      const afterDry = live();
+      expect(afterDry.epoch).toBe(before.epoch);
+      expect(changed(before.conf, afterDry.conf)).toEqual([]);
+
+      // Between apply's reading and its push, another change to the configuration (epoch moves):
+      // the versioned patch is refused, apply reads again and pushes the difference to the new CIB.
+      const race = ['crm_attribute', '--type', 'crm_config', '--name', 'ocfkit-test-race', '--update', '1'];
+      const a = inNode([bin, 'stack', 'apply', '--live', ...flags], { OCFKIT_TEST_BEFORE_PUSH: JSON.stringify(race) });
       expect(a.status, `${a.stdout}${a.stderr}`).toBe(0);
-      expect(a.stdout).toContain(`ok   pushed to the cluster in one change (${steps} steps)`);
-      const cib = inNode('cibadmin', '--query');
-      expect(cib.status, cib.stderr).toBe(0);
-      for (const id of ['nfs-drbd', 'nfs-fs', 'nfs-export', 'nfs-ip']) expect(cib.stdout).toMatch(new RegExp(`<primitive [^>]*id="${id}"`));
-      expect(cib.stdout).toMatch(/<master |<clone [^>]*id="nfs-drbd-clone"/);
-      expect(cib.stdout.match(/<rsc_order /g)?.length).toBe(3);
-      expect(cib.stdout.match(/<rsc_colocation /g)?.length).toBe(3);
+      expect(a.stdout.match(/^ok {3}/gm)?.length).toBe(steps);
+      expect(a.stdout).toMatch(/^the cluster's CIB changed since it was read .*computing the difference again \(2 of 5\)$/m);
+      expect(a.stdout).toMatch(/^applied: \d+ change\(s\) pushed to the cluster in one change/m);
+      const first = live();
+      const made = changed(afterDry.conf, first.conf);
+      for (const id of ['resources/nfs-drbd-clone', 'resources/nfs-fs', 'resources/nfs-export', 'resources/nfs-ip']) expect(made).toContain(id);
+      expect(first.conf.children.find((c) => c.name === 'constraints')!.children.filter((c) => /^rsc_(order|colocation)$/.test(c.name))).toHaveLength(6);
+      const props = findAll(first.conf, 'nvpair').map((n) => `${n.attrs.name}=${n.attrs.value}`);
+      for (const p of ['ocfkit-test-race=1', 'last-lrm-refresh=1765100000', 'stonith-enabled=false', 'no-quorum-policy=stop', 'resource-stickiness=100']) expect(props).toContain(p);
+      expect(objects(first.conf).get('resources/operators-own')).toBe(objects(before.conf).get('resources/operators-own'));
+
+      // Again: nothing to change, nothing pushed (the configuration's epoch stays).
+      const again = inNode([bin, 'stack', 'apply', '--live', ...flags]);
+      expect(again.status, `${again.stdout}${again.stderr}`).toBe(0);
+      expect(changeLines(again.stdout)).toEqual([]);
+      expect(again.stdout).toMatch(/^unchanged: the cluster's CIB already holds the plan \(\d+ objects as planned\)$/m);
+      const second = live();
+      expect(second.epoch).toBe(first.epoch);
+      expect(changed(first.conf, second.conf)).toEqual([]);
+
+      // One flag: only the object it sets.
+      const xfs = flags.map((f) => (f === 'ext4' ? 'xfs' : f));
+      const one = inNode([bin, 'stack', 'apply', '--live', ...xfs]);
+      expect(one.status, `${one.stdout}${one.stderr}`).toBe(0);
+      expect(changeLines(one.stdout)).toEqual(['change resource nfs-fs']);
+      expect(one.stdout).toContain('~ fstype=xfs (was ext4)');
+      const third = live();
+      expect(changed(second.conf, third.conf)).toEqual(['resources/nfs-fs']);
+      expect(objects(third.conf).get('resources/nfs-fs')).toContain('value="xfs"');
     } finally {
       const down = spawnSync('bash', [solo, 'down', state], { encoding: 'utf8', env, timeout: 120_000 });
       expect(down.status, `${down.stdout}${down.stderr}`).toBe(0);
     }
-  }, 420_000);
+    // Four applies, each the plan's pcs steps (a Python start each) on a loaded machine.
+  }, 900_000);
 });
 
 describe('ocfkit stack from the fewest flags', () => {

@@ -1,0 +1,258 @@
+/**
+ * What differs between a cluster's configuration and a plan's, and the configuration with the
+ * plan's part made as planned. The plan's part is what its pcs steps build in an empty CIB (the
+ * plan's own CIB): every top-level object they create, by id (resources, constraints and ticket
+ * constraints, any other section of objects), and every name they set in a section of name/value
+ * sets (cluster properties, resource and operation defaults). Nothing else in the cluster's
+ * configuration is touched: the operator's own resources and constraints, a DRBD fence-peer
+ * constraint, the properties Pacemaker and other tools set (last-lrm-refresh, dc-version …).
+ */
+import type { XmlElement } from '../../lib/xml';
+
+/** Sections of name/value sets: the plan owns the names it sets, never the sets themselves. */
+const SET_SECTIONS: Readonly<Record<string, string>> = { crm_config: 'property', rsc_defaults: 'resource default', op_defaults: 'operation default' };
+/** Sections the plan has no part in even if its pcs wrote there. */
+const NOT_OWNED = new Set(['nodes']);
+
+export interface Change {
+  readonly kind: 'create' | 'change';
+  /** "resource nfs-ip", "constraint order-…", "property no-quorum-policy". */
+  readonly what: string;
+  /** For a change: what inside it differs, one line each. */
+  readonly detail: readonly string[];
+}
+
+/** An object that is not the plan's, in the way of one that is: left alone, and the plan not applied. */
+export interface Clash {
+  readonly id: string;
+  readonly theirs: string;
+  readonly ours: string;
+}
+
+export interface Difference {
+  readonly changes: readonly Change[];
+  readonly clashes: readonly Clash[];
+  /** How many of the plan's objects are already as planned. */
+  readonly same: number;
+  /** The cluster's configuration with the changes made (epoch one higher when there are any). */
+  readonly target: XmlElement;
+}
+
+const clone = (e: XmlElement): XmlElement => ({ name: e.name, attrs: { ...e.attrs }, children: e.children.map(clone), text: e.text });
+
+/** Attribute order and whitespace do not count; the order of children does. */
+export function canonical(e: XmlElement): string {
+  const attrs = Object.keys(e.attrs).sort().map((k) => `${k}=${JSON.stringify(e.attrs[k])}`).join(' ');
+  return `<${e.name} ${attrs}>${e.text.trim()}${e.children.map(canonical).join('')}</${e.name}>`;
+}
+
+const KIND: Readonly<Record<string, string>> = { resources: 'resource', constraints: 'constraint' };
+const kindOf = (section: string) => KIND[section] ?? section;
+
+function walk(e: XmlElement, visit: (e: XmlElement, parent: XmlElement) => void): void {
+  for (const c of e.children) {
+    visit(c, e);
+    walk(c, visit);
+  }
+}
+
+/** Every element with an id below `e`, each with its attributes only (its children count as their own). */
+function byId(e: XmlElement): Map<string, XmlElement> {
+  const out = new Map<string, XmlElement>();
+  if (e.attrs.id !== undefined) out.set(e.attrs.id, e);
+  walk(e, (c) => {
+    if (c.attrs.id !== undefined) out.set(c.attrs.id, c);
+  });
+  return out;
+}
+
+const holdsIds = (e: XmlElement): boolean => e.attrs.id !== undefined || e.children.some(holdsIds);
+/** An element without its parts that have ids of their own (they are compared on their own). */
+const shallow = (e: XmlElement) => canonical({ ...e, children: e.children.filter((c) => !holdsIds(c)) });
+const label = (e: XmlElement) => (e.name === 'nvpair' ? `${e.attrs.name}=${e.attrs.value ?? ''}` : `${e.name} ${e.attrs.id}`);
+
+/** What differs inside one object: its parts by id, added, removed or changed. */
+function details(was: XmlElement, now: XmlElement): string[] {
+  const [a, b] = [byId(was), byId(now)];
+  const out: string[] = [];
+  for (const [id, e] of b) {
+    const old = a.get(id);
+    if (!old) out.push(`+ ${label(e)}`);
+    else if (shallow(old) !== shallow(e)) out.push(e.name === 'nvpair' && old.name === 'nvpair' ? `~ ${e.attrs.name}=${e.attrs.value ?? ''} (was ${old.attrs.value ?? ''})` : `~ ${label(e)}`);
+  }
+  for (const [id, e] of a) if (!b.has(id)) out.push(`- ${label(e)}`);
+  return out;
+}
+
+/**
+ * Meta attributes an operator sets on a resource to stop, unmanage or freeze it (`pcs resource
+ * disable`, `unmanage`, maintenance): the state it is in, not its configuration. The plan never sets
+ * them, and applying it again must not start a resource the operator stopped.
+ */
+const CONTROLS = new Set(['target-role', 'is-managed', 'maintenance']);
+
+/** The plan's object with the operator's controls that `mine` (the cluster's) carries and the plan does not set. */
+function withControls(mine: XmlElement, planned: XmlElement): XmlElement {
+  const out = clone(planned);
+  const parts = byId(out);
+  for (const [, el] of byId(mine)) {
+    for (const set of el.children.filter((c) => c.name === 'meta_attributes' && !c.children.some((x) => x.name === 'rule'))) {
+      const owner = parts.get(el.attrs.id!);
+      if (!owner) continue;
+      for (const nv of set.children.filter((c) => c.name === 'nvpair' && CONTROLS.has(c.attrs.name!))) {
+        const sets = owner.children.filter((c) => c.name === 'meta_attributes');
+        if (sets.some((x) => x.children.some((c) => c.name === 'nvpair' && c.attrs.name === nv.attrs.name))) continue;
+        let into = sets.find((x) => x.attrs.id === set.attrs.id);
+        if (!into) {
+          if (parts.has(set.attrs.id!)) continue;
+          into = { name: 'meta_attributes', attrs: { id: set.attrs.id! }, children: [], text: '' };
+          owner.children.push(into);
+          parts.set(set.attrs.id!, into);
+        }
+        if (!parts.has(nv.attrs.id!)) {
+          into.children.push(clone(nv));
+          parts.set(nv.attrs.id!, nv);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Where each id of the configuration is: its element and the top-level object it is part of. */
+function idIndex(conf: XmlElement): Map<string, { el: XmlElement; top: XmlElement; section: string }> {
+  const out = new Map<string, { el: XmlElement; top: XmlElement; section: string }>();
+  for (const section of conf.children) {
+    for (const top of section.children) {
+      for (const [id, el] of byId(top)) if (!out.has(id)) out.set(id, { el, top, section: section.name });
+    }
+  }
+  return out;
+}
+
+function child(parent: XmlElement, name: string): XmlElement {
+  let c = parent.children.find((x) => x.name === name);
+  if (!c) {
+    c = { name, attrs: {}, children: [], text: '' };
+    parent.children.push(c);
+  }
+  return c;
+}
+
+function unusedId(want: string, taken: Map<string, unknown>): string {
+  if (!taken.has(want)) return want;
+  for (let i = 1; ; i++) if (!taken.has(`${want}-${i}`)) return `${want}-${i}`;
+}
+
+function schemaNumber(v: string | undefined): number[] | undefined {
+  const m = /^pacemaker-(\d+)\.(\d+)$/.exec(v ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/**
+ * The difference between the cluster's CIB (`current`) and the plan's own (`plan`), and the
+ * cluster's CIB with the plan's part as planned. `current` is not modified.
+ */
+export function converge(current: XmlElement, plan: XmlElement): Difference {
+  const target = clone(current);
+  const conf = child(target, 'configuration');
+  const planConf = plan.children.find((c) => c.name === 'configuration');
+  const ids = idIndex(conf);
+  const changes: Change[] = [];
+  const clashes: Clash[] = [];
+  let same = 0;
+  for (const section of planConf?.children ?? []) {
+    if (NOT_OWNED.has(section.name)) continue;
+    // Made only when something goes into it: an empty section is no change.
+    const found = conf.children.find((c) => c.name === section.name);
+    const here: XmlElement = found ?? { name: section.name, attrs: {}, children: [], text: '' };
+    const made = () => {
+      if (!conf.children.includes(here)) conf.children.push(here);
+    };
+    const setKind = SET_SECTIONS[section.name];
+    if (setKind) {
+      for (const set of section.children) {
+        for (const nv of set.children.filter((c) => c.name === 'nvpair')) {
+          const name = nv.attrs.name!;
+          const value = nv.attrs.value ?? '';
+          // A set with a rule applies only sometimes: the plan's value goes to the unconditional ones.
+          const sets = here.children.filter((s) => s.name === set.name && !s.children.some((c) => c.name === 'rule'));
+          const have = sets.flatMap((s) => s.children.filter((c) => c.name === 'nvpair' && c.attrs.name === name));
+          const what = `${setKind} ${name}`;
+          if (have.length > 0 && have.every((f) => f.attrs.value === value)) {
+            same++;
+          } else if (have.length > 0) {
+            changes.push({ kind: 'change', what, detail: [`~ ${name}=${value} (was ${have.map((f) => f.attrs.value ?? '').join(', ')})`] });
+            for (const f of have) (f.attrs as Record<string, string>).value = value;
+          } else {
+            let into = sets.find((s) => s.attrs.id === set.attrs.id) ?? sets[0];
+            if (!into) {
+              into = { name: set.name, attrs: { ...set.attrs, id: unusedId(set.attrs.id!, ids) }, children: [], text: '' };
+              ids.set(into.attrs.id!, { el: into, top: into, section: section.name });
+              here.children.push(into);
+              made();
+            }
+            const id = unusedId(`${into.attrs.id}-${name}`, ids);
+            const added: XmlElement = { name: 'nvpair', attrs: { id, name, value }, children: [], text: '' };
+            ids.set(id, { el: added, top: into, section: section.name });
+            into.children.push(added);
+            changes.push({ kind: 'create', what, detail: [] });
+          }
+        }
+      }
+      continue;
+    }
+    for (const obj of section.children) {
+      const id = obj.attrs.id;
+      if (id === undefined) continue;
+      const what = `${kindOf(section.name)} ${id}`;
+      const at = here.children.findIndex((c) => c.name === obj.name && c.attrs.id === id);
+      const mine = at >= 0 ? here.children[at] : undefined;
+      // Each id the object holds must be free, or be part of the same object already there.
+      const theirs = [...byId(obj).keys()].flatMap((x) => {
+        const where = ids.get(x);
+        return where && where.top !== mine ? [{ id: x, theirs: `${where.el.name} ${x} in ${where.section}${where.top !== where.el ? ` (part of ${where.top.name} ${where.top.attrs.id})` : ''}`, ours: `${obj.name} ${id}` }] : [];
+      });
+      if (theirs.length > 0) {
+        clashes.push(...theirs);
+      } else if (!mine) {
+        here.children.push(clone(obj));
+        made();
+        changes.push({ kind: 'create', what, detail: [] });
+      } else {
+        const planned = withControls(mine, obj);
+        if (canonical(mine) === canonical(planned)) same++;
+        else {
+          here.children[at] = planned;
+          changes.push({ kind: 'change', what, detail: details(mine, planned) });
+        }
+      }
+    }
+  }
+  // pcs may have moved the plan's CIB to a newer schema for what it wrote (Promoted roles on an old one).
+  const [have, want] = [schemaNumber(target.attrs['validate-with']), schemaNumber(plan.attrs['validate-with'])];
+  if (have && want && (want[0]! > have[0]! || (want[0] === have[0] && want[1]! > have[1]!)) && changes.length > 0) {
+    (target.attrs as Record<string, string>)['validate-with'] = plan.attrs['validate-with']!;
+    changes.push({ kind: 'change', what: 'schema', detail: [`~ validate-with=${plan.attrs['validate-with']} (was ${current.attrs['validate-with']})`] });
+  }
+  if (changes.length > 0 && clashes.length === 0) {
+    const t = target.attrs as Record<string, string>;
+    t.epoch = String(Number(current.attrs.epoch ?? 0) + 1);
+    t.num_updates = '0';
+  }
+  return { changes, clashes, same, target };
+}
+
+/** admin_epoch:epoch:num_updates, as crm_mon and the CIB's logs write a version. */
+export const versionOf = (cib: XmlElement) => `${cib.attrs.admin_epoch ?? 0}:${cib.attrs.epoch ?? 0}:${cib.attrs.num_updates ?? 0}`;
+
+/** The difference for people: one line per object created or changed, with what changed inside. */
+export function renderDifference(d: Difference): string[] {
+  const out: string[] = [];
+  for (const c of d.changes) {
+    out.push(`${c.kind.padEnd(7)}${c.what}`);
+    for (const line of c.detail) out.push(`         ${line}`);
+  }
+  for (const c of d.clashes) out.push(`left alone: ${c.theirs} is not the plan's, but the plan's ${c.ours} needs the id ${c.id}`);
+  return out;
+}
