@@ -6,10 +6,11 @@
  * warning), of one cluster with fencing (the root's fence_dummy) and of sites a and b in manual and
  * booth ticket mode (the root's booth-site); crm_verify, `stack check` and `stack simulate` on the
  * applied CIB, `site status` and `doctor` on CIB files; and drbd-promote's cluster calls (promotion
- * score write, read, removal; where the clone is promoted) through that root's crm_attribute and crm_mon.
+ * score write, read, removal; where the clone is promoted) through that root's crm_attribute and crm_mon,
+ * against CIB files and against a live one-node cluster (that root's corosync and pacemakerd).
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -78,6 +79,53 @@ function rootRunner(cached: string, layer: string) {
 }
 
 type InRoot = ReturnType<typeof rootRunner>;
+
+/**
+ * A one-node cluster (node1 on 127.0.0.1, knet) of the root's own corosync and pacemakerd, in an
+ * overlay of its own and private PID, mount, network and UTS namespaces: killing the namespace's
+ * first process ends every daemon in it, and its mounts go with it.
+ */
+function liveCluster(cached: string, layer: string) {
+  for (const d of ['up', 'work', 'merged']) mkdirSync(join(layer, d), { recursive: true });
+  const m = join(layer, 'merged');
+  const conf = 'totem {\n version: 2\n cluster_name: solo\n transport: knet\n crypto_cipher: none\n crypto_hash: none\n}\nlogging {\n to_logfile: yes\n logfile: /var/log/corosync/corosync.log\n to_syslog: no\n}\nquorum {\n provider: corosync_votequorum\n}\nnodelist {\n node {\n  ring0_addr: 127.0.0.1\n  name: node1\n  nodeid: 1\n }\n}\n';
+  const script = [
+    'set -e',
+    'c=$1 l=$2 m=$2/merged',
+    'mount -t overlay overlay -o "lowerdir=$c,upperdir=$l/up,workdir=$l/work" "$m"',
+    'mount -t proc proc "$m/proc" && mount --rbind /dev "$m/dev"',
+    'mount -t tmpfs -o mode=1777 shm "$m/dev/shm" && mount -t tmpfs tmpfs "$m/run"',
+    'ip link set lo up && hostname node1',
+    'touch "$l/ready"',
+    'exec sleep 900',
+  ].join('\n');
+  // Into the upper layer before the overlay is mounted (the merged tree is the namespaces' own).
+  mkdirSync(join(layer, 'up/etc/corosync'), { recursive: true });
+  writeFileSync(join(layer, 'up/etc/corosync/corosync.conf'), conf);
+  const holder = spawn('unshare', ['--pid', '--fork', '--mount', '--net', '--uts', '--propagation', 'private', 'bash', '-c', script, 'live', cached, layer], { stdio: 'ignore' });
+  /** The namespaces' first process, as the host numbers it. */
+  const first = () => readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').trim().split(/\s+/)[0] ?? '';
+  const inNode = (argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000) => {
+    const r = spawnSync('nsenter', ['-t', first(), '-p', '-m', '-n', '-u', 'chroot', m, 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], { encoding: 'utf8', timeout: timeoutMs });
+    return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
+  };
+  const start = async () => {
+    for (let i = 0; i < 300 && !existsSync(join(layer, 'ready')); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(existsSync(join(layer, 'ready')), 'the namespaces are set up').toBe(true);
+    const up = inNode(['bash', '-c', 'mkdir -p /var/log/corosync /var/log/pacemaker /run/crm && chown hacluster:haclient /var/log/pacemaker && corosync </dev/null >/var/log/corosync/corosync.stdout 2>&1 && for i in $(seq 1 100); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.2; done; (setsid pacemakerd </dev/null >/var/log/pacemaker/pacemakerd.out 2>&1 &)']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+  };
+  const stop = () => {
+    try {
+      const p = first();
+      if (p) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // The namespaces ended already.
+    }
+    holder.kill('SIGKILL');
+  };
+  return { inNode, start, stop };
+}
 
 /** lib/run's Runner over inRoot, for the agents' own cluster calls (their argv, their parsing). */
 function libRunner(inRoot: InRoot, env: Record<string, string>): Runner {
@@ -251,6 +299,36 @@ describe.each(ROOTS)('$suite: its own Pacemaker and pcs', (root) => {
     // 3.0 exits 0 for both, with an error in the XML and no resources.
     writeFileSync(host('tmp/broken.xml'), '<cib');
     for (const f of ['/tmp/nonexistent.xml', '/tmp/broken.xml']) expect(await promotedOn(libRunner(inRoot, { CIB_file: f }), 'nfs-drbd'), f).toBeUndefined();
+  }, 300_000);
+
+  it("a live one-node cluster of the root's corosync and pacemakerd: drbd-promote's promotion score written, read and removed in it", async () => {
+    const live = liveCluster(spawnSync('bash', [join(top, 'scripts/package/floor-root.sh'), root.suite], { encoding: 'utf8' }).stdout.trim(), mkdtempSync(join(work, `${root.suite}-live-`)));
+    try {
+      await live.start();
+      // The node online with a DC: pacemakerd has its daemons up and the CIB takes writes.
+      let mon = '';
+      const dcHere = (x: string) => /<current_dc [^>]*present="true"/.test(x) && /<current_dc [^>]*name="node1"/.test(x);
+      for (let i = 0; i < 120 && !dcHere(mon); i++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        mon = live.inNode(['crm_mon', '-1', '--output-as=xml'], {}, 15_000).stdout;
+      }
+      expect(mon).toMatch(new RegExp(`<current_dc [^>]*version="${root.pacemaker.source.replace(/^\^Pacemaker /, '')}`));
+      expect(mon).toMatch(/<node name="node1" [^>]*online="true"/);
+      const run: Runner = async (argv, o) => {
+        const r = live.inNode(argv, (o?.env as Record<string, string> | undefined) ?? {}, o?.timeoutMs ?? 60_000);
+        return { argv: [...argv], code: r.code, signal: null, stdout: r.stdout, stderr: r.stderr, durationMs: 0, timedOut: false, abandoned: false } as RunResult;
+      };
+      // The agent's calls name the node as crm_attribute finds it: this cluster's node1.
+      const scores = new PromotionScores(run, promotionScoreCalls('nfs-drbd'));
+      await scores.set(1000);
+      expect(live.inNode(['cibadmin', '-Q', '--scope', 'status']).stdout).toMatch(/<nvpair [^>]*name="master-nfs-drbd" value="1000"/);
+      expect(await scores.get()).toBe(1000);
+      await scores.remove();
+      expect(await scores.get()).toBeUndefined();
+      expect(live.inNode(['cibadmin', '-Q', '--scope', 'status']).stdout).not.toContain('master-nfs-drbd');
+    } finally {
+      live.stop();
+    }
   }, 300_000);
 
   it('doctor reads the settled CIB: the nodes, where the clone is promoted; and says when it cannot reach one', () => {
