@@ -45,7 +45,7 @@ export function boothSteps(stack: Stack): Step[] {
       argv: pcs('resource', 'create', 'booth-ip', 'ocf:ocfkit:vip', `ip=${addr}`, `cidr_netmask=${b.cidr_netmask}`, ...(b.nic ? [`nic=${b.nic}`] : []), 'op', 'monitor', 'interval=10s', 'start', 'timeout=60s', '--group', 'booth'),
     },
     {
-      why: `boothd for site ${site} (ocf:pacemaker:booth-site from booth-pacemaker): it grants and revokes this cluster's tickets as booth decides, and lets a ticket expire ${b.expire} s after the other site stopped renewing it. Its start gets 60 s (the agent's 20 s ran out on a loaded node, and a failed start leaves the site without booth until a cleanup).`,
+      why: `boothd for site ${site} (ocf:pacemaker:booth-site from booth-pacemaker): it grants and revokes this cluster's tickets as booth decides, and lets a ticket expire ${b.expire} s after the other site stopped renewing it. Its start gets 60 s (the agent's 20 s ran out on a loaded node, and a failed start leaves the site without booth until a cleanup). Put ${BOOTH_CONF} in place first (\`ocfkit stack booth-conf\`): pcs 0.12 runs the agent's validate-all, which warns when it is missing.`,
       argv: pcs('resource', 'create', 'booth-site', 'ocf:pacemaker:booth-site', `config=${BOOTH_CONF}`, 'op', 'monitor', 'interval=10s', 'start', 'timeout=60s', '--group', 'booth'),
     },
   ];
