@@ -266,8 +266,12 @@ const SUSPENSION_CAUSE: Record<string, string> = {
   user: 'drbdadm suspend-io was run; drbdadm resume-io ends it',
 };
 
-/** Suspensions nothing in DRBD ends by itself: by hand (user), no UpToDate data reachable (no-data). */
-const STUCK_SUSPENSIONS = new Set(['user', 'no-data']);
+/**
+ * The suspension nothing in DRBD ends and no operator chose: no UpToDate data reachable. One by hand
+ * (user: `drbdadm suspend-io`, e.g. around a snapshot) is the operator's, who resumes it; a
+ * recovery meanwhile would hang its unmount on the frozen device and fence the node.
+ */
+const STUCK_SUSPENSIONS = new Set(['no-data']);
 
 /**
  * The monitor's code for a resource that is up. A Primary whose I/O DRBD holds while it protects
@@ -275,8 +279,9 @@ const STUCK_SUSPENSIONS = new Set(['user', 'no-data']);
  * suspend-io) is still the promoted instance: DRBD resumes by itself, or the other side fences this
  * node, and a recovery by Pacemaker meanwhile would be a demote and a stop that hang on the frozen
  * device, ending in a fence of the node that may hold the newest data. The reason says it is
- * suspended. Held by hand or without any UpToDate data to write to, the Primary cannot serve until
- * someone acts: it has failed (9), for Pacemaker to recover where the scores allow. 8.4's /proc/drbd
+ * suspended; so is one held by hand (`drbdadm suspend-io`), which its operator resumes. Without any
+ * UpToDate data to write to, the Primary cannot serve until someone acts: it has failed (9), for
+ * Pacemaker to recover where the scores allow. 8.4's /proc/drbd
  * says only that I/O is suspended, not why: taken as DRBD's own suspension.
  */
 export function monitorCode(r: DrbdResource): OcfCode {
@@ -746,7 +751,7 @@ export const drbdPromote = defineAgent({
   version: '0.1.0',
   shortdesc: 'Promotable DRBD resource that never promotes stale data',
   longdesc:
-    'Manages one DRBD resource as a promotable clone (promoted = Primary). The promotion score follows the table of ocf:linbit:drbd (adjust_master_score): never a positive score on Consistent-only, Outdated or Inconsistent data, none without quorum. Promotion never forces; a demote that drbdadm cannot do (a drbd.conf that does not parse) goes through drbdsetup. A Primary whose I/O is suspended by hand (drbdadm suspend-io) or for want of UpToDate data is reported failed (9); suspended while DRBD fences its peer or has lost quorum, it stays promoted (8) with the reason, so Pacemaker does not recover it mid-fence. State is read from drbdsetup events2 (DRBD 9) or /proc/drbd (8.4), cluster state from XML output, and every call to the cluster is bounded. Configure DRBD fencing (fencing resource-and-stonith with crm-fence-peer) or quorum, and keep drbd.service disabled: the agent cannot prevent a split brain alone.',
+    'Manages one DRBD resource as a promotable clone (promoted = Primary). The promotion score follows the table of ocf:linbit:drbd (adjust_master_score): never a positive score on Consistent-only, Outdated or Inconsistent data, none without quorum. Promotion never forces; a demote that drbdadm cannot do (a drbd.conf that does not parse) goes through drbdsetup. A Primary whose I/O is suspended for want of UpToDate data is reported failed (9); suspended while DRBD fences its peer, after losing quorum, or by hand (drbdadm suspend-io), it stays promoted (8) with the reason and a warning, so Pacemaker does not recover it mid-fence or mid-snapshot. State is read from drbdsetup events2 (DRBD 9) or /proc/drbd (8.4), cluster state from XML output, and every call to the cluster is bounded. Configure DRBD fencing (fencing resource-and-stonith with crm-fence-peer) or quorum, and keep drbd.service disabled: the agent cannot prevent a split brain alone.',
   examples: [
     {
       why: 'DRBD resource r0 as a promotable clone (pcs 0.11; with pcs 0.10 the roles are Master and Slave and the clone options master-max, master-node-max).',

@@ -202,12 +202,17 @@ export async function stopServer(node: Node, info: string | undefined, statdEnde
   if (r.code !== 0) await failWith(node, SERVER, `systemctl stop ${SERVER} failed`, r);
   const ended = async () => ENDED.has((await unitState(node, SERVER))?.activeState ?? '');
   let done = await node.waitFor(`${SERVER} to stop`, statdEnded ? 5000 : 30_000, ended);
-  if (!done && !(await node.threads())) {
-    node.info(`${SERVER}'s rpc.nfsd 0 outlived the nfsd threads (lockd waiting on the rpc.statd this stop ended): ending it`);
+  // A read of the threads takes nfsd's mutex, which rpc.nfsd 0 holds while lockd waits on the
+  // ended statd: a read that does not answer is that wait, and ending rpc.nfsd 0 ends it.
+  const threadsNow = () => node.threads().then((n) => n ?? 0, () => 'no answer' as const);
+  const before = done ? 0 : await threadsNow();
+  if (!done && (before === 0 || before === 'no answer')) {
+    node.info(`${SERVER}'s rpc.nfsd 0 outlived the nfsd threads (lockd waiting on the rpc.statd this stop ended${before === 'no answer' ? ', nfsd not answering' : ''}): ending it`);
     await systemctl(node, argv.kill(SERVER), 5000);
     done = await node.waitFor(`${SERVER} to stop`, 10_000, ended);
   }
-  if (!done || (await node.threads())) await failWith(node, SERVER, `the NFS server did not stop (nfsd threads: ${(await node.threads()) ?? 'no nfsd'})`);
+  const after = await threadsNow();
+  if (!done || after !== 0) await failWith(node, SERVER, `the NFS server did not stop (nfsd threads: ${after})`);
   if ((await unitState(node, SERVER))?.activeState === 'failed') await systemctl(node, argv.resetFailed(SERVER), 5000);
   if (info) {
     const c = await systemctl(node, argv.stop(CLD), 15_000);

@@ -71,9 +71,20 @@ function appMissing(s: ServiceState): string | undefined {
 const appNotInCluster = (s: ServiceState, app: string) =>
   `${s.service.name}: the configuration names the application ${s.service.application!.agent}, and this cluster has no ${app}: apply the plan at site ${s.site} first (ocfkit stack apply --live), else the ticket would serve ${s.service.name}'s data with nothing running on it`;
 
+/**
+ * A salvage under way here: DRBD Primary outside the cluster with the diverged copy, its clone in
+ * maintenance. A ticket granted or revoked meanwhile would have the cluster serve that copy.
+ */
+function salvaging(s: ServiceState): Decision | undefined {
+  if (!s.salvage) return undefined;
+  return { kind: 'refuse', code: EXIT.WRONG_STEP, say: `${s.service.name}: a salvage is under way here (this side's diverged copy mounted read-only at ${s.salvage.mountAt}, ${s.service.drbd_resource} Primary outside the cluster): finish it first with \`ocfkit site salvage ${s.service.name} --done\`` };
+}
+
 /** `site takeover`: the guarded promotion at the standby site after the other site is lost. */
 export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decision {
   const name = s.service.name;
+  const salvage = salvaging(s);
+  if (salvage) return salvage;
   if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site} (ticket ${s.service.ticket} granted, ${s.promotedOn} Primary, stack running${s.service.application ? `, the application ${s.service.application.agent} running there` : ''})` };
   if (!s.drbd) return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: the DRBD module is not loaded on this node: run takeover on the node of site ${s.site} that runs ${s.service.drbd_resource}` };
   if (s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is down on this node: start the cluster (pcs cluster start) so drbd-promote brings it up, then run takeover again` };
@@ -129,6 +140,8 @@ export function decideTakeover(s: ServiceState, acceptDataLoss: boolean): Decisi
 /** `site handover --to OTHER`, run at the serving site: revoke, then wait until DRBD is Secondary and both disks UpToDate. */
 export function decideRelease(s: ServiceState, to: string): Decision {
   const name = s.service.name;
+  const salvage = salvaging(s);
+  if (salvage) return salvage;
   if (!s.drbd || s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not running on this node` };
   const app = appMissing(s);
   if (app && (s.ticket.granted || s.drbd.role === 'Primary')) {
@@ -166,6 +179,8 @@ export function released(s: ServiceState): boolean {
  */
 export function decideAcquire(s: ServiceState, otherSiteReleased = false, boothMode = false): Decision {
   const name = s.service.name;
+  const salvage = salvaging(s);
+  if (salvage) return salvage;
   if (serving(s)) return { kind: 'done', say: `${name}: already served at site ${s.site}` };
   if (!s.drbd || s.drbd.role === 'Unconfigured') return { kind: 'refuse', code: EXIT.ERROR, say: `${name}: DRBD ${s.service.drbd_resource} is not running on this node` };
   if (!connected(s)) {

@@ -85,13 +85,12 @@ function details(was: XmlElement, now: XmlElement): string[] {
 }
 
 /**
- * Meta attributes an operator sets on a resource to stop, unmanage or freeze it (`pcs resource
- * disable`, `unmanage`, maintenance): the state it is in, not its configuration. The plan never sets
- * them, and applying it again must not start a resource the operator stopped.
+ * The plan's object with the meta attributes that `mine` (the cluster's) carries and the plan does
+ * not set: the operator's. Those that stop, unmanage or freeze a resource (`pcs resource disable`,
+ * `unmanage`, maintenance) are the state it is in, and applying the plan again must not start a
+ * resource the operator stopped; the others (`pcs resource meta … migration-threshold=3`) are the
+ * operator's tuning, which the plan has no word on. What the plan sets, it sets.
  */
-const CONTROLS = new Set(['target-role', 'is-managed', 'maintenance']);
-
-/** The plan's object with the operator's controls that `mine` (the cluster's) carries and the plan does not set. */
 function withControls(mine: XmlElement, planned: XmlElement): XmlElement {
   const out = clone(planned);
   const parts = byId(out);
@@ -99,7 +98,7 @@ function withControls(mine: XmlElement, planned: XmlElement): XmlElement {
     for (const set of el.children.filter((c) => c.name === 'meta_attributes' && !c.children.some((x) => x.name === 'rule'))) {
       const owner = parts.get(el.attrs.id!);
       if (!owner) continue;
-      for (const nv of set.children.filter((c) => c.name === 'nvpair' && CONTROLS.has(c.attrs.name!))) {
+      for (const nv of set.children.filter((c) => c.name === 'nvpair')) {
         const sets = owner.children.filter((c) => c.name === 'meta_attributes');
         if (sets.some((x) => x.children.some((c) => c.name === 'nvpair' && c.attrs.name === nv.attrs.name))) continue;
         let into = sets.find((x) => x.attrs.id === set.attrs.id);

@@ -194,16 +194,17 @@ describe('the monitor code of a Primary whose I/O is suspended', () => {
   const primary = parseEvents2(sample('s11b-quorum-lost-suspend-io-node1-events2-now.txt')).get('r0')!;
   const suspendedFor = (why: string): DrbdResource => ({ ...primary, suspended: why !== 'no', ...(why !== 'no' ? { suspension: why } : {}) });
 
-  it("suspended by DRBD while it protects the data (quorum lost, fencing pending): still promoted (8); by hand or without data: failed (9)", () => {
+  it("suspended by DRBD while it protects the data (quorum lost, fencing pending): or by hand: still promoted (8); without data: failed (9)", () => {
     // Captured: quorum lost with on-no-quorum suspend-io.
     expect(monitorCode(primary)).toBe(OCF.RUNNING_PROMOTED);
     expect(replicationProblem(primary)).toMatch(/^I\/O on r0 is suspended: quorum is lost/);
     // The other causes in drbdsetup's words (susp_str: "user", "no-data", "fencing", "quorum", joined with ",").
     expect(monitorCode(suspendedFor('fencing'))).toBe(OCF.RUNNING_PROMOTED);
     expect(monitorCode(suspendedFor('fencing,quorum'))).toBe(OCF.RUNNING_PROMOTED);
-    expect(monitorCode(suspendedFor('user'))).toBe(OCF.FAILED_PROMOTED);
+    expect(monitorCode(suspendedFor('user'))).toBe(OCF.RUNNING_PROMOTED);
     expect(monitorCode(suspendedFor('no-data'))).toBe(OCF.FAILED_PROMOTED);
-    expect(monitorCode(suspendedFor('user,fencing'))).toBe(OCF.FAILED_PROMOTED);
+    expect(monitorCode(suspendedFor('user,fencing'))).toBe(OCF.RUNNING_PROMOTED);
+    expect(monitorCode(suspendedFor('user,no-data'))).toBe(OCF.FAILED_PROMOTED);
     expect(replicationProblem(suspendedFor('user'))).toMatch(/^I\/O on r0 is suspended: drbdadm suspend-io was run; drbdadm resume-io ends it/);
     expect(monitorCode(suspendedFor('no'))).toBe(OCF.RUNNING_PROMOTED);
     // A Secondary serves no writes: running, the reason says it.
@@ -213,7 +214,7 @@ describe('the monitor code of a Primary whose I/O is suspended', () => {
   it('events2 names the causes as drbdsetup prints them, the monitor code follows', () => {
     const r = parseEvents2('exists resource name:r0 role:Primary suspended:user,fencing\nexists -\n').get('r0')!;
     expect(r).toMatchObject({ suspended: true, suspension: 'user,fencing' });
-    expect(monitorCode(r)).toBe(OCF.FAILED_PROMOTED);
+    expect(monitorCode(r)).toBe(OCF.RUNNING_PROMOTED);
   });
 
   it("8.4's /proc/drbd says only that I/O is suspended: taken as DRBD's own suspension (8)", () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT, decideSalvage } from '../../commands/site/decide';
+import { EXIT, decideAcquire, decideRelease, decideSalvage, decideTakeover } from '../../commands/site/decide';
 import type { SalvageRecord } from '../../commands/site/salvage-record';
 import { salvageDir, salvageMountOptions } from '../../commands/site/salvage';
 import { type ServiceState, linkToOtherSite } from '../../commands/site/state';
@@ -64,6 +64,14 @@ describe('site salvage decisions (DRBD 9 samples)', () => {
     const r = splitSecondary();
     const d = decideSalvage(state({ ...r, devices: r.devices.map((x) => ({ ...x, disk: 'Inconsistent' })) }), undefined, true);
     expect(d).toMatchObject({ kind: 'refuse', code: EXIT.NOT_UPTODATE });
+  });
+
+  it('takeover and both steps of a handover are refused while a salvage is under way here', () => {
+    const under = { ...state(d9('s07-split-brain-standalone-node2-events2-now.txt')), salvage: rec };
+    for (const d of [decideTakeover(under, true), decideAcquire(under, true), decideRelease(under, 'a')]) {
+      expect(d).toMatchObject({ kind: 'refuse', code: EXIT.WRONG_STEP });
+      expect((d as { say: string }).say).toContain('ocfkit site salvage kv --done');
+    }
   });
 
   it('site status says a salvage is under way, and where', () => {

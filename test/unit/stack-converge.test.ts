@@ -126,9 +126,9 @@ describe('renderXml', () => {
 });
 
 describe("stack apply: the operator's controls on the plan's resources", () => {
-  it('a resource the operator disabled (target-role=Stopped) or unmanaged stays so; the rest of it is made as planned', () => {
+  it('a resource the operator disabled (target-role=Stopped), unmanaged or tuned stays so; the rest of it is made as planned', () => {
     const disabled = ip('192.0.2.10').replace('</operations>', '</operations><meta_attributes id="nfs-ip-meta_attributes"><nvpair id="nfs-ip-meta_attributes-target-role" name="target-role" value="Stopped"/></meta_attributes>');
-    const unmanaged = clone.replace('</meta_attributes>', '<nvpair id="nfs-drbd-clone-meta_attributes-is-managed" name="is-managed" value="false"/></meta_attributes>');
+    const unmanaged = clone.replace('</meta_attributes>', '<nvpair id="nfs-drbd-clone-meta_attributes-is-managed" name="is-managed" value="false"/><nvpair id="nfs-drbd-clone-meta_attributes-migration-threshold" name="migration-threshold" value="3"/></meta_attributes>');
     const now = cluster(unmanaged + disabled, order, '<nvpair id="se" name="stonith-enabled" value="true"/><nvpair id="nqp" name="no-quorum-policy" value="stop"/>');
     (now.children[0]!.children as unknown[]).push(planCib().children[0]!.children.find((c) => c.name === 'rsc_defaults'));
     expect(converge(now, planCib()).changes).toEqual([]);
@@ -137,5 +137,7 @@ describe("stack apply: the operator's controls on the plan's resources", () => {
     const xml = renderXml(d.target);
     expect(xml).toContain('<nvpair id="nfs-ip-meta_attributes-target-role" name="target-role" value="Stopped"/>');
     expect(xml).toContain('name="is-managed" value="false"');
+    // The operator's own tuning (pcs resource meta … migration-threshold=3) stays too.
+    expect(xml).toContain('name="migration-threshold" value="3"');
   });
 });
