@@ -47,6 +47,19 @@ export function must(cmd: string, args: string[]): string {
   return r.out;
 }
 
+/**
+ * A network namespace NS with a veth pair NIC<->PEER, both ends and lo up. `created` runs as soon
+ * as the namespace exists, so that a failure after it still has it deleted.
+ */
+export function vethNamespace(ns: string, nic: string, peer: string, created: () => void): void {
+  must('ip', ['netns', 'add', ns]);
+  created();
+  must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  must('ip', ['-n', ns, 'link', 'add', nic, 'type', 'veth', 'peer', 'name', peer]);
+  must('ip', ['-n', ns, 'link', 'set', nic, 'up']);
+  must('ip', ['-n', ns, 'link', 'set', peer, 'up']);
+}
+
 export function envInt(name: string, dflt: number, min: number): number {
   const s = process.env[name];
   if (s === undefined || s === '') return dflt;

@@ -748,12 +748,9 @@ export async function outer(ctx: {
     if (cgMem) mkdirSync(cgMem);
     if (found.mode === 'v2' && found.mem) enableMemory(cgCpu);
 
-    must('ip', ['netns', 'add', ns]);
-    nsCreated = true;
-    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    must('ip', ['-n', ns, 'link', 'add', NIC, 'type', 'veth', 'peer', 'name', PEER]);
-    must('ip', ['-n', ns, 'link', 'set', NIC, 'up']);
-    must('ip', ['-n', ns, 'link', 'set', PEER, 'up']);
+    lib.vethNamespace(ns, NIC, PEER, () => {
+      nsCreated = true;
+    });
     // One /16 per side (198.18.0.0/15 is for benchmarks, RFC 2544) on the same interface: both sides' monitors list
     // the same 2N addresses.
     must('ip', ['-n', ns, 'addr', 'add', '198.18.0.1/16', 'dev', NIC]);

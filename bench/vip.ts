@@ -385,12 +385,9 @@ export async function outer(ctx: OuterCtx): Promise<number> {
 
   let code = 0;
   try {
-    must('ip', ['netns', 'add', ns]);
-    nsCreated = true;
-    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    must('ip', ['-n', ns, 'link', 'add', NIC, 'type', 'veth', 'peer', 'name', PEER]);
-    must('ip', ['-n', ns, 'link', 'set', NIC, 'up']);
-    must('ip', ['-n', ns, 'link', 'set', PEER, 'up']);
+    lib.vethNamespace(ns, NIC, PEER, () => {
+      nsCreated = true;
+    });
     must('ip', ['-n', ns, 'addr', 'add', STATIC_CIDR, 'dev', NIC]);
     process.stderr.write(
       `bench: namespace ${ns} (${NIC}<->${PEER}, ${STATIC_CIDR}); ${warmup} warm-up + ${rounds} rounds, seed ${seed}\n`,
