@@ -381,10 +381,6 @@ function systemdRunning(): boolean {
 }
 
 /**
- * Starts what of the NFS server is not running; says whether nfsd itself was started here, and
- * whether its clients are owed a reboot notice (systemd's nfs-server.service sends its own).
- */
-/**
  * A number from one of nfsd's control files (threads, nfsv4leasetime …); undefined without nfsd.
  * Read in a bounded child: the read takes nfsd's mutex, which `rpc.nfsd 0` holds for as long as
  * an nfsd thread is stuck in the filesystem below (a hung device), so an in-process read would
@@ -402,8 +398,7 @@ async function nfsdRead(ctx: NfsCtx, file: string): Promise<number | undefined> 
     if (e instanceof PathHung) throw e;
     return undefined;
   }
-  const n = Number(text?.trim());
-  return text !== undefined && text.trim() !== '' && Number.isFinite(n) ? n : undefined;
+  return nfsd.controlNumber(text);
 }
 
 /**
@@ -416,6 +411,10 @@ async function writeControl(ctx: NfsCtx, file: string, text: string): Promise<vo
   if (err) throw fail.generic(`writing ${nfsd.NFSD}/${file}: ${err}`);
 }
 
+/**
+ * Starts what of the NFS server is not running; says whether nfsd itself was started here, and
+ * whether its clients are owed a reboot notice (sm-notify from the shared state directory).
+ */
 async function ensureServer(ctx: NfsCtx): Promise<{ started: boolean; notify: boolean }> {
   if (await nfsdRead(ctx, 'threads')) {
     const elsewhere = stateElsewhere(ctx);

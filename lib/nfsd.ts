@@ -7,37 +7,21 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 export const NFSD = '/proc/fs/nfsd';
 
-function readNumber(path: string): number | undefined {
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim());
-    return Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A number from one of nfsd's control files (threads, nfsv4leasetime, nfsv4gracetime). */
-export function readControl(file: string): number | undefined {
-  return readNumber(`${NFSD}/${file}`);
+/**
+ * The number one of nfsd's control files holds (threads: 0 when the server is stopped;
+ * nfsv4leasetime, nfsv4gracetime), from its text; undefined for anything else. The agent reads
+ * the files in a bounded child: a read takes nfsd's mutex, which a stuck nfsd holds.
+ */
+export function controlNumber(text: string | undefined): number | undefined {
+  const t = text?.trim();
+  if (!t) return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /** The nfsd control filesystem is mounted (the module is loaded and /proc/fs/nfsd is nfsd's). */
 export function controlMounted(): boolean {
   return existsSync(`${NFSD}/threads`);
-}
-
-/** Running nfsd kernel threads; 0 when the server is stopped, undefined when nfsd is absent. */
-export function threads(): number | undefined {
-  return readNumber(`${NFSD}/threads`);
-}
-
-export function leaseTime(): number | undefined {
-  return readNumber(`${NFSD}/nfsv4leasetime`);
-}
-
-/** The grace period after a server start; lockd takes NLM reclaims for as long (the longer of its own and this). */
-export function graceTime(): number | undefined {
-  return readNumber(`${NFSD}/nfsv4gracetime`);
 }
 
 /** Pids of processes whose executable's name is `name` (rpcbind, rpc.mountd, rpc.statd). */
