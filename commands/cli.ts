@@ -17,7 +17,8 @@ import { SiteError, pick, procDrbdFile, siteStates } from './site/state';
 import { renderText, renderXml, view } from './site/status';
 import { type SiteCtx, clockFrom } from './site/steps';
 import { takeover } from './site/takeover';
-import { type Service, type Stack, StackError, parseDeployment, parseStack, stackOf } from './stack/model';
+import { type Service, type Stack, StackError, ids, parseDeployment, parseStack, stackOf } from './stack/model';
+import { serviceOwner } from './stack/ownership';
 import { PCS_VERSIONS, type PcsRelease, detectPcsVersion, forPcs, pcsReleaseOf } from './stack/pcs-version';
 import { plan, renderPlan } from './stack/plan';
 import { renderOutcomes, simulate } from './stack/simulate';
@@ -224,13 +225,23 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
     .option('--cib <file>', 'CIB file to change (created when missing)')
     .option('--live', 'apply to the running cluster')
     .option('--dry-run', 'show what would change, change nothing')
+    .option('--remove-service <name>', 'stop and remove the resources an earlier apply made for a service that is no longer in the configuration (repeatable); without it they are left', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--pcs-version <version>', PCS_VERSION_HELP)
-    .action(async (f: Flags & { cib?: string; live?: boolean; dryRun?: boolean; pcsVersion?: string }) => {
+    .action(async (f: Flags & { cib?: string; live?: boolean; dryRun?: boolean; pcsVersion?: string; removeService: string[] }) => {
       if (!f.cib === !f.live) throw new StackError('give exactly one of --cib FILE and --live');
-      const steps = plan(stackFromFlags(f));
+      const stack = stackFromFlags(f);
+      const kept = f.removeService.filter((n) => stack.services.some((s) => s.name === n));
+      if (kept.length > 0) throw new StackError(`--remove-service ${kept.join(', ')}: still in the configuration; take it out of the configuration first`);
+      const steps = plan(stack);
       const run = runner();
       const pcs = await pcsTarget(f, run);
-      const opts = { ...(f.cib ? { cib: f.cib } : {}), dryRun: !!f.dryRun, ...testHook() };
+      const ownerOf = new Map<string, string>();
+      for (const s of stack.services) {
+        const id = ids(s);
+        for (const r of [id.clone, id.fs, id.export, id.ip, id.app]) ownerOf.set(r, serviceOwner(s.name));
+      }
+      const ownership = { ownerOf, services: new Set(stack.services.map((s) => s.name)), removeServices: new Set(f.removeService) };
+      const opts = { ...(f.cib ? { cib: f.cib } : {}), dryRun: !!f.dryRun, ownership, ...testHook() };
       await apply(run, forPcs(steps, pcs.version, pcs.patch), opts, (l) => process.stdout.write(`${l}\n`));
     });
   withStackOptions(stack.command('check').description('crm_verify, validate-all of every agent, split-brain warnings'))

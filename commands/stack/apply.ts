@@ -6,9 +6,11 @@
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CRM_MON_XML, parseCrmMon } from '../../lib/cluster';
 import { type Runner, describe } from '../../lib/run';
 import { type XmlElement, parseXml, renderXml } from '../../lib/xml';
 import { type Difference, converge, renderDifference, versionOf } from './converge';
+import { type Ownership, markPlan } from './ownership';
 import type { Step } from './plan';
 
 /** Each pcs call starts Python: seconds each, a minute or more on a slow guest. */
@@ -29,7 +31,14 @@ export interface ApplyOptions {
   readonly dryRun?: boolean;
   /** Run between the first reading and its push (tests: a racing change). */
   readonly beforeFirstPush?: readonly string[];
+  /** Who owns what the plan makes, and which services' objects may go (ownership.ts). */
+  readonly ownership?: Omit<Ownership, 'active'>;
+  /** How long resources to remove may take to stop (ms). */
+  readonly stopWaitMs?: number;
 }
+
+/** How long an apply waits, by default, for the resources it removes to stop. */
+export const STOP_WAIT_MS = 600_000;
 
 /** The plan's pcs steps against a CIB file (pcs -f), saying what pcs warned under each. */
 export async function runSteps(run: Runner, steps: readonly Step[], cib: string, say: (line: string) => void): Promise<void> {
@@ -86,6 +95,33 @@ function sayDifference(d: Difference, where: string, say: (line: string) => void
   else say(`${d.changes.length} to change, ${d.same} as planned`);
 }
 
+/** Ids of resources with an instance running somewhere (crm_mon: clone instances as their primitive, unique ones with :N). */
+async function running(run: Runner): Promise<Set<string>> {
+  const r = await run([...CRM_MON_XML], { timeoutMs: CIB_CALL_MS });
+  if (r.code !== 0) throw new Error(`reading where resources run (crm_mon): ${describe(r)}`);
+  return new Set(parseCrmMon(r.stdout).filter((p) => p.nodes.length > 0).map((p) => p.resource.replace(/:\d+$/, '')));
+}
+
+/** Waits until none of IDS runs anywhere, saying what still runs every 30 s. */
+async function waitStopped(run: Runner, ids: readonly string[], parts: (id: string) => string[], ms: number, say: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  let told = started;
+  for (;;) {
+    const now = await running(run);
+    const still = ids.filter((id) => parts(id).some((p) => now.has(p)));
+    if (still.length === 0) return say(`stopped: ${ids.join(', ')}`);
+    const waited = Date.now() - started;
+    if (waited >= ms) {
+      throw new Error(`${still.join(', ')} did not stop within ${Math.round(ms / 1000)} s: left with target-role=Stopped and not removed; see pcs status (a failed stop is the cluster's to resolve: fencing), then run apply again to remove them`);
+    }
+    if (Date.now() - told >= 30_000) {
+      told = Date.now();
+      say(`waiting for ${still.join(', ')} to stop (${Math.round(waited / 1000)} s)`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 /** A push refused because the CIB moved since it was read (cib_apply_diff's version check). */
 const raced = (code: number | null, out: string) => code === 103 || /older than existing configuration|update diff failed|diff_resync/i.test(out);
 
@@ -111,31 +147,64 @@ export async function apply(run: Runner, steps: readonly Step[], opts: ApplyOpti
   try {
     let text = await readCurrent(run, opts.cib);
     let current = parseCib(text, where);
-    const plan = await planCib(run, steps, current.attrs['validate-with'], dir, say);
-    for (let attempt = 1; ; attempt++) {
-      const d = converge(current, plan);
-      sayDifference(d, where, say);
-      if (d.clashes.length > 0) throw new Error(`nothing applied: ${d.clashes.length} id(s) of the plan belong to objects that are not the plan's (above); rename or remove those, or rename the plan's service`);
-      if (d.changes.length === 0) return say(`nothing applied (CIB version ${versionOf(current)})`);
-      if (opts.dryRun) return say(`dry run: nothing applied (${where}, version ${versionOf(current)})`);
-      if (opts.cib !== undefined) {
-        const tmp = `${opts.cib}.ocfkit-new`;
-        writeFileSync(tmp, `${renderXml(d.target)}\n`);
-        renameSync(tmp, opts.cib);
-        return say(`applied: ${d.changes.length} change(s) written to ${opts.cib} in one change (version ${versionOf(d.target)})`);
+    const built = await planCib(run, steps, current.attrs['validate-with'], dir, say);
+    const plan = opts.ownership ? markPlan(built, opts.ownership.ownerOf) : built;
+    const live = opts.cib === undefined;
+    // Where each top-level resource of the CIB read last is made of (a clone: its primitive too).
+    const partsOf = (id: string): string[] => {
+      const res = current.children.find((c) => c.name === 'configuration')?.children.find((c) => c.name === 'resources');
+      const top = res?.children.find((c) => c.attrs.id === id);
+      const out: string[] = [];
+      const walk = (e: XmlElement) => {
+        if (e.attrs.id !== undefined && ['primitive', 'group', 'clone', 'master', 'bundle'].includes(e.name)) out.push(e.attrs.id);
+        e.children.forEach(walk);
+      };
+      if (top) walk(top);
+      return out.length > 0 ? out : [id];
+    };
+    const differenceNow = async (): Promise<Difference> => {
+      if (!opts.ownership) return converge(current, plan);
+      const now = live ? await running(run) : new Set<string>();
+      return converge(current, plan, { ...opts.ownership, active: (ids) => ids.some((i) => now.has(i)) });
+    };
+    // A removal that must stop resources first takes two changes: the stop, then the removal.
+    for (let round = 1; round <= 3; round++) {
+      for (let attempt = 1; ; attempt++) {
+        const d = await differenceNow();
+        sayDifference(d, where, say);
+        if (d.clashes.length > 0) throw new Error(`nothing applied: ${d.clashes.length} id(s) of the plan belong to objects that are not the plan's (above); rename or remove those, or rename the plan's service`);
+        if (d.changes.length === 0 && d.pending.length === 0) return say(`nothing applied (CIB version ${versionOf(current)})`);
+        if (opts.dryRun) return say(`dry run: nothing applied (${where}, version ${versionOf(current)})${d.pending.length ? `; ${d.pending.join(', ')} would be stopped, then removed with the constraints that name them` : ''}`);
+        if (!live) {
+          const tmp = `${opts.cib}.ocfkit-new`;
+          writeFileSync(tmp, `${renderXml(d.target)}\n`);
+          renameSync(tmp, opts.cib!);
+          return say(`applied: ${d.changes.length} change(s) written to ${opts.cib} in one change (version ${versionOf(d.target)})`);
+        }
+        if (d.changes.length > 0) {
+          if (round === 1 && attempt === 1 && opts.beforeFirstPush) await run(opts.beforeFirstPush, { timeoutMs: CIB_CALL_MS });
+          const p = await push(run, dir, text, d.target);
+          if (!p.ok) {
+            if (!p.raced) throw new Error(`pushing the configuration, nothing applied: ${p.why}`);
+            const was = versionOf(current);
+            text = await readCurrent(run, undefined);
+            current = parseCib(text, where);
+            if (attempt >= PUSH_TRIES) {
+              throw new Error(`nothing applied: the cluster's CIB changed between each of ${PUSH_TRIES} readings and its push (last read ${was}, now ${versionOf(current)}); run apply again when the cluster is quieter`);
+            }
+            say(`the cluster's CIB changed since it was read (${was}, now ${versionOf(current)}): nothing of this push applied; computing the difference again (${attempt + 1} of ${PUSH_TRIES})`);
+            continue;
+          }
+          say(`applied: ${d.changes.length} change(s) pushed to the cluster in one change (version ${versionOf(current)} → ${versionOf(d.target)})`);
+        }
+        if (d.pending.length === 0) return;
+        await waitStopped(run, d.pending, partsOf, opts.stopWaitMs ?? STOP_WAIT_MS, say);
+        text = await readCurrent(run, undefined);
+        current = parseCib(text, where);
+        break;
       }
-      if (attempt === 1 && opts.beforeFirstPush) await run(opts.beforeFirstPush, { timeoutMs: CIB_CALL_MS });
-      const p = await push(run, dir, text, d.target);
-      if (p.ok) return say(`applied: ${d.changes.length} change(s) pushed to the cluster in one change (version ${versionOf(current)} → ${versionOf(d.target)})`);
-      if (!p.raced) throw new Error(`pushing the configuration, nothing applied: ${p.why}`);
-      const was = versionOf(current);
-      text = await readCurrent(run, undefined);
-      current = parseCib(text, where);
-      if (attempt >= PUSH_TRIES) {
-        throw new Error(`nothing applied: the cluster's CIB changed between each of ${PUSH_TRIES} readings and its push (last read ${was}, now ${versionOf(current)}); run apply again when the cluster is quieter`);
-      }
-      say(`the cluster's CIB changed since it was read (${was}, now ${versionOf(current)}): nothing of this push applied; computing the difference again (${attempt + 1} of ${PUSH_TRIES})`);
     }
+    throw new Error('the resources to remove were stopped, but kept running again (something else starts them): nothing more removed; see pcs status');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

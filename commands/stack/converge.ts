@@ -8,6 +8,7 @@
  * constraint, the properties Pacemaker and other tools set (last-lrm-refresh, dc-version …).
  */
 import type { XmlElement } from '../../lib/xml';
+import { CONSTRAINTS, OWNER, type Ownership, STACK_OWNER, constraintResources, metaOf, serviceOwner, setMeta } from './ownership';
 
 /** Sections of name/value sets: the plan owns the names it sets, never the sets themselves. */
 const SET_SECTIONS: Readonly<Record<string, string>> = { crm_config: 'property', rsc_defaults: 'resource default', op_defaults: 'operation default' };
@@ -15,7 +16,8 @@ const SET_SECTIONS: Readonly<Record<string, string>> = { crm_config: 'property',
 const NOT_OWNED = new Set(['nodes']);
 
 export interface Change {
-  readonly kind: 'create' | 'change';
+  /** stop: a resource to remove that still runs; it is stopped first (target-role), removed once stopped. */
+  readonly kind: 'create' | 'change' | 'stop' | 'remove';
   /** "resource nfs-ip", "constraint order-…", "property no-quorum-policy". */
   readonly what: string;
   /** For a change: what inside it differs, one line each. */
@@ -34,6 +36,10 @@ export interface Difference {
   readonly clashes: readonly Clash[];
   /** How many of the plan's objects are already as planned. */
   readonly same: number;
+  /** Resources to remove that run: stopped by this change, removed by the next once stopped. */
+  readonly pending: readonly string[];
+  /** Owners (services no longer configured) whose objects are left where they are. */
+  readonly left: readonly string[];
   /** The cluster's configuration with the changes made (epoch one higher when there are any). */
   readonly target: XmlElement;
 }
@@ -152,7 +158,7 @@ function schemaNumber(v: string | undefined): number[] | undefined {
  * The difference between the cluster's CIB (`current`) and the plan's own (`plan`), and the
  * cluster's CIB with the plan's part as planned. `current` is not modified.
  */
-export function converge(current: XmlElement, plan: XmlElement): Difference {
+export function converge(current: XmlElement, plan: XmlElement, own?: Ownership): Difference {
   const target = clone(current);
   const conf = child(target, 'configuration');
   const planConf = plan.children.find((c) => c.name === 'configuration');
@@ -228,6 +234,8 @@ export function converge(current: XmlElement, plan: XmlElement): Difference {
       }
     }
   }
+  const removed = own ? removeUnplanned(current, conf, planConf, own, ids) : { changes: [], pending: [], left: [] };
+  changes.push(...removed.changes);
   // pcs may have moved the plan's CIB to a newer schema for what it wrote (Promoted roles on an old one).
   const [have, want] = [schemaNumber(target.attrs['validate-with']), schemaNumber(plan.attrs['validate-with'])];
   if (have && want && (want[0]! > have[0]! || (want[0] === have[0] && want[1]! > have[1]!)) && changes.length > 0) {
@@ -239,7 +247,73 @@ export function converge(current: XmlElement, plan: XmlElement): Difference {
     t.epoch = String(Number(current.attrs.epoch ?? 0) + 1);
     t.num_updates = '0';
   }
-  return { changes, clashes, same, target };
+  return { changes, clashes, same, pending: removed.pending, left: removed.left, target };
+}
+
+function allIds(e: XmlElement, into = new Set<string>()): Set<string> {
+  if (e.attrs.id !== undefined) into.add(e.attrs.id);
+  for (const c of e.children) allIds(c, into);
+  return into;
+}
+
+/**
+ * What an earlier apply made (ownership.ts) and this plan no longer names, taken out of `conf` (the
+ * target's): resources of this configuration's services and of the stack, stopped first where they
+ * run (their constraints stay until then, so the stop keeps its order); the constraints recorded
+ * for them; and every constraint naming a removed resource, as `pcs resource delete` takes them.
+ * A service no longer in the configuration is left unless the operator named it.
+ */
+function removeUnplanned(current: XmlElement, conf: XmlElement, planConf: XmlElement | undefined, own: Ownership, ids: Map<string, unknown>): { changes: Change[]; pending: string[]; left: string[] } {
+  const planned = new Set<string>();
+  for (const section of planConf?.children ?? []) for (const o of section.children) if (o.attrs.id !== undefined) planned.add(o.attrs.id);
+  const owners = new Set([STACK_OWNER, ...[...own.services, ...own.removeServices].map(serviceOwner)]);
+  const changes: Change[] = [];
+  const pending: string[] = [];
+  const left = new Set<string>();
+  const gone = new Set<string>();
+  const stopping = new Set<string>();
+  const recorded = new Set<string>();
+  // The record as it was before this change: the target holds the plan's, for the objects it keeps.
+  const before = current.children.find((c) => c.name === 'configuration')?.children.find((c) => c.name === 'resources');
+  for (const r of before?.children ?? []) {
+    const owner = metaOf(r, OWNER);
+    if (owner !== undefined && owners.has(owner)) for (const id of (metaOf(r, CONSTRAINTS) ?? '').split(/\s+/)) if (id) recorded.add(id);
+  }
+  const resources = conf.children.find((c) => c.name === 'resources');
+  for (const r of [...(resources?.children ?? [])]) {
+    const id = r.attrs.id;
+    const owner = metaOf(r, OWNER);
+    if (id === undefined || owner === undefined || planned.has(id)) continue;
+    if (!owners.has(owner)) {
+      left.add(owner);
+      continue;
+    }
+    const parts = [...allIds(r)];
+    if (own.active(parts)) {
+      for (const p of parts) stopping.add(p);
+      pending.push(id);
+      if (metaOf(r, 'target-role') !== 'Stopped') {
+        setMeta(r, 'target-role', 'Stopped', (x) => ids.has(x));
+        changes.push({ kind: 'stop', what: `resource ${id}`, detail: ['runs: stopped first (target-role=Stopped), in the order its constraints give; removed once stopped'] });
+      }
+      continue;
+    }
+    resources!.children.splice(resources!.children.indexOf(r), 1);
+    for (const p of parts) gone.add(p);
+    changes.push({ kind: 'remove', what: `resource ${id}`, detail: [] });
+  }
+  const constraints = conf.children.find((c) => c.name === 'constraints');
+  for (const c of [...(constraints?.children ?? [])]) {
+    const names = constraintResources(c);
+    if (c.attrs.id === undefined) continue;
+    // A reference to a removed resource would not validate; one to a resource still stopping orders its stop.
+    const named = names.some((n) => gone.has(n));
+    if (named || (!names.some((n) => stopping.has(n)) && recorded.has(c.attrs.id) && !planned.has(c.attrs.id))) {
+      constraints!.children.splice(constraints!.children.indexOf(c), 1);
+      changes.push({ kind: 'remove', what: `constraint ${c.attrs.id}`, detail: [] });
+    }
+  }
+  return { changes, pending, left: [...left] };
 }
 
 /** admin_epoch:epoch:num_updates, as crm_mon and the CIB's logs write a version. */
@@ -251,6 +325,10 @@ export function renderDifference(d: Difference): string[] {
   for (const c of d.changes) {
     out.push(`${c.kind.padEnd(7)}${c.what}`);
     for (const line of c.detail) out.push(`         ${line}`);
+  }
+  for (const owner of d.left) {
+    const name = owner.replace(/^service /, '');
+    out.push(`left alone: ${owner} is not in the configuration; its resources stay as they are (apply --remove-service ${name} stops and removes them)`);
   }
   for (const c of d.clashes) out.push(`left alone: ${c.theirs} is not the plan's, but the plan's ${c.ours} needs the id ${c.id}`);
   return out;

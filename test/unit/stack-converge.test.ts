@@ -1,6 +1,7 @@
 /** `ocfkit stack apply`'s difference: the cluster's CIB against the plan's own, and what it leaves alone. */
 import { describe, expect, it } from 'vitest';
 import { canonical, converge, renderDifference, versionOf } from '../../commands/stack/converge';
+import { type Ownership, markPlan, serviceOwner } from '../../commands/stack/ownership';
 import { parseXml, renderXml } from '../../lib/xml';
 
 const ip = (addr: string) => `<primitive id="nfs-ip" class="ocf" provider="ocfkit" type="vip">
@@ -139,5 +140,99 @@ describe("stack apply: the operator's controls on the plan's resources", () => {
     expect(xml).toContain('name="is-managed" value="false"');
     // The operator's own tuning (pcs resource meta … migration-threshold=3) stays too.
     expect(xml).toContain('name="migration-threshold" value="3"');
+  });
+});
+
+describe('stack apply: what an earlier apply made and the plan no longer names', () => {
+  const fs = '<primitive id="nfs-fs" class="ocf" provider="ocfkit" type="fs-mount"/>';
+  const fsFirst = '<rsc_colocation id="colocation-nfs-fs-nfs-drbd-clone-INFINITY" rsc="nfs-fs" with-rsc="nfs-drbd-clone" score="INFINITY" rsc-role="Started" with-rsc-role="Promoted"/>';
+  const ticket = '<rsc_ticket id="nfs-ticket" ticket="ticket-nfs" rsc="nfs-drbd-clone" rsc-role="Promoted" loss-policy="demote"/>';
+  /** The plan's CIB of one service "nfs", with or without its address and ticket. */
+  const planOf = (o: { ip?: boolean; ticket?: boolean } = {}) => {
+    const p = planCib();
+    const conf = p.children[0]!;
+    const res = conf.children.find((c) => c.name === 'resources')!;
+    const cons = conf.children.find((c) => c.name === 'constraints')!;
+    res.children.push(parseXml(fs));
+    cons.children.push(parseXml(fsFirst));
+    if (o.ticket) cons.children.push(parseXml(ticket));
+    if (o.ip === false) {
+      res.children.splice(res.children.findIndex((c) => c.attrs.id === 'nfs-ip'), 1);
+      cons.children.splice(cons.children.findIndex((c) => c.attrs.id === 'order-nfs-drbd-clone-nfs-ip-mandatory'), 1);
+    }
+    return markPlan(p, new Map([['nfs-drbd-clone', serviceOwner('nfs')], ['nfs-fs', serviceOwner('nfs')], ['nfs-ip', serviceOwner('nfs')]]));
+  };
+  const own = (o: { services?: string[]; remove?: string[]; running?: string[] } = {}): Ownership => ({
+    ownerOf: new Map(),
+    services: new Set(o.services ?? ['nfs']),
+    removeServices: new Set(o.remove ?? []),
+    active: (ids) => ids.some((i) => (o.running ?? []).includes(i)),
+  });
+  const kinds = (d: { changes: readonly { kind: string; what: string }[] }) => d.changes.map((c) => `${c.kind} ${c.what}`);
+  /** An applied stack, with the operator's location preference for the address (pcs resource move) and a fence-peer constraint. */
+  const appliedWith = (p = planOf({ ticket: true })) => {
+    const t = converge(cluster('', '<rsc_location id="cli-prefer-nfs-ip" rsc="nfs-ip" node="node1" score="INFINITY"/><rsc_location id="operators-pin" rsc="nfs-fs" node="node1" score="50"/>'), p, own()).target;
+    return t;
+  };
+
+  it('the record: each resource its owner, each constraint on the resource it names first; applying it again changes nothing', () => {
+    const xml = renderXml(planOf({ ticket: true }));
+    expect(xml).toContain('name="ocfkit-owner" value="service nfs"');
+    expect(xml).toContain('name="ocfkit-constraints" value="order-nfs-drbd-clone-nfs-ip-mandatory nfs-ticket"');
+    expect(xml).toContain('<nvpair id="nfs-fs-meta_attributes-ocfkit-constraints" name="ocfkit-constraints" value="colocation-nfs-fs-nfs-drbd-clone-INFINITY"/>');
+    expect(converge(appliedWith(), planOf({ ticket: true }), own()).changes).toEqual([]);
+  });
+
+  it('a resource dropped from the plan, stopped: removed with every constraint naming it (the operator\'s move too); the rest left', () => {
+    const d = converge(appliedWith(), planOf({ ip: false, ticket: true }), own());
+    expect(kinds(d)).toEqual(['change resource nfs-drbd-clone', 'remove resource nfs-ip', 'remove constraint cli-prefer-nfs-ip', 'remove constraint order-nfs-drbd-clone-nfs-ip-mandatory']);
+    const xml = renderXml(d.target);
+    for (const kept of ['operators-pin', 'drbd-fence-by-handler-r0-nfs-drbd-clone', 'operators-own', 'nfs-ticket']) expect(ids(xml)).toContain(kept);
+    expect(xml).not.toContain('<primitive id="nfs-ip"');
+    expect(d.pending).toEqual([]);
+    expect(converge(d.target, planOf({ ip: false, ticket: true }), own()).changes).toEqual([]);
+  });
+
+  it('a resource dropped from the plan that runs: stopped first (target-role), its constraints kept for the stop order; removed by the next change once stopped', () => {
+    const d = converge(appliedWith(), planOf({ ip: false, ticket: true }), own({ running: ['nfs-ip'] }));
+    expect(kinds(d)).toEqual(['change resource nfs-drbd-clone', 'stop resource nfs-ip']);
+    expect(d.pending).toEqual(['nfs-ip']);
+    const xml = renderXml(d.target);
+    expect(xml).toMatch(/<primitive id="nfs-ip"[\s\S]*name="target-role" value="Stopped"/);
+    expect(ids(xml)).toContain('order-nfs-drbd-clone-nfs-ip-mandatory');
+    expect(renderDifference(d)).toContain('stop   resource nfs-ip');
+    // Still running after the stop was asked: nothing more to change, still pending.
+    const again = converge(d.target, planOf({ ip: false, ticket: true }), own({ running: ['nfs-ip'] }));
+    expect(again.changes).toEqual([]);
+    expect(again.pending).toEqual(['nfs-ip']);
+    // Stopped: removed.
+    expect(kinds(converge(d.target, planOf({ ip: false, ticket: true }), own()))).toEqual(['remove resource nfs-ip', 'remove constraint cli-prefer-nfs-ip', 'remove constraint order-nfs-drbd-clone-nfs-ip-mandatory']);
+  });
+
+  it('a constraint the plan no longer makes goes (booth to manual: the ticket); one without the record stays', () => {
+    const d = converge(appliedWith(), planOf(), own());
+    expect(kinds(d)).toEqual(['change resource nfs-drbd-clone', 'remove constraint nfs-ticket']);
+    expect(ids(renderXml(d.target))).toContain('operators-pin');
+  });
+
+  it('a service no longer in the configuration: left, and said, unless the operator names it', () => {
+    const d = converge(appliedWith(), planOf({ ticket: true }), own({ services: [] }));
+    expect(d.changes).toEqual([]);
+    // Its objects are still the plan's by id: nothing to remove without the operator's word.
+    const other = converge(appliedWith(), parseXml('<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0"><configuration><resources/></configuration></cib>'), own({ services: [] }));
+    expect(other.changes).toEqual([]);
+    expect(other.left).toEqual(['service nfs']);
+    expect(renderDifference(other)).toContain('left alone: service nfs is not in the configuration; its resources stay as they are (apply --remove-service nfs stops and removes them)');
+    const named = converge(appliedWith(), parseXml('<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0"><configuration><resources/></configuration></cib>'), own({ services: [], remove: ['nfs'], running: ['nfs-drbd'] }));
+    // The address and the mount do not run: removed now, with every constraint naming them (one naming the clone too).
+    expect(kinds(named)).toEqual(['stop resource nfs-drbd-clone', 'remove resource nfs-ip', 'remove resource nfs-fs', 'remove constraint cli-prefer-nfs-ip', 'remove constraint operators-pin', 'remove constraint order-nfs-drbd-clone-nfs-ip-mandatory', 'remove constraint colocation-nfs-fs-nfs-drbd-clone-INFINITY']);
+    // The clone still runs: the constraints naming only it stay until it has stopped.
+    expect(ids(renderXml(named.target))).toEqual(expect.arrayContaining(['nfs-ticket', 'drbd-fence-by-handler-r0-nfs-drbd-clone']));
+  });
+
+  it('resources without the record (the operator\'s, or made before the record existed) are never removed', () => {
+    const d = converge(cluster(clone + ip('192.0.2.10'), order), planOf({ ip: false }), own());
+    expect(kinds(d).filter((k) => k.startsWith('remove') || k.startsWith('stop'))).toEqual([]);
+    expect(ids(renderXml(d.target))).toContain('nfs-ip');
   });
 });
