@@ -6,9 +6,9 @@
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CRM_MON_XML, parseCrmMon } from '../../lib/cluster';
+import { CRM_MON_XML } from '../../lib/cluster';
 import { type Runner, describe } from '../../lib/run';
-import { type XmlElement, parseXml, renderXml } from '../../lib/xml';
+import { type XmlElement, findAll, parseXml, renderXml } from '../../lib/xml';
 import { type Difference, converge, renderDifference, versionOf } from './converge';
 import { type Ownership, markPlan } from './ownership';
 import type { Step } from './plan';
@@ -95,11 +95,25 @@ function sayDifference(d: Difference, where: string, say: (line: string) => void
   else say(`${d.changes.length} to change, ${d.same} as planned`);
 }
 
-/** Ids of resources with an instance running somewhere (crm_mon: clone instances as their primitive, unique ones with :N). */
-async function running(run: Runner): Promise<Set<string>> {
+interface Running {
+  /** Ids of resources with an instance running somewhere (clone instances as their primitive, unique ones without :N). */
+  readonly active: Set<string>;
+  /** Of those, the ones Pacemaker does not manage (is-managed=false, maintenance): it would not stop them. */
+  readonly unmanaged: Set<string>;
+}
+
+async function running(run: Runner): Promise<Running> {
   const r = await run([...CRM_MON_XML], { timeoutMs: CIB_CALL_MS });
   if (r.code !== 0) throw new Error(`reading where resources run (crm_mon): ${describe(r)}`);
-  return new Set(parseCrmMon(r.stdout).filter((p) => p.nodes.length > 0).map((p) => p.resource.replace(/:\d+$/, '')));
+  const active = new Set<string>();
+  const unmanaged = new Set<string>();
+  for (const e of findAll(parseXml(r.stdout), 'resource')) {
+    if (!e.children.some((c) => c.name === 'node')) continue;
+    const id = (e.attrs.id ?? '').replace(/:\d+$/, '');
+    active.add(id);
+    if (e.attrs.managed === 'false') unmanaged.add(id);
+  }
+  return { active, unmanaged };
 }
 
 /** Waits until none of IDS runs anywhere, saying what still runs every 30 s. */
@@ -107,7 +121,7 @@ async function waitStopped(run: Runner, ids: readonly string[], parts: (id: stri
   const started = Date.now();
   let told = started;
   for (;;) {
-    const now = await running(run);
+    const now = (await running(run)).active;
     const still = ids.filter((id) => parts(id).some((p) => now.has(p)));
     if (still.length === 0) return say(`stopped: ${ids.join(', ')}`);
     const waited = Date.now() - started;
@@ -164,8 +178,12 @@ export async function apply(run: Runner, steps: readonly Step[], opts: ApplyOpti
     };
     const differenceNow = async (): Promise<Difference> => {
       if (!opts.ownership) return converge(current, plan);
-      const now = live ? await running(run) : new Set<string>();
-      return converge(current, plan, { ...opts.ownership, active: (ids) => ids.some((i) => now.has(i)) });
+      const now = live ? await running(run) : { active: new Set<string>(), unmanaged: new Set<string>() };
+      const d = converge(current, plan, { ...opts.ownership, active: (ids) => ids.some((i) => now.active.has(i)) });
+      // Pacemaker does not stop what it does not manage: a wait for it would only time out.
+      const held = d.pending.filter((id) => partsOf(id).some((p) => now.unmanaged.has(p)));
+      if (held.length > 0) throw new Error(`nothing applied: ${held.join(', ')} would be removed, but runs unmanaged (is-managed=false or maintenance): Pacemaker would not stop it. Manage it again (pcs resource manage), or stop it yourself, then run apply again`);
+      return d;
     };
     // A removal that must stop resources first takes two changes: the stop, then the removal.
     for (let round = 1; round <= 3; round++) {

@@ -51,6 +51,14 @@ describe('ocfkit stack apply --live: what the plan no longer names', () => {
       expect(dry.stdout).toMatch(/^dry run: nothing applied .*fence-solo.* would be stopped, then removed/m);
       expect(section(conf(), 'resources').map((r) => r.attrs.id)).toContain('fence-solo');
 
+      // Unmanaged, it would never be stopped by Pacemaker: refused before anything changes.
+      expect(inNode(['crm_resource', '--resource', 'fence-solo', '--meta', '--set-parameter', 'is-managed', '--parameter-value', 'false']).status).toBe(0);
+      const held = inNode([bin, 'stack', 'apply', '--live', ...base, '--fencing', 'none']);
+      expect(held.status).not.toBe(0);
+      expect(held.stderr).toMatch(/nothing applied: fence-solo would be removed, but runs unmanaged/);
+      expect(section(conf(), 'resources').map((r) => r.attrs.id)).toContain('nfs-app');
+      expect(inNode(['crm_resource', '--resource', 'fence-solo', '--meta', '--delete-parameter', 'is-managed']).status).toBe(0);
+
       const b = inNode([bin, 'stack', 'apply', '--live', ...base, '--fencing', 'none']);
       expect(b.status, `${b.stdout}${b.stderr}`).toBe(0);
       // Two changes: the stop (with the application's removal, which does not run), then the removal.
