@@ -11,7 +11,9 @@ import { MinorsCache } from '../lib/drbd-minors-cache';
 import { PromotionScores, promotedOn, promotionScoreCalls } from '../lib/cluster';
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
-import { PEER_STATE_DIR, nextPeerRecord, readPeerRecord, writePeerRecord } from '../lib/drbd-peer';
+import { PEER_STATE_DIR, lossesNoticedAt, nextPeerRecord, readPeerRecord, withLinkWent, writePeerRecord } from '../lib/drbd-peer';
+import { lastLinkLoss } from '../lib/drbd-link-log';
+import { kernelMessages, kernelTimeToDate } from '../lib/kernel-log';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, type OcfCode, OcfError, fail } from '../lib/ocf/codes';
@@ -429,12 +431,32 @@ export function deviceHolders(minors: readonly number[]): string[] {
   return out;
 }
 
-/** Keeps the peer's last seen state for `ocfkit site`; a failure to write never fails the monitor. */
-function recordPeer(ctx: DrbdCtx, r: DrbdResource): void {
+/**
+ * Keeps the peer's last seen state for `ocfkit site`; a failure to write never fails the monitor.
+ * When it notes a lost link, it also notes the moment from DRBD's kernel log, which a later reader
+ * may no longer find there.
+ */
+async function recordPeer(ctx: DrbdCtx, r: DrbdResource): Promise<void> {
   const dir = ctx.params.peer_state_dir;
   try {
-    const next = nextPeerRecord(readPeerRecord(dir, r.name), r, new Date());
-    if (next) writePeerRecord(dir, next);
+    const now = new Date();
+    let next = nextPeerRecord(readPeerRecord(dir, r.name), r, now);
+    if (!next) return;
+    const fresh = lossesNoticedAt(next, now);
+    if (fresh.length > 0) {
+      try {
+        // dmesg runs under the action's deadline, as every command does (lib/run).
+        const messages = await kernelMessages(ctx.run);
+        for (const peer of fresh) {
+          const loss = lastLinkLoss(messages, r.name, r.devices.map((d) => d.minor), peer);
+          const at = loss && kernelTimeToDate(loss.time, now);
+          if (loss && at) next = withLinkWent(next, peer, { at: at.toISOString().replace(/\.\d+Z$/, 'Z'), peerRole: loss.peerRole, to: loss.to });
+        }
+      } catch (e) {
+        ctx.log.warn(`could not read when the link went from the kernel log: ${(e as Error).message}`);
+      }
+    }
+    writePeerRecord(dir, next);
   } catch (e) {
     ctx.log.warn(`could not record the peer's state in ${dir}: ${(e as Error).message}`);
   }
@@ -505,7 +527,7 @@ async function monitor(ctx: DrbdCtx) {
     return OCF.NOT_RUNNING;
   }
   await applyScore(ctx, s, ctx.probe ? 'always' : 'refresh');
-  recordPeer(ctx, s.res);
+  await recordPeer(ctx, s.res);
   const code = monitorCode(s.res);
   const problem = replicationProblem(s.res);
   if (!ctx.probe) logProblemChange(ctx.log, problemFile(ctx), problem);
@@ -556,7 +578,7 @@ async function start(ctx: DrbdCtx) {
     s = (await status(ctx, adm))!;
   }
   await applyScore(ctx, s);
-  recordPeer(ctx, s.res);
+  await recordPeer(ctx, s.res);
   return OCF.SUCCESS;
 }
 
@@ -576,7 +598,7 @@ async function promote(ctx: DrbdCtx) {
     s = (await status(ctx, adm))!;
     if (s.res.role === 'Primary') {
       await applyScore(ctx, s, 'changed');
-      recordPeer(ctx, s.res);
+      await recordPeer(ctx, s.res);
       return OCF.SUCCESS;
     }
     const noData = r.code === 17 || /UpToDate data|Need access to UpToDate/i.test(r.stderr);
@@ -615,7 +637,7 @@ async function demote(ctx: DrbdCtx) {
     ctx.log.warn(`${res}: drbdadm could not demote it (${adm.describe(r)}); drbdsetup secondary did`);
   }
   await applyScore(ctx, s, 'changed');
-  recordPeer(ctx, s.res);
+  await recordPeer(ctx, s.res);
   return OCF.SUCCESS;
 }
 
@@ -737,7 +759,7 @@ async function notify(ctx: DrbdCtx) {
     if (type === 'post') {
       // A peer that stopped or demoted only lowers a positive score to another (10000 to 1000).
       await applyScore(ctx, s, op === 'stop' || op === 'demote' ? 'promotable' : 'changed');
-      recordPeer(ctx, s.res);
+      await recordPeer(ctx, s.res);
       logProblemChange(ctx.log, problemFile(ctx), replicationProblem(s.res));
     }
   } catch (e) {

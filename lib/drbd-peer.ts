@@ -29,9 +29,23 @@ export interface PeerSeen {
     readonly peerRole: string;
     readonly peerDisk: string;
     readonly localRole: string;
+    /**
+     * The moment itself, from DRBD's kernel log, read by the monitor that noticed: the kernel's ring
+     * buffer moves on and a reboot empties it, this record stays.
+     */
+    readonly went?: LinkWentAt;
   };
   /** The last record made while the link was up (unset: never seen connected). */
   readonly lastConnected?: string;
+}
+
+export interface LinkWentAt {
+  /** ISO time, to the second. */
+  readonly at: string;
+  /** The peer's role just before (Unknown when the log does not say). */
+  readonly peerRole: string;
+  /** The connection state DRBD went to (NetworkFailure, Timeout, BrokenPipe …). */
+  readonly to: string;
 }
 
 export interface PeerRecord {
@@ -105,6 +119,19 @@ export function nextPeerRecord(prev: PeerRecord | undefined, r: DrbdResource, no
 export function peerRecordNow(stored: PeerRecord | undefined, r: DrbdResource | undefined, now: Date): PeerRecord | undefined {
   if (!r || r.connections.length === 0) return stored;
   return nextPeerRecord(stored, r, now) ?? stored;
+}
+
+/** Peers whose loss this record notes for the first time (at `now`), without the moment yet. */
+export function lossesNoticedAt(rec: PeerRecord, now: Date): string[] {
+  const at = now.toISOString();
+  return Object.entries(rec.peers).filter(([, p]) => p.lost && p.lost.noticedDown === at && !p.lost.went).map(([peer]) => peer);
+}
+
+/** The record with the moment the link to PEER went. */
+export function withLinkWent(rec: PeerRecord, peer: string, went: LinkWentAt): PeerRecord {
+  const p = rec.peers[peer];
+  if (!p?.lost) return rec;
+  return { ...rec, peers: { ...rec.peers, [peer]: { ...p, lost: { ...p.lost, went } } } };
 }
 
 /** Writes the record atomically: a reader (or a crash) sees the old file or the new one, never half. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { CRM_MON_XML, type FailedAction, type Placement, parseCrmMon, parseFailures, parseResult } from '../../lib/cluster';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
 import { lastLinkLoss } from '../../lib/drbd-link-log';
-import { type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
+import { type LinkWentAt, type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
 import { kernelMessages, kernelTimeToDate } from '../../lib/kernel-log';
 import { type RunResult, type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
@@ -59,13 +59,7 @@ export interface ClusterView {
   readonly failures: readonly FailedAction[];
 }
 
-export interface LinkWent {
-  /** ISO time. */
-  readonly at: string;
-  readonly peerRole: string;
-  /** The connection state DRBD went to (NetworkFailure, Timeout, BrokenPipe …). */
-  readonly to: string;
-}
+export type LinkWent = LinkWentAt;
 
 /**
  * When the link to the other site went, from the kernel log; undefined when the log does not say
@@ -197,7 +191,8 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
   const p = stackPlacement(s, where);
   const bt = booth?.get(s.ticket);
   const record = recordFor(peerRecordNow(readPeerRecord(src.stateDir, s.drbd_resource), drbd, new Date()), link, other);
-  const loss = drbd && link && link.connection !== 'Connected' ? await linkWent(src.run, drbd, link) : undefined;
+  // The kernel log here, else what drbd-promote's monitor read from it when it noticed (the log may have moved on since, or the node rebooted).
+  const loss = (drbd && link && link.connection !== 'Connected' ? await linkWent(src.run, drbd, link) : undefined) ?? record?.lost?.went;
   const salvage = readSalvageRecord(src.stateDir, s.name);
   return {
     service: s,

@@ -18,7 +18,7 @@ import { readSalvageRecord } from '../../commands/site/salvage-record';
 import { takeover } from '../../commands/site/takeover';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
 import { parseEvents2 } from '../../lib/drbd';
-import { nextPeerRecord, writePeerRecord } from '../../lib/drbd-peer';
+import { nextPeerRecord, readPeerRecord, withLinkWent, writePeerRecord } from '../../lib/drbd-peer';
 import { Deadline } from '../../lib/ocf/deadline';
 import { run } from '../../lib/run';
 import { Scratch } from './loopfs';
@@ -98,6 +98,18 @@ describe('site takeover on a CIB file', () => {
     const code = await takeover(ctx(cib, 's05b-link-down-primary-after-write-node2', dir, lines), stackB.services, false);
     expect(code).toBe(EXIT.DATA_LOSS);
     expect(lines.join('\n')).toContain('was Primary when the link went away, between 2026-12-01T21:46:10.000Z and 2026-12-01T21:53:04.000Z');
+    expect(ticketGranted(cib)).toBe(false);
+  });
+
+  it("names the moment the link went as drbd-promote's monitor noted it from the kernel log, when the kernel log here no longer holds it", async () => {
+    const cib = standbyCib('refuse-noted');
+    const dir = join(work, 'state-refuse-noted');
+    recordPrimaryAtLoss(dir);
+    const rec = readPeerRecord(dir, 'r0')!;
+    writePeerRecord(dir, withLinkWent(rec, 'node1', { at: '2026-12-01T21:52:58Z', peerRole: 'Primary', to: 'NetworkFailure' }));
+    const lines: string[] = [];
+    expect(await takeover(ctx(cib, 's05b-link-down-primary-after-write-node2', dir, lines), stackB.services, false)).toBe(EXIT.DATA_LOSS);
+    expect(lines.join('\n')).toContain('at 2026-12-01T21:52:58Z (DRBD\'s kernel log here: NetworkFailure)');
     expect(ticketGranted(cib)).toBe(false);
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type DrbdResource, parseEvents2, parseProcDrbd, resourceFrom84 } from '../../lib/drbd';
-import { nextPeerRecord, peerRecordNow, peerRecordPath, readPeerRecord, writePeerRecord } from '../../lib/drbd-peer';
+import { lossesNoticedAt, nextPeerRecord, peerRecordNow, peerRecordPath, readPeerRecord, withLinkWent, writePeerRecord } from '../../lib/drbd-peer';
 
 const d9 = (f: string): DrbdResource => parseEvents2(readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8')).get('r0')!;
 const d84 = (f: string): DrbdResource => resourceFrom84('r0', parseProcDrbd(readFileSync(join(__dirname, '..', 'samples', 'drbd', f), 'utf8')), [0]);
@@ -31,6 +31,23 @@ describe('the peer as last seen (DRBD 9 samples, node2 the Secondary)', () => {
     const back = nextPeerRecord(after, d9('s01-secondary-connected-node2-events2-now.txt'), t(80))!;
     expect(back.peers.node1!.lost).toBeUndefined();
     expect(back.peers.node1!.connection).toBe('Connected');
+  });
+
+  it('the monitor that notices the loss notes the moment from the kernel log; it stays through later changes and goes with the loss', () => {
+    const connected = nextPeerRecord(undefined, d9('s02-primary-connected-node2-events2-now.txt'), t(0))!;
+    expect(lossesNoticedAt(connected, t(0))).toEqual([]);
+    const down = nextPeerRecord(connected, d9('s05b-link-down-primary-after-write-node2-events2-now-statistics.txt'), t(20))!;
+    expect(lossesNoticedAt(down, t(20))).toEqual(['node1']);
+    const went = { at: '2026-12-01T21:00:13Z', peerRole: 'Primary', to: 'NetworkFailure' };
+    const noted = withLinkWent(down, 'node1', went);
+    expect(noted.peers.node1!.lost).toMatchObject({ noticedDown: t(20).toISOString(), went });
+    expect(lossesNoticedAt(noted, t(20))).toEqual([]);
+    // Not a loss noticed now: a later record changes nothing of it.
+    expect(lossesNoticedAt(down, t(21))).toEqual([]);
+    expect(withLinkWent(connected, 'node1', went)).toBe(connected);
+    const promoted = nextPeerRecord(noted, { ...d9('s05b-link-down-primary-after-write-node2-events2-now.txt'), role: 'Primary' }, t(60))!;
+    expect(promoted.peers.node1!.lost!.went).toEqual(went);
+    expect(nextPeerRecord(promoted, d9('s01-secondary-connected-node2-events2-now.txt'), t(80))!.peers.node1!.lost).toBeUndefined();
   });
 
   it('a peer that demoted before the link went is recorded as Secondary at the loss', () => {
