@@ -103,7 +103,8 @@ describe('ocfkit stack --site', () => {
     expect(a.status, a.stdout + a.stderr).toBe(0);
     expect(changes(a.stdout)).toEqual(['create resource booth']);
     const xml = readFileSync(cib, 'utf8');
-    expect(xml).toMatch(/<group id="booth">\s*<primitive id="booth-ip"/);
+    // The group's own meta attributes (apply's record) come before its members, as the schema has them.
+    expect(xml).toMatch(/<group id="booth">\s*(?:<meta_attributes [\s\S]*?<\/meta_attributes>\s*)?<primitive id="booth-ip"[\s\S]*<primitive id="booth-site"[\s\S]*<\/group>/);
     expect(xml).toMatch(/<primitive id="booth-site" class="ocf" [^>]*type="booth-site"/);
     expect(sh(['crm_verify', '-x', cib]).status).toBe(0);
     const again = ocfkit('stack', 'apply', '--config', boothCfg, '--site', 'a', '--cib', cib);
