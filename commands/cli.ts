@@ -193,15 +193,18 @@ async function pcsTarget(f: { pcsVersion?: string }, run: Runner): Promise<PcsRe
 const PCS_VERSION_HELP = `pcs syntax of the target: ${PCS_VERSIONS.join(', ')} or a release such as 0.10.8 (default: what pcs --version says here, else 0.11)`;
 
 /**
- * The integration tests' way to change the CIB between apply's reading and its push (a race):
- * OCFKIT_TEST_BEFORE_PUSH, a JSON array of argv words, run once before the first push.
+ * The integration tests' hooks into apply. OCFKIT_TEST_BEFORE_PUSH, a JSON array of argv words, run
+ * once before the first push: a change to the CIB between apply's reading and its push (a race).
+ * OCFKIT_TEST_PLAN_CACHE, a directory: the plan's pcs steps run once for the same plan (ApplyOptions.planCache).
  */
-function testHook(): { beforeFirstPush?: string[] } {
+function testHook(): { beforeFirstPush?: string[]; planCache?: string } {
+  const cache = process.env.OCFKIT_TEST_PLAN_CACHE;
+  const planCache = cache ? { planCache: cache } : {};
   const v = process.env.OCFKIT_TEST_BEFORE_PUSH;
-  if (!v) return {};
+  if (!v) return planCache;
   const argv = JSON.parse(v) as unknown;
   if (!Array.isArray(argv) || argv.length === 0 || !argv.every((w) => typeof w === 'string')) throw new StackError('OCFKIT_TEST_BEFORE_PUSH: not a JSON array of strings');
-  return { beforeFirstPush: argv as string[] };
+  return { beforeFirstPush: argv as string[], ...planCache };
 }
 
 function runner(): Runner {

@@ -3,6 +3,7 @@
  * differs. The plan's pcs steps build the plan's own CIB (pcs -f on an empty one); that is compared
  * with the cluster's configuration (converge.ts) and only the difference goes in, in one change.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,12 @@ export interface ApplyOptions {
   readonly ownership?: Omit<Ownership, 'active'>;
   /** How long resources to remove may take to stop (ms). */
   readonly stopWaitMs?: number;
+  /**
+   * Tests only: a directory where the plan's CIB, and what its pcs steps said, are kept by the steps
+   * and the schema, so that a test applying one plan twice (a dry run, then the apply) runs its pcs
+   * steps once. Only valid while pcs, the agents and this executable stay the same.
+   */
+  readonly planCache?: string;
 }
 
 /** How long an apply waits, by default, for the resources it removes to stop. */
@@ -80,13 +87,28 @@ function parseCib(text: string, where: string): XmlElement {
  * The plan's own CIB: its steps through pcs -f on an empty CIB of the cluster's schema. Built once
  * per apply; the comparison with the cluster's is what runs again after a race.
  */
-async function planCib(run: Runner, steps: readonly Step[], schema: string | undefined, dir: string, say: (line: string) => void): Promise<XmlElement> {
+async function planCib(run: Runner, steps: readonly Step[], schema: string | undefined, dir: string, say: (line: string) => void, cache?: string): Promise<XmlElement> {
+  const kept = cache === undefined ? undefined : join(cache, `${createHash('sha256').update(JSON.stringify([schema ?? null, steps.map((s) => s.argv)])).digest('hex')}.json`);
+  if (kept !== undefined && existsSync(kept)) {
+    const { xml, said } = JSON.parse(readFileSync(kept, 'utf8')) as { xml: string; said: string[] };
+    for (const l of said) say(l);
+    return parseCib(xml, "the plan's CIB");
+  }
   const file = join(dir, 'plan.xml');
   const empty = await emptyCib(run);
   // The cluster's schema, so pcs writes what that schema knows (and moves to a newer one where it must).
   writeFileSync(file, schema ? empty.replace(/validate-with="[^"]*"/, `validate-with="${schema}"`) : empty);
-  await runSteps(run, steps, file, say);
-  return parseCib(readFileSync(file, 'utf8'), "the plan's CIB");
+  const said: string[] = [];
+  await runSteps(run, steps, file, (l) => {
+    said.push(l);
+    say(l);
+  });
+  const xml = readFileSync(file, 'utf8');
+  if (kept !== undefined) {
+    writeFileSync(`${kept}.new`, JSON.stringify({ xml, said }));
+    renameSync(`${kept}.new`, kept);
+  }
+  return parseCib(xml, "the plan's CIB");
 }
 
 function sayDifference(d: Difference, where: string, say: (line: string) => void): void {
@@ -161,7 +183,7 @@ export async function apply(run: Runner, steps: readonly Step[], opts: ApplyOpti
   try {
     let text = await readCurrent(run, opts.cib);
     let current = parseCib(text, where);
-    const built = await planCib(run, steps, current.attrs['validate-with'], dir, say);
+    const built = await planCib(run, steps, current.attrs['validate-with'], dir, say, opts.planCache);
     const plan = opts.ownership ? markPlan(built, opts.ownership.ownerOf) : built;
     const live = opts.cib === undefined;
     // Where each top-level resource of the CIB read last is made of (a clone: its primitive too).

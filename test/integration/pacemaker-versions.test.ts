@@ -63,10 +63,14 @@ function rootRunner(cached: string, layer: string) {
     'mount -t overlay overlay -o "lowerdir=$c,upperdir=$l/up,workdir=$l/work" "$l/merged"',
     'm=$l/merged',
     'mount -t proc proc "$m/proc" && mount --rbind /dev "$m/dev"',
-    'mkdir -p "$m/usr/lib/ocfkit" "$m/usr/lib/ocf/resource.d/ocfkit" && touch "$m/usr/lib/ocfkit/ocfkit"',
+    // The links stay in the upper layer: made by the first call only (a process each, and the
+    // roots take a hundred calls).
+    '[ -L "$m/usr/sbin/ocfkit" ] || {',
+    '  mkdir -p "$m/usr/lib/ocfkit" "$m/usr/lib/ocf/resource.d/ocfkit" && touch "$m/usr/lib/ocfkit/ocfkit"',
+    '  for a in vip fs-mount drbd-promote nfs-export; do ln -sfn ../../../ocfkit/ocfkit "$m/usr/lib/ocf/resource.d/ocfkit/$a"; done',
+    '  ln -sfn ../lib/ocfkit/ocfkit "$m/usr/sbin/ocfkit"',
+    '}',
     `mount --bind ${bin} "$m/usr/lib/ocfkit/ocfkit"`,
-    'for a in vip fs-mount drbd-promote nfs-export; do ln -sfn ../../../ocfkit/ocfkit "$m/usr/lib/ocf/resource.d/ocfkit/$a"; done',
-    'ln -sfn ../lib/ocfkit/ocfkit "$m/usr/sbin/ocfkit"',
     'exec chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"',
   ].join('\n');
   return (argv: readonly string[], env: Record<string, string> = {}, timeoutMs = 180_000) => {
@@ -112,7 +116,11 @@ function liveCluster(cached: string, layer: string) {
   const start = async () => {
     for (let i = 0; i < 300 && !existsSync(join(layer, 'ready')); i++) await new Promise((res) => setTimeout(res, 100));
     expect(existsSync(join(layer, 'ready')), 'the namespaces are set up').toBe(true);
-    const up = inNode(['bash', '-c', 'mkdir -p /var/log/corosync /var/log/pacemaker /run/crm && chown hacluster:haclient /var/log/pacemaker && corosync </dev/null >/var/log/corosync/corosync.stdout 2>&1 && for i in $(seq 1 100); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.2; done; (setsid pacemakerd </dev/null >/var/log/pacemaker/pacemakerd.out 2>&1 &)']);
+    // A CIB of this Pacemaker's own schema (cibadmin --empty) seeded with dc-deadtime=2s, as
+    // scripts/cluster/solo.sh does: a node alone otherwise waits the default 20 s for peers before
+    // it elects itself DC, idle on the tests' critical path.
+    const seed = 'cibadmin --empty | sed \'s#<crm_config/>#<crm_config><cluster_property_set id="cib-bootstrap-options"><nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="2s"/></cluster_property_set></crm_config>#\' >/tmp/seed-cib.xml && grep -q dc-deadtime /tmp/seed-cib.xml && install -d -o hacluster -g haclient -m 750 /var/lib/pacemaker/cib && install -o hacluster -g haclient -m 600 /tmp/seed-cib.xml /var/lib/pacemaker/cib/cib.xml';
+    const up = inNode(['bash', '-c', `${seed} && mkdir -p /var/log/corosync /var/log/pacemaker /run/crm && chown hacluster:haclient /var/log/pacemaker && corosync </dev/null >/var/log/corosync/corosync.stdout 2>&1 && for i in $(seq 1 100); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.2; done; (setsid pacemakerd </dev/null >/var/log/pacemaker/pacemakerd.out 2>&1 &)`]);
     expect(up.code, up.stdout + up.stderr).toBe(0);
   };
   const stop = () => {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../commands/site/decide';
 import { handover } from '../../commands/site/handover';
 import { siteStates } from '../../commands/site/state';
@@ -355,16 +355,15 @@ describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
   const solo = join(__dirname, '..', '..', 'scripts', 'cluster', 'solo.sh');
   const dir = join(work, 'solo');
   const inNode = (...argv: string[]) => sh(['timeout', '60', 'bash', solo, 'exec', dir, ...argv]);
-  /** FN on a one-node site cluster (node sitea) brought up for it, taken down after it whatever happens. */
-  const onSoloNode = (fn: () => void) => {
+  // One node for both tests (bringing one up and down is seconds of CPU here): the fencing test
+  // first, on the fresh node; the ticket test restarts Pacemaker, which it needs to, last.
+  beforeAll(() => {
     const up = sh(['env', 'SOLO_NS=ocfkit-site-solo', 'SOLO_NODE=sitea', 'timeout', '120', 'bash', solo, 'up', dir]);
     expect(up.status, up.stderr).toBe(0);
-    try {
-      fn();
-    } finally {
-      sh(['timeout', '120', 'bash', solo, 'down', dir]);
-    }
-  };
+  }, 180_000);
+  afterAll(() => {
+    sh(['timeout', '120', 'bash', solo, 'down', dir]);
+  }, 180_000);
   /** Whether the process is gone (a zombie counts as gone: it has left the node). */
   const gone = (pid: string) => {
     try {
@@ -374,40 +373,36 @@ describe('a live one-node site cluster (scripts/cluster/solo.sh)', () => {
     }
   };
 
-  it('a granted ticket is gone after the site restarts Pacemaker: a returning site cannot promote by itself', () => {
-    onSoloNode(() => {
-      expect(inNode('crm_ticket', '--ticket', 'ticket-nfs', '--grant', '--force').status).toBe(0);
-      expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).toMatch(/<ticket_state id="ticket-nfs" granted="true"/);
-      // The CIB on disk never holds ticket state: it lives in the status section only.
-      expect(readFileSync(join(dir, 'node', 'lib-pacemaker', 'cib', 'cib.xml'), 'utf8')).not.toContain('ticket_state');
-      const old = readFileSync(join(dir, 'pacemakerd.pid'), 'utf8').trim();
-      expect(inNode('pacemakerd', '--shutdown').status).toBe(0);
-      for (let i = 0; i < 60 && !gone(old); i++) sh(['sleep', '0.5']);
-      expect(gone(old)).toBe(true);
-      // Its own session, its stdio off our pipes: the node keeps it, and this call returns at once.
-      expect(inNode('sh', '-c', 'setsid -f pacemakerd </dev/null >/var/log/pacemaker/pacemakerd-again.stdout 2>&1').status).toBe(0);
-      let dc = false;
-      for (let i = 0; i < 60 && !dc; i++) {
-        dc = /current_dc present="true"/.test(inNode('crm_mon', '-1', '--output-as=xml').stdout);
-        if (!dc) sh(['sleep', '1']);
-      }
-      expect(dc).toBe(true);
-      expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).not.toContain('ticket_state');
-    });
+  it('doctor names a failed fencing (read from the fencer apart from the rest) and what to do about it', () => {
+    const before = inNode(bin, 'doctor');
+    expect(before.status, before.stderr).toBe(0);
+    expect(before.stdout).toContain('  no failed or pending fencing');
+    // No device can fence a node the cluster does not know: the fencer records the failure.
+    const f = inNode('stonith_admin', '--reboot', 'ghost', '--timeout', '10');
+    expect(f.status, f.stderr).not.toBe(0);
+    const d = inNode(bin, 'doctor');
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/^ {2}FENCING FAILED: reboot of ghost at \S+ \S+, asked by stonith_admin\.\d+ on sitea: /m);
+    expect(d.stdout).toContain('`stonith_admin --cleanup --history NODE` clears the record');
   });
 
-  it('doctor names a failed fencing (read from the fencer apart from the rest) and what to do about it', () => {
-    onSoloNode(() => {
-      const before = inNode(bin, 'doctor');
-      expect(before.status, before.stderr).toBe(0);
-      expect(before.stdout).toContain('  no failed or pending fencing');
-      // No device can fence a node the cluster does not know: the fencer records the failure.
-      const f = inNode('stonith_admin', '--reboot', 'ghost', '--timeout', '10');
-      expect(f.status, f.stderr).not.toBe(0);
-      const d = inNode(bin, 'doctor');
-      expect(d.status, d.stderr).toBe(0);
-      expect(d.stdout).toMatch(/^ {2}FENCING FAILED: reboot of ghost at \S+ \S+, asked by stonith_admin\.\d+ on sitea: /m);
-      expect(d.stdout).toContain('`stonith_admin --cleanup --history NODE` clears the record');
-    });
+  it('a granted ticket is gone after the site restarts Pacemaker: a returning site cannot promote by itself', () => {
+    expect(inNode('crm_ticket', '--ticket', 'ticket-nfs', '--grant', '--force').status).toBe(0);
+    expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).toMatch(/<ticket_state id="ticket-nfs" granted="true"/);
+    // The CIB on disk never holds ticket state: it lives in the status section only.
+    expect(readFileSync(join(dir, 'node', 'lib-pacemaker', 'cib', 'cib.xml'), 'utf8')).not.toContain('ticket_state');
+    const old = readFileSync(join(dir, 'pacemakerd.pid'), 'utf8').trim();
+    expect(inNode('pacemakerd', '--shutdown').status).toBe(0);
+    for (let i = 0; i < 60 && !gone(old); i++) sh(['sleep', '0.5']);
+    expect(gone(old)).toBe(true);
+    // Its own session, its stdio off our pipes: the node keeps it, and this call returns at once.
+    expect(inNode('sh', '-c', 'setsid -f pacemakerd </dev/null >/var/log/pacemaker/pacemakerd-again.stdout 2>&1').status).toBe(0);
+    let dc = false;
+    for (let i = 0; i < 60 && !dc; i++) {
+      dc = /current_dc present="true"/.test(inNode('crm_mon', '-1', '--output-as=xml').stdout);
+      if (!dc) sh(['sleep', '1']);
+    }
+    expect(dc).toBe(true);
+    expect(inNode('cibadmin', '-Q', '--scope', 'status').stdout).not.toContain('ticket_state');
   });
 });
