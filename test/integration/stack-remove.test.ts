@@ -20,7 +20,8 @@ const solo = join(__dirname, '..', '..', 'scripts', 'cluster', 'solo.sh');
 describe('ocfkit stack apply --live: what the plan no longer names', () => {
   it('fencing dropped and the application dropped: the running fence devices stopped, then removed; the application and its constraints removed; again: nothing', () => {
     const state = mkdtempSync(join(tmpdir(), 'ocfkit-apply-remove-'));
-    const env = { ...process.env, SOLO_NS: 'ocfkit-remove', SOLO_NODE: 'solo' };
+    // The plan without fencing is applied four times (dry run, refused, applied, again): its pcs steps run once.
+    const env = { ...process.env, SOLO_NS: 'ocfkit-remove', SOLO_NODE: 'solo', OCFKIT_TEST_PLAN_CACHE: mkdtempSync(join(tmpdir(), 'ocfkit-plan-cache-')) };
     const inNode = (argv: string[]) => spawnSync('bash', [solo, 'exec', state, ...argv], { encoding: 'utf8', env, timeout: 600_000 });
     const conf = (): XmlElement => {
       const q = inNode(['cibadmin', '--query', '--scope', 'configuration']);
