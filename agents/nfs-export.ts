@@ -89,8 +89,8 @@ const params = {
   nfs_shared_infodir: param.string({
     shortdesc: 'NFS client state directory on the shared filesystem',
     longdesc:
-      'A directory on the failover filesystem for NFSv4 client records (nfsdcld\'s database, nfsv4recoverydir) and statd\'s monitor list and state, so clients can reclaim locks on the other node. Used when this resource starts the server, with or without systemd: the daemons are started with their state there (nfsdcld -s, rpc.statd -P) before nfsd, and sm-notify sends from it; nothing is bind-mounted over /var/lib/nfs.',
-    check: checkAbsolutePath,
+      'A directory on the failover filesystem for NFSv4 client records (nfsdcld\'s database, nfsv4recoverydir) and statd\'s monitor list and state, so clients can reclaim locks on the other node. Used when this resource starts the server, with or without systemd: the daemons are started with their state there (nfsdcld -s, rpc.statd -P) before nfsd, and sm-notify sends from it; nothing is bind-mounted over /var/lib/nfs. No whitespace, quotes, backslash or $: under systemd the path reaches the units through an environment file and a $VARIABLE in ExecStart, which would split or change it.',
+    check: (v) => checkAbsolutePath(v) ?? (units.ENV_UNSAFE.test(v) ? `${JSON.stringify(v)} has whitespace, a quote, a backslash or $: systemd would split or change it on its way to rpc.statd and nfsdcld` : undefined),
   }),
   nfs_server_scope: param.string({
     shortdesc: 'NFSv4 server scope, the same on every node',
@@ -539,6 +539,7 @@ function unitNode(ctx: NfsCtx): units.Node {
     control: (file, value) => writeControl(ctx, file, `${value}\n`),
     readControl: (file) => nfsdRead(ctx, file),
     dropIn: (unit, text) => writeDropIn(units.dropInPath(unit), text),
+    envFile: (text) => (text === undefined ? removeNote(units.ENV_FILE) : writeNote(units.ENV_FILE, text)),
     waitFor: (what, ms, probe) =>
       ctx.deadline.poll(what, 200, async () => ((await probe()) ? true : undefined), ms).then(
         () => true,
@@ -570,7 +571,9 @@ function writeDropIn(file: string, text: string | undefined): boolean {
 
 /**
  * What the units run: nfsdcld and statd on the shared directory, and rpc.nfsd with this resource's
- * thread count and (under unshare --uts) its server scope, as the start without systemd runs them.
+ * thread count and (in a UTS namespace of its own) its server scope, as the start without systemd
+ * runs them. The absolute paths serve the fallback's runtime drop-ins; the static ones find the
+ * programs themselves.
  */
 function unitSettings(ctx: NfsCtx): units.StartSettings {
   const info = ctx.params.nfs_shared_infodir || undefined;
@@ -581,6 +584,8 @@ function unitSettings(ctx: NfsCtx): units.StartSettings {
     nfsdcld: which('nfsdcld'),
     statd: which('rpc.statd') ?? '/sbin/rpc.statd',
     nfsdArgv: scope ? [which('unshare') ?? '/usr/bin/unshare', '--uts', '--', process.execPath, 'with-hostname', scope, '--', ...nfsdStart] : nfsdStart,
+    nfsdArgs: [String(ctx.params.nfsd_threads)],
+    ...(scope ? { scope } : {}),
     leaseTime: ctx.params.nfsv4_lease_time,
     graceTime: ctx.params.nfsv4_grace_time,
   };
@@ -858,5 +863,9 @@ export const nfsExport = defineAgent({
     if ((await boundedFs(ctx.run).stat(dir, 'stat of the exported directory')) === undefined) throw fail.installed(`${dir} does not exist on this node`);
     const ip = ctx.params.nfs_ip;
     if (ip && (await hostNameOf(ip, 3000)) === undefined) ctx.log.warn(unnamedAddress(ip));
+    if (ctx.params.manage_server && systemdRunning()) {
+      const { missing, why } = await units.staticMissing(ctx.run, [...units.STATIC_UNITS]);
+      if (missing.length > 0) ctx.log.warn(`${missing.join(', ')} without ocfkit's drop-in ${units.STATIC_DROPIN}${why ? ` (${why})` : ''}: every start that starts the NFS server falls back to runtime drop-ins and a systemctl daemon-reload (global, tens of seconds on a loaded node); ${units.INSTALL_HINT}`);
+    }
   },
 });
