@@ -122,11 +122,12 @@ export const ENV_UNSAFE = /[\s"'\\$`]/;
 
 /** The environment file for a server start: the arguments the static drop-ins pass. */
 export function envFile(plan: ServerPlan & { readonly nfsdArgs: readonly string[]; readonly scope?: string }): string {
-  const vars: Array<[string, string]> = [[ENV.cluster, '1'], [ENV.nfsdArgs, plan.nfsdArgs.join(' ')]];
-  if (plan.scope) vars.push([ENV.nfsdUts, `--uts-hostname ${plan.scope}`]);
-  if (plan.info) vars.push([ENV.statdArgs, `--no-notify -P ${plan.info}/statd`], [ENV.cldArgs, `-s ${plan.info}/nfsdcld`]);
-  for (const [k, v] of vars) if (ENV_UNSAFE.test(v.replace(/ /g, ''))) throw new UnitError(`${k}=${v}: a word with whitespace, a quote, a backslash or $ cannot pass through ${ENV_FILE}`);
-  return `# Written by ocf:ocfkit:nfs-export at start, removed at stop: read by ocfkit's drop-ins (${STATIC_DROPIN}).\n${vars.map(([k, v]) => `${k}=${v}\n`).join('')}`;
+  const vars: Array<[string, readonly string[]]> = [[ENV.cluster, ['1']], [ENV.nfsdArgs, plan.nfsdArgs]];
+  if (plan.scope) vars.push([ENV.nfsdUts, ['--uts-hostname', plan.scope]]);
+  if (plan.info) vars.push([ENV.statdArgs, ['--no-notify', '-P', `${plan.info}/statd`]], [ENV.cldArgs, ['-s', `${plan.info}/nfsdcld`]]);
+  const bad = vars.flatMap(([, words]) => words).find((w) => w === '' || ENV_UNSAFE.test(w));
+  if (bad !== undefined) throw new UnitError(`${JSON.stringify(bad)} cannot pass through ${ENV_FILE}: whitespace would split it, a quote, backslash or $ change it`);
+  return `# Written by ocf:ocfkit:nfs-export at start, removed at stop: read by ocfkit's drop-ins (${STATIC_DROPIN}).\n${vars.map(([k, w]) => `${k}=${w.join(' ')}\n`).join('')}`;
 }
 
 /** `systemctl show -p Id,DropInPaths UNIT…`: each unit's drop-in files, by unit. */
