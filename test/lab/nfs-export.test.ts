@@ -54,8 +54,7 @@ describe('nfs-export with the kernel NFS server', () => {
   });
 
   it('passes ocf-tester with the server managed by the agent', () => {
-    // Pacemaker's timeout as the other calls give it: under systemd the first start's daemon-reload
-    // reruns every unit generator, 8 s of the 60 s default in a TCG guest (well under 1 s on hardware).
+    // Pacemaker's timeout as the other calls give it (a Node start costs seconds in a TCG guest).
     const args = [...PARAMS, 'OCF_RESKEY_CRM_meta_timeout=120000'].flatMap((p) => ['-o', p.slice('OCF_RESKEY_'.length)]);
     const r = labExec('node1', ['ocf-tester', '-n', 'nfs', ...args, AGENT], 1200);
     expect(r.out).toContain('passed all tests');
@@ -148,16 +147,16 @@ cat /tmp/v3.lock.out; exit 1`,
       // A restart or reload of nfs-server.service (by hand, by a package upgrade) keeps the
       // exports the cluster made, this resource's and another's: the packaged exportfs -r and
       // exportfs -au would drop them, and every export's monitor fail.
-      labShOk('node1', 'mkdir -p /srv/other && exportfs -o ro,fsid=77,no_subtree_check 192.0.2.99:/srv/other', [], 30);
+      labShOk('node1', 'mkdir -p /srv/nfs/other && exportfs -o ro,fsid=77,no_subtree_check 192.0.2.99:/srv/nfs/other', [], 30);
       for (const how of ['restart', 'reload']) {
         labShOk('node1', `systemctl ${how} nfs-server.service`, [], 120);
         const list = labShOk('node1', 'exportfs -s', [], 30);
         expect(list, how).toMatch(/^\/srv\/nfs\s+192\.0\.2\.0\/24/m);
-        expect(list, how).toMatch(/^\/srv\/other\s+192\.0\.2\.99/m);
+        expect(list, how).toMatch(/^\/srv\/nfs\/other\s+192\.0\.2\.99/m);
         const m = agent('node1', 'monitor');
         expect(m.status, `${how}: ${m.out}`).toBe(0);
       }
-      labShOk('node1', 'exportfs -u 192.0.2.99:/srv/other', [], 30);
+      labShOk('node1', 'exportfs -u 192.0.2.99:/srv/nfs/other', [], 30);
     }
     expect(agent('node1', 'monitor').status).toBe(0);
     const v3 = labSh(
