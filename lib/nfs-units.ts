@@ -293,12 +293,11 @@ export interface StartSettings extends ServerPlan {
 async function pointUnits(node: Node, s: StartSettings): Promise<void> {
   const wanted = s.info && s.nfsdcld ? [SERVER, STATD, CLD] : [SERVER, STATD];
   const { missing, why } = await staticMissing(node.run, wanted, Math.max(1000, Math.min(5000, node.remaining() - 1000)));
-  if (missing.length === 0) {
-    if (!node.envFile(envFile(s))) throw new UnitError(`cannot write ${ENV_FILE} (read-only or full /run?): the NFS units would start without this resource's state directory and scope`);
-    return;
-  }
+  // Written in the fallback too: static drop-ins installed without a reload are loaded by the
+  // fallback's, and they outrank its runtime ones, so they must find this resource's settings.
+  if (!node.envFile(envFile(s))) throw new UnitError(`cannot write ${ENV_FILE} (read-only or full /run?): the NFS units would start without this resource's state directory and scope`);
+  if (missing.length === 0) return;
   node.warn(`${missing.join(', ')} without ocfkit's drop-in ${STATIC_DROPIN}${why ? ` (${why})` : ''}: pointing them at this resource's settings with runtime drop-ins under ${RUNTIME_UNITS} and a systemctl daemon-reload, which reloads every unit and can take tens of seconds on a loaded node; ${INSTALL_HINT}`);
-  node.envFile(undefined);
   await applyDropIns(node, dropIns(s));
 }
 

@@ -19,6 +19,8 @@ class World implements units.Node {
   loaded = new Map<string, string>();
   /** ocfkit's static drop-ins, loaded (installed by the package, which reloaded once). */
   staticLoaded = false;
+  /** Installed but not loaded yet (no reload since): the next daemon-reload loads them. */
+  staticOnDisk = false;
   /** /run/ocfkit/nfs-server.env; undefined: absent. */
   env: string | undefined;
   envWritable = true;
@@ -37,7 +39,10 @@ class World implements units.Node {
     const ok = (stdout = ''): RunResult => ({ argv, code: 0, signal: null, stdout, stderr: '', durationMs: 1, timedOut: false, abandoned: false });
     const [, verb, ...rest] = argv;
     const unitsOf = rest.filter((a) => !a.startsWith('-'));
-    if (verb === 'daemon-reload') this.loaded = new Map(this.dropIns);
+    if (verb === 'daemon-reload') {
+      this.loaded = new Map(this.dropIns);
+      this.staticLoaded ||= this.staticOnDisk;
+    }
     if (verb === 'show' && rest.includes('Id,DropInPaths')) {
       const blocks = unitsOf.filter((u) => u !== 'Id,DropInPaths').map((u) => {
         const paths = [...(this.loaded.has(u) ? [units.dropInPath(u)] : []), ...(this.staticLoaded ? [`${units.VENDOR_UNITS}/${u}.d/${units.STATIC_DROPIN}`] : [])];
@@ -306,6 +311,16 @@ describe('nfs-server.service with the static drop-ins installed', () => {
     expect(warned.join('\n')).toMatch(/nfs-server.service, rpc-statd.service, nfsdcld.service without ocfkit's drop-in 60-ocfkit-nfs.conf: .*daemon-reload.*install them with the ocfkit package \(or scripts\/install.sh\)/);
     expect(w.calls.filter((c) => c === 'systemctl daemon-reload')).toHaveLength(1);
     expect(w.using('rpc.statd', '/srv/nfs/.nfs-state/statd')).toEqual([100]);
+  });
+
+  it('installed but not loaded (no reload since): the fallback\'s reload loads them, and they find the environment file', async () => {
+    const w = new World();
+    w.staticOnDisk = true;
+    await units.startServer(w, settings);
+    expect(w.calls.filter((c) => c === 'systemctl daemon-reload')).toHaveLength(1);
+    expect(w.staticLoaded).toBe(true);
+    expect(w.procs.get('rpc.statd')).toEqual(['/sbin/rpc.statd', '--no-notify', '-P', '/srv/nfs/.nfs-state/statd']);
+    expect(w.procs.get('nfsdcld')).toEqual(['/usr/sbin/nfsdcld', '-s', '/srv/nfs/.nfs-state/nfsdcld']);
   });
 
   it('systemctl show failing counts as not installed (the fallback works either way)', async () => {
