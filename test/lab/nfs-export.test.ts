@@ -236,4 +236,31 @@ umount /mnt/v4`,
       expect(labShOk('node1', 'exportfs -s', [], 30)).not.toContain('/srv/etc-export');
     }
   });
+
+  it('under systemd without the static drop-ins: validate-all and ocfkit doctor say so, start warns how to install them and still runs the units on the shared directory', () => {
+    if (!underSystemd()) return;
+    const hidden = '/root/ocfkit-dropins';
+    const hide = `mkdir -p ${hidden} && for u in ${STATIC_UNITS.join(' ')}; do mv /usr/lib/systemd/system/$u.d/60-ocfkit-nfs.conf ${hidden}/$u.conf; done && systemctl daemon-reload`;
+    const restore = `for u in ${STATIC_UNITS.join(' ')}; do mv ${hidden}/$u.conf /usr/lib/systemd/system/$u.d/60-ocfkit-nfs.conf; done && rm -f /run/systemd/system/*.d/50-ocfkit-nfs-export.conf && systemctl daemon-reload`;
+    expect(labShOk('node1', '/opt/ocfkit/ocfkit doctor 2>&1 | grep "^nfs units"', [], 120)).toContain("ocfkit's drop-ins loaded");
+    labShOk('node1', hide, [], 180);
+    try {
+      const v = agent('node1', 'validate-all', ['OCF_CHECK_LEVEL=10']);
+      expect(v.status, v.out).toBe(0);
+      expect(v.stderr).toContain("without ocfkit's drop-in 60-ocfkit-nfs.conf");
+      expect(labShOk('node1', '/opt/ocfkit/ocfkit doctor 2>&1 | grep "^nfs units"', [], 120)).toMatch(/WARNING: .*without ocfkit's drop-in 60-ocfkit-nfs.conf.*install them with the ocfkit package/);
+      labShOk('node1', 'mount /dev/vda /srv/nfs', [], 60);
+      const s = agent('node1', 'start');
+      expect(s.status, s.out).toBe(0);
+      expect(s.stderr).toMatch(/without ocfkit's drop-in 60-ocfkit-nfs.conf: .*daemon-reload.*install them with the ocfkit package/);
+      expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x rpc.statd)/cmdline', [], 30)).toContain('-P /srv/nfs/.nfs-state/statd');
+      expect(agent('node1', 'monitor').status).toBe(0);
+      const stop = agent('node1', 'stop');
+      expect(stop.status, stop.out).toBe(0);
+      expect(unitStates('nfs-server.service nfsdcld.service rpc-statd.service')).toEqual(['inactive', 'inactive', 'inactive']);
+      expect(labSh('node1', 'umount /srv/nfs', [], 60).status).toBe(0);
+    } finally {
+      labShOk('node1', restore, [], 180);
+    }
+  });
 });
