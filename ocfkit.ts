@@ -26,6 +26,7 @@ function ocfkitCommand(args: readonly string[]): Promise<number> | number {
     return 0;
   }
   if (first === 'with-hostname') return withHostname(rest);
+  if (first === 'install-nfs-units') return (require('./lib/nfs-units') as typeof import('./lib/nfs-units')).installNfsUnits(rest);
   // Loaded only here: agent start-ups never evaluate commander or the commands' code.
   if (first === 'stack' || first === 'doctor' || first === 'site') return (require('./commands/cli') as typeof import('./commands/cli')).main(args);
   if (first === 'agents') {

@@ -84,13 +84,13 @@ const params = {
   manage_server: param.boolean({
     default: true,
     shortdesc: 'Start the kernel NFS server when it is not running',
-    longdesc: 'true: start rpcbind, rpc.mountd, rpc.statd and nfsd when they are not running, and stop nfsd again on stop if this resource started it and nothing else is exported. Where systemd runs, through its units: runtime drop-ins under /run/systemd/system (gone at reboot) point nfsdcld.service and rpc-statd.service at nfs_shared_infodir and give nfs-server.service this resource\'s rpc.nfsd (threads, server scope), and stop ends nfs-server.service, rpc-statd.service and nfsdcld.service with systemctl so that a later start starts them again. Leave nfs-server.service disabled. false: the server is run by something else (nfs-server.service), only export.',
+    longdesc: 'true: start rpcbind, rpc.mountd, rpc.statd and nfsd when they are not running, and stop nfsd again on stop if this resource started it and nothing else is exported. Where systemd runs, through its units: the drop-ins ocfkit installs with its package (60-ocfkit-nfs.conf beside nfs-server.service, nfsdcld.service and rpc-statd.service) read /run/ocfkit/nfs-server.env, which start writes before the units start (nfsdcld and statd on nfs_shared_infodir, this resource\'s rpc.nfsd with its threads and server scope, and no exportfs -r or -au that would drop other resources\' exports on a restart of nfs-server.service) and stop removes; without that file the units run as packaged. Where those drop-ins are not loaded, start falls back to runtime drop-ins under /run/systemd/system and a systemctl daemon-reload, with a warning (validate-all and ocfkit doctor say so too). Stop ends nfs-server.service, rpc-statd.service and nfsdcld.service with systemctl so that a later start starts them again. Leave nfs-server.service disabled. false: the server is run by something else (nfs-server.service), only export.',
   }),
   nfs_shared_infodir: param.string({
     shortdesc: 'NFS client state directory on the shared filesystem',
     longdesc:
-      'A directory on the failover filesystem for NFSv4 client records (nfsdcld\'s database, nfsv4recoverydir) and statd\'s monitor list and state, so clients can reclaim locks on the other node. Used when this resource starts the server, with or without systemd: the daemons are started with their state there (nfsdcld -s, rpc.statd -P) before nfsd, and sm-notify sends from it; nothing is bind-mounted over /var/lib/nfs.',
-    check: checkAbsolutePath,
+      'A directory on the failover filesystem for NFSv4 client records (nfsdcld\'s database, nfsv4recoverydir) and statd\'s monitor list and state, so clients can reclaim locks on the other node. Used when this resource starts the server, with or without systemd: the daemons are started with their state there (nfsdcld -s, rpc.statd -P) before nfsd, and sm-notify sends from it; nothing is bind-mounted over /var/lib/nfs. No whitespace, quotes, backslash or $: under systemd the path reaches the units through an environment file and a $VARIABLE in ExecStart, which would split or change it.',
+    check: (v) => checkAbsolutePath(v) ?? (units.ENV_UNSAFE.test(v) ? `${JSON.stringify(v)} has whitespace, a quote, a backslash or $: systemd would split or change it on its way to rpc.statd and nfsdcld` : undefined),
   }),
   nfs_server_scope: param.string({
     shortdesc: 'NFSv4 server scope, the same on every node',
@@ -539,6 +539,7 @@ function unitNode(ctx: NfsCtx): units.Node {
     control: (file, value) => writeControl(ctx, file, `${value}\n`),
     readControl: (file) => nfsdRead(ctx, file),
     dropIn: (unit, text) => writeDropIn(units.dropInPath(unit), text),
+    envFile: (text) => (text === undefined ? removeNote(units.ENV_FILE) : writeNote(units.ENV_FILE, text)),
     waitFor: (what, ms, probe) =>
       ctx.deadline.poll(what, 200, async () => ((await probe()) ? true : undefined), ms).then(
         () => true,
@@ -570,7 +571,9 @@ function writeDropIn(file: string, text: string | undefined): boolean {
 
 /**
  * What the units run: nfsdcld and statd on the shared directory, and rpc.nfsd with this resource's
- * thread count and (under unshare --uts) its server scope, as the start without systemd runs them.
+ * thread count and (in a UTS namespace of its own) its server scope, as the start without systemd
+ * runs them. The absolute paths serve the fallback's runtime drop-ins; the static ones find the
+ * programs themselves.
  */
 function unitSettings(ctx: NfsCtx): units.StartSettings {
   const info = ctx.params.nfs_shared_infodir || undefined;
@@ -581,6 +584,8 @@ function unitSettings(ctx: NfsCtx): units.StartSettings {
     nfsdcld: which('nfsdcld'),
     statd: which('rpc.statd') ?? '/sbin/rpc.statd',
     nfsdArgv: scope ? [which('unshare') ?? '/usr/bin/unshare', '--uts', '--', process.execPath, 'with-hostname', scope, '--', ...nfsdStart] : nfsdStart,
+    nfsdArgs: [String(ctx.params.nfsd_threads)],
+    ...(scope ? { scope } : {}),
     leaseTime: ctx.params.nfsv4_lease_time,
     graceTime: ctx.params.nfsv4_grace_time,
   };
@@ -858,5 +863,9 @@ export const nfsExport = defineAgent({
     if ((await boundedFs(ctx.run).stat(dir, 'stat of the exported directory')) === undefined) throw fail.installed(`${dir} does not exist on this node`);
     const ip = ctx.params.nfs_ip;
     if (ip && (await hostNameOf(ip, 3000)) === undefined) ctx.log.warn(unnamedAddress(ip));
+    if (ctx.params.manage_server && systemdRunning()) {
+      const { missing, why } = await units.staticMissing(ctx.run, [...units.STATIC_UNITS]);
+      if (missing.length > 0) ctx.log.warn(`${missing.join(', ')} without ocfkit's drop-in ${units.STATIC_DROPIN}${why ? ` (${why})` : ''}: every start that starts the NFS server falls back to runtime drop-ins and a systemctl daemon-reload (global, tens of seconds on a loaded node); ${units.INSTALL_HINT}`);
+    }
   },
 });

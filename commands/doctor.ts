@@ -3,12 +3,13 @@
  * (also against a CIB file with CIB_file), DRBD from events2 or /proc/drbd, mounts from
  * mountinfo, exports from `exportfs -s`, addresses from `ip -j`. Never human text.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { CRM_MON_FENCING, CRM_MON_XML, type FenceEvent, parseFailures, parseFenceHistory } from '../lib/cluster';
 import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
+import * as nfsUnits from '../lib/nfs-units';
 import { findAddress, parseAddrJson } from '../lib/ip';
 import { readMountinfo } from '../lib/mounts';
 import { type Runner, describe } from '../lib/run';
@@ -127,6 +128,14 @@ export async function doctor(run: Runner): Promise<string[]> {
     // no nfsd
   }
   say(`nfs server: ${nfsd}`);
+  if (existsSync('/run/systemd/system')) {
+    const { missing, why } = await nfsUnits.staticMissing(run, [...nfsUnits.STATIC_UNITS], 10_000);
+    say(
+      missing.length === 0
+        ? `nfs units: ocfkit's drop-ins loaded (${nfsUnits.STATIC_DROPIN}); nfs-export starts the server without a daemon-reload${existsSync(nfsUnits.ENV_FILE) ? `, and ${nfsUnits.ENV_FILE} points the units at a resource's settings now` : ''}`
+        : `nfs units: WARNING: ${missing.join(', ')} without ocfkit's drop-in ${nfsUnits.STATIC_DROPIN}${why ? ` (${why})` : ''}: nfs-export falls back to runtime drop-ins and a systemctl daemon-reload at every server start; ${nfsUnits.INSTALL_HINT}`,
+    );
+  }
 
   // Addresses of the cluster's vip resources
   const ipj = await run(['ip', '-j', 'addr', 'show'], { timeoutMs: 10_000 });

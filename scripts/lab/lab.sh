@@ -244,6 +244,10 @@ sync_dist() {
     mv -f "$SHARE/dist/.ocfkit.id.tmp" "$SHARE/dist/ocfkit.id"
   fi
   agents=$(env -u NODE_OPTIONS "$src" agents) || { say "warning: $src agents failed: no ocf:ocfkit:* in the guests"; return 0; }
+  # The static drop-ins and their wrapper as the package installs them (guest/install-dist puts them in place).
+  rm -rf "$SHARE/units.tmp"
+  env -u NODE_OPTIONS "$src" install-nfs-units /usr/lib/systemd/system /usr/lib/ocfkit "$SHARE/units.tmp" >/dev/null || { say "warning: $src install-nfs-units failed: no static NFS drop-ins in the guests"; rm -rf "$SHARE/units.tmp"; }
+  if [ -d "$SHARE/units.tmp" ]; then rm -rf "$SHARE/units" && mv "$SHARE/units.tmp" "$SHARE/units"; fi
   find "$SHARE/ocf/ocfkit" -mindepth 1 -delete
   for a in $agents; do ln -s /opt/ocfkit/ocfkit "$SHARE/ocf/ocfkit/$a"; done
   for n in $(run_nodes); do

@@ -48,6 +48,8 @@ stage() {
   # Relative links, as scripts/install.sh makes them: they survive a relocated root (dpkg --root).
   for a in $agents; do ln -s ../../../ocfkit/ocfkit "$root/usr/lib/ocf/resource.d/ocfkit/$a"; done
   ln -s ../lib/ocfkit/ocfkit "$root/usr/sbin/ocfkit"
+  # The static drop-ins nfs-export's NFS units read their arguments through, and their wrapper.
+  "$bin" install-nfs-units /usr/lib/systemd/system /usr/lib/ocfkit "$root" >/dev/null
   OCFKIT_VERSION=$version node "$top/scripts/run-ts.mjs" "$top/scripts/package/man-pages.ts" "$work/man" >/dev/null
   for p in "$work"/man/*.7; do gzip -9n <"$p" >"$root/usr/share/man/man7/$(basename "$p").gz"; done
   for p in "$work"/man/*.8; do gzip -9n <"$p" >"$root/usr/share/man/man8/$(basename "$p").gz"; done
@@ -72,6 +74,12 @@ build_deb() {
   install -m 644 "$top/scripts/package/lintian-overrides" "$root/usr/share/lintian/overrides/ocfkit"
   chmod 644 "$root"/usr/share/doc/ocfkit/*
   install -d -m 755 "$root/DEBIAN"
+  # One daemon-reload, at install and removal: it loads the NFS units' drop-ins, so that no failover
+  # needs one. Not into a root other than / (dpkg --root with --force-script-chrootless sets DPKG_ROOT).
+  for script in postinst postrm; do
+    printf '#!/bin/sh\nset -e\nif [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then\n  systemctl daemon-reload || true\nfi\n' >"$root/DEBIAN/$script"
+    chmod 755 "$root/DEBIAN/$script"
+  done
   (cd "$root" && find usr -type f | sort | xargs md5sum) >"$root/DEBIAN/md5sums"
   chmod 644 "$root/DEBIAN/md5sums"
   {
@@ -132,12 +140,22 @@ build_rpm() {
     echo "%install"
     echo "cp -a $root/. %{buildroot}/"
     echo
+    # One daemon-reload, at install and removal (where systemd's own file trigger does not already
+    # run it): it loads the NFS units' drop-ins, so that no failover needs one. Lua: no shell needed
+    # in the root rpm installs into.
+    for when in post postun; do
+      echo "%$when -p <lua>"
+      echo 'if posix.access("/run/systemd/system") then os.execute("systemctl daemon-reload") end'
+      echo
+    done
     echo "%files"
     echo "%dir /usr/lib/ocfkit"
     echo "/usr/lib/ocfkit/ocfkit"
     echo "%dir /usr/lib/ocf/resource.d/ocfkit"
     for a in $agents; do echo "/usr/lib/ocf/resource.d/ocfkit/$a"; done
     echo "/usr/sbin/ocfkit"
+    echo "/usr/lib/ocfkit/nfs-unit-exec"
+    for u in nfs-server nfsdcld rpc-statd; do echo "%dir /usr/lib/systemd/system/$u.service.d"; echo "/usr/lib/systemd/system/$u.service.d/60-ocfkit-nfs.conf"; done
     (cd "$root" && find usr/share/man -type f | sort | sed 's|^|%doc /|; s|^%doc /usr/share/man|/usr/share/man|')
     echo "%dir /usr/share/doc/ocfkit"
     echo "%doc /usr/share/doc/ocfkit/README.md"

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdtempSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,7 +43,20 @@ describe('the single binary', () => {
     expect(readlinkSync(link)).toBe('../../../ocfkit/ocfkit');
     expect(ok([link, 'meta-data'])).toContain('name="vip"');
     expect(readlinkSync(join(dest, 'usr/sbin/ocfkit'))).toBe('../lib/ocfkit/ocfkit');
+    // The static drop-ins for the NFS units, naming the wrapper where it was installed.
+    const wrapper = join(dest, 'usr/lib/ocfkit/nfs-unit-exec');
+    expect(statSync(wrapper).mode & 0o777).toBe(0o755);
+    for (const unit of ['nfs-server.service', 'nfsdcld.service', 'rpc-statd.service']) {
+      const f = join(dest, 'usr/lib/systemd/system', `${unit}.d/60-ocfkit-nfs.conf`);
+      expect(statSync(f).mode & 0o777).toBe(0o644);
+      const text = readFileSync(f, 'utf8');
+      expect(text).toContain('\nEnvironmentFile=-/run/ocfkit/nfs-server.env\n');
+      expect(text).toContain('\nExecStart=\nExecStart=/usr/lib/ocfkit/nfs-unit-exec ');
+    }
+    // The server scope: the program runs in a UTS namespace of its own, named as asked; this one keeps its name.
+    expect(ok([wrapper, '--uts-hostname', 'scope.example', 'hostname']).trim()).toBe('scope.example');
+    expect(ok(['hostname']).trim()).not.toBe('scope.example');
     ok(['env', `DESTDIR=${dest}`, 'bash', join(top, 'scripts', 'install.sh'), '--uninstall']);
-    for (const p of ['usr/lib/ocfkit', 'usr/lib/ocf/resource.d/ocfkit', 'usr/sbin/ocfkit']) expect(existsSync(join(dest, p))).toBe(false);
+    for (const p of ['usr/lib/ocfkit', 'usr/lib/ocf/resource.d/ocfkit', 'usr/sbin/ocfkit', 'usr/lib/systemd/system/nfs-server.service.d', 'usr/lib/systemd/system/nfsdcld.service.d', 'usr/lib/systemd/system/rpc-statd.service.d']) expect(existsSync(join(dest, p))).toBe(false);
   });
 });

@@ -177,6 +177,9 @@ describe('nfs-export bad input', () => {
     ['fsid bad in options', { options: 'rw,fsid=x;y' }, 6, /comma-separated option list|is not an fsid/],
     ['rmtab_backup path', { rmtab_backup: '../../etc/passwd' }, 6, /must be a file name or none/],
     ['infodir relative', { nfs_shared_infodir: 'state' }, 6, /not an absolute path/],
+    // Under systemd the path reaches statd and nfsdcld as an unbraced $VARIABLE, which splits at whitespace.
+    ['infodir with a space', { nfs_shared_infodir: '/srv/nfs state' }, 6, /has whitespace, a quote, a backslash or \$: systemd would split/],
+    ['infodir with a $', { nfs_shared_infodir: '/srv/$HOME' }, 6, /has whitespace, a quote, a backslash or \$/],
     ['server scope metacharacters', { nfs_server_scope: 'vip;reboot' }, 6, /not a hostname-like scope/],
     ['nfs_ip not an address', { nfs_ip: 'somewhere' }, 6, /is not an address/],
     ['threads zero', { nfsd_threads: '0' }, 6, /below the minimum/],

@@ -42,6 +42,8 @@ const FILES = [
   'usr/lib/ocfkit/ocfkit 755',
   ...AGENTS.map((a) => `usr/lib/ocf/resource.d/ocfkit/${a} -> ../../../ocfkit/ocfkit`),
   'usr/sbin/ocfkit -> ../lib/ocfkit/ocfkit',
+  'usr/lib/ocfkit/nfs-unit-exec 755',
+  ...['nfs-server', 'nfsdcld', 'rpc-statd'].map((u) => `usr/lib/systemd/system/${u}.service.d/60-ocfkit-nfs.conf 644`),
   ...AGENTS.map((a) => `usr/share/man/man7/ocf_ocfkit_${a}.7.gz 644`),
   'usr/share/man/man8/ocfkit.8.gz 644',
 ];
@@ -61,7 +63,8 @@ function emptyRpmRoot(): string {
 }
 
 // The root holds none of the Pacemaker or iproute2 packages: their dependencies cannot be met there.
-const dpkg = (root: string, ...args: string[]) => sh(['dpkg', `--root=${root}`, '--force-depends', ...args]);
+// Maintainer scripts run outside the root (it has no shell), with DPKG_ROOT telling them where it is.
+const dpkg = (root: string, ...args: string[]) => sh(['dpkg', `--root=${root}`, '--force-depends', '--force-script-chrootless', ...args]);
 const rpm = (root: string, ...args: string[]) => sh(['rpm', '--root', root, ...RPMDB, '--nodeps', ...args]);
 
 /**
@@ -115,6 +118,8 @@ describe('the packages', () => {
     const listing = ok(['dpkg-deb', '-c', f]);
     expect(listing).not.toMatch(/^\S+ (?!root\/root)/m);
     for (const p of ['usr/share/doc/ocfkit/copyright', 'usr/share/doc/ocfkit/changelog.gz', 'usr/share/doc/ocfkit/README.md.gz']) expect(listing).toContain(`./${p}`);
+    // The one daemon-reload that loads the NFS units' drop-ins, at install and removal, never into another root.
+    for (const script of ['postinst', 'postrm']) expect(ok(['dpkg-deb', '-I', f, script])).toContain('if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then\n  systemctl daemon-reload');
     const lint = sh(['lintian', '--pedantic', f]);
     // The Bun runtime is linked by Bun's own build: not a PIE, no RELRO (docs/install.md#what-the-linters-say).
     expect(tags(lint.stdout, /^[EWIP]: ocfkit: (\S+)/gm)).toEqual(['hardening-no-pie', 'hardening-no-relro']);
@@ -128,6 +133,7 @@ describe('the packages', () => {
     expect(q('--recommends')).toEqual(['iputils']);
     expect(q('--suggests').sort()).toEqual(['(nfs-utils or nfs-kernel-server)', 'drbd-utils', 'pcs']);
     expect(ok(['rpm', '-qp', '--queryformat', '%{LICENSE} %{URL}', f])).toBe('GPL-2.0-or-later https://example.org/ocfkit');
+    expect(ok(['rpm', '-qp', '--scripts', f]).match(/systemctl daemon-reload/g)).toHaveLength(2);
     const lint = sh(['rpmlint', '-c', join(top, 'scripts/package/rpmlint.toml'), f]);
     expect(tags(lint.stdout, /^ocfkit\.x86_64: [EW]: (\S+)/gm)).toEqual([
       'no-manual-page-for-binary',

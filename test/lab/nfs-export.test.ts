@@ -35,6 +35,9 @@ echo ok`;
 /** systemd is PID 1 in the guest (LAB_INIT=systemd): the agent runs the server through its units. */
 const underSystemd = () => labSh('node1', '[ -d /run/systemd/system ]', [], 30).status === 0;
 /** ActiveState of each unit, as systemd sees it. */
+/** ocfkit's static drop-ins and the file they read (lib/nfs-units). */
+const STATIC_UNITS = ['nfs-server.service', 'nfsdcld.service', 'rpc-statd.service'];
+const ENV_FILE = '/run/ocfkit/nfs-server.env';
 const unitStates = (units: string) => units.split(' ').map((u) => labSh('node1', `systemctl show -p ActiveState --value ${u}`, [], 30).stdout.trim());
 
 function agent(node: Node, action: string, extra: string[] = [], timeoutS = 180) {
@@ -51,8 +54,7 @@ describe('nfs-export with the kernel NFS server', () => {
   });
 
   it('passes ocf-tester with the server managed by the agent', () => {
-    // Pacemaker's timeout as the other calls give it: under systemd the first start's daemon-reload
-    // reruns every unit generator, 8 s of the 60 s default in a TCG guest (well under 1 s on hardware).
+    // Pacemaker's timeout as the other calls give it (a Node start costs seconds in a TCG guest).
     const args = [...PARAMS, 'OCF_RESKEY_CRM_meta_timeout=120000'].flatMap((p) => ['-o', p.slice('OCF_RESKEY_'.length)]);
     const r = labExec('node1', ['ocf-tester', '-n', 'nfs', ...args, AGENT], 1200);
     expect(r.out).toContain('passed all tests');
@@ -136,6 +138,25 @@ cat /tmp/v3.lock.out; exit 1`,
       expect(unitStates('nfs-server.service nfsdcld.service rpc-statd.service nfs-mountd.service')).toEqual(['active', 'active', 'active', 'active']);
       expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x nfsdcld)/cmdline', [], 30)).toContain('-s /srv/nfs/.nfs-state/nfsdcld');
       expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x rpc.statd)/cmdline', [], 30)).toContain('-P /srv/nfs/.nfs-state/statd');
+      // Through ocfkit's static drop-ins (installed as the package installs them), not the
+      // fallback: no runtime drop-in, no daemon-reload, the arguments in the environment file.
+      expect(s.stderr).not.toContain("without ocfkit's drop-in");
+      for (const u of STATIC_UNITS) expect(labShOk('node1', `systemctl show -p DropInPaths --value ${u}`, [], 30)).toContain(`/usr/lib/systemd/system/${u}.d/60-ocfkit-nfs.conf`);
+      expect(labSh('node1', 'ls /run/systemd/system/*.d/50-ocfkit-nfs-export.conf', [], 30).status).not.toBe(0);
+      expect(labShOk('node1', `cat ${ENV_FILE}`, [], 30)).toContain('OCFKIT_NFSD_UTS=--uts-hostname 192.0.2.100');
+      // A restart or reload of nfs-server.service (by hand, by a package upgrade) keeps the
+      // exports the cluster made, this resource's and another's: the packaged exportfs -r and
+      // exportfs -au would drop them, and every export's monitor fail.
+      labShOk('node1', 'mkdir -p /srv/nfs/other && exportfs -o ro,fsid=77,no_subtree_check 192.0.2.99:/srv/nfs/other', [], 30);
+      for (const how of ['restart', 'reload']) {
+        labShOk('node1', `systemctl ${how} nfs-server.service`, [], 120);
+        const list = labShOk('node1', 'exportfs -s', [], 30);
+        expect(list, how).toMatch(/^\/srv\/nfs\s+192\.0\.2\.0\/24/m);
+        expect(list, how).toMatch(/^\/srv\/nfs\/other\s+192\.0\.2\.99/m);
+        const m = agent('node1', 'monitor');
+        expect(m.status, `${how}: ${m.out}`).toBe(0);
+      }
+      labShOk('node1', 'exportfs -u 192.0.2.99:/srv/nfs/other', [], 30);
     }
     expect(agent('node1', 'monitor').status).toBe(0);
     const v3 = labSh(
@@ -195,11 +216,51 @@ umount /mnt/v4`,
     expect(labSh('node1', 'pgrep -x nfsdcld', [], 30).status).toBe(1);
     if (underSystemd()) {
       expect(unitStates('nfs-server.service nfsdcld.service rpc-statd.service nfs-mountd.service')).toEqual(['inactive', 'inactive', 'inactive', 'inactive']);
-      // The runtime drop-ins stay for the next start (a stop reloads nothing): they name the shared directory only.
-      expect(labShOk('node1', 'cat /run/systemd/system/rpc-statd.service.d/50-ocfkit-nfs-export.conf', [], 30)).toContain('-P /srv/nfs/.nfs-state/statd');
+      // The environment file goes with the server: what starts the units next runs them as packaged.
+      expect(labSh('node1', `test -e ${ENV_FILE}`, [], 30).status).toBe(1);
     }
     // What fs-mount's stop needs: nothing of nfsd left on the filesystem.
     const um = labSh('node1', 'umount /srv/nfs && echo unmounted', [], 60);
     expect(um.status, um.out).toBe(0);
+    if (underSystemd()) {
+      // Without the environment file (a node booted without the cluster) the units run as Debian
+      // packages them, through the same static drop-ins: statd and nfsdcld on /var/lib/nfs, rpc.nfsd
+      // with nfs.conf's threads, exportfs -r loading /etc/exports.
+      labShOk('node1', 'mkdir -p /srv/etc-export && mount -t tmpfs tmpfs /srv/etc-export && echo "/srv/etc-export 192.0.2.98(ro,no_subtree_check,fsid=78)" >/etc/exports && systemctl start nfs-server.service', [], 120);
+      expect(unitStates('nfs-server.service nfsdcld.service rpc-statd.service')).toEqual(['active', 'active', 'active']);
+      expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x rpc.statd)/cmdline', [], 30).trim()).toMatch(/^(\/usr)?\/sbin\/rpc\.statd$/);
+      expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x nfsdcld)/cmdline', [], 30).trim()).toBe('/usr/sbin/nfsdcld');
+      expect(Number(labShOk('node1', 'cat /proc/fs/nfsd/threads', [], 30))).toBe(8);
+      expect(labShOk('node1', 'exportfs -s', [], 30)).toMatch(/^\/srv\/etc-export\s+192\.0\.2\.98/m);
+      labShOk('node1', 'systemctl stop nfs-server.service rpc-statd.service nfsdcld.service && : >/etc/exports && umount /srv/etc-export', [], 120);
+      expect(labShOk('node1', 'exportfs -s', [], 30)).not.toContain('/srv/etc-export');
+    }
+  });
+
+  it('under systemd without the static drop-ins: validate-all and ocfkit doctor say so, start warns how to install them and still runs the units on the shared directory', () => {
+    if (!underSystemd()) return;
+    const hidden = '/root/ocfkit-dropins';
+    const hide = `mkdir -p ${hidden} && for u in ${STATIC_UNITS.join(' ')}; do mv /usr/lib/systemd/system/$u.d/60-ocfkit-nfs.conf ${hidden}/$u.conf; done && systemctl daemon-reload`;
+    const restore = `for u in ${STATIC_UNITS.join(' ')}; do mv ${hidden}/$u.conf /usr/lib/systemd/system/$u.d/60-ocfkit-nfs.conf; done && rm -f /run/systemd/system/*.d/50-ocfkit-nfs-export.conf && systemctl daemon-reload`;
+    expect(labShOk('node1', '/opt/ocfkit/ocfkit doctor 2>&1 | grep "^nfs units"', [], 120)).toContain("ocfkit's drop-ins loaded");
+    labShOk('node1', hide, [], 180);
+    try {
+      const v = agent('node1', 'validate-all', ['OCF_CHECK_LEVEL=10']);
+      expect(v.status, v.out).toBe(0);
+      expect(v.stderr).toContain("without ocfkit's drop-in 60-ocfkit-nfs.conf");
+      expect(labShOk('node1', '/opt/ocfkit/ocfkit doctor 2>&1 | grep "^nfs units"', [], 120)).toMatch(/WARNING: .*without ocfkit's drop-in 60-ocfkit-nfs.conf.*install them with the ocfkit package/);
+      labShOk('node1', 'mount /dev/vda /srv/nfs', [], 60);
+      const s = agent('node1', 'start');
+      expect(s.status, s.out).toBe(0);
+      expect(s.stderr).toMatch(/without ocfkit's drop-in 60-ocfkit-nfs.conf: .*daemon-reload.*install them with the ocfkit package/);
+      expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x rpc.statd)/cmdline', [], 30)).toContain('-P /srv/nfs/.nfs-state/statd');
+      expect(agent('node1', 'monitor').status).toBe(0);
+      const stop = agent('node1', 'stop');
+      expect(stop.status, stop.out).toBe(0);
+      expect(unitStates('nfs-server.service nfsdcld.service rpc-statd.service')).toEqual(['inactive', 'inactive', 'inactive']);
+      expect(labSh('node1', 'umount /srv/nfs', [], 60).status).toBe(0);
+    } finally {
+      labShOk('node1', restore, [], 180);
+    }
   });
 });
