@@ -110,7 +110,9 @@ export function staticDropIns(wrapper: string): Record<(typeof STATIC_UNITS)[num
       '',
     ].join('\n'),
     [CLD]: [...head(CLD), 'ExecStart=', `ExecStart=${w} nfsdcld $${ENV.cldArgs}`, ''].join('\n'),
-    [STATD]: [...head(STATD), 'ExecStart=', `ExecStart=${w} rpc.statd $${ENV.statdArgs}`, ''].join('\n'),
+    // --no-notify and $STATDARGS as nfs-utils 1.3 (Debian 11) passes them (2.x sets RPC_STATD_NO_NOTIFY
+    // and no STATDARGS): the reboot notice is rpc-statd-notify.service's (or the agent's) to send.
+    [STATD]: [...head(STATD), 'ExecStart=', `ExecStart=${w} rpc.statd --no-notify $STATDARGS $${ENV.statdArgs}`, ''].join('\n'),
   };
 }
 
@@ -124,7 +126,7 @@ export const ENV_UNSAFE = /[\s"'\\$`]/;
 export function envFile(plan: ServerPlan & { readonly nfsdArgs: readonly string[]; readonly scope?: string }): string {
   const vars: Array<[string, readonly string[]]> = [[ENV.cluster, ['1']], [ENV.nfsdArgs, plan.nfsdArgs]];
   if (plan.scope) vars.push([ENV.nfsdUts, ['--uts-hostname', plan.scope]]);
-  if (plan.info) vars.push([ENV.statdArgs, ['--no-notify', '-P', `${plan.info}/statd`]], [ENV.cldArgs, ['-s', `${plan.info}/nfsdcld`]]);
+  if (plan.info) vars.push([ENV.statdArgs, ['-P', `${plan.info}/statd`]], [ENV.cldArgs, ['-s', `${plan.info}/nfsdcld`]]);
   const bad = vars.flatMap(([, words]) => words).find((w) => w === '' || ENV_UNSAFE.test(w));
   if (bad !== undefined) throw new UnitError(`${JSON.stringify(bad)} cannot pass through ${ENV_FILE}: whitespace would split it, a quote, backslash or $ change it`);
   return `# Written by ocf:ocfkit:nfs-export at start, removed at stop: read by ocfkit's drop-ins (${STATIC_DROPIN}).\n${vars.map(([k, w]) => `${k}=${w.join(' ')}\n`).join('')}`;

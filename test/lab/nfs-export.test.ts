@@ -228,7 +228,7 @@ umount /mnt/v4`,
       // with nfs.conf's threads, exportfs -r loading /etc/exports.
       labShOk('node1', 'mkdir -p /srv/etc-export && mount -t tmpfs tmpfs /srv/etc-export && echo "/srv/etc-export 192.0.2.98(ro,no_subtree_check,fsid=78)" >/etc/exports && systemctl start nfs-server.service', [], 120);
       expect(unitStates('nfs-server.service nfsdcld.service rpc-statd.service')).toEqual(['active', 'active', 'active']);
-      expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x rpc.statd)/cmdline', [], 30).trim()).toMatch(/^(\/usr)?\/sbin\/rpc\.statd$/);
+      expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x rpc.statd)/cmdline', [], 30).trim()).toMatch(/^(\/usr)?\/sbin\/rpc\.statd --no-notify$/);
       expect(labShOk('node1', 'tr "\\0" " " </proc/$(pgrep -x nfsdcld)/cmdline', [], 30).trim()).toBe('/usr/sbin/nfsdcld');
       expect(Number(labShOk('node1', 'cat /proc/fs/nfsd/threads', [], 30))).toBe(8);
       expect(labShOk('node1', 'exportfs -s', [], 30)).toMatch(/^\/srv\/etc-export\s+192\.0\.2\.98/m);

@@ -336,7 +336,9 @@ describe('static drop-ins', () => {
   const d = units.staticDropIns(WRAPPER);
 
   it('without the environment file, each unit runs its program as nfs-utils 2.6 packages it (exportfs -r, -au, -f included)', () => {
-    expect(expand(d[units.STATD], undefined).exec).toEqual(['/sbin/rpc.statd']);
+    // 2.6 sets RPC_STATD_NO_NOTIFY=1; 1.3 (Debian 11) passes --no-notify and $STATDARGS, which the drop-in keeps.
+    expect(expand(d[units.STATD], undefined).exec).toEqual(['/sbin/rpc.statd', '--no-notify']);
+    expect(d[units.STATD]).toContain(' $STATDARGS ');
     expect(expand(d[units.CLD], undefined).exec).toEqual(['/usr/sbin/nfsdcld']);
     const server = expand(d[units.SERVER], undefined);
     expect(server.exec).toEqual(['/usr/sbin/rpc.nfsd']);
