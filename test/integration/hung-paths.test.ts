@@ -35,6 +35,7 @@ function agent(name: string, action: string, params: Record<string, string>, env
     ...Object.entries(params).map(([k, v]) => `OCF_RESKEY_${k}=${v}`),
     ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
   ];
+  const t0 = performance.now();
   const r = sh(['timeout', '-s', 'KILL', String((TIMEOUT_MS + 2000) / 1000), 'env', '-i', ...vars, `${AGENT_DIR}/${name}`, action]);
   return { code: r.status, stderr: r.stderr, reason: /^ocf-exit-reason:(.*)$/m.exec(r.stderr)?.[1], ms: performance.now() - t0 };
 }
