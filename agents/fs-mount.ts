@@ -491,7 +491,8 @@ async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: nu
       found = unfinished(copies) ? copies : { holders: copies.holders, foreign: found.foreign };
     }
     if (unfinished(found) && !unknown) ctx.log.warn(`${at} is busy and ${found.unfinished}: nobody is signalled; retrying the unmount`);
-    unknown = unfinished(found) ? found.unfinished : undefined;
+    // The first search that did not finish says it best: a later one had less time, and said less.
+    unknown = unfinished(found) ? (unknown ?? found.unfinished) : undefined;
     const { holders, foreign } = unfinished(found) ? { holders: [], foreign: [] } : found;
     const spent = performance.now() - startedAt;
     if (ctx.deadline.remaining() < Math.max(delay, 200) + 300) {
