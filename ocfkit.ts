@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import { AGENT_NAMES, agentNamed } from './agents';
+import { FIND_HOLDERS, findHoldersCommand } from './lib/holder-search';
 import { withHostname } from './lib/hostname-exec';
 import { OCF } from './lib/ocf/codes';
 import { runAgent } from './lib/ocf/runtime';
@@ -27,6 +28,7 @@ function ocfkitCommand(args: readonly string[]): Promise<number> | number {
   }
   if (first === 'with-hostname') return withHostname(rest);
   if (first === 'install-nfs-units') return (require('./lib/nfs-units') as typeof import('./lib/nfs-units')).installNfsUnits(rest);
+  if (first === FIND_HOLDERS) return findHoldersCommand();
   // Loaded only here: agent start-ups never evaluate commander or the commands' code.
   if (first === 'stack' || first === 'doctor' || first === 'site') return (require('./commands/cli') as typeof import('./commands/cli')).main(args);
   if (first === 'agents') {

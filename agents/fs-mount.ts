@@ -5,7 +5,8 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { constants as osConstants, hostname } from 'node:os';
 import { boundedFs } from '../lib/bounded-fs';
-import { type Holder, type HolderSearch, describeHolders, devMajorMinor, findHolders } from '../lib/holders';
+import { type HolderQuery, type SearchOutcome, searchHolders, unfinished } from '../lib/holder-search';
+import { type Holder, describeHolders, devMajorMinor } from '../lib/holders';
 import { type MountEntry, type MountNamespace, hiddenBy, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
@@ -77,7 +78,7 @@ const params = {
     options: ['true', 'safe', 'false'] as const,
     shortdesc: 'Signal the processes that hold the mount on stop',
     longdesc:
-      'true or safe: when the unmount is busy, find the processes that hold this mount (open files, working directory, root, memory maps, matched by mount identity, never by device or path alone), log them, send term_signals, then kill_signals once half the stop budget is gone. Both use only non-blocking /proc reads, so a dead NFS server cannot stall the search. The same holds for a copy of the mount in another mount namespace, whose holders are searched in that namespace only. false: never signal anyone; stop fails naming the holders.',
+      'true or safe: when the unmount is busy, find the processes that hold this mount (open files, working directory, root, memory maps, matched by mount identity, never by device or path alone), log them, send term_signals, then kill_signals once half the stop budget is gone. The search runs in a child process killed at a bound (at most 5 s, half of what the stop has left): a process stuck on a filesystem that does not answer cannot stall it. A search that does not finish signals nobody and, if the mount stays busy, fails the stop saying so. The same holds for a copy of the mount in another mount namespace, whose holders are searched in that namespace only. false: never signal anyone; stop fails naming the holders.',
   }),
   fast_stop: param.boolean({
     default: false,
@@ -401,10 +402,18 @@ interface Place {
   readonly where: string;
   readonly mounts: () => MountEntry[];
   readonly umountArgv: (argv: string[]) => string[];
-  readonly holders: (m: MountEntry) => HolderSearch;
+  readonly holders: (ctx: FsCtx, m: MountEntry) => Promise<SearchOutcome>;
 }
 
-const HERE: Place = { where: '', mounts: () => readMountinfo(), umountArgv: (argv) => argv, holders: (m) => findHolders(m) };
+/**
+ * One holder search, in a bounded child (lib/holder-search.ts): at most half of what the stop has
+ * left, so a search that hangs still leaves time for another unmount and for saying why.
+ */
+function search(ctx: FsCtx, query: HolderQuery): Promise<SearchOutcome> {
+  return searchHolders(ctx.run, query, { timeoutMs: Math.max(300, Math.min(5000, (ctx.deadline.remaining() - 500) / 2)) });
+}
+
+const HERE: Place = { where: '', mounts: () => readMountinfo(), umountArgv: (argv) => argv, holders: (ctx, m) => search(ctx, { target: m }) };
 
 function placeOf(ns: MountNamespace): Place {
   let pid = ns.pid;
@@ -425,7 +434,7 @@ function placeOf(ns: MountNamespace): Place {
     mounts,
     // --root: mountinfo names targets from that process's root, which a container has moved.
     umountArgv: (argv) => ['nsenter', `--mount=/proc/${pid}/ns/mnt`, `--root=/proc/${pid}/root`, '--', ...argv],
-    holders: (m) => findHolders(m, '/proc', { link: ns.link, mounts: mounts() }),
+    holders: (ctx, m) => search(ctx, { target: m, ns: { link: ns.link, mounts: mounts() } }),
   };
 }
 
@@ -435,7 +444,7 @@ function placeOf(ns: MountNamespace): Place {
  * `unshare --propagation slave`) keeps our umount busy while a process there holds it, and no
  * process here does.
  */
-function holdersOfCopies(m: MountEntry): Holder[] {
+async function holdersOfCopies(ctx: FsCtx, m: MountEntry): Promise<SearchOutcome> {
   const out: Holder[] = [];
   for (const ns of otherMountNamespaces()) {
     let mounts: MountEntry[];
@@ -446,10 +455,12 @@ function holdersOfCopies(m: MountEntry): Holder[] {
     }
     for (const c of mounts) {
       if (c.major !== m.major || c.minor !== m.minor || c.root !== m.root) continue;
-      for (const h of findHolders(c, '/proc', { link: ns.link, mounts }).holders) out.push({ ...h, uses: h.uses.map((u) => `${u} in ${ns.link}`) });
+      const found = await search(ctx, { target: c, ns: { link: ns.link, mounts } });
+      if (unfinished(found)) return found;
+      for (const h of found.holders) out.push({ ...h, uses: h.uses.map((u) => `${u} in ${ns.link}`) });
     }
   }
-  return out;
+  return { holders: out, foreign: [] };
 }
 
 /**
@@ -460,6 +471,8 @@ function holdersOfCopies(m: MountEntry): Holder[] {
 async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: number, budgetMs: number): Promise<void> {
   const delay = Number(ctx.params.signal_delay) * 1000;
   let round = 0;
+  /** Why the last holder search tells nothing, when it did not finish. */
+  let unknown: string | undefined;
   const at = `${m.target}${place.where}`;
   for (;;) {
     if (!stillMounted(place.mounts(), m.id)) return;
@@ -470,12 +483,20 @@ async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: nu
       ctx.log.info(`unmounted ${at}`);
       return;
     }
-    const found = place.holders(m);
-    const { foreign } = found;
-    const holders = found.holders.length === 0 && place === HERE && !isBind(ctx) && !isNetwork(ctx) ? holdersOfCopies(m) : found.holders;
+    // A search that did not finish tells nothing: never "no holders". Unmounting goes on (the
+    // stuck process may let go), and the reason says why nobody was signalled.
+    let found = await place.holders(ctx, m);
+    if (!unfinished(found) && found.holders.length === 0 && place === HERE && !isBind(ctx) && !isNetwork(ctx)) {
+      const copies = await holdersOfCopies(ctx, m);
+      found = unfinished(copies) ? copies : { holders: copies.holders, foreign: found.foreign };
+    }
+    if (unfinished(found) && !unknown) ctx.log.warn(`${at} is busy and ${found.unfinished}: nobody is signalled; retrying the unmount`);
+    // The first search that did not finish says it best: a later one had less time, and said less.
+    unknown = unfinished(found) ? (unknown ?? found.unfinished) : undefined;
+    const { holders, foreign } = unfinished(found) ? { holders: [], foreign: [] } : found;
     const spent = performance.now() - startedAt;
     if (ctx.deadline.remaining() < Math.max(delay, 200) + 300) {
-      const who = holders.length ? `held by ${describeHolders(holders)}` : foreign.length ? `used from other mount namespaces by ${describeHolders(foreign)}` : `busy with no process holding it (an NFS export, a loop device or a bind mount of it?)`;
+      const who = unknown ?? (holders.length ? `held by ${describeHolders(holders)}` : foreign.length ? `used from other mount namespaces by ${describeHolders(foreign)}` : `busy with no process holding it (an NFS export, a loop device or a bind mount of it?)`);
       throw fail.generic(`cannot unmount ${at}: ${who}; last umount: ${describe(r)}`);
     }
     if (holders.length > 0 && ctx.params.force_unmount !== 'false') {
@@ -493,7 +514,7 @@ async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: nu
       }
     } else if (holders.length > 0) {
       if (round === 0) ctx.log.warn(`${at} is busy, held by ${describeHolders(holders)}; force_unmount=false, so nobody is signalled`);
-    } else if (round === 0) {
+    } else if (round === 0 && !unknown) {
       ctx.log.warn(`${at} is busy but no process holds it${foreign.length ? ` here (other mount namespaces: ${describeHolders(foreign)})` : ''}: retrying`);
     }
     round++;

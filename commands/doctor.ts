@@ -3,8 +3,9 @@
  * (also against a CIB file with CIB_file), DRBD from events2 or /proc/drbd, mounts from
  * mountinfo, exports from `exportfs -s`, addresses from `ip -j`. Never human text.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { PathHung, boundedFs } from '../lib/bounded-fs';
 import { CRM_MON_FENCING, CRM_MON_XML, type FenceEvent, parseFailures, parseFenceHistory } from '../lib/cluster';
 import { DrbdAdm, generation, parseEvents2, readProcDrbd } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
@@ -37,6 +38,20 @@ async function fencing(run: Runner): Promise<string[]> {
     return fencingLines(parseFenceHistory(r.stdout));
   } catch (e) {
     return [`  fencing: the fencer's history could not be read (${(e as Error).message}); is pacemaker-fenced busy or stuck? \`crm_mon -1 --fence-history=2\``];
+  }
+}
+
+/**
+ * The nfsd thread count, read in a bounded child: the read waits on nfsd's mutex, which nfsd holds
+ * while it starts or stops threads, and that can last as long as it is stuck.
+ */
+async function nfsdThreads(run: Runner): Promise<string> {
+  try {
+    const text = await boundedFs(run).read('/proc/fs/nfsd/threads');
+    return text === undefined ? 'not loaded' : `${text.trim()} nfsd threads`;
+  } catch (e) {
+    const msg = (e as Error).message;
+    return e instanceof PathHung ? `${msg} (nfsd stuck starting or stopping threads? it holds the mutex this read waits on)` : msg;
   }
 }
 
@@ -121,13 +136,7 @@ export async function doctor(run: Runner): Promise<string[]> {
     const list = parseExportLines(ex.stdout);
     say(list.length ? `exports: ${list.map((e) => `${e.dir} → ${e.client} (${e.options.find((o) => o.startsWith('fsid=')) ?? 'no fsid'})`).join(', ')}` : 'exports: none');
   }
-  let nfsd = 'not loaded';
-  try {
-    nfsd = `${readFileSync('/proc/fs/nfsd/threads', 'utf8').trim()} nfsd threads`;
-  } catch {
-    // no nfsd
-  }
-  say(`nfs server: ${nfsd}`);
+  say(`nfs server: ${await nfsdThreads(run)}`);
   if (existsSync('/run/systemd/system')) {
     const { missing, why } = await nfsUnits.staticMissing(run, [...nfsUnits.STATIC_UNITS], 10_000);
     say(

@@ -1,7 +1,9 @@
 /**
  * Which processes hold one particular mount: open files (by the mount id in fdinfo), working
- * directories, roots, executables and memory maps. Only non-blocking /proc reads: nothing here
- * stats a path, so a dead NFS server or a hung device cannot stall the search.
+ * directories, roots, executables and memory maps. Nothing here stats a path on a filesystem that
+ * may not answer; but a read of /proc/PID/maps waits for that process's mmap lock, which a thread
+ * stuck on such a filesystem can hold: agents run the search in a bounded child
+ * (lib/holder-search.ts), never in their own process.
  */
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { type MountEntry, mountContaining, parseMountinfo } from './mounts';

@@ -50,6 +50,12 @@ export function parseMountinfo(text: string): MountEntry[] {
 /**
  * Reads mountinfo until two reads agree: a large table is returned in several read() calls and
  * can change between them (resource-agents PR #1337).
+ *
+ * In-process, unbounded, on purpose: the read takes namespace_sem for read, and mount and umount
+ * hold it for write only around changes to the mount tree in memory; a filesystem's own I/O
+ * (fill_super before it is taken, the final put and sync after namespace_unlock() releases it)
+ * happens outside it. Another process's mountinfo needs neither its mmap lock nor its
+ * filesystems: it read at once while that process was stuck on a stopped FUSE daemon.
  */
 export function readMountinfo(path = '/proc/self/mountinfo'): MountEntry[] {
   let prev = readFileSync(path, 'utf8');

@@ -7,6 +7,7 @@
  * within its timeout with the path and the call in the reason; the agent runs under `timeout -s
  * KILL` as execd would kill it, so a call that blocks the agent shows as a kill, not a hung test.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -163,6 +164,99 @@ describe('fs-mount on a filesystem that stops answering', () => {
     expect(st.ms).toBeLessThan(TIMEOUT_MS);
     fuse.resume();
     expect(agent('fs-mount', 'stop', p).code).toBe(0);
+  });
+});
+
+/**
+ * A process whose memory map cannot be read while the FUSE daemon is stopped (kernel 6.18; older
+ * kernels also block on a plain page fault's retry): one thread's write to a page of a shared
+ * mapping of a file on the FUSE mount waits in page_mkwrite for that page's writeback, which the
+ * daemon never completes, holding the mapping's VMA lock; another thread's munmap takes mmap_lock
+ * for write and waits for that VMA lock. A read of /proc/PID/maps then waits behind both. ctypes
+ * calls release the GIL, so the threads block in the kernel, not on each other.
+ */
+const STUCK_MAPPER = `
+import ctypes, os, sys, threading, time
+libc = ctypes.CDLL(None)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+size = os.path.getsize(sys.argv[1])
+fd = os.open(sys.argv[1], os.O_RDWR)
+addr = libc.mmap(None, size, 3, 1, fd, 0)
+libc.memset(addr, 1, 1)
+print(os.getpid(), flush=True)
+sys.stdin.readline()
+threading.Thread(target=lambda: libc.fsync(fd), daemon=True).start()
+time.sleep(0.5)
+threading.Thread(target=lambda: libc.memset(addr, 2, 1), daemon=True).start()
+time.sleep(0.5)
+threading.Thread(target=lambda: libc.munmap(addr, size), daemon=True).start()
+time.sleep(300)
+`;
+
+describe('fs-mount stop while a holder of the mount is stuck on another filesystem', () => {
+  it('the holder search cannot read its memory map: stop ends in time with exit 1, saying the search did not finish, and leaves the mount', async () => {
+    const dev = s.loop('ext4');
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype: 'ext4' };
+    expect(agent('fs-mount', 'start', p).code).toBe(0);
+    const data = join(fuse.dir, 'data');
+    writeFileSync(data, 'x'.repeat(65536));
+    // Its working directory holds the ext4 mount; its memory is what the FUSE daemon holds up.
+    const py = spawn('/usr/bin/python3', ['-c', STUCK_MAPPER, data], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+        py.once('exit', (code) => reject(new Error(`the stuck mapper exited ${code}`)));
+      });
+      fuse.stop();
+      py.stdin.write('go\n');
+      // The reproduction itself: until the map cannot be read, the stop below proves nothing.
+      let hung = false;
+      for (let i = 0; i < 20 && !hung; i++) {
+        sh(['sleep', '0.25']);
+        // timeout's KILL goes to its whole process group: it dies of it too.
+        const cat = sh(['timeout', '-s', 'KILL', '1', 'cat', `/proc/${pid}/maps`]);
+        hung = cat.signal === 'SIGKILL' || cat.status === 137;
+      }
+      expect(hung, 'reading /proc/PID/maps of the stuck process does not block').toBe(true);
+      const st = agent('fs-mount', 'stop', p);
+      expect(st.code, st.stderr).toBe(1);
+      expect(st.reason).toMatch(new RegExp(`^cannot unmount ${dir}: the holder search did not finish \\(a process is stuck on a filesystem\\)`));
+      expect(st.ms).toBeLessThan(TIMEOUT_MS);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).toContain(` ${dir} `);
+      // Nobody was signalled on a search that told nothing.
+      expect(st.stderr).not.toMatch(/sending/);
+      fuse.resume();
+      const again = agent('fs-mount', 'stop', p);
+      expect(again.code, again.stderr).toBe(0);
+    } finally {
+      fuse.resume();
+      py.kill('SIGKILL');
+    }
+  });
+});
+
+describe('ocfkit doctor while /proc/fs/nfsd/threads does not answer', () => {
+  it('says the read hung and goes on to the addresses, instead of waiting with it', () => {
+    // nfsd's mutex, held while nfsd is stuck starting or stopping, is not something to hold on a
+    // shared kernel: the same path on the stopped FUSE filesystem waits the same way (the test's
+    // mount namespace is its own, so nothing else sees it).
+    mkdirSync(join(fuse.back, 'nfsd'));
+    writeFileSync(join(fuse.back, 'nfsd', 'threads'), '8\n');
+    ok(['mount', '--bind', fuse.dir, '/proc/fs']);
+    try {
+      fuse.stop();
+      const d = sh(['timeout', '-s', 'KILL', '30', 'env', 'CIB_file=/nonexistent', join(__dirname, '..', '..', 'dist', 'ocfkit'), 'doctor']);
+      expect(d.status, d.stderr).toBe(0);
+      expect(d.stdout).toMatch(/^nfs server: reading \/proc\/fs\/nfsd\/threads hung: `cat` did not finish within [\d.]+s and was killed \(nfsd stuck starting or stopping threads\?/m);
+      expect(d.stdout).toMatch(/^mounts: /m);
+    } finally {
+      fuse.resume();
+      sh(['umount', '/proc/fs']);
+    }
   });
 });
 
