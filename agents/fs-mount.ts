@@ -491,6 +491,7 @@ async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: nu
       found = unfinished(copies) ? copies : { holders: copies.holders, foreign: found.foreign };
     }
     if (unfinished(found) && !unknown) ctx.log.warn(`${at} is busy and ${found.unfinished}: nobody is signalled; retrying the unmount`);
+    if (!unfinished(found) && found.withoutMaps && round === 0) ctx.log.warn(`${at} is busy and ${found.withoutMaps}: the holders found without it (open files, working directories) are acted on; one that only maps a file of the mount is not known`);
     // The first search that did not finish says it best: a later one had less time, and said less.
     unknown = unfinished(found) ? (unknown ?? found.unfinished) : undefined;
     const { holders, foreign } = unfinished(found) ? { holders: [], foreign: [] } : found;

@@ -85,9 +85,17 @@ export interface SearchOptions {
   readonly argv?: readonly string[];
 }
 
-/** Runs one search in a child, bounded by `timeoutMs` and the action's deadline (lib/run.ts). */
+/**
+ * Runs one search in a child, bounded by `timeoutMs` and the action's deadline (lib/run.ts). When
+ * the child does not answer (a stuck process, or only a loaded node starting it slowly), the reads
+ * that do not block (open files, working directory, root, executable) are searched here: the
+ * holders they find are certain and can be named and signalled; without any, it cannot tell.
+ */
 export async function searchHolders(run: Runner, query: HolderQuery, opts: SearchOptions = {}): Promise<SearchOutcome> {
   const argv = opts.argv ?? [process.execPath, FIND_HOLDERS];
   const r = await run(argv, { input: JSON.stringify(query), timeoutMs: opts.timeoutMs ?? SEARCH_MS, graceMs: 100 });
-  return readReply(r, [FIND_HOLDERS]);
+  const reply = readReply(r, [FIND_HOLDERS]);
+  if (!unfinished(reply)) return reply;
+  const part = findHolders(query.target, query.proc, query.ns, { maps: false });
+  return part.holders.length > 0 || part.foreign.length > 0 ? { ...part, withoutMaps: reply.unfinished } : reply;
 }

@@ -63,6 +63,8 @@ export interface HolderSearch {
   readonly holders: Holder[];
   /** Processes outside the namespace searched that map the same device: reported, never signalled. */
   readonly foreign: Holder[];
+  /** Set when memory maps were not searched (why): holders that only map a file of the mount are missing. */
+  readonly withoutMaps?: string;
 }
 
 /** The mount namespace a holder search looks in: its /proc/PID/ns/mnt link and its mounts. */
@@ -76,7 +78,7 @@ export interface HolderNamespace {
  * namespace). A process in that namespace is matched by mount identity; a path is only
  * attributed to `target` when the mount that contains it, in that namespace, is `target`.
  */
-export function findHolders(target: MountEntry, proc = '/proc', ns?: HolderNamespace): HolderSearch {
+export function findHolders(target: MountEntry, proc = '/proc', ns?: HolderNamespace, opts: { maps?: boolean } = {}): HolderSearch {
   const ownNs = ns?.link ?? link(`${proc}/self/ns/mnt`);
   const mounts = ns?.mounts ?? parseMountinfo(read(`${proc}/self/mountinfo`) ?? '');
   const skip = ancestors();
@@ -136,7 +138,8 @@ export function findHolders(target: MountEntry, proc = '/proc', ns?: HolderNames
         if (onTarget(p) && sameDevice(`${base}/${what}`)) uses.push(`${what} ${p}`);
       }
     }
-    const maps = read(`${base}/maps`) ?? '';
+    // The one read that can block (holder-search.ts): skipped when the caller cannot bound it.
+    const maps = opts.maps === false ? '' : (read(`${base}/maps`) ?? '');
     const mapped = new Set<string>();
     for (const line of maps.split('\n')) {
       const f = line.split(/\s+/);

@@ -55,8 +55,21 @@ describe('the holder search child: JSON in, JSON out', () => {
 
 describe('what the parent makes of the child', () => {
   it('a child that does not finish by its bound is killed, and the search says it cannot tell, never "no holders"', async () => {
-    const found = await searchHolders(runner, { target: readMountinfo()[0]! }, { argv: ['sleep', '30'], timeoutMs: 200 });
+    // A mount nothing holds (no such id): the reads that do not block find nobody either.
+    const nobody = { ...readMountinfo()[0]!, id: 999_999_999, major: 4095, minor: 1_048_575 };
+    const found = await searchHolders(runner, { target: nobody }, { argv: ['sleep', '30'], timeoutMs: 200 });
     expect(found).toEqual({ unfinished: expect.stringMatching(/^the holder search did not finish \(a process is stuck on a filesystem\): `find-holders` did not finish within [\d.]+s and was killed/) });
+  });
+
+  it('a child that does not finish: the holders the reads that do not block find (working directory, open files) are certain, and said to be without the memory maps', async () => {
+    const { pid, query } = await holderIn();
+    const found = await searchHolders(runner, { target: JSON.parse(query).target }, { argv: ['sleep', '30'], timeoutMs: 200 });
+    expect(unfinished(found)).toBe(false);
+    expect(!unfinished(found) && found.withoutMaps).toMatch(/^the holder search did not finish \(a process is stuck on a filesystem\)/);
+    // /tmp may share its mount with / and sleep's executable: those count too, its maps do not.
+    const uses = (!unfinished(found) && found.holders.find((h) => h.pid === pid)?.uses) || [];
+    expect(uses).toContain(`cwd ${dir}`);
+    expect(uses.filter((u) => u.startsWith('mmap '))).toEqual([]);
   });
 
   it('a child that failed, or answered something else, tells nothing either', async () => {
@@ -65,7 +78,7 @@ describe('what the parent makes of the child', () => {
     expect(readReply(result({ stdout: '{"holders":[{"pid":"1"}],"foreign":[]}' }), [FIND_HOLDERS])).toHaveProperty('unfinished');
     expect(readReply(result({ stdout: 'garbage' }), [FIND_HOLDERS])).toHaveProperty('unfinished');
     expect(readReply(result({ abandoned: true, code: null }), [FIND_HOLDERS])).toHaveProperty('unfinished');
-    const found = await searchHolders(runner, { target: readMountinfo()[0]! }, { argv: ['echo', '{"holders":[]}'] });
+    const found = await searchHolders(runner, { target: { ...readMountinfo()[0]!, id: 999_999_999, major: 4095, minor: 1_048_575 } }, { argv: ['echo', '{"holders":[]}'] });
     expect(unfinished(found)).toBe(true);
   });
 

@@ -125,7 +125,7 @@ describe('runAgent', () => {
     expect(timeoutOf({ OCF_RESKEY_CRM_meta_timeout: '5000' }, 20)).toBe(5000);
     expect(timeoutOf({}, 20)).toBe(20000);
     expect(reserveFor(20000)).toBe(2000);
-    expect(reserveFor(1000)).toBe(300);
+    expect(reserveFor(1000)).toBe(500);
     await call(['start'], { OCF_RESKEY_CRM_meta_timeout: '10000' });
     expect(seen.ctx!.deadline.budgetMs).toBe(9000);
   });
