@@ -419,9 +419,16 @@ async function monitor(ctx: VipCtx) {
 async function detectDuplicate(ctx: VipCtx, t: Target): Promise<void> {
   const a = await whichArping(ctx);
   if (typeof a === 'string') throw fail.installed(`cannot probe for a duplicate of ${ctx.params.ip} (run_arping=true): ${a}`);
-  const r = await ctx.run(dadArgv(a, t.nic, ctx.params.ip), { timeoutMs: dadWindowMs(a, ctx.params.arp_dad_timeout), graceMs: 100 });
+  let r = await ctx.run(dadArgv(a, t.nic, ctx.params.ip), { timeoutMs: dadWindowMs(a, ctx.params.arp_dad_timeout), graceMs: 100 });
   if (r.spawnError) throw fail.installed(`arping is needed for run_arping=true: ${describe(r)}`);
-  const v = dadVerdict(a, r);
+  let v = dadVerdict(a, r);
+  if ('failed' in v && r.timedOut && !/^Sent [1-9]/m.test(r.stdout)) {
+    // On a loaded node arping can take longer than the window just to start (seen in a loaded
+    // guest): once more, with the time arping's own -w 1 takes and a second to start.
+    ctx.log.warn(`arping had not sent its probe for ${ctx.params.ip} within ${ctx.params.arp_dad_timeout} ms (a loaded node?): probing again with ${arpingName(a)}'s own 1 s window`);
+    r = await ctx.run(dadArgv(a, t.nic, ctx.params.ip), { timeoutMs: Math.max(ctx.params.arp_dad_timeout, 1000) + 1000, graceMs: 100 });
+    v = dadVerdict(a, r);
+  }
   if ('taken' in v) {
     throw fail.generic(`${ctx.params.ip} is already in use on ${t.nic}: ${v.taken.mac} answered the ARP probe; not adding it twice`);
   }

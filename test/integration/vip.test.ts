@@ -127,6 +127,20 @@ describe('vip behaviour on a real segment', () => {
     }
   });
 
+  it('arping slower to start than arp_dad_timeout (a loaded node): probed once more with its own 1 s window, then added; never called free unsent', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'ocfkit-arping-slow-'));
+    symlinkSync(join(__dirname, '..', 'standins', 'arping-slow-start-wrapper'), join(bin, 'arping'));
+    const env = { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, ARPING_SLOW_ONCE: join(bin, 'slow-once') };
+    const r = vip('start', base, env);
+    try {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/arping had not sent its probe for 192\.0\.2\.50 within 500 ms \(a loaded node\?\): probing again/);
+      expect(seg.has('192.0.2.50')).toBe(true);
+    } finally {
+      vip('stop');
+    }
+  });
+
   describe("Habets' arping instead of iputils' (test/standins/arping-habets-standin, its captured answers)", () => {
     const standin = () => {
       const bin = mkdtempSync(join(tmpdir(), 'ocfkit-arping-'));
