@@ -12,8 +12,8 @@ import { PromotionScores, promotedOn, promotionScoreCalls } from '../lib/cluster
 import { DrbdAdm, type DrbdResource, RESOURCE_NAME, compareVersions, generation, readProcDrbd, resourceState } from '../lib/drbd';
 import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { PEER_STATE_DIR, lossesNoticedAt, nextPeerRecord, readPeerRecord, withLinkWent, writePeerRecord } from '../lib/drbd-peer';
-import { lastLinkLoss } from '../lib/drbd-link-log';
-import { kernelMessages, kernelTimeToDate } from '../lib/kernel-log';
+import { linkWentAt } from '../lib/drbd-link-log';
+import { kernelMessages } from '../lib/kernel-log';
 import { readMountinfo } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, type OcfCode, OcfError, fail } from '../lib/ocf/codes';
@@ -448,9 +448,8 @@ async function recordPeer(ctx: DrbdCtx, r: DrbdResource): Promise<void> {
         // dmesg runs under the action's deadline, as every command does (lib/run).
         const messages = await kernelMessages(ctx.run);
         for (const peer of fresh) {
-          const loss = lastLinkLoss(messages, r.name, r.devices.map((d) => d.minor), peer);
-          const at = loss && kernelTimeToDate(loss.time, now);
-          if (loss && at) next = withLinkWent(next, peer, { at: at.toISOString().replace(/\.\d+Z$/, 'Z'), peerRole: loss.peerRole, to: loss.to });
+          const went = linkWentAt(messages, r.name, r.devices.map((d) => d.minor), peer, now);
+          if (went) next = withLinkWent(next, peer, went);
         }
       } catch (e) {
         ctx.log.warn(`could not read when the link went from the kernel log: ${(e as Error).message}`);

@@ -2,7 +2,7 @@
  * vip: the floating service address. Parameter names follow ocf:heartbeat:IPaddr2 where the
  * meaning is the same, so `pcs resource create … ocf:ocfkit:vip ip=… cidr_netmask=…` carries over.
  */
-import { type Arping, VERSION_ARGV, announceArgv, announceFailed, arpingKind, arpingName, dadArgv, dadVerdict, dadWindowMs } from '../lib/arping';
+import { type Arping, VERSION_ARGV, announceArgv, announceFailed, arpingKind, arpingName, dadArgv, dadVerdict, dadWindowMs, saidSent } from '../lib/arping';
 import { endRecorded, readNote, recordPids, removeNote, spawnDetached, stateDir, writeNote } from '../lib/background';
 import { type Family, familyOf, inPrefix, isNetworkOrBroadcast, maxPrefix, netmaskToPrefix, parseAddress, parseIPv4 } from '../lib/inet';
 import { type IpLink, type Placement, addArgv, delArgv, findAddress, linkProblem, onLinkRoutes, showAddresses } from '../lib/ip';
@@ -422,7 +422,7 @@ async function detectDuplicate(ctx: VipCtx, t: Target): Promise<void> {
   let r = await ctx.run(dadArgv(a, t.nic, ctx.params.ip), { timeoutMs: dadWindowMs(a, ctx.params.arp_dad_timeout), graceMs: 100 });
   if (r.spawnError) throw fail.installed(`arping is needed for run_arping=true: ${describe(r)}`);
   let v = dadVerdict(a, r);
-  if ('failed' in v && r.timedOut && !/^Sent [1-9]/m.test(r.stdout)) {
+  if ('failed' in v && r.timedOut && !saidSent(r.stdout)) {
     // On a loaded node arping can take longer than the window just to start (seen in a loaded
     // guest): once more, with the time arping's own -w 1 takes and a second to start.
     ctx.log.warn(`arping had not sent its probe for ${ctx.params.ip} within ${ctx.params.arp_dad_timeout} ms (a loaded node?): probing again with ${arpingName(a)}'s own 1 s window`);

@@ -77,6 +77,11 @@ export function parseDadReply(stdout: string): DadAnswer | undefined {
   return h ? { address: h[2]!, mac: h[1]!.toLowerCase() } : undefined;
 }
 
+/** iputils' summary: it says so once it has sent a probe (also when SIGTERM ends it). */
+export function saidSent(stdout: string): boolean {
+  return /^Sent [1-9]\d* probes?\b/m.test(stdout);
+}
+
 export type DadVerdict = { readonly taken: DadAnswer } | { readonly free: true } | { readonly failed: string };
 
 /**
@@ -89,7 +94,7 @@ export function dadVerdict(a: Arping, r: { readonly code: number | null; readonl
   const answer = parseDadReply(r.stdout);
   if (answer) return { taken: answer };
   if (r.timedOut) {
-    return /^Sent [1-9]\d* probes?\b/m.test(r.stdout) ? { free: true } : { failed: 'the window closed before arping said it had sent the probe' };
+    return saidSent(r.stdout) ? { free: true } : { failed: 'the window closed before arping said it had sent the probe' };
   }
   if (a.kind === 'iputils') {
     // In -D mode iputils exits 1 when a host answered, 0 when none did, 2 on an error.

@@ -64,6 +64,8 @@ export interface Placement {
   readonly nodes: string[];
   /** crm_mon's failed="true": placed there, but not doing its work until Pacemaker recovers it. */
   readonly failed?: boolean;
+  /** crm_mon's managed="false" (is-managed=false, maintenance): Pacemaker neither starts nor stops it. */
+  readonly unmanaged?: boolean;
 }
 
 /** Resources and where they run, from `crm_mon --output-as=xml` (the cluster or a CIB file). */
@@ -71,7 +73,7 @@ export function parseCrmMon(xml: string): Placement[] {
   const doc = parseXml(xml);
   const out: Placement[] = [];
   for (const r of findAll(doc, 'resource')) {
-    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? ''), ...(r.attrs.failed === 'true' ? { failed: true } : {}) });
+    out.push({ resource: r.attrs.id ?? '', role: r.attrs.role ?? '', nodes: r.children.filter((c) => c.name === 'node').map((n) => n.attrs.name ?? ''), ...(r.attrs.failed === 'true' ? { failed: true } : {}), ...(r.attrs.managed === 'false' ? { unmanaged: true } : {}) });
   }
   return out;
 }

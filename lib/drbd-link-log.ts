@@ -7,7 +7,7 @@
  *   DRBD 8.4: `drbd r0: peer( … ) conn( … )` for the connection, `block drbd0: peer( … )` for a role
  *   change seen on a minor (one peer, unnamed).
  */
-import type { KernelMessage } from './kernel-log';
+import { type KernelMessage, kernelTimeToDate } from './kernel-log';
 
 export interface LinkLoss {
   /** Kernel time of the change, seconds since boot. */
@@ -49,4 +49,20 @@ export function lastLinkLoss(messages: readonly KernelMessage[], resource: strin
     if (p) peerRole = p[2]!;
   }
   return loss;
+}
+
+/** The moment the link went, as records and reports write it: ISO time to the second. */
+export interface LinkWentAt {
+  readonly at: string;
+  /** The peer's role just before (Unknown when the log does not say). */
+  readonly peerRole: string;
+  /** The connection state DRBD went to (NetworkFailure, Timeout, BrokenPipe …). */
+  readonly to: string;
+}
+
+/** lastLinkLoss with its kernel time made a wall-clock moment (undefined when either is unknown). */
+export function linkWentAt(messages: readonly KernelMessage[], resource: string, minors: readonly number[], peer?: string, now = new Date()): LinkWentAt | undefined {
+  const loss = lastLinkLoss(messages, resource, minors, peer);
+  const at = loss && kernelTimeToDate(loss.time, now);
+  return loss && at ? { at: at.toISOString().replace(/\.\d+Z$/, 'Z'), peerRole: loss.peerRole, to: loss.to } : undefined;
 }

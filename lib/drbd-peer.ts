@@ -7,7 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DrbdResource } from './drbd';
+import type { LinkWentAt } from './drbd-link-log';
 import { writeDurably } from './durable-file';
+
+export type { LinkWentAt };
 
 export const PEER_STATE_DIR = '/var/lib/ocfkit/drbd';
 
@@ -37,15 +40,6 @@ export interface PeerSeen {
   };
   /** The last record made while the link was up (unset: never seen connected). */
   readonly lastConnected?: string;
-}
-
-export interface LinkWentAt {
-  /** ISO time, to the second. */
-  readonly at: string;
-  /** The peer's role just before (Unknown when the log does not say). */
-  readonly peerRole: string;
-  /** The connection state DRBD went to (NetworkFailure, Timeout, BrokenPipe …). */
-  readonly to: string;
 }
 
 export interface PeerRecord {

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { CRM_MON_XML, type FailedAction, type Placement, parseCrmMon, parseFailures, parseResult } from '../../lib/cluster';
 import { type DrbdConnection, DrbdAdm, type DrbdResource, parseProcDrbd, resourceState } from '../../lib/drbd';
-import { lastLinkLoss } from '../../lib/drbd-link-log';
+import { linkWentAt } from '../../lib/drbd-link-log';
 import { type LinkWentAt, type PeerRecord, type PeerSeen, peerRecordNow, readPeerRecord } from '../../lib/drbd-peer';
-import { kernelMessages, kernelTimeToDate } from '../../lib/kernel-log';
+import { kernelMessages } from '../../lib/kernel-log';
 import { type RunResult, type Runner, describe } from '../../lib/run';
 import { findAll, parseXml } from '../../lib/xml';
 import { type Service, type Stack, ids } from '../stack/model';
@@ -66,14 +66,11 @@ export type LinkWent = LinkWentAt;
  * (rebooted since, or its ring buffer moved on) or cannot be read: the record's window stands then.
  */
 export async function linkWent(run: Runner, r: DrbdResource, link: DrbdConnection): Promise<LinkWent | undefined> {
-  let loss;
   try {
-    loss = lastLinkLoss(await kernelMessages(run), r.name, r.devices.map((d) => d.minor), link.peer);
+    return linkWentAt(await kernelMessages(run), r.name, r.devices.map((d) => d.minor), link.peer);
   } catch {
     return undefined;
   }
-  const at = loss && kernelTimeToDate(loss.time);
-  return loss && at ? { at: at.toISOString().replace(/\.\d+Z$/, 'Z'), peerRole: loss.peerRole, to: loss.to } : undefined;
 }
 
 /** Ticket states from the CIB's status section (`cibadmin -Q --scope status`). */

@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CRM_MON_XML } from '../../lib/cluster';
+import { CRM_MON_XML, type Placement, parseCrmMon } from '../../lib/cluster';
 import { type Runner, describe } from '../../lib/run';
-import { type XmlElement, findAll, parseXml, renderXml } from '../../lib/xml';
+import { type XmlElement, parseXml, renderXml } from '../../lib/xml';
 import { type Difference, converge, renderDifference, versionOf } from './converge';
-import { type Ownership, markPlan } from './ownership';
+import { type Ownership, allIds, markPlan } from './ownership';
 import type { Step } from './plan';
 
 /** Each pcs call starts Python: seconds each, a minute or more on a slow guest. */
@@ -127,15 +127,9 @@ interface Running {
 async function running(run: Runner): Promise<Running> {
   const r = await run([...CRM_MON_XML], { timeoutMs: CIB_CALL_MS });
   if (r.code !== 0) throw new Error(`reading where resources run (crm_mon): ${describe(r)}`);
-  const active = new Set<string>();
-  const unmanaged = new Set<string>();
-  for (const e of findAll(parseXml(r.stdout), 'resource')) {
-    if (!e.children.some((c) => c.name === 'node')) continue;
-    const id = (e.attrs.id ?? '').replace(/:\d+$/, '');
-    active.add(id);
-    if (e.attrs.managed === 'false') unmanaged.add(id);
-  }
-  return { active, unmanaged };
+  const placed = parseCrmMon(r.stdout).filter((p) => p.nodes.length > 0);
+  const id = (p: Placement) => p.resource.replace(/:\d+$/, '');
+  return { active: new Set(placed.map(id)), unmanaged: new Set(placed.filter((p) => p.unmanaged).map(id)) };
 }
 
 /** Waits until none of IDS runs anywhere, saying what still runs every 30 s. */
@@ -186,17 +180,10 @@ export async function apply(run: Runner, steps: readonly Step[], opts: ApplyOpti
     const built = await planCib(run, steps, current.attrs['validate-with'], dir, say, opts.planCache);
     const plan = opts.ownership ? markPlan(built, opts.ownership.ownerOf) : built;
     const live = opts.cib === undefined;
-    // Where each top-level resource of the CIB read last is made of (a clone: its primitive too).
+    // The ids a top-level resource of the CIB read last is made of (crm_mon names a clone's primitive).
     const partsOf = (id: string): string[] => {
-      const res = current.children.find((c) => c.name === 'configuration')?.children.find((c) => c.name === 'resources');
-      const top = res?.children.find((c) => c.attrs.id === id);
-      const out: string[] = [];
-      const walk = (e: XmlElement) => {
-        if (e.attrs.id !== undefined && ['primitive', 'group', 'clone', 'master', 'bundle'].includes(e.name)) out.push(e.attrs.id);
-        e.children.forEach(walk);
-      };
-      if (top) walk(top);
-      return out.length > 0 ? out : [id];
+      const top = current.children.find((c) => c.name === 'configuration')?.children.find((c) => c.name === 'resources')?.children.find((c) => c.attrs.id === id);
+      return top ? [...allIds(top)] : [id];
     };
     const differenceNow = async (): Promise<Difference> => {
       if (!opts.ownership) return converge(current, plan);

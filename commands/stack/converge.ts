@@ -8,7 +8,7 @@
  * constraint, the properties Pacemaker and other tools set (last-lrm-refresh, dc-version …).
  */
 import type { XmlElement } from '../../lib/xml';
-import { CONSTRAINTS, OWNER, type Ownership, STACK_OWNER, constraintResources, metaOf, serviceOwner, setMeta } from './ownership';
+import { CONSTRAINTS, OWNER, type Ownership, STACK_OWNER, allIds, constraintResources, metaOf, serviceOwner, setMeta, unusedId } from './ownership';
 
 /** Sections of name/value sets: the plan owns the names it sets, never the sets themselves. */
 const SET_SECTIONS: Readonly<Record<string, string>> = { crm_config: 'property', rsc_defaults: 'resource default', op_defaults: 'operation default' };
@@ -144,11 +144,6 @@ function child(parent: XmlElement, name: string): XmlElement {
   return c;
 }
 
-function unusedId(want: string, taken: Map<string, unknown>): string {
-  if (!taken.has(want)) return want;
-  for (let i = 1; ; i++) if (!taken.has(`${want}-${i}`)) return `${want}-${i}`;
-}
-
 function schemaNumber(v: string | undefined): number[] | undefined {
   const m = /^pacemaker-(\d+)\.(\d+)$/.exec(v ?? '');
   return m ? [Number(m[1]), Number(m[2])] : undefined;
@@ -250,12 +245,6 @@ export function converge(current: XmlElement, plan: XmlElement, own?: Ownership)
   return { changes, clashes, same, pending: removed.pending, left: removed.left, target };
 }
 
-function allIds(e: XmlElement, into = new Set<string>()): Set<string> {
-  if (e.attrs.id !== undefined) into.add(e.attrs.id);
-  for (const c of e.children) allIds(c, into);
-  return into;
-}
-
 /**
  * What an earlier apply made (ownership.ts) and this plan no longer names, taken out of `conf` (the
  * target's): resources of this configuration's services and of the stack, stopped first where they
@@ -293,7 +282,7 @@ function removeUnplanned(current: XmlElement, conf: XmlElement, planConf: XmlEle
       for (const p of parts) stopping.add(p);
       pending.push(id);
       if (metaOf(r, 'target-role') !== 'Stopped') {
-        setMeta(r, 'target-role', 'Stopped', (x) => ids.has(x));
+        setMeta(r, 'target-role', 'Stopped', ids);
         changes.push({ kind: 'stop', what: `resource ${id}`, detail: ['runs: stopped first (target-role=Stopped), in the order its constraints give; removed once stopped'] });
       }
       continue;

@@ -45,29 +45,32 @@ export function metaOf(r: XmlElement, name: string): string | undefined {
   return undefined;
 }
 
+/** WANT, or WANT-1, WANT-2 … : the first id not taken. */
+export function unusedId(want: string, taken: { has(id: string): boolean }): string {
+  if (!taken.has(want)) return want;
+  for (let i = 1; ; i++) if (!taken.has(`${want}-${i}`)) return `${want}-${i}`;
+}
+
 /** Sets a meta attribute of a top-level resource, in its first unconditional set (made when it has none). */
-export function setMeta(r: XmlElement, name: string, value: string, taken: (id: string) => boolean): void {
+export function setMeta(r: XmlElement, name: string, value: string, taken: { has(id: string): boolean }): void {
   let set = r.children.find((c) => c.name === 'meta_attributes' && !c.children.some((x) => x.name === 'rule'));
-  const free = (want: string) => {
-    if (!taken(want)) return want;
-    for (let i = 1; ; i++) if (!taken(`${want}-${i}`)) return `${want}-${i}`;
-  };
   if (!set) {
-    set = { name: 'meta_attributes', attrs: { id: free(`${r.attrs.id}-meta_attributes`) }, children: [], text: '' };
+    set = { name: 'meta_attributes', attrs: { id: unusedId(`${r.attrs.id}-meta_attributes`, taken) }, children: [], text: '' };
     // Before the children Pacemaker's schema puts after meta_attributes (operations, utilization …).
     const at = r.children.findIndex((c) => c.name !== 'instance_attributes');
     r.children.splice(at < 0 ? r.children.length : at, 0, set);
   }
   const nv = set.children.find((c) => c.name === 'nvpair' && c.attrs.name === name);
   if (nv) (nv.attrs as Record<string, string>).value = value;
-  else set.children.push({ name: 'nvpair', attrs: { id: free(`${set.attrs.id}-${name}`), name, value }, children: [], text: '' });
+  else set.children.push({ name: 'nvpair', attrs: { id: unusedId(`${set.attrs.id}-${name}`, taken), name, value }, children: [], text: '' });
 }
 
-const allIds = (e: XmlElement, into: Set<string>) => {
-  if (e.attrs.id) into.add(e.attrs.id);
+/** Every id in `e` and below it, into `into`. */
+export function allIds(e: XmlElement, into = new Set<string>()): Set<string> {
+  if (e.attrs.id !== undefined) into.add(e.attrs.id);
   for (const c of e.children) allIds(c, into);
   return into;
-};
+}
 
 /**
  * The plan's own CIB with the record on each of its resources. A constraint is recorded on the
@@ -77,19 +80,18 @@ export function markPlan(plan: XmlElement, ownerOf: ReadonlyMap<string, string>)
   const conf = plan.children.find((c) => c.name === 'configuration');
   const resources = conf?.children.find((c) => c.name === 'resources');
   if (!conf || !resources) return plan;
-  const ids = allIds(plan, new Set());
+  const ids = allIds(plan);
   const topOf = new Map<string, XmlElement>();
-  for (const top of resources.children) for (const id of allIds(top, new Set())) topOf.set(id, top);
+  for (const top of resources.children) for (const id of allIds(top)) topOf.set(id, top);
   const listed = new Map<XmlElement, string[]>();
   for (const c of conf.children.find((x) => x.name === 'constraints')?.children ?? []) {
     const top = constraintResources(c).map((id) => topOf.get(id)).find((t) => t !== undefined);
     if (top && c.attrs.id) listed.set(top, [...(listed.get(top) ?? []), c.attrs.id]);
   }
-  const taken = (id: string) => ids.has(id);
   for (const top of resources.children) {
     if (!top.attrs.id) continue;
     const add = (name: string, value: string) => {
-      setMeta(top, name, value, taken);
+      setMeta(top, name, value, ids);
       allIds(top, ids);
     };
     add(OWNER, ownerOf.get(top.attrs.id) ?? STACK_OWNER);
