@@ -145,6 +145,8 @@ interface SiteFlags {
   otherSiteReleased?: boolean;
   to?: string;
   mountAt?: string;
+  /** false with --no-replay */
+  replay?: boolean;
   done?: boolean;
 }
 
@@ -298,14 +300,15 @@ export function commandTree(fail: (code: number) => void = () => {}): Command {
     .option('--discard-local', "after a split brain: throw away this site's writes since the split");
   withSiteOptions(site.command('salvage').argument('<service>').description("at a returning site in split brain: this side's data read-only, to copy from before rejoin --discard-local; --done puts it back"))
     .option('--mount-at <dir>', `where to mount it read-only (default: ${SALVAGE_ROOT}/SERVICE)`)
+    .option('--no-replay', "mount without replaying the filesystem's journal (the copy untouched; writes only in the journal not shown)")
     .option('--done', 'unmount, demote and give the DRBD clone back to Pacemaker as it was')
     .action(async (name: string, f: SiteFlags) => {
       const st = siteStack(f);
       const [s] = pick(st, [name]);
-      if (f.done && f.mountAt !== undefined) throw new StackError('--done takes no --mount-at: it undoes the salvage recorded here');
+      if (f.done && (f.mountAt !== undefined || f.replay === false)) throw new StackError('--done takes no --mount-at or --no-replay: it undoes the salvage recorded here');
       if (!f.done) salvageDir(s!, f.mountAt);
       const ctx = siteCtx(f, st);
-      fail(f.done ? await salvageDone(ctx, s!) : await salvage(ctx, s!, f.mountAt));
+      fail(f.done ? await salvageDone(ctx, s!) : await salvage(ctx, s!, f.mountAt, f.replay !== false));
     });
   program
     .command('doctor')

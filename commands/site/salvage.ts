@@ -6,8 +6,11 @@
  * The cluster must neither act on the Primary salvage makes nor promote it: the DRBD clone goes into
  * maintenance (Pacemaker cancels its monitors and runs no action on it, whatever the ticket does),
  * DRBD is promoted by hand only while StandAlone (it takes no connection until told to), and the
- * filesystem is mounted read-only without replaying its journal, away from the service's directory
- * (where fs-mount's probe would take it for its own). The serving site is never touched: nothing
+ * filesystem is mounted read-only, away from the service's directory (where fs-mount's probe would
+ * take it for its own). The mount replays the filesystem's journal unless told not to: a site that
+ * died while writing has its last acknowledged writes only there (an fsync commits the journal,
+ * not the inode's final place), and those are the writes an operator salvages for. The replay
+ * writes to this side's diverged copy only, the copy `rejoin --discard-local` overwrites. The serving site is never touched: nothing
  * here connects. A record on disk says what salvage changed, so that a second run goes on where the
  * first stopped and `--done` restores the clone's maintenance setting as it found it.
  */
@@ -32,8 +35,12 @@ export const SALVAGE_ROOT = '/run/ocfkit/salvage';
 const MAINTENANCE_MS = 30_000;
 const CALL_MS = 30_000;
 
-/** Read-only, and no journal replay: a replay writes, and the data must stay as the split left it. */
-export function salvageMountOptions(fstype: string): string {
+/**
+ * Read-only; with REPLAY false also without the journal replay (for a journal that will not replay):
+ * the copy then stays bit for bit as the split left it, and writes still only in the journal are not shown.
+ */
+export function salvageMountOptions(fstype: string, replay: boolean): string {
+  if (replay) return 'ro';
   if (fstype === 'xfs') return 'ro,norecovery';
   if (fstype === 'btrfs') return 'ro,rescue=nologreplay';
   return 'ro,noload';
@@ -112,7 +119,7 @@ export function salvageDir(s: Service, named: string | undefined): string {
   return dir;
 }
 
-export async function salvage(ctx: SiteCtx, s: Service, mountAtDir: string | undefined): Promise<number> {
+export async function salvage(ctx: SiteCtx, s: Service, mountAtDir: string | undefined, replay = true): Promise<number> {
   const say = (l: string) => ctx.say(`${ctx.clock()} ${l}`);
   const rec = readSalvageRecord(ctx.src.stateDir, s.name);
   const dir = rec?.mountAt ?? salvageDir(s, mountAtDir);
@@ -169,13 +176,17 @@ export async function salvage(ctx: SiteCtx, s: Service, mountAtDir: string | und
   }
   if (!already) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const r = await ctx.src.run(['mount', '-t', s.fstype, '-o', salvageMountOptions(s.fstype), s.device, dir], { timeoutMs: 60_000 });
+    const r = await ctx.src.run(['mount', '-t', s.fstype, '-o', salvageMountOptions(s.fstype, replay), s.device, dir], { timeoutMs: 60_000 });
     if (r.code !== 0) {
-      say(`FAILED ${s.name}: ${describe(r)}; ${back}`);
+      const hint = replay ? ` (a journal that will not replay: run it again with --no-replay)` : '';
+      say(`FAILED ${s.name}: ${describe(r)}${hint}; ${back}`);
       return EXIT.ERROR;
     }
   }
-  say(`ok   ${s.name}: this site's copy is mounted read-only at ${dir} (${salvageMountOptions(s.fstype)}: its journal is not replayed, so writes still only in the journal are not shown; where they matter, copy the device (dd if=${s.device}) while salvage holds it and mount that copy). Copy what you need from it (the other site serves the live data: bring the records over through the application there), then run \`ocfkit site salvage ${s.name} --done\` and \`ocfkit site rejoin ${s.name} --discard-local\``);
+  const how = replay
+    ? `${salvageMountOptions(s.fstype, replay)}: the filesystem replayed its journal first, as any mount does, so every write it had committed here is there; the replay wrote to this side's copy only`
+    : `${salvageMountOptions(s.fstype, replay)}: its journal is not replayed, so writes still only in the journal are not shown; where they matter, copy the device (dd if=${s.device}) while salvage holds it and mount that copy`;
+  say(`ok   ${s.name}: this site's copy is mounted read-only at ${dir} (${how}). Copy what you need from it (the other site serves the live data: bring the records over through the application there), then run \`ocfkit site salvage ${s.name} --done\` and \`ocfkit site rejoin ${s.name} --discard-local\``);
   return EXIT.OK;
 }
 

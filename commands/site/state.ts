@@ -28,6 +28,8 @@ export interface ServiceState {
   readonly ticket: TicketHere;
   /** Booth's view when the deployment uses booth. */
   readonly booth?: BoothTicket;
+  /** Why booth's view could not be read (boothd not answering), when the deployment uses booth. */
+  readonly boothUnreadable?: string;
   /** undefined: the DRBD module is not loaded here. */
   readonly drbd?: DrbdResource;
   /** The replication link to the other site's peer (the only one, or the one named after its nodes). */
@@ -179,14 +181,14 @@ function otherSiteNodes(stack: Stack): string[] {
   return stack.site!.sites.filter((s) => s.name !== stack.site!.name).flatMap((s) => s.nodes);
 }
 
-export async function serviceState(src: Sources, stack: Stack, s: Service, tickets: Map<string, TicketHere>, cluster: ClusterView, booth?: Map<string, BoothTicket>): Promise<ServiceState> {
+export async function serviceState(src: Sources, stack: Stack, s: Service, tickets: Map<string, TicketHere>, cluster: ClusterView, booth?: BoothView): Promise<ServiceState> {
   const where = cluster.placements;
   const failures = serviceFailures(s, cluster.failures);
   const drbd = await drbdHere(src, s.drbd_resource);
   const other = otherSiteNodes(stack);
   const link = linkToOtherSite(drbd, other);
   const p = stackPlacement(s, where);
-  const bt = booth?.get(s.ticket);
+  const bt = booth?.tickets.get(s.ticket);
   const record = recordFor(peerRecordNow(readPeerRecord(src.stateDir, s.drbd_resource), drbd, new Date()), link, other);
   // The kernel log here, else what drbd-promote's monitor read from it when it noticed (the log may have moved on since, or the node rebooted).
   const loss = (drbd && link && link.connection !== 'Connected' ? await linkWent(src.run, drbd, link) : undefined) ?? record?.lost?.went;
@@ -196,6 +198,7 @@ export async function serviceState(src: Sources, stack: Stack, s: Service, ticke
     site: stack.site!.name,
     ticket: tickets.get(s.ticket) ?? { granted: false, standby: false },
     ...(bt ? { booth: bt } : {}),
+    ...(booth?.error ? { boothUnreadable: booth.error } : {}),
     ...(drbd ? { drbd } : {}),
     ...(link ? { link } : {}),
     ...(record ? { record } : {}),
@@ -220,12 +223,18 @@ export async function siteStates(src: Sources, stack: Stack, names: readonly str
   return out;
 }
 
-/** Booth's view, or an empty one when boothd does not answer: the rest of the state still counts. */
-export async function boothView(run: Runner): Promise<Map<string, BoothTicket>> {
+export interface BoothView {
+  readonly tickets: Map<string, BoothTicket>;
+  /** Why `booth list` gave nothing: said by `site status`, never taken for "no leader". */
+  readonly error?: string;
+}
+
+/** Booth's view; when boothd does not answer, none and why: the rest of the state still counts. */
+export async function boothView(run: Runner): Promise<BoothView> {
   try {
-    return await boothList(run);
-  } catch {
-    return new Map();
+    return { tickets: await boothList(run) };
+  } catch (e) {
+    return { tickets: new Map(), error: (e as Error).message };
   }
 }
 

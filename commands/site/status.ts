@@ -14,6 +14,8 @@ export interface StatusView {
   /** Booth's leader as a site name (or its address, or NONE). */
   readonly boothLeader?: string;
   readonly boothExpires?: string;
+  /** `booth list` failed here: booth's view is unknown (the ticket line is the CIB's). */
+  readonly boothUnreadable?: string;
   readonly role: string;
   readonly disk: string;
   /** DRBD suspends I/O (the cause in DRBD's word, or yes): writes here hang. */
@@ -56,6 +58,7 @@ export function view(st: ServiceState, booth?: Booth): StatusView {
     ...(st.ticket.lastGranted ? { ticketLastGranted: new Date(st.ticket.lastGranted * 1000).toISOString() } : {}),
     ...(leader ? { boothLeader: leader } : {}),
     ...(st.booth?.expires ? { boothExpires: st.booth.expires } : {}),
+    ...(st.boothUnreadable ? { boothUnreadable: st.boothUnreadable } : {}),
     role: st.drbd?.role ?? 'not loaded',
     disk: st.drbd?.devices.map((d) => d.disk).join('/') || 'none',
     ...(st.drbd?.suspended ? { ioSuspended: st.drbd.suspension ?? 'yes' } : {}),
@@ -82,6 +85,7 @@ export function renderText(views: readonly StatusView[]): string {
   for (const v of views) {
     const held = v.boothLeader !== undefined ? `booth leader ${v.boothLeader}${v.boothExpires ? ` (expires ${v.boothExpires})` : ''}; ` : '';
     out.push(`${v.service} at site ${v.site}: ticket ${v.ticket} ${held}${v.ticketGrantedHere ? 'GRANTED here' : 'not granted here'}${v.ticketStandby ? ' (standby)' : ''}${v.ticketLastGranted ? `, last granted ${v.ticketLastGranted}` : ''}`);
+    if (v.boothUnreadable) out.push(`  booth: NOT ANSWERING (${v.boothUnreadable}): booth's view of ${v.ticket} is unknown here; the line above is this cluster's own`);
     out.push(`  here:  DRBD ${v.role}, disk ${v.disk}; stack ${v.stackRunning ? `running on ${v.promotedOn}` : 'not running'}`);
     if (v.application) out.push(`  app:   ${v.application} ${v.applicationOn ? `running on ${v.applicationOn}` : 'not running'}${v.stackRunning ? ': served here' : ''}`);
     if (v.notConfigured) out.push(`  NOT CONFIGURED here: ${v.notConfigured.split(',').join(', ')} (apply the plan: ocfkit stack apply --live)`);

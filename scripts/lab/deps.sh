@@ -17,6 +17,7 @@ packages=(
   e2fsprogs kmod iproute2 procps         # mkfs.ext4, modprobe, ip, pidof in the guests
   dmsetup                                # DRBD's backing disk through device-mapper (a failing disk on demand)
   libxml2-utils                          # xmllint: crm_mon XML in the guests and the tests
+  redis-server                           # the site test's application (with redis-tools: redis-cli)
   pacemaker pacemaker-cli-utils corosync # the cluster (also in scripts/deps.sh)
 )
 missing=()

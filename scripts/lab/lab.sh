@@ -217,7 +217,7 @@ build_initramfs() {
 refresh_share() {
   local n
   mkdir -p "$SHARE/bin" "$SHARE/mbox" "$SHARE/fence"/{req,res,tmp} "$SHARE/cluster" "$SHARE/dist" "$SHARE/ocf/ocfkit"
-  for f in stage2 agent fence_ocfkit_lab cluster-node install-dist drbd-lab bench-monitor nfs-writer; do
+  for f in stage2 agent fence_ocfkit_lab cluster-node install-dist drbd-lab bench-monitor nfs-writer kv-writer; do
     cp "$here/guest/$f" "$SHARE/bin/.$f.tmp"
     mv -f "$SHARE/bin/.$f.tmp" "$SHARE/bin/$f"
   done

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DRBD_LAB, type Node, type Result, labDir, labExec, labOk, labSh, labShOk, root, waitFor } from './host';
-import { DIR, VIP, changeCib, placement, prepareDrbd, startClient, watch } from './stack';
+import { type Acks, DIR, VIP, changeCib, longestGap, parseAcks, placement, prepareDrbd, round1, startClient, watch } from './stack';
 
 export type SiteName = 'a' | 'b';
 export const SITE_NODE: Record<SiteName, Node> = { a: 'node1', b: 'node2' };
@@ -24,9 +24,29 @@ export const SITES = {
       name: 'nfs', drbd_resource: 'r0', device: '/dev/drbd0', directory: DIR, fstype: 'ext4', ip: `${VIP}/24`, nic: 'eth0',
       clients: ['192.0.2.0/24'], export_options: 'rw,sync,no_subtree_check,no_root_squash', fsid: 'root',
       nfs_shared_infodir: `${DIR}/.nfs-state`, nfsv4_lease_time: 10,
+      // The application the site test's key-value client writes to (KV below), on the replicated filesystem.
+      application: { agent: 'ocf:heartbeat:anything', options: { binfile: '/usr/bin/redis-server', cmdline_options: '/lab/site/redis.conf' } },
     },
   ],
 };
+/**
+ * The application: redis-server from Debian's package, its append-only log on the replicated
+ * filesystem, fsynced before every answer (appendfsync always), so a record redis acknowledged is on
+ * DRBD; plain RESP in the log (no RDB preamble), so a salvaged copy is read with grep.
+ */
+export const KV = { port: 6379, aofDir: 'redis-aof', ack: '/tmp/kv.ack' };
+const REDIS_CONF = `bind 0.0.0.0
+protected-mode no
+port ${KV.port}
+daemonize no
+dir ${DIR}
+appendonly yes
+appendfsync always
+appenddirname ${KV.aofDir}
+aof-use-rdb-preamble no
+save ""
+logfile /tmp/redis.log
+`;
 /**
  * Booth mode (scenario 5): each site's booth address on the shared link (the booth-ip resource
  * brings it up at the site), the client as arbitrator, the shortest expiry booth.conf allows.
@@ -64,7 +84,51 @@ export function granted(s: SiteName): boolean {
 export function servedAt(s: SiteName): boolean {
   const n = SITE_NODE[s];
   const p = placement(n);
-  return p.promoted === n && p.fs === n && p.exp === n && p.ip === n;
+  return p.promoted === n && p.fs === n && p.exp === n && p.ip === n && p.app === n;
+}
+
+/** The key-value client starts pushing records to the application through the floating address (guest/kv-writer). */
+export function startKv(): void {
+  const r = labSh('client', `rm -f "$2"; setsid python3 /lab/bin/kv-writer "$1" ${KV.port} "$2" /tmp/stop-writers </dev/null >/tmp/kv.out 2>&1 &
+for _ in $(seq 1 100); do grep -q '^[0-9]' "$2" 2>/dev/null && exit 0; sleep 0.2; done; cat "$2" /tmp/kv.out; exit 1`, [VIP, KV.ack], 120);
+  if (r.status !== 0) throw new Error(`the key-value client did not start writing:\n${r.out}`);
+}
+
+/** What the key-value client saw acknowledged (its RETRY lines are the failovers it rode out, not errors). */
+export function kvAcks(): Acks {
+  const r = labExec('client', ['cat', KV.ack], 60);
+  if (r.status !== 0) throw new Error(`reading the key-value client's log failed:\n${r.out}`);
+  return parseAcks(r.stdout);
+}
+
+/** Waits until the key-value client has MORE records acknowledged past what it had: the application answers. */
+export function kvProgress(more = 10, timeoutS = 300): void {
+  const base = kvAcks().acked.length;
+  watch(`the key-value client to have ${more} more records acknowledged`, timeoutS, () => kvAcks().acked.length >= base + more, 3);
+}
+
+/** The records the application serving now holds, asked through the floating address, as a client would. */
+export function kvStored(): Set<number> {
+  const r = labExec('client', ['redis-cli', '-h', VIP, '-p', String(KV.port), '--raw', 'LRANGE', 'records', '0', '-1'], 120);
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  if (r.status !== 0 || lines.some((l) => !/^\d+$/.test(l))) throw new Error(`redis-cli LRANGE through ${VIP} exited ${r.status}:\n${r.out.slice(0, 2000)}`);
+  return new Set(lines.map(Number));
+}
+
+/** The acknowledged records the application serving now does not have. */
+export function kvLost(): { acked: number; lost: number[] } {
+  const acked = kvAcks().acked;
+  const stored = kvStored();
+  return { acked: acked.length, lost: acked.filter((n) => !stored.has(n)) };
+}
+
+/** The client's longest pause between two acknowledged records from the FROMth on (s). */
+export const kvPause = (from: number) => round1(longestGap(kvAcks(), from));
+
+/** The records in the application's log under DIR on NODE (a salvaged copy): every pushed number, from the RESP text. */
+export function kvInLog(node: Node, dir: string): Set<number> {
+  const text = labShOk(node, 'cat "$1"/*.aof', [`${dir}/${KV.aofDir}`], 120);
+  return new Set([...text.matchAll(/RPUSH\r?\n\$7\r?\nrecords\r?\n\$\d+\r?\n(\d+)/g)].map((m) => Number(m[1])));
 }
 
 export function waitServedAt(s: SiteName, timeoutS = 420): void {
@@ -99,6 +163,7 @@ export function prepareSites(): { applied: Record<SiteName, string> } {
   labOk(['sites'], 900);
   mkdirSync(hostSiteDir(), { recursive: true });
   writeFileSync(join(hostSiteDir(), 'stack.json'), `${JSON.stringify(SITES, null, 1)}\n`);
+  writeFileSync(join(hostSiteDir(), 'redis.conf'), REDIS_CONF);
   const applied = { a: applySite('a'), b: applySite('b') };
   // Without the ticket neither site promotes: DRBD runs Unpromoted at both.
   waitFor('DRBD Secondary and connected at both sites', 300, () => {
@@ -108,6 +173,7 @@ export function prepareSites(): { applied: Record<SiteName, string> } {
   labShOk('node1', 'crm_ticket --ticket "$1" --grant --force', [TICKET], 60);
   waitServedAt('a');
   startClient();
+  startKv();
   return { applied };
 }
 

@@ -168,7 +168,7 @@ export interface Acks {
 
 const ackLog = (w: Writer) => `/tmp/${w}.ack`;
 
-function parseAcks(text: string): Acks {
+export function parseAcks(text: string): Acks {
   const out: Acks = { acked: [], times: [], errors: [] };
   for (const line of text.split('\n')) {
     const m = /^(\d+) (\d+\.\d+)$/.exec(line);
@@ -268,6 +268,8 @@ export interface Placement {
   fs: string;
   exp: string;
   ip: string;
+  /** the site service's application (nfs-app), '' where there is none */
+  app: string;
   failed: string;
 }
 
@@ -280,6 +282,7 @@ export function placement(node: Node): Placement {
     fs: on('nfs-fs'),
     exp: on('nfs-export'),
     ip: on('nfs-ip'),
+    app: on('nfs-app'),
     failed: xpath(xml, 'string(//failures/failure[1]/@op_key)'),
   };
 }

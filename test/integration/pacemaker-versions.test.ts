@@ -3,7 +3,7 @@
  * pcs 0.10.8) and Debian 13 (Pacemaker 3.0, pcs 0.12), in roots debootstrap builds once per
  * machine (scripts/package/floor-root.sh, cached in /var/cache/ocfkit-test). The built executable
  * runs in them: every `stack plan/apply` step through that root's pcs (no error, no deprecation
- * warning), of one cluster with fencing (the root's fence_dummy) and of sites a and b in manual and
+ * warning), of one cluster with fencing (the root's fence_dummy) and of site b in manual and site a in
  * booth ticket mode (the root's booth-site); crm_verify, `stack check` and `stack simulate` on the
  * applied CIB, `site status` and `doctor` on CIB files; and drbd-promote's cluster calls (promotion
  * score write, read, removal; where the clone is promoted) through that root's crm_attribute and crm_mon,
@@ -219,12 +219,13 @@ describe.each(ROOTS)('$suite: its own Pacemaker and pcs', (root) => {
     }
   }, 900_000);
 
-  // Site a: one node, no fencing; site b: two nodes fenced. Booth mode adds the booth group.
+  // Site a: one node, no fencing; site b: two nodes fenced. Booth mode adds the booth group. Two of
+  // the four pairs hold every kind of step (the fence devices and the booth group, each with the
+  // ticket constraint); the other two repeat the same pcs commands with other names, for about 100 s
+  // of CI per root (each step is a Python start of that root's pcs).
   it.each([
-    ['a', 'manual'],
     ['b', 'manual'],
     ['a', 'booth'],
-    ['b', 'booth'],
   ])('site %s, %s ticket mode: the plan with its ticket constraint applies with its pcs; check and simulate read it', (site, mode) => {
     writeFileSync(host(`tmp/${mode}.json`), JSON.stringify(mode === 'booth' ? boothSites : sites));
     const args = ['--config', `/tmp/${mode}.json`, '--site', site];

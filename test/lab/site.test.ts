@@ -2,7 +2,9 @@
  * Site disaster recovery in the lab (issue 17): node1 is site a and node2 site b, two one-node
  * Pacemaker clusters (`lab.sh sites`), real DRBD 8.4 between them on the replication link, each
  * site's stack from `ocfkit stack apply --site` bound to ticket-nfs, the client writing numbered,
- * fsynced records through the floating address (NFSv4.2 holding a lock, and NFSv3). The scenarios
+ * fsynced records through the floating address (NFSv4.2 holding a lock, and NFSv3) and pushing
+ * numbered records to the service's application (redis-server from Debian's package, its log on the
+ * replicated filesystem, fsynced before each answer): "served" means redis answers. The scenarios
  * of the issue, in one lab, each ending with at most one Primary and the records checked:
  *  1. handover a → b, both sites up: nothing lost, the lock kept;
  *  2. the serving site b killed (the issue's "site A", names swapped: a handover back first would
@@ -12,8 +14,9 @@
  *     service again is scenario 5's, through booth);
  *  4. the replication link cut while a keeps writing, then a killed: takeover at b refused, served
  *     with --accept-data-loss, and exactly what a acknowledged alone is missing; a back: `site
- *     rejoin` reports the split brain (with both sides' generations from DRBD's refused handshake)
- *     and resolves it only with --discard-local;
+ *     rejoin` reports the split brain (with both sides' generations from DRBD's refused handshake),
+ *     `site salvage` shows a's copy read-only with every record redis acknowledged there alone, and
+ *     the split brain is resolved only with --discard-local;
  *  5. booth mode (both sites' plans gain their booth group, the client runs the arbitrator): the
  *     serving site killed, the other takes the ticket by itself once it expires; the killed site back:
  *     booth there follows, nothing promotes; rejoin; the handover back through booth.
@@ -22,25 +25,30 @@
  * Run with `bash scripts/test.sh lab test/lab/site.test.ts`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { BOOTH, SITE_NODE, TICKET, boothLeader, granted, powerOn, prepareSites, primaries, roles, servedAt, site, siteStatus, switchToBooth, waitServedAt } from '../../scripts/lab/sites';
+import { BOOTH, SITE_NODE, TICKET, boothLeader, granted, kvAcks, kvInLog, kvLost, kvPause, kvProgress, powerOn, prepareSites, primaries, roles, servedAt, site, siteStatus, switchToBooth, waitServedAt } from '../../scripts/lab/sites';
 import { ackCounts, acks, gapsBetween, lockHeldOn, lostRecords, round1, writersClean, writersProgress } from '../../scripts/lab/stack';
 import { drbdView, labDrbd, labOk, labShOk, useLab, waitFor } from './lab';
 
-/** Every record the client saw acknowledged is on the serving node's disk. */
+/** Every record the client saw acknowledged is on the serving node's disk, and in the application answering through the address. */
 function nothingLost(on: 'node1' | 'node2'): void {
   const lost = lostRecords(on);
   expect(lost.w4.acked).toBeGreaterThan(0);
   expect(lost, JSON.stringify(lost)).toEqual({ w4: { acked: lost.w4.acked, lost: [] }, w3: { acked: lost.w3.acked, lost: [] } });
+  const kv = kvLost();
+  expect(kv.acked).toBeGreaterThan(0);
+  expect(kv.lost, 'records redis acknowledged and no longer has').toEqual([]);
 }
 
 /** The records scenario 4 lost by design (acknowledged by a alone after the cut, discarded with --discard-local). */
 let lostIn4: ReturnType<typeof lostRecords> | undefined;
+let kvLostIn4: number[] | undefined;
 
 /** Nothing lost on ON beyond what scenario 4 lost by design. */
 function nothingNewLost(on: 'node1' | 'node2'): void {
   const lost = lostRecords(on);
   expect(lost.w4.acked).toBeGreaterThan(lostIn4!.w4.acked);
   expect({ w4: lost.w4.lost, w3: lost.w3.lost }, JSON.stringify(lost)).toEqual({ w4: lostIn4!.w4.lost, w3: lostIn4!.w3.lost });
+  expect(kvLost().lost).toEqual(kvLostIn4);
 }
 
 /** What each step took and the client's longest pauses (v4, v3), printed at the end for docs/benchmarks.md; never asserted. */
@@ -49,6 +57,7 @@ const timings: Record<string, unknown> = {};
 /** A planned handover, run at the serving site and then at the other, as the runbook (docs/site-dr.md) does it. */
 function handover(from: 'a' | 'b', to: 'a' | 'b'): void {
   const c0 = ackCounts();
+  const k0 = kvAcks().acked.length;
   const rel = site(SITE_NODE[from], ['handover', 'nfs', '--to', to]);
   expect(rel.status, rel.out).toBe(0);
   expect(rel.stdout).toContain(`now run \`ocfkit site handover nfs --to ${to} --other-site-released\` at site ${to}`);
@@ -65,7 +74,8 @@ function handover(from: 'a' | 'b', to: 'a' | 'b'): void {
   expect(servedAt(to)).toBe(true);
   expect(primaries()).toEqual([SITE_NODE[to]]);
   writersProgress(10);
-  timings[`${Object.keys(timings).length + 1}. handover ${from}->${to}`] = { releaseS: round1(rel.seconds), acquireS: round1(acq.seconds), clientPauseS: gapsBetween(c0) };
+  kvProgress(10);
+  timings[`${Object.keys(timings).length + 1}. handover ${from}->${to}`] = { releaseS: round1(rel.seconds), acquireS: round1(acq.seconds), clientPauseS: gapsBetween(c0), appPauseS: kvPause(k0) };
 }
 
 describe('two sites: handover, takeover, rejoin, split brain', () => {
@@ -99,6 +109,7 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
 
   it('2. site b killed: takeover at a refused while b may have written alone, served with --accept-data-loss, nothing lost', () => {
     const before = ackCounts();
+    const k0 = kvAcks().acked.length;
     labOk(['kill', 'node2'], 60);
     waitFor("a's DRBD noticing the peer gone", 120, () => drbdView('node1').connection !== 'Connected', 3);
     const [st] = siteStatus('a');
@@ -114,7 +125,9 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     expect(took.stdout).toMatch(/ok {3}nfs: served at site a on node1/);
     expect(primaries(['node1'])).toEqual(['node1']);
     writersProgress(10);
-    timings['site b killed'] = { takeoverS: round1(took.seconds), clientPauseS: gapsBetween(before) };
+    kvProgress(10);
+    // appPauseS: from the last record redis at b acknowledged to the first redis at a did, the kill and the takeover between.
+    timings['site b killed'] = { takeoverS: round1(took.seconds), clientPauseS: gapsBetween(before), appPauseS: kvPause(k0) };
     // b died with its link: protocol C had every acknowledged write at a already.
     nothingLost('node1');
     expect(acks('w4').acked.length).toBeGreaterThan(before.w4);
@@ -138,21 +151,37 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
 
   it("4. the link cut while a writes, then a killed: takeover refused, served with --accept-data-loss minus a's lone writes; split brain resolved only with --discard-local", () => {
     const beforeCut = ackCounts();
+    const kvBeforeCut = kvAcks().acked.length;
     labOk(['link', 'node1', 'repl', 'down'], 60);
     labOk(['link', 'node2', 'repl', 'down'], 60);
     waitFor("a's DRBD noticing the cut", 120, () => drbdView('node1').connection !== 'Connected', 3);
     const cut = ackCounts();
+    const kvCut = kvAcks().acked.length;
     // a keeps serving alone (no fencing across sites): these records are on a only.
     writersProgress(10);
+    kvProgress(10);
     const alone = ackCounts();
+    const kvAlone = kvAcks().acked.length;
     labOk(['kill', 'node1'], 60);
     const refused = site('node2', ['takeover', 'nfs']);
     expect(refused.status, refused.out).toBe(5);
-    expect(refused.stdout).toContain("was Primary when the link went away, at ");
+    // The lone window from DRBD's kernel log at b: the moment the link went, and what it means.
+    expect(refused.stdout).toMatch(/was Primary when the link went away, at \S+Z \(DRBD's kernel log here: \w+\): what it acknowledged after that moment is not here/);
     const took = site('node2', ['takeover', 'nfs', '--accept-data-loss']);
     expect(took.status, took.out).toBe(0);
     const served = ackCounts();
     writersProgress(10);
+    kvProgress(10);
+    const kvServed = kvAcks().acked.length;
+    // Redis rewrites nothing: what b's redis lacks is exactly a's lone window, every record a acknowledged
+    // after it noticed the cut among it, none from before the cut or after b served.
+    const kvAcked = kvAcks().acked;
+    const kvMissing = kvLost().lost;
+    const kvLone = kvAcked.slice(kvCut, kvAlone);
+    expect(kvLone.length, 'records redis at a acknowledged alone').toBeGreaterThan(0);
+    expect(kvMissing).toEqual(expect.arrayContaining(kvLone));
+    expect(kvMissing.map((n) => kvAcked.indexOf(n)).every((i) => i >= kvBeforeCut && i < kvServed), `lost at b: ${kvMissing}`).toBe(true);
+    timings['link cut, then site a killed'] = { takeoverS: round1(took.seconds), appPauseS: kvPause(kvAlone), appLoneRecords: kvMissing.length };
     const lost = lostRecords('node2');
     for (const w of ['w4', 'w3'] as const) {
       const acked = acks(w).acked;
@@ -184,6 +213,20 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     // Nothing was discarded: a still has its own writes, b still serves.
     expect(roles()).toEqual({ node1: 'Secondary', node2: 'Primary' });
     expect(servedAt('b')).toBe(true);
+    // a's lone records, saved before they are discarded: salvage mounts a's copy read-only, outside the
+    // cluster, and every record b lacks is in redis's log there (a was killed right after fsyncs: the
+    // filesystem's journal replay shows them).
+    const salvaged = site('node1', ['salvage', 'nfs']);
+    expect(salvaged.status, salvaged.out).toBe(0);
+    expect(salvaged.stdout).toContain("this site's copy is mounted read-only at /run/ocfkit/salvage/nfs");
+    expect(roles()).toEqual({ node1: 'Primary', node2: 'Primary' });
+    expect(labShOk('node1', 'drbdadm cstate r0', [], 60).trim()).toBe('StandAlone');
+    const inCopy = kvInLog('node1', '/run/ocfkit/salvage/nfs');
+    expect(kvMissing.filter((n) => !inCopy.has(n)), "lone records not in a's salvaged copy").toEqual([]);
+    expect(servedAt('b')).toBe(true);
+    const back = site('node1', ['salvage', 'nfs', '--done']);
+    expect(back.status, back.out).toBe(0);
+    expect(roles()).toEqual({ node1: 'Secondary', node2: 'Primary' });
     // At the serving site, as the refusal says: connect again (keeps b's data).
     labShOk('node2', 'drbdadm cstate r0 | grep -qx StandAlone && drbdadm connect r0; drbdadm cstate r0', [], 60);
     const resolved = site('node1', ['rejoin', 'nfs', '--discard-local']);
@@ -196,6 +239,8 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     expect(primaries()).toEqual(['node2']);
     writersClean();
     lostIn4 = lostRecords('node2');
+    kvLostIn4 = kvLost().lost;
+    expect(kvLostIn4).toEqual(kvMissing);
   });
 
   it('5. booth: the serving site (b) killed, a takes the ticket by itself once it expires; b back: no promotion until the handover', () => {
@@ -207,6 +252,7 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     expect(a).toMatchObject({ boothLeader: 'b', ticketGrantedHere: false, role: 'Secondary', connection: 'Connected' });
     writersProgress(5);
     const c0 = ackCounts();
+    const k0 = kvAcks().acked.length;
     const t0 = Date.now();
     labOk(['kill', 'node2'], 60);
     // No command: booth at a and the arbitrator let b's ticket expire, elect a, and a's cluster promotes.
@@ -215,7 +261,9 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     expect(primaries(['node1'])).toEqual(['node1']);
     expect(boothLeader('node1')).toBe(BOOTH.sites.a);
     writersProgress(10);
+    kvProgress(10);
     const pause = gapsBetween(c0);
+    const appPause = kvPause(k0);
     nothingNewLost('node1');
     waitFor('the v4 lock held again on node1', 180, () => lockHeldOn('node1'), 5);
 
@@ -240,7 +288,7 @@ describe('two sites: handover, takeover, rejoin, split brain', () => {
     writersProgress(10);
     nothingNewLost('node2');
     writersClean();
-    timings['5. booth'] = { takeoverS, clientPauseS: pause, rejoinS: round1(rj.seconds), handoverS: round1(h.seconds), handoverPauseS: gapsBetween(c1) };
+    timings['5. booth'] = { takeoverS, clientPauseS: pause, appPauseS: appPause, rejoinS: round1(rj.seconds), handoverS: round1(h.seconds), handoverPauseS: gapsBetween(c1) };
   });
 
   afterAll(() => console.log(`site timings: ${JSON.stringify(timings)}`));

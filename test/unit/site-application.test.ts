@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT, decideAcquire, decideRelease, decideTakeover, whyNotServed } from '../../commands/site/decide';
-import { type ServiceState, linkToOtherSite, serviceFailures, stackPlacement } from '../../commands/site/state';
+import { type ServiceState, boothView, linkToOtherSite, serviceFailures, stackPlacement } from '../../commands/site/state';
 import { renderText, renderXml, view } from '../../commands/site/status';
 import { servedLine } from '../../commands/site/steps';
 import { parseDeployment, stackOf } from '../../commands/stack/model';
 import { parseCrmMon, parseFailures } from '../../lib/cluster';
 import { type DrbdResource, parseEvents2 } from '../../lib/drbd';
+import type { Runner } from '../../lib/run';
 import { parseXml } from '../../lib/xml';
 
 const d9 = (f: string): DrbdResource => parseEvents2(readFileSync(join(__dirname, '..', 'samples', 'drbd9', f), 'utf8')).get('r0')!;
@@ -107,5 +108,18 @@ describe('loss windows from DRBD\'s own line', () => {
     expect(d).toMatchObject({ kind: 'refuse', code: EXIT.SPLIT_BRAIN });
     expect(d.say).toContain("the link went at 2026-12-01T22:07:42Z (DRBD's kernel log here: NetworkFailure), the other site Primary then");
     expect(d.say).toContain('`ocfkit site salvage kv` mounts it read-only');
+  });
+});
+
+describe('site status when booth does not answer', () => {
+  it("says booth's view is unknown, with booth list's reason, instead of dropping it", async () => {
+    const run: Runner = async (argv) => ({ argv, code: 1, signal: null, stdout: '', stderr: 'connect to 127.0.0.1:9929 failed: Connection refused', durationMs: 3, timedOut: false, abandoned: false });
+    const b = await boothView(run);
+    expect(b.tickets.size).toBe(0);
+    expect(b.error).toMatch(/^booth list: .*Connection refused/);
+    const v = view({ ...state(mon(appStarted)), boothUnreadable: b.error! });
+    expect(v.boothUnreadable).toBe(b.error);
+    expect(v.boothLeader).toBeUndefined();
+    expect(renderText([v])).toContain(`  booth: NOT ANSWERING (${b.error}): booth's view of ticket-kv is unknown here; the line above is this cluster's own`);
   });
 });

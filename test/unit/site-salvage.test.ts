@@ -81,9 +81,11 @@ describe('site salvage decisions (DRBD 9 samples)', () => {
     expect(view(state(splitSecondary())).salvageMountedAt).toBeUndefined();
   });
 
-  it('mounts read-only without a journal replay, away from the service directory', () => {
-    expect(salvageMountOptions('ext4')).toBe('ro,noload');
-    expect(salvageMountOptions('xfs')).toBe('ro,norecovery');
+  it('mounts read-only (with the journal replay unless told not to), away from the service directory', () => {
+    expect(salvageMountOptions('ext4', true)).toBe('ro');
+    expect(salvageMountOptions('xfs', true)).toBe('ro');
+    expect(salvageMountOptions('ext4', false)).toBe('ro,noload');
+    expect(salvageMountOptions('xfs', false)).toBe('ro,norecovery');
     expect(salvageDir(svc, undefined)).toBe('/run/ocfkit/salvage/kv');
     expect(salvageDir(svc, '/srv/copy')).toBe('/srv/copy');
     expect(() => salvageDir(svc, '/var/lib/kv/old')).toThrow(/service's own mount point/);
