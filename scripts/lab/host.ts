@@ -12,7 +12,6 @@ import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CRM_MON_XML } from '../../lib/cluster';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const labScript = join(root, 'scripts', 'lab', 'lab.sh');
@@ -148,9 +147,15 @@ export interface ClusterState {
   nodes: NodeState[];
 }
 
+/**
+ * lib/cluster's CRM_MON_XML, written out: the benchmarks load this file under Node's type stripping,
+ * where lib's extensionless imports do not resolve (test/unit/lab-reader.test.ts holds the two equal).
+ */
+export const LAB_CRM_MON_XML: readonly string[] = ['crm_mon', '-1', '--output-as=xml', '--inactive', '--fence-history=0'];
+
 /** crm_mon's XML taken on NODE as the product reads it (without the fencer), parsed. */
 export function crmMon(node: Node): ClusterState {
-  const r = labExec(node, [...CRM_MON_XML], 60);
+  const r = labExec(node, [...LAB_CRM_MON_XML], 60);
   if (r.status !== 0) throw new Error(`crm_mon on ${node} exited ${r.status}: ${r.out}`);
   const xml = r.stdout;
   const count = Number(xpath(xml, 'count(//nodes/node)'));

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CRM_MON_XML } from '../../lib/cluster';
+import { LAB_CRM_MON_XML } from '../../scripts/lab/host';
 import { drbdFromText, viewOf } from '../lab/lab';
 
 const sample = (f: string) => readFileSync(join(__dirname, '..', 'samples', f), 'utf8');
@@ -31,5 +33,11 @@ describe('the lab reads DRBD the way the agent does', () => {
     const down = { role: 'Unconfigured', connection: 'Unconfigured' };
     expect(viewOf(drbdFromText('84', fetched84('lab-84-down.txt')))).toMatchObject(down);
     expect(viewOf(drbdFromText('9', sample('drbd9/s10-down-on-node2-node2-events2-now.txt')))).toMatchObject(down);
+  });
+});
+
+describe('the lab harness', () => {
+  it('reads crm_mon with the flags the product uses (its own copy, for Node-loaded benchmarks)', () => {
+    expect(LAB_CRM_MON_XML).toEqual(CRM_MON_XML);
   });
 });
