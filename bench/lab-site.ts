@@ -31,12 +31,18 @@ export function medians(runs: readonly Tree[]): Tree {
   return out;
 }
 
+/** The test's `site timings: {…}` line; vitest may put its colour codes in front of it. */
+export function timingsLine(stdout: string): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape codes are what is stripped
+  return stdout.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '')).find((l) => l.startsWith('site timings: '));
+}
+
 export async function outer(_ctx: OuterCtx): Promise<number> {
   const n = lib.envInt('BENCH_SITE_RUNS', 1, 1);
   const runs: Tree[] = [];
   for (let i = 0; i < n; i++) {
-    const r = spawnSync('bash', [join(TOP, 'scripts', 'test.sh'), 'lab', 'test/lab/site.test.ts'], { cwd: TOP, encoding: 'utf8', timeout: 3_600_000, maxBuffer: 256 << 20 });
-    const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('site timings: '));
+    const r = spawnSync('bash', [join(TOP, 'scripts', 'test.sh'), 'lab', 'test/lab/site.test.ts'], { cwd: TOP, encoding: 'utf8', timeout: 3_600_000, maxBuffer: 256 << 20, env: { ...process.env, NO_COLOR: '1' } });
+    const line = timingsLine(r.stdout ?? '');
     if (r.status !== 0 || !line) {
       process.stderr.write(`bench: the site test failed (exit ${r.status}); its timings are not kept:\n${(r.stdout ?? '').split('\n').slice(-40).join('\n')}\n`);
       return 1;
@@ -46,7 +52,7 @@ export async function outer(_ctx: OuterCtx): Promise<number> {
   }
   const date = new Date().toISOString();
   const med = medians(runs);
-  process.stdout.write(`ocfkit bench: lab-site — ${n} run(s) of the two-site scenarios (s; client pauses per writer, NFSv4.2 and NFSv3)\n`);
+  process.stdout.write(`ocfkit bench: lab-site — ${n} run(s) of the two-site scenarios (s; client pauses per writer, NFSv4.2 and NFSv3; appPauseS: the application's client, from its last acknowledged record before the failure to its first after)\n`);
   for (const [step, v] of Object.entries(med)) process.stdout.write(`  ${step.padEnd(26)} ${JSON.stringify(v)}\n`);
   const file = lib.writeResults('lab-site', date, { meta: { date, runs: n }, runs, medians: med });
   process.stdout.write(`raw numbers: ${file}\n`);
