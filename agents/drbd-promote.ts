@@ -612,28 +612,53 @@ async function promote(ctx: DrbdCtx) {
   }
 }
 
+/**
+ * How long demote and stop try again while DRBD refuses because the device is held open. What opens
+ * a block device for a moment lets go by itself: udev probing it once the filesystem on it is
+ * unmounted, blkid, a monitoring agent (in the lab under systemd a demote right after the unmount
+ * was refused so, with no process holding the device by the time the refusal was read). A holder
+ * that stays is named when this runs out; the reference agent tries again until the timeout.
+ */
+const HELD_OPEN_WAIT_MS = 10_000;
+
+/** DRBD refused a state change because the device is open (drbdsetup's exit 11, "(-12) Device is held open"). */
+const heldOpen = (r: RunResult | undefined) => r !== undefined && r.code === 11 && /held open/i.test(`${r.stderr}${r.stdout}`);
+
+/** Whether to try again after a held-open refusal: within HELD_OPEN_WAIT_MS of the first, leaving time for the rest of the action. */
+async function waitForHolder(ctx: DrbdCtx, began: number, reason: string, attempt: number): Promise<boolean> {
+  if (performance.now() - began >= HELD_OPEN_WAIT_MS || ctx.deadline.remaining() < 5000) return false;
+  if (attempt === 1) ctx.log.info(`${reason}: trying again for up to ${HELD_OPEN_WAIT_MS / 1000}s (what opens a device for a moment, as udev does after an unmount, lets go by itself)`);
+  await ctx.deadline.sleep(1000);
+  return true;
+}
+
 async function demote(ctx: DrbdCtx) {
   const adm = drbdadm(ctx);
   const res = ctx.params.drbd_resource;
   let s = await status(ctx, adm);
   if (!s || s.res.role === 'Unconfigured') return OCF.NOT_RUNNING;
   if (s.res.role !== 'Primary') return OCF.SUCCESS;
-  // Half the time for drbdadm: the rest is for drbdsetup, should drbdadm not get it done.
-  const r = await adm.exec(['secondary', res], Math.max(1000, (ctx.deadline.remaining() - 1000) / 2));
-  s = (await status(ctx, adm))!;
-  if (s.res.role === 'Primary') {
+  const began = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    // Half the time for drbdadm: the rest is for drbdsetup, should drbdadm not get it done.
+    const r = await adm.exec(['secondary', res], Math.max(1000, (ctx.deadline.remaining() - 1000) / 2));
+    s = (await status(ctx, adm))!;
+    if (s.res.role !== 'Primary') break;
     // drbdadm needs a configuration that parses, drbdsetup does not; it refuses a device held open
     // as drbdadm does, and its refusal is DRBD's own word, so it leads the reason (Pacemaker keeps
     // 128 characters), drbdadm's failure after it when that was a different one, then the holders.
     const direct = await drbdsetupSecondary(ctx, s);
     const before = s;
     s = (await status(ctx, adm))!;
-    if (s.res.role === 'Primary') {
-      const holders = deviceHolders(before.res.devices.map((d) => d.minor));
-      const first = direct ? describe(direct) : 'drbdsetup is not installed';
-      throw fail.generic(`${res} cannot be demoted: ${first}${direct?.code !== r.code ? `; before it ${adm.describe(r)}` : ''}${holders.length ? `; ${holders.join('; ')}` : ''}`);
+    if (s.res.role !== 'Primary') {
+      ctx.log.warn(`${res}: drbdadm could not demote it (${adm.describe(r)}); drbdsetup secondary did`);
+      break;
     }
-    ctx.log.warn(`${res}: drbdadm could not demote it (${adm.describe(r)}); drbdsetup secondary did`);
+    const holders = deviceHolders(before.res.devices.map((d) => d.minor));
+    const first = direct ? describe(direct) : 'drbdsetup is not installed';
+    const reason = `${res} cannot be demoted: ${first}${direct?.code !== r.code ? `; before it ${adm.describe(r)}` : ''}${holders.length ? `; ${holders.join('; ')}` : ''}`;
+    if (heldOpen(direct ?? r) && (await waitForHolder(ctx, began, reason, attempt))) continue;
+    throw fail.generic(reason);
   }
   await applyScore(ctx, s, 'changed');
   await recordPeer(ctx, s.res);
@@ -701,8 +726,14 @@ async function stop(ctx: DrbdCtx) {
   }
   if (s && s.res.role !== 'Unconfigured') {
     if (s.res.role === 'Primary') {
-      const r = await adm.exec(['secondary', res], 30_000);
-      const after = await status(ctx, adm);
+      let r = await adm.exec(['secondary', res], 30_000);
+      let after = await status(ctx, adm);
+      const began = performance.now();
+      for (let attempt = 1; after?.res.role === 'Primary' && heldOpen(r); attempt++) {
+        if (!(await waitForHolder(ctx, began, `${res} cannot be stopped, still Primary: ${adm.describe(r)}`, attempt))) break;
+        r = await adm.exec(['secondary', res], Math.max(1000, Math.min(30_000, ctx.deadline.remaining() - 3000)));
+        after = await status(ctx, adm);
+      }
       if (after?.res.role === 'Primary') {
         // drbdadm needs a configuration that parses, drbdsetup does not: it demotes and takes the
         // resource down, and refuses a device held open as drbdadm does.

@@ -205,6 +205,29 @@ describe('drbd-promote on DRBD 9 and 8.4 through stand-ins', () => {
     expect(s.calls()).toMatch(/^drbdadm .*secondary r0$/m);
   });
 
+  it.each(['9', '8.4'] as const)('DRBD %s: a device held open for a moment (udev probing it after the unmount) is demoted once it lets go: demote tries again while DRBD says held open', (version) => {
+    const s = scenario({
+      version, events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [11, heldOpen[version]] }, drbdsetup: { secondary: [11, heldOpenSetup(version)] },
+      after: { 'drbdsetup-secondary': 's01-secondary-connected-node1-events2-now.txt' },
+      ...(version === '8.4' ? { procAfter: { 'drbdsetup-secondary': 'drbd/lab-84-connected-secondary.txt' } } : {}),
+    });
+    writeFileSync(join(s.dir, 'drbdsetup-secondary.then.rc'), '0\n');
+    const r = s.run('demote');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/r0 cannot be demoted: `drbdsetup secondary (r0|0)` exited 11: .*held open by someone.*: trying again for up to 10s/);
+    expect(s.calls().match(/^drbdsetup secondary /gm)).toHaveLength(2);
+  });
+
+  it('DRBD 9: stop of a Primary held open for a moment tries drbdadm secondary again, and takes it down without drbdsetup down', () => {
+    const s = scenario({ version: '9', events2: 's02-primary-connected-node1-events2-now.txt', drbdadm: { secondary: [11, heldOpen['9']], down: [0, ''] }, after: { secondary: 's01-secondary-connected-node1-events2-now.txt', down: 's10-down-on-node2-node2-events2-now.txt' } });
+    writeFileSync(join(s.dir, 'drbdadm-secondary.then.rc'), '0\n');
+    const r = s.run('stop');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('trying again for up to 10s');
+    expect(s.calls().match(/^drbdadm .*secondary r0$/gm)).toHaveLength(2);
+    expect(s.calls()).not.toMatch(/^drbdsetup down/m);
+  });
+
   const parseError = "drbd.conf:5: Parse error: ';' expected,\n\tbut got 'bogus-keyword' (TK 281)\n";
 
   it('DRBD 9: a Primary whose drbd.conf does not parse is demoted through drbdsetup secondary by name; a device held open fails the demote, drbdsetup\'s refusal first', () => {
