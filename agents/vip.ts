@@ -263,6 +263,14 @@ function whichArping(ctx: VipCtx): Promise<Arping | string> {
 
 /** How long a started announcement is watched for failing at once (a usage error, a missing interface). */
 const ANNOUNCE_WATCH_MS = 100;
+/**
+ * arping's watch: it ends when arping prints its first line ("ARPING <ip> from …"), which it does
+ * once the interface is set up and before the first packet, so an arping slow to fail on a loaded
+ * node is still seen failing. stdbuf (coreutils) makes that line reach us at once: arping's stdout
+ * to a file is otherwise written only at its exit.
+ */
+const ARPING_WATCH_MS = 1000;
+const arpingStarted = (stdout: string) => /^ARPING /m.test(stdout);
 
 async function announce(ctx: VipCtx, t: Target, count: number, why: string): Promise<void> {
   if (count <= 0) return;
@@ -285,7 +293,8 @@ async function announce(ctx: VipCtx, t: Target, count: number, why: string): Pro
     ctx.log.warn(`not announcing ${ip} (${why}): ${SEND_UA} (resource-agents) is not installed; neighbours learn ${ip} only from the kernel's own DAD and solicitations`);
     return;
   }
-  const started = await Promise.all(argvs.map((argv) => spawnDetached(argv, ANNOUNCE_WATCH_MS)));
+  const lineBuffered = arping !== undefined && ctx.haveBinary('stdbuf');
+  const started = await Promise.all(argvs.map((argv) => (lineBuffered ? spawnDetached(['stdbuf', '-oL', ...argv], ARPING_WATCH_MS, arpingStarted) : spawnDetached(argv, ANNOUNCE_WATCH_MS))));
   const pids: number[] = [];
   started.forEach((r, i) => {
     const shown = commandLine(argvs[i]!);

@@ -81,9 +81,11 @@ export interface Detached {
  * Starts argv detached from the agent (its own session, no pipes) so the action can return while
  * it works. With `watchMs`, waits that long for it to fail at once (a usage error, a missing
  * interface) and says so: its output goes to unlinked temporary files, which it can write to
- * after the agent is gone without dying of SIGPIPE.
+ * after the agent is gone without dying of SIGPIPE. With `started`, the wait also ends as soon as
+ * its output so far says it got going: a fixed window is too short on a loaded node (a command that
+ * fails at once took longer than 100 ms to do so beside two labs) and too long on an idle one.
  */
-export function spawnDetached(argv: readonly string[], watchMs = 0): Promise<Detached> {
+export function spawnDetached(argv: readonly string[], watchMs = 0, started?: (stdout: string) => boolean): Promise<Detached> {
   return new Promise((resolve) => {
     const [file, ...args] = argv;
     if (!file) return resolve({ error: 'empty command' });
@@ -98,12 +100,23 @@ export function spawnDetached(argv: readonly string[], watchMs = 0): Promise<Det
     child.once('spawn', () => {
       child.unref();
       if (watchMs <= 0) return done({ pid: child.pid });
-      const timer = setTimeout(() => {
+      const stop = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
         child.removeAllListeners('exit');
+      };
+      const timer = setTimeout(() => {
+        stop();
         done({ pid: child.pid });
       }, watchMs);
+      const poll = setInterval(() => {
+        if (started && started(readAll(out))) {
+          stop();
+          done({ pid: child.pid });
+        }
+      }, 10);
       child.once('exit', (code) => {
-        clearTimeout(timer);
+        stop();
         done({ pid: child.pid, ended: { code, stdout: readAll(out), stderr: readAll(err) } });
       });
     });

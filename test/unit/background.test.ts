@@ -37,4 +37,17 @@ describe('detached helpers', () => {
     expect(slow.ended).toBeUndefined();
     process.kill(slow.pid!, 'SIGKILL');
   });
+
+  it('with a watch and a start sign: ends as soon as the output says it got going, and still sees a slow failure', async () => {
+    const t0 = performance.now();
+    const going = await spawnDetached(['sh', '-c', 'echo "ARPING 192.0.2.50 from 192.0.2.50 v0"; exec sleep 30'], 5000, (out) => /^ARPING /m.test(out));
+    expect(performance.now() - t0).toBeLessThan(4000);
+    expect(going.pid).toBeGreaterThan(1);
+    expect(going.ended).toBeUndefined();
+    process.kill(going.pid!, 'SIGKILL');
+    // Failing after 300 ms, as a loaded node's arping did: a 100 ms window took it for running.
+    const slowFail = await spawnDetached(['sh', '-c', 'sleep 0.3; echo "Interface \\"v0\\" is not ARPable" >&2; exit 2'], 5000, (out) => /^ARPING /m.test(out));
+    expect(slowFail.ended?.code).toBe(2);
+    expect(slowFail.ended?.stderr).toContain('is not ARPable');
+  });
 });
