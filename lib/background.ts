@@ -102,19 +102,21 @@ export function spawnDetached(argv: readonly string[], watchMs = 0, started?: (s
       if (watchMs <= 0) return done({ pid: child.pid });
       const stop = () => {
         clearTimeout(timer);
-        clearInterval(poll);
+        if (poll) clearInterval(poll);
         child.removeAllListeners('exit');
       };
       const timer = setTimeout(() => {
         stop();
         done({ pid: child.pid });
       }, watchMs);
-      const poll = setInterval(() => {
-        if (started && started(readAll(out))) {
-          stop();
-          done({ pid: child.pid });
-        }
-      }, 10);
+      // Only with a start sign to look for: without one, the window or the exit ends the watch.
+      const poll = started
+        ? setInterval(() => {
+            if (!started(readAll(out))) return;
+            stop();
+            done({ pid: child.pid });
+          }, 10)
+        : undefined;
       child.once('exit', (code) => {
         stop();
         done({ pid: child.pid, ended: { code, stdout: readAll(out), stderr: readAll(err) } });

@@ -10,8 +10,8 @@
  * take it for its own). The mount replays the filesystem's journal unless told not to: a site that
  * died while writing has its last acknowledged writes only there (an fsync commits the journal,
  * not the inode's final place), and those are the writes an operator salvages for. The replay
- * writes to this side's diverged copy only, the copy `rejoin --discard-local` overwrites. The serving site is never touched: nothing
- * here connects. A record on disk says what salvage changed, so that a second run goes on where the
+ * writes to this side's diverged copy only, the copy `rejoin --discard-local` overwrites. The
+ * serving site is never touched: nothing here connects. A record on disk says what salvage changed, so that a second run goes on where the
  * first stopped and `--done` restores the clone's maintenance setting as it found it.
  */
 import { mkdirSync, realpathSync } from 'node:fs';
@@ -174,9 +174,10 @@ export async function salvage(ctx: SiteCtx, s: Service, mountAtDir: string | und
     }
     say(`${s.name}: DRBD ${s.drbd_resource} Primary here, StandAlone: the other site does not see it`);
   }
+  const options = salvageMountOptions(s.fstype, replay);
   if (!already) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const r = await ctx.src.run(['mount', '-t', s.fstype, '-o', salvageMountOptions(s.fstype, replay), s.device, dir], { timeoutMs: 60_000 });
+    const r = await ctx.src.run(['mount', '-t', s.fstype, '-o', options, s.device, dir], { timeoutMs: 60_000 });
     if (r.code !== 0) {
       const hint = replay ? ` (a journal that will not replay: run it again with --no-replay)` : '';
       say(`FAILED ${s.name}: ${describe(r)}${hint}; ${back}`);
@@ -184,8 +185,8 @@ export async function salvage(ctx: SiteCtx, s: Service, mountAtDir: string | und
     }
   }
   const how = replay
-    ? `${salvageMountOptions(s.fstype, replay)}: the filesystem replayed its journal first, as any mount does, so every write it had committed here is there; the replay wrote to this side's copy only`
-    : `${salvageMountOptions(s.fstype, replay)}: its journal is not replayed, so writes still only in the journal are not shown; where they matter, copy the device (dd if=${s.device}) while salvage holds it and mount that copy`;
+    ? `${options}: the filesystem replayed its journal first, as any mount does, so every write it had committed here is there; the replay wrote to this side's copy only`
+    : `${options}: its journal is not replayed, so writes still only in the journal are not shown; where they matter, copy the device (dd if=${s.device}) while salvage holds it and mount that copy`;
   say(`ok   ${s.name}: this site's copy is mounted read-only at ${dir} (${how}). Copy what you need from it (the other site serves the live data: bring the records over through the application there), then run \`ocfkit site salvage ${s.name} --done\` and \`ocfkit site rejoin ${s.name} --discard-local\``);
   return EXIT.OK;
 }
