@@ -7,7 +7,7 @@ import { constants as osConstants, hostname } from 'node:os';
 import { boundedFs } from '../lib/bounded-fs';
 import { type HolderQuery, type SearchOutcome, searchHolders, unfinished } from '../lib/holder-search';
 import { type Holder, describeHolders, devMajorMinor } from '../lib/holders';
-import { type MountEntry, type MountNamespace, hiddenBy, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
+import { type MountEntry, type MountNamespace, hiddenBy, liveSuperblock, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { DeadlineError } from '../lib/ocf/deadline';
@@ -534,6 +534,7 @@ async function unmountOne(ctx: FsCtx, place: Place, m: MountEntry, startedAt: nu
  *   made while the filesystem was mounted), each mount of the filesystem is a copy nothing in
  *   the cluster manages: it is unmounted there, its holders in that namespace signalled as
  *   force_unmount allows; what cannot go within the timeout fails the stop, naming the namespace.
+ * - An ext2/3/4 or XFS filesystem the kernel still lists after all that (superblockGone) fails it.
  * Binds and network filesystems are not looked for in other namespaces: their source is not
  * this resource's to free.
  */
@@ -578,7 +579,31 @@ async function stop(ctx: FsCtx) {
     throw fail.generic(`${unmounted.length ? `${dir} is unmounted, but ` : ''}the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
   }
   if (device !== undefined || unmounted.length > 0) await unmountInOtherNamespaces(ctx, ours, startedAt, budget);
+  if (device !== undefined) await superblockGone(ctx, device);
   return OCF.SUCCESS;
+}
+
+/** How long a superblock may outlive its last mount before the stop calls it held: a holder exiting lets go at once. */
+const SUPERBLOCK_GONE_MS = 2000;
+
+/**
+ * With no mount of the filesystem left in any namespace this node shows, the kernel must no longer
+ * have it either (ext2/3/4 and XFS list every live one under /sys/fs). One it still has is held by
+ * something no mount table names (a lazily unmounted copy in use, a namespace no process shows):
+ * the device is still in use, writes may still reach it, and the stop cannot call it stopped.
+ */
+async function superblockGone(ctx: FsCtx, device: string): Promise<void> {
+  const stopAt = performance.now() + Math.min(SUPERBLOCK_GONE_MS, Math.max(0, ctx.deadline.remaining() - 500));
+  for (;;) {
+    const entry = liveSuperblock(device);
+    if (entry === undefined) return;
+    if (performance.now() >= stopAt) {
+      throw fail.generic(
+        `the filesystem on ${device} is still active in the kernel (${entry} exists) though no mount of it is left in any mount namespace on this node: something still holds it (a lazily unmounted copy a process still uses, a mount namespace no process shows), and writes may still reach the device. Find the holder (fuser -vm ${device}), end it, and stop again`,
+      );
+    }
+    await ctx.deadline.sleep(100);
+  }
 }
 
 async function unmountInOtherNamespaces(ctx: FsCtx, ours: (m: MountEntry) => Promise<boolean>, startedAt: number, budget: number): Promise<void> {
@@ -650,7 +675,7 @@ export const fsMount = defineAgent({
   version: '0.1.0',
   shortdesc: 'Mount a filesystem; unmount it without collateral damage',
   longdesc:
-    'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Stop reports stopped only when the filesystem is mounted nowhere on this node: a mount that is not ours stacked over ours on the directory fails it, naming that mount; for a block device, copies of the mount in other mount namespaces (a container, unshare -m) are unmounted there (nsenter), their holders in that namespace signalled as force_unmount allows, or the stop fails naming the namespace. A stop with parameters that no longer validate still unmounts when device and directory identify the filesystem, and fails naming what it finds when only one of them does. Parameter names follow ocf:heartbeat:Filesystem.',
+    'Mounts a filesystem (in the ocfkit NFS stack: the DRBD device) and checks by device identity that the right one is mounted. Stop unmounts submounts first, then the mount point; when it is busy, it signals only the processes that hold that very mount (matched by mount id, never by device or path prefix), never lazy-unmounts, and fails with the holders named when it cannot finish within the timeout. Stop reports stopped only when the filesystem is mounted nowhere on this node: a mount that is not ours stacked over ours on the directory fails it, naming that mount; for a block device, copies of the mount in other mount namespaces (a container, unshare -m) are unmounted there (nsenter), their holders in that namespace signalled as force_unmount allows, or the stop fails naming the namespace; and an ext2/3/4 or XFS filesystem the kernel still has once no mount of it is left anywhere (a lazily unmounted copy a process still uses) fails the stop, naming its /sys/fs entry. A stop with parameters that no longer validate still unmounts when device and directory identify the filesystem, and fails naming what it finds when only one of them does. Parameter names follow ocf:heartbeat:Filesystem.',
   examples: [
     {
       why: 'The DRBD device mounted at /srv/nfs, with a depth-20 monitor that writes and reads back a status file.',

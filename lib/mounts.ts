@@ -1,5 +1,5 @@
 /** /proc/self/mountinfo: parsing, consistent reads, and questions about what is mounted where. */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 export interface MountEntry {
   readonly id: number;
@@ -125,6 +125,18 @@ export function mountContaining(mounts: readonly MountEntry[], path: string): Mo
 
 export function stillMounted(mounts: readonly MountEntry[], id: number): boolean {
   return mounts.some((m) => m.id === id);
+}
+
+/**
+ * Where the kernel lists an ext2/3/4 or XFS filesystem on DEVICE (a /dev path, resolved) for as
+ * long as its superblock lives, mounted or not; undefined when neither lists one. A superblock
+ * outlives its last visible mount while anything still holds it: a lazily unmounted copy in use,
+ * a mount in a namespace no process shows.
+ */
+export function liveSuperblock(device: string, sys = '/sys/fs'): string | undefined {
+  const name = device.slice(device.lastIndexOf('/') + 1);
+  if (!name) return undefined;
+  return [`${sys}/ext4/${name}`, `${sys}/xfs/${name}`].find((p) => existsSync(p));
 }
 
 export interface MountNamespace {

@@ -53,6 +53,11 @@ export function signalAllCommands(sig: NodeJS.Signals): number {
   return live.size;
 }
 
+/** The command lines still running (or left behind hung), oldest first: what an action that ran out of time was waiting for. */
+export function commandsUnderWay(): string[] {
+  return [...live.values()].map((tree) => commandLine(tree.argv));
+}
+
 /**
  * A command and the processes under it. Commands run in the agent's own process group, not groups
  * of their own: pacemaker-execd ends an operation that outlives its timeout with SIGKILL to that
@@ -64,7 +69,10 @@ export function signalAllCommands(sig: NodeJS.Signals): number {
 class Tree {
   private readonly seen = new Map<number, string>();
 
-  constructor(private readonly root: number) {}
+  constructor(
+    private readonly root: number,
+    readonly argv: readonly string[],
+  ) {}
 
   /** Signals the command and its descendants; false when none of them is left. */
   signal(sig: NodeJS.Signals): boolean {
@@ -146,6 +154,8 @@ const AFTER_KILL_MS = 500;
  * when the host was busy).
  */
 const REPORT_MS = 300;
+/** The least time between TERM, KILL and giving up, however late the step before fired. */
+const MIN_STEP_MS = 20;
 
 export function childEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // Tools answer in English so their messages can go into exit reasons unchanged.
@@ -285,27 +295,25 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
       close: (code, signal) => finish({ code, signal, abandoned: false }),
     });
     pid = child.pid;
-    const tree = pid === undefined ? undefined : new Tree(pid);
+    const tree = pid === undefined ? undefined : new Tree(pid, argv);
     if (pid !== undefined && tree) live.set(pid, tree);
     const end = (sig: NodeJS.Signals) => tree?.signal(sig);
-    timers.push(
-      setTimeout(() => {
-        timedOut = true;
-        end('SIGTERM');
-        timers.push(
-          setTimeout(() => {
-            end('SIGKILL');
-            timers.push(
-              setTimeout(() => {
-                // Unkillable (D state): stop waiting so the action can still answer in time.
-                child.abandon();
-                finish({ code: null, signal: null, abandoned: true });
-              }, AFTER_KILL_MS),
-            );
-          }, grace),
-        );
-      }, limit),
-    );
+    // Each step is timed from the start, not from the step before: on a loaded node every timer
+    // fires late, and chained delays would add their lateness up past the action's deadline.
+    const termAt = started + limit;
+    const after = (at: number, fn: () => void, least = MIN_STEP_MS) => timers.push(setTimeout(fn, Math.max(least, at - performance.now())));
+    after(termAt, () => {
+      timedOut = true;
+      end('SIGTERM');
+      after(termAt + grace, () => {
+        end('SIGKILL');
+        after(termAt + grace + AFTER_KILL_MS, () => {
+          // Unkillable (D state): stop waiting so the action can still answer in time.
+          child.abandon();
+          finish({ code: null, signal: null, abandoned: true });
+        });
+      });
+    }, 0);
   });
 }
 

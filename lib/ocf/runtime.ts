@@ -1,5 +1,5 @@
 import { haveBinary } from '../binaries';
-import { type RunResult, run, signalAllCommands } from '../run';
+import { type RunResult, commandsUnderWay, run, signalAllCommands } from '../run';
 import type { ActionResult, AnyAgent, Ctx } from './agent';
 import { OCF, OcfError, codeName } from './codes';
 import { Deadline } from './deadline';
@@ -83,6 +83,13 @@ function answersQuestion(action: string, code: number): boolean {
 }
 
 /** A code an OCF caller can read: 0–9; anything else (a crash, a signal) becomes 1. */
+/** What an action out of time was waiting for: the command still running names it better than "the action". */
+function waitingFor(commands: readonly string[]): string {
+  if (commands.length === 0) return 'waiting for the action to finish';
+  const more = commands.length > 1 ? ` (and ${commands.length - 1} more command${commands.length > 2 ? 's' : ''})` : '';
+  return `waiting for ${commands[0]} to finish${more}`;
+}
+
 function clamp(code: number): number {
   return Number.isInteger(code) && code >= 0 && code <= 9 ? code : OCF.ERR_GENERIC;
 }
@@ -176,7 +183,7 @@ export async function runAgent(agent: AnyAgent, args: readonly string[], env: No
   try {
     // Whatever an action waits on, it answers before Pacemaker's own timeout kills it.
     const overtime = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(() => reject(deadline.error('waiting for the action to finish')), deadline.remaining() + 100);
+      watchdog = setTimeout(() => reject(deadline.error(waitingFor(commandsUnderWay()))), deadline.remaining() + 100);
     });
     // Told to stop (an operator, a service manager, a caller giving up): the commands under way
     // are stopped with it and the action answers with why, instead of dying silently and leaving

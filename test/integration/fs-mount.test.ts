@@ -232,6 +232,28 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
     expect(mountedAt(dir)).toEqual([]);
   });
 
+  it.each(['ext4', 'xfs'])('%s lazily unmounted while a process still works in it: stop fails naming the live filesystem, signals nobody; once that process ends, stop succeeds', (fstype) => {
+    const dev = s.loop(fstype);
+    const dir = join(s.dir, 'mnt');
+    const p = { device: dev, directory: dir, fstype };
+    expect(fsm('start', p).code).toBe(0);
+    const h = holder(`cd ${dir} && exec sleep 302`, '/', dir);
+    // No mount table on the node lists it any more; the kernel still has it, and writes through h would reach the device.
+    ok(['umount', '-l', dir]);
+    expect(mountedAt(dir)).toEqual([]);
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.reason).toContain(`the filesystem on ${dev} is still active in the kernel (/sys/fs/${fstype}/${dev.slice(dev.lastIndexOf('/') + 1)} exists)`);
+    expect(r.reason).toContain(`fuser -vm ${dev}`);
+    expect(r.ms).toBeLessThan(8000);
+    settle();
+    expect(alive(h)).toBe(true);
+    h.kill('SIGKILL');
+    settle();
+    const again = fsm('stop', p);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
   /** A private copy of the mount in a new mount namespace: a process there holds it (cwd), another does not. */
   function copyInOtherNamespace(dir: string): { holder: ChildProcess; witness: number } {
     const pidFile = join(s.dir, 'witness.pid');
@@ -447,7 +469,9 @@ describe('fs-mount deep monitors', () => {
     try {
       const r = fsm('monitor', p, { OCF_CHECK_LEVEL: '20', OCF_RESKEY_CRM_meta_interval: '60000', OCF_RESKEY_CRM_meta_timeout: '3000' });
       expect(r.code).toBe(1);
-      expect(r.reason).toMatch(/status file.* (did not finish|hung)/);
+      // The agent names the hung write; on a node so loaded that its own timers fire past the
+      // deadline, the runtime's answer names the same write still under way.
+      expect(r.reason).toMatch(/status file.* (did not finish|hung)|waiting for dd of=\S*\.Filesystem_status\S* .* to finish/);
       expect(r.ms).toBeLessThan(3000);
     } finally {
       ok(['fsfreeze', '-u', dir]);

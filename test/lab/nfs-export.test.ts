@@ -18,7 +18,10 @@ const PARAMS = [
 
 // node1: a filesystem to export, and short NFSv4 lease/grace times so a test does not wait 90 s;
 // lockd's own grace too (50 s by default: nlm_timeout × 5), in which it refuses even an NFSv3
-// client's unlock, so the client's lock holder cannot exit, nor its mount go, until it ends.
+// client's unlock, so the client's lock holder cannot exit, nor its mount go, until it ends. Not
+// shorter than 30 s: between a server start and the client's reclaim lie three agent calls, an
+// address change and sm-notify, and beside a second lab they took more than 10 s (the reclaim was
+// refused as out of grace).
 const PREPARE = `set -eu
 # A lab reused after a DRBD test has device-mapper holding the disk (drbd-lab): let it go.
 dmsetup remove r0disk 2>/dev/null || :
@@ -29,7 +32,7 @@ modprobe nfsd
 mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd
 echo 10 >/proc/fs/nfsd/nfsv4leasetime
 echo 10 >/proc/fs/nfsd/nfsv4gracetime
-echo 10 >/proc/sys/fs/nfs/nlm_grace_period
+echo 30 >/proc/sys/fs/nfs/nlm_grace_period
 echo ok`;
 
 /** systemd is PID 1 in the guest (LAB_INIT=systemd): the agent runs the server through its units. */

@@ -39,6 +39,15 @@ const agent = defineAgent({
           return OCF.SUCCESS;
         }
         if (ctx.params.target === 'hang') await new Promise((r) => setTimeout(r, 60_000));
+        if (ctx.params.target === 'busy') {
+          // A node so loaded that no timer fires until past the deadline, while a command runs.
+          const sleeping = ctx.run(['sleep', '30']);
+          const until = performance.now() + ctx.deadline.remaining() + 300;
+          while (performance.now() < until) {
+            // busy
+          }
+          await sleeping;
+        }
         if (ctx.params.target === 'log') ctx.log.info('hello log');
         if (ctx.params.target === 'promoted-degraded') return { code: OCF.RUNNING_PROMOTED, reason: 'peer gone' };
         if (ctx.params.target === 'promoted-failed') return { code: OCF.FAILED_PROMOTED, reason: 'device gone' };
@@ -137,6 +146,12 @@ describe('runAgent', () => {
     expect(r.code).toBe(OCF.ERR_GENERIC);
     expect(r.reason).toContain('ran out of time');
     expect(took).toBeLessThan(1500);
+  });
+
+  it('an action out of time names the command it was waiting for, even when its timers all fire late', async () => {
+    const r = await call(['monitor'], { OCF_RESKEY_target: 'busy', OCF_RESKEY_CRM_meta_timeout: '1500' });
+    expect(r.code).toBe(OCF.ERR_GENERIC);
+    expect(r.reason).toMatch(/ran out of time \(\d\.\ds budget\) while waiting for sleep 30 to finish$/);
   });
 
   it('OCF_TRACE_RA records every command with exit code and output', async () => {
