@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hiddenBy, mountAt, otherMountNamespaces, parseMountinfo, stackAt } from '../../lib/mounts';
+import { hiddenBy, liveSuperblock, mountAt, otherMountNamespaces, parseMountinfo, stackAt } from '../../lib/mounts';
 
 const MOUNTINFO = [
   '22 1 8:1 / / rw - ext4 /dev/sda1 rw',
@@ -82,5 +82,22 @@ describe('otherMountNamespaces', () => {
     const p = fakeProc('mnt:[1]', [[5, 'mnt:[2]', 'x']]);
     mkdirSync(join(p, '6'));
     expect(otherMountNamespaces(p).map((n) => n.pid)).toEqual([5]);
+  });
+});
+
+describe('liveSuperblock', () => {
+  it('finds the ext4 or XFS entry named after the device, and nothing for another device or type', () => {
+    const sys = mkdtempSync(join(tmpdir(), 'ocfkit-sysfs-'));
+    try {
+      mkdirSync(join(sys, 'ext4', 'drbd0'), { recursive: true });
+      mkdirSync(join(sys, 'xfs', 'loop3'), { recursive: true });
+      mkdirSync(join(sys, 'btrfs', 'dm-1'), { recursive: true });
+      expect(liveSuperblock('/dev/drbd0', sys)).toBe(join(sys, 'ext4', 'drbd0'));
+      expect(liveSuperblock('/dev/loop3', sys)).toBe(join(sys, 'xfs', 'loop3'));
+      expect(liveSuperblock('/dev/drbd1', sys)).toBeUndefined();
+      expect(liveSuperblock('/dev/dm-1', sys)).toBeUndefined();
+    } finally {
+      rmSync(sys, { recursive: true, force: true });
+    }
   });
 });
