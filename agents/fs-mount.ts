@@ -579,8 +579,19 @@ async function stop(ctx: FsCtx) {
     throw fail.generic(`${unmounted.length ? `${dir} is unmounted, but ` : ''}the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
   }
   if (device !== undefined || unmounted.length > 0) await unmountInOtherNamespaces(ctx, ours, startedAt, budget);
-  if (device !== undefined) await superblockGone(ctx, device);
+  if (device !== undefined) await superblockGone(ctx, device, mountContaining(readMountinfo(), dir));
   return OCF.SUCCESS;
+}
+
+/**
+ * The usual cause where the mount point's parent does not propagate: a service systemd started
+ * while the filesystem was mounted (ProtectSystem, PrivateTmp: systemd-logind, a daemon an update
+ * restarted) has a copy in its namespace, and systemd 252 (Debian 12, RHEL 9) keeps a second copy
+ * there under the service's root that no mount table shows. An unmount reaches both only through
+ * the parent's propagation, which systemd sets to shared on a machine (not in a container).
+ */
+function unsharedHint(parent: MountEntry): string {
+  return `. The mount below it, ${parent.target}, is not shared, so unmounts do not propagate: a service started while the filesystem was mounted keeps copies of it that this stop cannot reach, one of them in no mount table (systemd's sandboxing: ProtectSystem, PrivateTmp). Restarting that service frees them; mount --make-rshared ${parent.target} (as systemd does at boot on a machine) keeps it from happening again`;
 }
 
 /** How long a superblock may outlive its last mount before the stop calls it held: a holder exiting lets go at once. */
@@ -592,14 +603,14 @@ const SUPERBLOCK_GONE_MS = 2000;
  * something no mount table names (a lazily unmounted copy in use, a namespace no process shows):
  * the device is still in use, writes may still reach it, and the stop cannot call it stopped.
  */
-async function superblockGone(ctx: FsCtx, device: string): Promise<void> {
+async function superblockGone(ctx: FsCtx, device: string, parent: MountEntry | undefined): Promise<void> {
   const stopAt = performance.now() + Math.min(SUPERBLOCK_GONE_MS, Math.max(0, ctx.deadline.remaining() - 500));
   for (;;) {
     const entry = liveSuperblock(device);
     if (entry === undefined) return;
     if (performance.now() >= stopAt) {
       throw fail.generic(
-        `the filesystem on ${device} is still active in the kernel (${entry} exists) though no mount of it is left in any mount namespace on this node: something still holds it (a lazily unmounted copy a process still uses, a mount namespace no process shows), and writes may still reach the device. Find the holder (fuser -vm ${device}), end it, and stop again`,
+        `the filesystem on ${device} is still active in the kernel (${entry} exists) though no mount of it is left in any mount namespace on this node: something still holds it (a lazily unmounted copy a process still uses, a mount namespace no process shows), and writes may still reach the device. Find the holder (fuser -vm ${device}), end it, and stop again${parent && !parent.shared ? unsharedHint(parent) : ''}`,
       );
     }
     await ctx.deadline.sleep(100);

@@ -12,7 +12,7 @@ import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
 import * as nfsUnits from '../lib/nfs-units';
 import { findAddress, parseAddrJson } from '../lib/ip';
-import { readMountinfo } from '../lib/mounts';
+import { mountContaining, readMountinfo, stackAt } from '../lib/mounts';
 import { type Runner, describe } from '../lib/run';
 import { findAll, parseXml } from '../lib/xml';
 
@@ -26,6 +26,25 @@ export function fencingLines(events: readonly FenceEvent[]): string[] {
   });
   if (open.some((e) => e.status === 'failed')) {
     out.push('  a node whose fencing failed is not recovered from while it is unclean (Pacemaker tries again, up to stonith-max-attempts): fix the device; `stonith_admin --confirm NODE` only for a node known to be off, never one that may still run; `stonith_admin --cleanup --history NODE` clears the record');
+  }
+  return out;
+}
+
+/**
+ * Each fs-mount resource's mount point must sit on a shared mount: a service systemd starts while
+ * the filesystem is mounted keeps copies of it (one, under the service's moved root, in no mount
+ * table), and only an unmount that propagates from the mount below removes them. Otherwise the
+ * stop fails and DRBD refuses to demote until that service restarts.
+ */
+function propagationLines(points: ReadonlyArray<{ id: string; dir: string }>): string[] {
+  const mounts = readMountinfo();
+  const out: string[] = [];
+  for (const { id, dir } of points) {
+    const at = stackAt(mounts, dir)[0];
+    const below = at ? mounts.find((m) => m.id === at.parent) : mountContaining(mounts, dir);
+    if (below && !below.shared) {
+      out.push(`mount point ${dir} (${id}): WARNING: the mount below it, ${below.target}, is not shared: a service started while the filesystem is mounted (systemd's ProtectSystem, PrivateTmp) keeps copies the stop's unmount cannot reach, and the stop fails. mount --make-rshared ${below.target}, as systemd does at boot on a machine`);
+    }
   }
   return out;
 }
@@ -64,6 +83,7 @@ export async function doctor(run: Runner): Promise<string[]> {
   // Cluster
   const mon = await run([...CRM_MON_XML, '-A'], { timeoutMs: 15_000 });
   const vips: Array<{ id: string; ip: string }> = [];
+  const mountPoints: Array<{ id: string; dir: string }> = [];
   // crm_mon 2.1 and later that cannot reach the CIB exits 0 with its errors in the XML.
   const monErrors = mon.code === 0 && mon.stdout.trim().startsWith('<') ? findAll(parseXml(mon.stdout), 'error').map((e) => e.text.trim()) : [];
   if (mon.code !== 0 || !mon.stdout.trim().startsWith('<') || monErrors.length > 0) {
@@ -93,6 +113,8 @@ export async function doctor(run: Runner): Promise<string[]> {
       for (const p of findAll(res, 'primitive').filter((x) => x.attrs.provider === 'ocfkit')) {
         const ip = findAll(p, 'nvpair').find((n) => n.attrs.name === 'ip')?.attrs.value;
         if (p.attrs.type === 'vip' && ip) vips.push({ id: p.attrs.id ?? '', ip });
+        const dir = findAll(p, 'nvpair').find((n) => n.attrs.name === 'directory')?.attrs.value;
+        if (p.attrs.type === 'fs-mount' && dir?.startsWith('/')) mountPoints.push({ id: p.attrs.id ?? '', dir });
       }
     }
   }
@@ -128,6 +150,7 @@ export async function doctor(run: Runner): Promise<string[]> {
   // Mounts of DRBD devices
   const drbdMounts = readMountinfo().filter((m) => m.major === 147);
   say(drbdMounts.length ? `mounts: ${drbdMounts.map((m) => `${m.source} on ${m.target} (${m.fstype})`).join(', ')}` : 'mounts: no DRBD device mounted');
+  for (const l of propagationLines(mountPoints)) say(l);
 
   // Exports
   const ex = await run([...LIST_ARGV], { timeoutMs: 10_000 });

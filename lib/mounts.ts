@@ -13,6 +13,8 @@ export interface MountEntry {
   readonly fstype: string;
   readonly source: string;
   readonly superOptions: string;
+  /** In a peer group (mountinfo's shared:N): mounts and unmounts under it reach its peers and slaves. */
+  readonly shared: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export function parseMountinfo(text: string): MountEntry[] {
       fstype: f[sep + 1] ?? '',
       source: decodeMountField(f[sep + 2] ?? ''),
       superOptions: f[sep + 3] ?? '',
+      shared: f.slice(6, sep).some((o) => o.startsWith('shared:')),
     });
   }
   return out;

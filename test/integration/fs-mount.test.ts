@@ -254,6 +254,39 @@ describe('fs-mount stop never reports stopped while the filesystem is mounted', 
     expect(again.code, again.stderr).toBe(0);
   });
 
+  it.each(['private', 'shared'])('a sandboxed service started while mounted, the mount point on a %s mount: its copy under its moved root fails the stop, or the unmount reaches it', (parent) => {
+    // The mount below the mount point: private as in this sandbox (a container's root), or shared
+    // as systemd makes / on a machine.
+    if (parent === 'shared') {
+      s.mount(s.dir, s.dir, '--bind');
+      ok(['mount', '--make-shared', s.dir]);
+    }
+    const { dev, dir, p } = started();
+    const stage = s.path('service-root');
+    // As systemd 252 sets up a service with ProtectSystem or PrivateTmp: a namespace of slave
+    // copies, the tree bound under a staging directory, moved onto / and entered. The copy under
+    // the moved root is in no mount table; only an unmount that propagates removes it.
+    const h = holder(`exec unshare --mount --propagation slave bash -c 'mount --rbind / ${stage} && cd ${stage} && mount --move . / && exec chroot . sleep 303'`);
+    for (let i = 0; i < 100 && readFileSync(`/proc/${h.pid}/comm`, 'utf8').trim() !== 'sleep'; i++) settle();
+    const r = fsm('stop', p, { OCF_RESKEY_CRM_meta_timeout: '8000' });
+    const entry = `/sys/fs/ext4/${dev.slice(dev.lastIndexOf('/') + 1)}`;
+    if (parent === 'private') {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.reason).toContain(`the filesystem on ${dev} is still active in the kernel (${entry} exists)`);
+      expect(r.reason).toContain(`is not shared, so unmounts do not propagate`);
+      expect(existsSync(entry)).toBe(true);
+      // Restarting the service (here: ending it) frees the copy; the stop then succeeds.
+      h.kill('SIGKILL');
+      settle();
+      const again = fsm('stop', p);
+      expect(again.code, again.stderr).toBe(0);
+    } else {
+      expect(r.code, r.stderr).toBe(0);
+      expect(alive(h)).toBe(true);
+    }
+    expect(existsSync(entry)).toBe(false);
+  });
+
   /** A private copy of the mount in a new mount namespace: a process there holds it (cwd), another does not. */
   function copyInOtherNamespace(dir: string): { holder: ChildProcess; witness: number } {
     const pidFile = join(s.dir, 'witness.pid');

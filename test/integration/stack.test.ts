@@ -345,6 +345,8 @@ describe('ocfkit doctor', () => {
     expect(d.stdout).toMatch(/nfs-drbd \(ocf:ocfkit:drbd-promote\): Promoted on node1/);
     expect(d.stdout).toContain('promotion score nfs-drbd on node1: 10000');
     expect(d.stdout).toMatch(/FAILED nfs-ip_monitor_10000 on node1: .* \(rc 1\)/);
+    // The tests run in a mount namespace of their own, all of it private.
+    expect(d.stdout).toMatch(/mount point \/srv\/nfs \(nfs-fs\): WARNING: the mount below it, \/\S*, is not shared/);
   });
 
   it('on DRBD 9 (stand-ins: /proc/drbd and drbdsetup from the captured samples, the real drbdadm): the state and the auto-promote warning', () => {

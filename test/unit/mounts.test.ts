@@ -20,6 +20,19 @@ describe('stackAt', () => {
   });
 });
 
+describe('parseMountinfo', () => {
+  it('a mount in a peer group is shared, whatever other optional fields it has', () => {
+    const m = parseMountinfo(['29 1 0:24 / / rw,relatime shared:1 - overlay root rw', '30 29 0:27 / /lab rw master:2 shared:7 - 9p lab rw', '31 29 0:28 / /tmp rw master:3 - tmpfs tmp rw', '32 29 0:29 / /srv rw - tmpfs srv rw'].join('\n'));
+    expect(m.map((x) => [x.target, x.shared])).toEqual([
+      ['/', true],
+      ['/lab', true],
+      ['/tmp', false],
+      ['/srv', false],
+    ]);
+    expect(m[1]?.fstype).toBe('9p');
+  });
+});
+
 describe('hiddenBy', () => {
   const mounts = parseMountinfo(
     [
