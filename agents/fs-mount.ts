@@ -610,7 +610,7 @@ async function superblockGone(ctx: FsCtx, device: string, parent: MountEntry | u
     if (entry === undefined) return;
     if (performance.now() >= stopAt) {
       throw fail.generic(
-        `the filesystem on ${device} is still active in the kernel (${entry} exists) though no mount of it is left in any mount namespace on this node: something still holds it (a lazily unmounted copy a process still uses, a mount namespace no process shows), and writes may still reach the device. Find the holder (fuser -vm ${device}), end it, and stop again${parent && !parent.shared ? unsharedHint(parent) : ''}`,
+        `the filesystem on ${device} is still active in the kernel (${entry} exists) though no mount of it is left in any mount namespace on this node: something still holds it (a lazily unmounted copy a process still uses, a mount namespace no process shows, a freeze: fsfreeze, a suspended device-mapper device), and writes may still reach the device. Find the holder (fuser -vm ${device}), end it, and stop again${parent && !parent.shared ? unsharedHint(parent) : ''}`,
       );
     }
     await ctx.deadline.sleep(100);

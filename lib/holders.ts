@@ -6,7 +6,9 @@
  * (lib/holder-search.ts), never in their own process.
  */
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { type MountEntry, mountContaining, parseMountinfo } from './mounts';
+import { type MountEntry, devMajorMinor, mountContaining, parseMountinfo } from './mounts';
+
+export { devMajorMinor };
 
 export interface Holder {
   readonly pid: number;
@@ -29,13 +31,6 @@ function link(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Linux dev_t as major:minor (glibc's gnu_dev_major/minor), for minors above 255 too. */
-export function devMajorMinor(dev: number): [number, number] {
-  const major = ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
-  const minor = (dev & 0xff) | ((dev >>> 12) & ~0xff);
-  return [major, minor];
 }
 
 /** Filesystems whose getattr may go to a server: no stat of theirs in the holder search. */

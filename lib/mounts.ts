@@ -1,5 +1,5 @@
 /** /proc/self/mountinfo: parsing, consistent reads, and questions about what is mounted where. */
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
 export interface MountEntry {
   readonly id: number;
@@ -130,6 +130,28 @@ export function stillMounted(mounts: readonly MountEntry[], id: number): boolean
   return mounts.some((m) => m.id === id);
 }
 
+/** Linux dev_t as major:minor (glibc's gnu_dev_major/minor), for minors above 255 too. */
+export function devMajorMinor(dev: number): [number, number] {
+  const major = ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
+  const minor = (dev & 0xff) | ((dev >>> 12) & ~0xff);
+  return [major, minor];
+}
+
+/**
+ * The kernel's name of a block device (its /sys/class/block entry, as /sys/fs names filesystems):
+ * by its device numbers, so a node renamed in /dev (a container's --device) or a name with '/'
+ * in the kernel (cciss!c0d0) still finds it; the /dev name where /sys does not answer.
+ */
+function kernelName(device: string): string {
+  try {
+    const [major, minor] = devMajorMinor(statSync(device).rdev);
+    const link = readlinkSync(`/sys/dev/block/${major}:${minor}`);
+    return link.slice(link.lastIndexOf('/') + 1);
+  } catch {
+    return device.slice(device.lastIndexOf('/') + 1);
+  }
+}
+
 /**
  * Where the kernel lists an ext2/3/4 or XFS filesystem on DEVICE (a /dev path, resolved) for as
  * long as its superblock lives, mounted or not; undefined when neither lists one. A superblock
@@ -137,7 +159,7 @@ export function stillMounted(mounts: readonly MountEntry[], id: number): boolean
  * a mount in a namespace no process shows.
  */
 export function liveSuperblock(device: string, sys = '/sys/fs'): string | undefined {
-  const name = device.slice(device.lastIndexOf('/') + 1);
+  const name = kernelName(device);
   if (!name) return undefined;
   return [`${sys}/ext4/${name}`, `${sys}/xfs/${name}`].find((p) => existsSync(p));
 }

@@ -55,7 +55,9 @@ export function signalAllCommands(sig: NodeJS.Signals): number {
 
 /** The command lines still running (or left behind hung), oldest first: what an action that ran out of time was waiting for. */
 export function commandsUnderWay(): string[] {
-  return [...live.values()].map((tree) => commandLine(tree.argv));
+  // One given up earlier (hung in D state) may have ended since: those still waited on come first.
+  const trees = [...live.values()];
+  return [...trees.filter((t) => !t.abandoned), ...trees.filter((t) => t.abandoned)].map((t) => commandLine(t.argv));
 }
 
 /**
@@ -68,6 +70,8 @@ export function commandsUnderWay(): string[] {
  */
 class Tree {
   private readonly seen = new Map<number, string>();
+  /** Given up on after KILL: no longer waited for. */
+  abandoned = false;
 
   constructor(
     private readonly root: number,
@@ -310,6 +314,7 @@ export function run(argv: readonly string[], opts: RunOptions): Promise<RunResul
         after(termAt + grace + AFTER_KILL_MS, () => {
           // Unkillable (D state): stop waiting so the action can still answer in time.
           child.abandon();
+          if (tree) tree.abandoned = true;
           finish({ code: null, signal: null, abandoned: true });
         });
       });

@@ -82,7 +82,6 @@ function answersQuestion(action: string, code: number): boolean {
   return code === OCF.SUCCESS || code === OCF.NOT_RUNNING || (action === 'monitor' && code === OCF.RUNNING_PROMOTED);
 }
 
-/** A code an OCF caller can read: 0–9; anything else (a crash, a signal) becomes 1. */
 /** What an action out of time was waiting for: the command still running names it better than "the action". */
 function waitingFor(commands: readonly string[]): string {
   if (commands.length === 0) return 'waiting for the action to finish';
@@ -90,6 +89,7 @@ function waitingFor(commands: readonly string[]): string {
   return `waiting for ${commands[0]} to finish${more}`;
 }
 
+/** A code an OCF caller can read: 0–9; anything else (a crash, a signal) becomes 1. */
 function clamp(code: number): number {
   return Number.isInteger(code) && code >= 0 && code <= 9 ? code : OCF.ERR_GENERIC;
 }
