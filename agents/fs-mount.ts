@@ -7,7 +7,7 @@ import { constants as osConstants, hostname } from 'node:os';
 import { boundedFs } from '../lib/bounded-fs';
 import { type HolderQuery, type SearchOutcome, searchHolders, unfinished } from '../lib/holder-search';
 import { type Holder, describeHolders, devMajorMinor } from '../lib/holders';
-import { type MountEntry, type MountNamespace, hiddenBy, liveSuperblock, mountAt, mountContaining, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
+import { type MountEntry, type MountNamespace, hiddenBy, liveSuperblock, mountAt, mountContaining, mountUnder, mountsBelow, otherMountNamespaces, readMountinfo, stackAt, stillMounted } from '../lib/mounts';
 import { type Ctx, defineAgent } from '../lib/ocf/agent';
 import { OCF, OcfError, fail } from '../lib/ocf/codes';
 import { DeadlineError } from '../lib/ocf/deadline';
@@ -579,7 +579,7 @@ async function stop(ctx: FsCtx) {
     throw fail.generic(`${unmounted.length ? `${dir} is unmounted, but ` : ''}the filesystem is still mounted at ${elsewhere.map((m) => m.target).join(', ')}; stop whatever mounted it there`);
   }
   if (device !== undefined || unmounted.length > 0) await unmountInOtherNamespaces(ctx, ours, startedAt, budget);
-  if (device !== undefined) await superblockGone(ctx, device, mountContaining(readMountinfo(), dir));
+  if (device !== undefined) await superblockGone(ctx, device, mountUnder(readMountinfo(), dir));
   return OCF.SUCCESS;
 }
 

@@ -12,7 +12,7 @@ import { configFindings, drbdConfigFacts } from '../lib/drbd-config';
 import { LIST_ARGV, parseExportLines } from '../lib/exportfs';
 import * as nfsUnits from '../lib/nfs-units';
 import { findAddress, parseAddrJson } from '../lib/ip';
-import { mountContaining, readMountinfo, stackAt } from '../lib/mounts';
+import { mountUnder, readMountinfo } from '../lib/mounts';
 import { type Runner, describe } from '../lib/run';
 import { findAll, parseXml } from '../lib/xml';
 
@@ -40,8 +40,7 @@ function propagationLines(points: ReadonlyArray<{ id: string; dir: string }>): s
   const mounts = readMountinfo();
   const out: string[] = [];
   for (const { id, dir } of points) {
-    const at = stackAt(mounts, dir)[0];
-    const below = at ? mounts.find((m) => m.id === at.parent) : mountContaining(mounts, dir);
+    const below = mountUnder(mounts, dir);
     if (below && !below.shared) {
       out.push(`mount point ${dir} (${id}): WARNING: the mount below it, ${below.target}, is not shared: a service started while the filesystem is mounted (systemd's ProtectSystem, PrivateTmp) keeps copies the stop's unmount cannot reach, and the stop fails. mount --make-rshared ${below.target}, as systemd does at boot on a machine`);
     }
@@ -111,9 +110,11 @@ export async function doctor(run: Runner): Promise<string[]> {
     if (cib.code === 0) {
       const res = parseXml(cib.stdout);
       for (const p of findAll(res, 'primitive').filter((x) => x.attrs.provider === 'ocfkit')) {
-        const ip = findAll(p, 'nvpair').find((n) => n.attrs.name === 'ip')?.attrs.value;
+        const pairs = findAll(p, 'nvpair');
+        const value = (name: string) => pairs.find((n) => n.attrs.name === name)?.attrs.value;
+        const ip = value('ip');
         if (p.attrs.type === 'vip' && ip) vips.push({ id: p.attrs.id ?? '', ip });
-        const dir = findAll(p, 'nvpair').find((n) => n.attrs.name === 'directory')?.attrs.value;
+        const dir = value('directory');
         if (p.attrs.type === 'fs-mount' && dir?.startsWith('/')) mountPoints.push({ id: p.attrs.id ?? '', dir });
       }
     }

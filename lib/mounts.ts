@@ -130,6 +130,16 @@ export function stillMounted(mounts: readonly MountEntry[], id: number): boolean
   return mounts.some((m) => m.id === id);
 }
 
+/**
+ * The mount a mount point sits on: below the lowest mount on DIR, or, with none there, the one
+ * that contains DIR (where a mount on DIR will sit). Its propagation decides whether an unmount on
+ * DIR reaches copies of it in other namespaces.
+ */
+export function mountUnder(mounts: readonly MountEntry[], dir: string): MountEntry | undefined {
+  const bottom = stackAt(mounts, dir)[0];
+  return bottom ? mounts.find((m) => m.id === bottom.parent) : mountContaining(mounts, dir);
+}
+
 /** Linux dev_t as major:minor (glibc's gnu_dev_major/minor), for minors above 255 too. */
 export function devMajorMinor(dev: number): [number, number] {
   const major = ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);

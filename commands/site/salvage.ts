@@ -11,8 +11,9 @@
  * died while writing has its last acknowledged writes only there (an fsync commits the journal,
  * not the inode's final place), and those are the writes an operator salvages for. The replay
  * writes to this side's diverged copy only, the copy `rejoin --discard-local` overwrites. The
- * serving site is never touched: nothing here connects. A record on disk says what salvage changed, so that a second run goes on where the
- * first stopped and `--done` restores the clone's maintenance setting as it found it.
+ * serving site is never touched: nothing here connects. A record on disk says what salvage
+ * changed, so that a second run goes on where the first stopped and `--done` restores the clone's
+ * maintenance setting as it found it.
  */
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hiddenBy, liveSuperblock, mountAt, otherMountNamespaces, parseMountinfo, stackAt } from '../../lib/mounts';
+import { hiddenBy, liveSuperblock, mountAt, mountUnder, otherMountNamespaces, parseMountinfo, stackAt } from '../../lib/mounts';
 
 const MOUNTINFO = [
   '22 1 8:1 / / rw - ext4 /dev/sda1 rw',
@@ -30,6 +30,15 @@ describe('parseMountinfo', () => {
       ['/srv', false],
     ]);
     expect(m[1]?.fstype).toBe('9p');
+  });
+});
+
+describe('mountUnder', () => {
+  it('is the parent of the lowest mount on the directory, or the mount that contains it', () => {
+    const mounts = parseMountinfo(MOUNTINFO);
+    expect(mountUnder(mounts, '/srv/nfs')?.id).toBe(22);
+    expect(mountUnder(mounts, '/srv/none')?.id).toBe(22);
+    expect(mountUnder(mounts, '/srv/other/sub')?.id).toBe(42);
   });
 });
 
